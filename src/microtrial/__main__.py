@@ -1,0 +1,3 @@
+from microtrial.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""One error hierarchy for everything a user can cause.
+
+Only the CLI turns these into ``error: <file>: <what is wrong>`` and exit status 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from os import PathLike
+
+
+class MicrotrialError(Exception):
+    """Base class of every error microtrial raises on purpose."""
+
+
+class InputError(MicrotrialError):
+    """A problem with one input file (or one command-line value).
+
+    Parameters
+    ----------
+    path : path-like or str, optional
+        The file at fault (or an option name such as ``--trunc-len-f``).
+    message : str
+        What is wrong, in plain words.
+    line : int, optional
+        1-based line number, when known.
+    field : str, optional
+        Column or field name, when known.
+    """
+
+    def __init__(
+        self,
+        path: str | PathLike[str] | None,
+        message: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = None if path is None else str(path)
+        self.message = message
+        self.line = line
+        self.field = field
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        parts = []
+        if self.path is not None:
+            parts.append(self.path)
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.field is not None:
+            parts.append(f"{self.field}")
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class StudyError(MicrotrialError):
+    """Every problem found in a study file and the files it names, collected at once."""
+
+    def __init__(self, path: str | PathLike[str], problems: Iterable[str]) -> None:
+        self.path = str(path)
+        self.problems = list(problems)
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        n = len(self.problems)
+        head = f"{self.path}: {n} problem{'s' if n != 1 else ''} found"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+class AnalysisError(MicrotrialError):
+    """The data cannot support the requested analysis (e.g. a group with one sample)."""

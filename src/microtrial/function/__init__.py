@@ -1,0 +1,5 @@
+"""function stage."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

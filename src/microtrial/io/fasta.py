@@ -1,0 +1,76 @@
+"""FASTA: ``>ID`` then the sequence (any line width on input, one line on output)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+
+from microtrial.errors import InputError
+from microtrial.io._atomic import atomic_open, open_text
+
+
+def sequence_id(seq: str) -> str:
+    """The feature id of a sequence: md5 hex digest of the upper-case sequence (QIIME 2)."""
+    return hashlib.md5(seq.upper().encode("ascii")).hexdigest()
+
+
+def read_fasta(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read FASTA (optionally .gz) into an ordered ``{id: sequence}``.
+
+    The id is the header up to the first white space; the rest of the header is dropped
+    (use :func:`read_fasta_headers` to keep it).
+    """
+    return {h.split(None, 1)[0] if h.strip() else h: s for h, s in read_fasta_headers(path)}
+
+
+def read_fasta_headers(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """Read FASTA into ``[(full header, sequence)]``, validating as it goes."""
+    records: list[tuple[str, str]] = []
+    header: str | None = None
+    header_line = 0
+    chunks: list[str] = []
+    seen: set[str] = set()
+
+    def flush() -> None:
+        if header is None:
+            return
+        seq = "".join(chunks).upper()
+        if not seq:
+            raise InputError(path, f"record '{header}' has an empty sequence", line=header_line)
+        rid = header.split(None, 1)[0] if header.strip() else ""
+        if not rid:
+            raise InputError(path, "empty FASTA header", line=header_line)
+        if rid in seen:
+            raise InputError(path, f"duplicate id '{rid}'", line=header_line)
+        seen.add(rid)
+        records.append((header, seq))
+
+    try:
+        with open_text(path) as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                line = raw.strip()
+                if not line:
+                    continue
+                if line.startswith(">"):
+                    flush()
+                    header, header_line, chunks = line[1:].strip(), lineno, []
+                elif header is None:
+                    raise InputError(path, "not FASTA: expected a '>' header", line=lineno)
+                else:
+                    chunks.append(line)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise InputError(path, "no such file") from exc
+        raise InputError(path, f"cannot read: {exc}") from exc
+    flush()
+    if not records:
+        raise InputError(path, "no FASTA records")
+    return records
+
+
+def write_fasta(records: Mapping[str, str], path: str | os.PathLike[str]) -> None:
+    """Write ``{id: sequence}`` as FASTA, one sequence line per record (atomic)."""
+    with atomic_open(path) as fh:
+        for rid, seq in records.items():
+            fh.write(f">{rid}\n{seq}\n")

@@ -1,0 +1,5 @@
+"""reads stage."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

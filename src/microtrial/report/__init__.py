@@ -1,0 +1,5 @@
+"""report stage."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

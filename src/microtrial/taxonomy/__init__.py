@@ -1,0 +1,5 @@
+"""taxonomy stage."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
