@@ -1,5 +1,7 @@
-"""denoise stage."""
+"""Denoising: the DADA2 method (error model, divisive partitioning), merging, chimeras."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from microtrial.denoise._types import DadaResult, Derep
+
+__all__ = ["DadaResult", "Derep"]
