@@ -1,4 +1,4 @@
-"""pipeline stage."""
+"""Orchestration: each stage's files in, compute, files out; ``run`` chains them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,59 @@
+"""Score a run's results against a simulator's ``truth/`` folder (demo and tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def score_against_truth(results: Path, truth: Path) -> dict[str, object]:
+    """Figures comparing results with truth; keys name the measure.
+
+    ASV recall/precision: exact sequence identity between ``dna-sequences.fasta`` and
+    ``truth/asv-sequences.fasta`` (true variants with reads in ``truth/counts.tsv``).
+    Composition error: the largest absolute difference of relative abundance between the
+    observed table and ``truth/composition.tsv`` over shared samples.
+    Responders: agreement of ``clinical-response.tsv``'s ``imacs_doi`` with ``truth/responders.tsv``.
+    """
+    from microtrial.io.fasta import read_fasta
+    from microtrial.io.feature_table import read_table
+
+    out: dict[str, object] = {}
+    seqs_path, true_path = results / "dna-sequences.fasta", truth / "asv-sequences.fasta"
+    if seqs_path.exists() and true_path.exists():
+        found = {s.upper() for s in read_fasta(seqs_path).values()}
+        true = read_fasta(true_path)
+        counts_path = truth / "counts.tsv"
+        if counts_path.exists():
+            counts = read_table(counts_path).feature_totals()
+            true = {k: v for k, v in true.items() if counts.get(k, 0) > 0}
+        true_set = {s.upper() for s in true.values()}
+        out["true variants"] = len(true_set)
+        out["ASVs found"] = len(found)
+        out["recall of true variants"] = round(len(found & true_set) / max(len(true_set), 1), 4)
+        out["precision of ASVs"] = round(len(found & true_set) / max(len(found), 1), 4)
+        comp_path = truth / "composition.tsv"
+        table_path = results / "feature-table.biom"
+        if comp_path.exists() and table_path.exists():
+            obs = read_table(table_path).to_dataframe()
+            obs = obs / obs.sum(axis=0).replace(0, np.nan)
+            exp = read_table(comp_path).to_dataframe()
+            exp = exp / exp.sum(axis=0).replace(0, np.nan)
+            shared = obs.columns.intersection(exp.columns)
+            ids = obs.index.union(exp.index)
+            diff = (obs.reindex(ids, fill_value=0)[shared] - exp.reindex(ids, fill_value=0)[shared]).abs()
+            out["max relative-abundance error"] = round(float(np.nanmax(diff.to_numpy())), 4)
+            out["median per-sample max error"] = round(float(np.nanmedian(diff.max(axis=0))), 4)
+    resp_path, truth_resp = results / "clinical-response.tsv", truth / "responders.tsv"
+    if resp_path.exists() and truth_resp.exists():
+        resp = pd.read_csv(resp_path, sep="\t", dtype=str).set_index("subject")
+        tr = pd.read_csv(truth_resp, sep="\t", dtype=str).set_index("subject")
+        col = "responder" if "responder" in tr.columns else tr.columns[0]
+        both = resp.index.intersection(tr.index)
+        agree = sum(
+            str(resp.at[s, "imacs_doi"]).lower() == str(tr.at[s, col]).lower() for s in both
+        )
+        out["responders classified as in truth"] = f"{agree}/{len(both)}"
+    return out
