@@ -43,8 +43,10 @@ def test_truth_scores_by_hand(tmp_path):
     assert s["true variants"] == 2
     assert s["recall of true variants"] == 0.5
     assert s["precision of ASVs"] == 0.5
-    # s1: truth a=0.75 b=0.25; observed a=0.75 d=0.25 -> largest error 0.25 (b and d)
-    assert s["max relative-abundance error"] == 0.25
+    # s1: truth a=.75 b=.25, observed a=.75 d=.25 -> errors b .25, d .25
+    # s2: truth a=.25 b=.75, observed a=.25 d=.75 -> errors b .75, d .75 -> max .75
+    assert s["max relative-abundance error"] == 0.75
+    assert s["median per-sample max error"] == 0.5  # median of (.25, .75)
     assert s["responders classified as in truth"] == "2/3"
 
 
