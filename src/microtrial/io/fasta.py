@@ -1,13 +1,22 @@
-"""FASTA: ``>ID`` then the sequence (any line width on input, one line on output)."""
+"""FASTA: ``>ID`` then the sequence (any line width on input, one line on output).
+
+Reading validates as it goes: every sequence line may hold only IUPAC nucleotide codes
+(upper or lower case; ``U`` allowed) and the alignment gaps ``-`` and ``.``; ids are the
+header up to the first white space and must be unique and non-empty. Errors name the
+file and the 1-based line.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 
 from microtrial.errors import InputError
 from microtrial.io._atomic import atomic_open, open_text
+
+_BAD_CHAR = re.compile(r"[^ACGTURYSWKMBDHVNacgturyswkmbdhvn.\-]")
 
 
 def sequence_id(seq: str) -> str:
@@ -58,10 +67,20 @@ def read_fasta_headers(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
                 elif header is None:
                     raise InputError(path, "not FASTA: expected a '>' header", line=lineno)
                 else:
+                    bad = _BAD_CHAR.search(line)
+                    if bad is not None:
+                        raise InputError(
+                            path,
+                            f"character '{bad.group()}' in record '{header.split(None, 1)[0] if header.strip() else header}' "
+                            "is not a nucleotide code",
+                            line=lineno,
+                        )
                     chunks.append(line)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise InputError(path, "no such file") from exc
+        if isinstance(exc, IsADirectoryError):
+            raise InputError(path, "is a folder, expected a FASTA file") from exc
         raise InputError(path, f"cannot read: {exc}") from exc
     flush()
     if not records:
@@ -70,7 +89,16 @@ def read_fasta_headers(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
 
 
 def write_fasta(records: Mapping[str, str], path: str | os.PathLike[str]) -> None:
-    """Write ``{id: sequence}`` as FASTA, one sequence line per record (atomic)."""
+    """Write ``{id: sequence}`` as FASTA, one sequence line per record (atomic).
+
+    Raises ``ValueError`` for an empty id, an id with white space, or an empty sequence
+    (any of which would not read back as written).
+    """
+    for rid, seq in records.items():
+        if not rid or any(ch.isspace() for ch in rid):
+            raise ValueError(f"FASTA id {rid!r} is empty or contains white space")
+        if not seq or any(ch in seq for ch in "\n\r>"):
+            raise ValueError(f"sequence of {rid!r} is empty or contains a line break")
     with atomic_open(path) as fh:
         for rid, seq in records.items():
             fh.write(f">{rid}\n{seq}\n")
