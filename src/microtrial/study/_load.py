@@ -1,0 +1,306 @@
+"""Load a study file into :class:`Study`, reporting schema problems with their lines.
+
+Each top-level section is validated on its own, so one bad section does not hide the
+problems of the others: ``validate_study`` can then go on to check the files of every
+section that did validate.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import typing
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from microtrial.design import Comparison
+from microtrial.errors import StudyError
+from microtrial.study._models import ComparisonSpec, Study, StudySpec
+from microtrial.study._yaml import line_of, parse_yaml
+
+log = logging.getLogger(__name__)
+
+_MISSING = object()
+
+
+class Parsed:
+    """The outcome of schema validation: valid sections and problems found so far."""
+
+    def __init__(self, path: Path, node: yaml.Node | None) -> None:
+        self.path = path
+        self.node = node
+        self.sections: dict[str, Any] = {}
+        self.problems: list[str] = []
+
+    def where(self, loc: typing.Sequence[str | int]) -> str:
+        """``<study>: line N: a.b.c`` for a location in the study file."""
+        line = line_of(self.node, loc)
+        dotted = ".".join(str(p) for p in loc)
+        parts = [str(self.path)]
+        if line is not None:
+            parts.append(f"line {line}")
+        if dotted:
+            parts.append(dotted)
+        return ": ".join(parts)
+
+    def add(self, loc: typing.Sequence[str | int], message: str) -> None:
+        # Files next to the study file are named as the user wrote them (relative).
+        base = str(self.path.resolve().parent) + os.sep
+        if self.path.is_absolute():
+            message = message.replace(base, "")
+        else:
+            prefix = os.path.dirname(str(self.path))
+            message = message.replace(base, prefix + os.sep if prefix else "")
+        self.problems.append(f"{self.where(loc)}: {message}")
+
+    def get(self, key: str) -> Any:
+        return self.sections.get(key)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _model_at(loc: typing.Sequence[str | int]) -> type[BaseModel] | None:
+    """The pydantic model that the mapping at ``loc`` is validated against."""
+    model: type[BaseModel] | None = StudySpec
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _message(err: dict[str, Any], loc: tuple[str | int, ...]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        model = _model_at(loc[:-1])
+        allowed = list(model.model_fields) if model is not None else []
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"unknown key '{key}'{hint}; allowed: {', '.join(allowed)}"
+    if kind == "missing":
+        return "required but missing"
+    if loc and loc[-1] == "rarefy":
+        return f"must be 'auto', 'none' or a depth >= 1 (got {err.get('input')!r})"
+    msg = str(err["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if "input" in err and kind not in ("model_type", "dict_type"):
+        value = err["input"]
+        if isinstance(value, str | int | float | bool):
+            msg = f"{msg} (got {value!r})"
+    return msg
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """Drop pydantic's union-branch tags (``literal['auto','none']``, ``int``) from a loc."""
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(part, str):
+            if part.startswith(("literal[", "constrained-")) or part in _TYPE_TAGS:
+                continue
+            if part.endswith("[key]"):
+                part = part[: -len("[key]")]
+        out.append(part)
+    return tuple(out)
+
+
+_TYPE_TAGS = {"int", "str", "float", "bool", "function-before", "function-after"}
+
+
+def parse_study(path: str | os.PathLike[str]) -> Parsed:
+    """Validate every top-level section of the study file against the schema."""
+    p = Path(path)
+    data, node = parse_yaml(p)
+    parsed = Parsed(p, node)
+    context = {"base": p.resolve().parent}
+    fields = StudySpec.model_fields
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            parsed.add((key,), f"unknown key '{key}'{hint}; allowed: {', '.join(fields)}")
+    for name, field in fields.items():
+        raw = data.get(name, _MISSING)
+        if raw is _MISSING:
+            if field.is_required():
+                parsed.add((), f"'{name}' is required but missing")
+                continue
+            parsed.sections[name] = field.get_default(call_default_factory=True)
+            continue
+        annotation = field.annotation
+        if field.metadata:
+            annotation = Annotated[(annotation, *field.metadata)]  # keep BeforeValidators
+        adapter = TypeAdapter(annotation)
+        value, reported = _MISSING, set()
+        for _attempt in range(4):
+            try:
+                value = adapter.validate_python(raw, context=context)
+                break
+            except ValidationError as exc:
+                bad_keys = set()
+                for err in exc.errors():
+                    loc = (name, *_clean_loc(tuple(err["loc"])))
+                    msg = _message(err, loc)
+                    if _attempt == 0 and not any(r[0] == loc for r in reported):
+                        parsed.add(loc, msg)
+                    reported.add((loc, msg))
+                    if len(loc) >= 2 and isinstance(raw, dict) and loc[1] in raw:
+                        bad_keys.add(loc[1])
+                # Salvage: drop the offending keys so the rest of the section can still be
+                # checked against the data files (their problems are already reported).
+                if not bad_keys or not isinstance(raw, dict):
+                    break
+                raw = {k: v for k, v in raw.items() if k not in bad_keys}
+        if value is not _MISSING:
+            parsed.sections[name] = value
+    _cross_checks(parsed, data)
+    return parsed
+
+
+def _cross_checks(parsed: Parsed, data: dict[str, Any]) -> None:
+    """Rules that involve several sections."""
+    has_reads = data.get("reads") is not None
+    has_table = data.get("table") is not None
+    if has_reads and has_table:
+        parsed.add(("table",), "give either 'reads' or 'table', not both")
+    elif not has_reads and not has_table:
+        parsed.add((), "one of 'reads' (FASTQ folder) or 'table' (feature table) is required")
+    for key in ("sequences", "taxonomy_file", "tree_file"):
+        if data.get(key) is not None and not has_table:
+            parsed.add((key,), f"'{key}' goes with an existing 'table' (not with 'reads')")
+    if data.get("taxonomy_file") is not None and data.get("taxonomy") is not None:
+        parsed.add(("taxonomy",), "give 'taxonomy' (classify) or 'taxonomy_file', not both")
+    if data.get("tree_file") is not None and data.get("tree") not in (None, "none"):
+        parsed.add(("tree",), "give 'tree' (build one) or 'tree_file', not both")
+    comps = parsed.get("comparisons")
+    if comps:
+        seen: dict[str, int] = {}
+        for i, c in enumerate(comps):
+            if c.name in seen:
+                parsed.add(("comparisons", i, "name"),
+                           f"duplicate comparison name '{c.name}' (also item {seen[c.name] + 1})")
+            seen.setdefault(c.name, i)
+    design = parsed.get("design")
+    if design is not None:
+        cols = [design.subject, design.group.column] + ([design.time.column] if design.time else [])
+        if len(set(cols)) != len(cols):
+            parsed.add(("design",), "subject, group and time must be different columns")
+
+
+def build_study(parsed: Parsed, metadata: Any = None) -> Study:
+    """Assemble the :class:`Study` from a problem-free :class:`Parsed`.
+
+    ``metadata`` (the sample metadata DataFrame) is needed only when the file gives no
+    ``comparisons``: the default ones are derived from the design columns' levels.
+    """
+    s = parsed.sections
+    design = s["design"]
+    specs: tuple[ComparisonSpec, ...] | None = s["comparisons"]
+    if specs is None:
+        if metadata is None:
+            from microtrial.io.metadata import read_metadata
+
+            metadata = read_metadata(s["metadata"])
+        specs = default_comparisons(design, metadata)
+    comparisons = tuple(
+        Comparison(
+            name=c.name, kind=c.kind, column=c.column, levels=(c.levels[0], c.levels[1]),
+            where=dict(c.where), subject=design.subject if c.kind == "paired" else None,
+        )
+        for c in specs
+    )
+    taxonomy = s["taxonomy"]
+    if s["taxonomy_file"] is not None:
+        taxonomy = None
+    tree = "none" if s["tree_file"] is not None else s["tree"]
+    return Study(
+        path=parsed.path, name=s["name"], metadata=s["metadata"], design=design,
+        reads=s["reads"], table=s["table"], sequences=s["sequences"],
+        taxonomy_file=s["taxonomy_file"], tree_file=s["tree_file"], taxonomy=taxonomy,
+        tree=tree, comparisons=comparisons, clinical=s["clinical"], immune=s["immune"],
+        metabolites=s["metabolites"], options=s["options"],
+    )
+
+
+def _level_text(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def default_comparisons(design: Any, metadata: Any) -> tuple[ComparisonSpec, ...]:
+    """Comparisons implied by the design when the study file lists none.
+
+    Each non-reference group level against the reference group (at the reference time
+    point when there is a time column), and, within each group that has subjects sampled
+    at both, each non-reference time point against the reference time point (paired).
+    """
+    out: list[ComparisonSpec] = []
+    g, t = design.group, design.time
+    if g.column not in metadata.columns:
+        return ()
+    g_levels = list(dict.fromkeys(_level_text(v) for v in metadata[g.column].dropna()))
+    gcol = metadata[g.column].map(lambda v: v if v is None else _level_text(v))
+    for level in g_levels:
+        if level == g.reference:
+            continue
+        where = {t.column: t.reference} if t is not None else {}
+        out.append(ComparisonSpec(name=f"{level}-vs-{g.reference}", kind="between",
+                                  column=g.column, levels=(level, g.reference), where=where))
+    if t is not None and t.column in metadata.columns and design.subject in metadata.columns:
+        tcol = metadata[t.column].map(lambda v: v if v is None else _level_text(v))
+        t_levels = list(dict.fromkeys(tcol.dropna()))
+        for level in t_levels:
+            if level == t.reference:
+                continue
+            groups = []
+            for gl in g_levels:
+                rows = metadata[gcol == gl]
+                subj_ref = set(rows[tcol[rows.index] == t.reference][design.subject].dropna())
+                subj_lvl = set(rows[tcol[rows.index] == level][design.subject].dropna())
+                if subj_ref & subj_lvl:
+                    groups.append(gl)
+            for gl in groups:
+                name = f"{level}-vs-{t.reference}" + (f"-in-{gl}" if len(groups) > 1 else "")
+                out.append(ComparisonSpec(name=name, kind="paired", column=t.column,
+                                          levels=(level, t.reference), where={g.column: gl}))
+    return tuple(out)
+
+
+def load_study(path: str | os.PathLike[str]) -> Study:
+    """Load and schema-check a study file; paths are resolved relative to its folder.
+
+    Checks the schema only (unknown keys, types, ranges, required keys); use
+    :func:`microtrial.study.validate_study` to check the files it names as well.
+
+    Raises
+    ------
+    StudyError
+        Every schema problem, each with the study file's line.
+    InputError
+        The metadata cannot be read when default comparisons must be derived from it.
+    """
+    parsed = parse_study(path)
+    if not parsed.ok:
+        raise StudyError(path, parsed.problems)
+    return build_study(parsed)

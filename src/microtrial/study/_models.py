@@ -1,0 +1,263 @@
+"""The study file's schema as frozen pydantic v2 models (docs/study-file.md).
+
+Every model forbids unknown keys, so a typo (``primer-f`` for ``primer_f``) is an error
+rather than a silently ignored setting. Paths are resolved relative to the study file's
+folder through the validation context (``{"base": folder}``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from microtrial.design import Comparison
+
+BETA_METRICS = ("braycurtis", "jaccard", "unweighted_unifrac", "weighted_unifrac", "aitchison")
+DIFFERENTIAL_METHODS = ("lefse", "ancombc", "aldex", "lmm", "paired-wilcoxon")
+RANKS = ("asv", "domain", "phylum", "class", "order", "family", "genus", "species")
+TAXONOMY_REFERENCES = ("greengenes",)
+ULN_ENZYMES = ("ck", "aldolase", "ldh", "alt", "ast")
+DEFAULT_ULN = {"ck": 200.0, "aldolase": 7.6, "ldh": 250.0, "alt": 40.0, "ast": 40.0}
+
+
+def _resolve(value: Any, info: ValidationInfo) -> Any:
+    """Resolve a relative path against the study file's folder (``context["base"]``)."""
+    if value is None:
+        return None
+    if not isinstance(value, str | Path):
+        return value  # let pydantic report the type error
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("empty path")
+    p = Path(value).expanduser()
+    base = (info.context or {}).get("base")
+    if base is not None and not p.is_absolute():
+        p = Path(base) / p
+    return p
+
+
+def _as_str(value: Any) -> Any:
+    """YAML turns ``12`` or ``yes`` into numbers/booleans; levels are compared as text."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+StudyPath = Annotated[Path, BeforeValidator(_resolve)]
+Level = Annotated[str, BeforeValidator(_as_str), Field(min_length=1)]
+ColumnName = Annotated[str, Field(min_length=1)]
+
+BetaMetric = Literal["braycurtis", "jaccard", "unweighted_unifrac", "weighted_unifrac", "aitchison"]
+DifferentialMethod = Literal["lefse", "ancombc", "aldex", "lmm", "paired-wilcoxon"]
+Rank = Literal["asv", "domain", "phylum", "class", "order", "family", "genus", "species"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Factor(_Frozen):
+    """A design column and its reference level (e.g. ``group``/``control``)."""
+
+    column: ColumnName
+    reference: Level
+
+
+class Design(_Frozen):
+    """Which metadata columns hold the subject, the group and (optionally) the time point."""
+
+    subject: ColumnName
+    group: Factor
+    time: Factor | None = None
+
+
+class Reads(_Frozen):
+    """Paired FASTQ reads and the denoising options (``microtrial denoise``)."""
+
+    dir: StudyPath
+    primer_f: str | None = None
+    primer_r: str | None = None
+    trunc_len_f: int | None = Field(default=None, ge=0)
+    trunc_len_r: int | None = Field(default=None, ge=0)
+    max_ee: tuple[float, float] = (2.0, 2.0)
+    trunc_q: int = Field(default=2, ge=0, le=41)
+    pool: Literal["none", "pseudo", "all"] = "none"
+    min_overlap: int = Field(default=12, ge=4)
+    max_mismatch: int = Field(default=0, ge=0)
+
+    @field_validator("max_ee", mode="before")
+    @classmethod
+    def _scalar_ee(cls, v: Any) -> Any:
+        return (v, v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+    @field_validator("max_ee")
+    @classmethod
+    def _positive_ee(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if any(x <= 0 for x in v):
+            raise ValueError("max_ee values must be > 0")
+        return v
+
+    @field_validator("primer_f", "primer_r", mode="before")
+    @classmethod
+    def _primer(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip().upper()
+            from microtrial.seqs import IUPAC
+
+            bad = sorted({b for b in v if b not in IUPAC})
+            if not v:
+                return None
+            if bad:
+                raise ValueError(f"primer '{v}' has non-IUPAC characters: {''.join(bad)}")
+        return v
+
+    @model_validator(mode="after")
+    def _both_primers(self) -> Reads:
+        if (self.primer_f is None) != (self.primer_r is None):
+            raise ValueError("give both primer_f and primer_r, or neither")
+        return self
+
+
+class TaxonomySettings(_Frozen):
+    """The classifier's reference and confidence."""
+
+    reference: Literal["greengenes"] | None = "greengenes"
+    ref_seqs: StudyPath | None = None
+    ref_taxonomy: StudyPath | None = None
+    confidence: float = Field(default=0.8, ge=0.0, le=1.0)
+    extract_region: bool = True
+
+    @model_validator(mode="after")
+    def _custom_reference(self) -> TaxonomySettings:
+        if (self.ref_seqs is None) != (self.ref_taxonomy is None):
+            raise ValueError("give both ref_seqs and ref_taxonomy, or neither")
+        if self.ref_seqs is not None and self.reference is not None:
+            object.__setattr__(self, "reference", None)  # the custom reference wins
+        return self
+
+
+class ClinicalSettings(_Frozen):
+    """The clinical table and how response is scored."""
+
+    table: StudyPath
+    baseline: Level = "baseline"
+    followup: Level = "week12"
+    mmt_scale: Literal[80, 150] = 80
+    population: Literal["adult", "juvenile"] = "adult"
+    uln: dict[Literal["ck", "aldolase", "ldh", "alt", "ast"], Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: dict(DEFAULT_ULN)
+    )
+
+    @field_validator("uln", mode="after")
+    @classmethod
+    def _fill_uln(cls, v: dict[str, float]) -> dict[str, float]:
+        return {**DEFAULT_ULN, **v}
+
+    @model_validator(mode="after")
+    def _distinct_visits(self) -> ClinicalSettings:
+        if self.baseline == self.followup:
+            raise ValueError("baseline and followup must differ")
+        return self
+
+
+class ComparisonSpec(_Frozen):
+    """One comparison as written in the study file."""
+
+    name: Annotated[str, Field(min_length=1)]
+    kind: Literal["between", "paired"]
+    column: ColumnName
+    levels: tuple[Level, Level]
+    where: dict[ColumnName, Level] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _distinct_levels(self) -> ComparisonSpec:
+        if self.levels[0] == self.levels[1]:
+            raise ValueError("the two levels must differ")
+        if self.column in self.where:
+            raise ValueError(f"'where' must not filter on the compared column '{self.column}'")
+        return self
+
+
+class Options(_Frozen):
+    """Analysis options shared by the stages."""
+
+    seed: int = Field(default=42, ge=0, lt=2**32)
+    threads: int = Field(default=2, ge=1, le=512)
+    rarefy: Literal["auto", "none"] | Annotated[int, Field(ge=1)] = "auto"
+    permutations: int = Field(default=999, ge=0, le=1_000_000)
+    beta_metrics: tuple[BetaMetric, ...] = BETA_METRICS
+    differential_methods: tuple[DifferentialMethod, ...] = DIFFERENTIAL_METHODS
+    ranks: tuple[Rank, ...] = ("asv", "genus", "family")
+    min_prevalence: float = Field(default=0.1, ge=0.0, le=1.0)
+    covariates: tuple[ColumnName, ...] = ()
+    association_ranks: tuple[Rank, ...] = ("genus",)
+
+    @field_validator("rarefy", mode="before")
+    @classmethod
+    def _rarefy_none(cls, v: Any) -> Any:
+        return "none" if v is None or v is False else v
+
+
+class StudySpec(_Frozen):
+    """The study file exactly as written (after path resolution)."""
+
+    name: str = "microtrial study"
+    metadata: StudyPath
+    design: Design
+    reads: Reads | None = None
+    table: StudyPath | None = None
+    sequences: StudyPath | None = None
+    taxonomy_file: StudyPath | None = None
+    tree_file: StudyPath | None = None
+    taxonomy: TaxonomySettings | None = Field(default_factory=TaxonomySettings)
+    tree: Literal["insertion", "de-novo", "none"] = "insertion"
+    comparisons: tuple[ComparisonSpec, ...] | None = None
+    clinical: ClinicalSettings | None = None
+    immune: StudyPath | None = None
+    metabolites: StudyPath | None = None
+    options: Options = Field(default_factory=Options)
+
+    @field_validator("tree", mode="before")
+    @classmethod
+    def _tree_none(cls, v: Any) -> Any:
+        return "none" if v is None or v is False else v
+
+
+class Study(_Frozen):
+    """A loaded study: the file's settings, paths resolved, comparisons ready for stages.
+
+    Attributes mirror the study file (docs/study-file.md); ``comparisons`` is a tuple of
+    :class:`microtrial.design.Comparison` (paired comparisons carry ``design.subject``);
+    ``path`` is the study file itself. When ``taxonomy_file`` is given ``taxonomy`` is
+    None (nothing to classify); when ``tree_file`` is given ``tree`` is ``"none"``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    path: Path
+    name: str
+    metadata: Path
+    design: Design
+    reads: Reads | None
+    table: Path | None
+    sequences: Path | None
+    taxonomy_file: Path | None
+    tree_file: Path | None
+    taxonomy: TaxonomySettings | None
+    tree: Literal["insertion", "de-novo", "none"]
+    comparisons: tuple[Comparison, ...]
+    clinical: ClinicalSettings | None
+    immune: Path | None
+    metabolites: Path | None
+    options: Options

@@ -1,0 +1,378 @@
+"""``validate_study``: check a study file and every file it names, reporting all problems.
+
+Schema problems (unknown keys, wrong types, out-of-range options) come with the study
+file's line. Then, for every section that passed the schema, the files are opened and
+checked against each other: the metadata has the design columns and levels, the
+comparisons' columns, levels and filters exist (and select samples), the reads folder
+holds paired FASTQ files whose sample ids match the metadata, an existing table's samples
+match the metadata, clinical/immune tables name known subjects and the baseline/follow-up
+visits, metabolite samples exist. Everything is collected into one :class:`StudyError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from microtrial.errors import InputError, StudyError
+from microtrial.io._atomic import open_text
+from microtrial.study._load import (
+    Parsed,
+    _level_text,
+    build_study,
+    default_comparisons,
+    parse_study,
+)
+from microtrial.study._models import Study
+from microtrial.study._reads import find_read_pairs
+
+log = logging.getLogger(__name__)
+
+_RESPONSE = "response"  # added to the metadata by the clinical stage
+
+
+def _ids(values: Iterable[Any], n: int = 6) -> str:
+    vals = sorted(str(v) for v in values)
+    shown = ", ".join(vals[:n])
+    return shown + (f", ... ({len(vals)} in all)" if len(vals) > n else "")
+
+
+def _levels(series: pd.Series) -> set[str]:
+    return {_level_text(v) for v in series.dropna()}
+
+
+def _as_levels(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v))
+                      else _level_text(v))
+
+
+def _file(p: Parsed, loc: Sequence[str | int], path: Path | None, *, folder: bool = False) -> bool:
+    """Record a problem unless ``path`` exists (as a folder when ``folder``)."""
+    if path is None:
+        return False
+    if not path.exists():
+        p.add(loc, f"no such {'folder' if folder else 'file'}: {path}")
+        return False
+    if folder and not path.is_dir():
+        p.add(loc, f"{path} is a file, expected a folder")
+        return False
+    if not folder and path.is_dir():
+        p.add(loc, f"{path} is a folder, expected a file")
+        return False
+    return True
+
+
+def _read_tsv(path: Path) -> tuple[list[str], list[list[str]]]:
+    """A plain TSV (header + rows; ``#`` comment lines skipped), validated for shape."""
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    try:
+        with open_text(path) as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                line = raw.rstrip("\n\r")
+                if not line.strip() or line.startswith("#"):
+                    continue
+                cells = [c.strip() for c in line.split("\t")]
+                if header is None:
+                    header = cells
+                    continue
+                if len(cells) > len(header) and any(cells[len(header):]):
+                    raise InputError(
+                        path, f"{len(cells)} cells but the header has {len(header)} columns",
+                        line=lineno,
+                    )
+                rows.append((cells + [""] * len(header))[: len(header)])
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read: {exc}") from exc
+    if header is None:
+        raise InputError(path, "empty file (no header)")
+    return header, rows
+
+
+def validate_study(path: str | os.PathLike[str]) -> Study:
+    """Check the study file and everything it names; return the :class:`Study`.
+
+    Raises
+    ------
+    StudyError
+        Listing every problem found, each naming the study file's line and field or the
+        data file (and its line) at fault.
+    """
+    p = parse_study(path)
+    md = _check_metadata(p)
+    design = p.get("design")
+    if md is not None and design is not None:
+        _check_design(p, md, design)
+        _check_comparisons(p, md, design)
+        opts = p.get("options")
+        if opts is not None:
+            for i, cov in enumerate(opts.covariates):
+                if cov not in md.columns:
+                    p.add(("options", "covariates", i),
+                          f"covariate '{cov}' is not a column of {p.get('metadata')}")
+    _check_reads(p, md)
+    _check_table(p, md)
+    _check_taxonomy(p)
+    _check_subject_tables(p, md, design)
+    _check_metabolites(p, md)
+    if not p.ok:
+        raise StudyError(p.path, p.problems)
+    return build_study(p, md)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _check_metadata(p: Parsed) -> pd.DataFrame | None:
+    path = p.get("metadata")
+    if not _file(p, ("metadata",), path):
+        return None
+    from microtrial.io.metadata import read_metadata
+
+    try:
+        return read_metadata(path)
+    except InputError as exc:
+        p.add(("metadata",), f"cannot read the metadata: {exc}")
+        return None
+
+
+def _check_design(p: Parsed, md: pd.DataFrame, design: Any) -> None:
+    mpath = p.get("metadata")
+    cols = ", ".join(map(str, md.columns))
+    if design.subject not in md.columns:
+        p.add(("design", "subject"), f"column '{design.subject}' is not in {mpath} (columns: {cols})")
+    elif md[design.subject].isna().any():
+        missing = md.index[md[design.subject].isna()]
+        p.add(("design", "subject"), f"samples without a subject in {mpath}: {_ids(missing)}")
+    for key in ("group", "time"):
+        factor = getattr(design, key)
+        if factor is None:
+            continue
+        if factor.column not in md.columns:
+            p.add(("design", key, "column"),
+                  f"column '{factor.column}' is not in {mpath} (columns: {cols})")
+            continue
+        levels = _levels(md[factor.column])
+        if factor.reference not in levels:
+            p.add(("design", key, "reference"),
+                  f"level '{factor.reference}' is not in column '{factor.column}' of {mpath} "
+                  f"(levels: {_ids(levels)})")
+
+
+def _check_comparisons(p: Parsed, md: pd.DataFrame, design: Any) -> None:
+    mpath = p.get("metadata")
+    specs = p.get("comparisons")
+    explicit = specs is not None
+    if specs is None:
+        specs = default_comparisons(design, md)
+        if not specs:
+            p.add(("comparisons",), f"none given and none can be derived from the design "
+                  f"(column '{design.group.column}' has only the reference level?)")
+        return
+    late_columns = {_RESPONSE} if p.get("clinical") is not None else set()
+    for i, c in enumerate(specs):
+        base = ("comparisons", i) if explicit else ()
+        frame = md
+        ok = True
+        for col, value in c.where.items():
+            if col not in md.columns:
+                if col not in late_columns:
+                    p.add((*base, "where", col), f"filter column '{col}' is not in {mpath}")
+                ok = False
+                continue
+            levels = _levels(md[col])
+            if value not in levels:
+                p.add((*base, "where", col), f"filter level '{value}' is not in column '{col}' "
+                      f"of {mpath} (levels: {_ids(levels)})")
+                ok = False
+                continue
+            frame = frame[_as_levels(frame[col]) == value]
+        if c.column not in md.columns:
+            if c.column not in late_columns:
+                hint = " (added by the clinical stage only when 'clinical' is given)" if c.column == _RESPONSE else ""
+                p.add((*base, "column"), f"column '{c.column}' is not in {mpath}{hint}")
+            continue
+        levels = _levels(md[c.column])
+        for j, level in enumerate(c.levels):
+            if level not in levels:
+                p.add((*base, "levels", j), f"level '{level}' is not in column '{c.column}' of "
+                      f"{mpath} (levels: {_ids(levels)})")
+                ok = False
+        if not ok:
+            continue
+        col_levels = _as_levels(frame[c.column])
+        where_txt = f" where {', '.join(f'{k}={v}' for k, v in c.where.items())}" if c.where else ""
+        for j, level in enumerate(c.levels):
+            if not (col_levels == level).any():
+                p.add((*base, "levels", j), f"no sample has {c.column}={level}{where_txt}")
+                ok = False
+        if ok and c.kind == "paired" and design.subject in md.columns:
+            subj = frame[design.subject]
+            a = set(subj[col_levels == c.levels[0]].dropna())
+            b = set(subj[col_levels == c.levels[1]].dropna())
+            if not a & b:
+                p.add((*base, "kind"), f"paired, but no subject has samples at both "
+                      f"{c.levels[0]} and {c.levels[1]}{where_txt}")
+
+
+def _check_reads(p: Parsed, md: pd.DataFrame | None) -> None:
+    reads = p.get("reads")
+    if reads is None or not _file(p, ("reads", "dir"), reads.dir, folder=True):
+        return
+    found = find_read_pairs(reads.dir)
+    for f in found.unpaired:
+        p.add(("reads", "dir"), f"{f} has no mate (expected R1 and R2 files per sample)")
+    for s in found.duplicates:
+        p.add(("reads", "dir"), f"sample '{s}' has more than one R1 or R2 file")
+    if found.unrecognised:
+        p.add(("reads", "dir"), "cannot tell sample and read from these FASTQ names "
+              f"(use <sample>_S1_L001_R1_001.fastq.gz or <sample>_1.fastq.gz): "
+              f"{_ids(f.name for f in found.unrecognised)}")
+    if not found.pairs:
+        if not found.unpaired and not found.unrecognised:
+            p.add(("reads", "dir"), f"no FASTQ files in {reads.dir}")
+        return
+    if md is None:
+        return
+    have, want = set(found.pairs), set(map(str, md.index))
+    if want - have:
+        p.add(("reads", "dir"), f"metadata samples without reads in {reads.dir}: {_ids(want - have)}")
+    if have - want:
+        p.add(("reads", "dir"), f"read pairs for samples not in the metadata: {_ids(have - want)}")
+
+
+def _check_table(p: Parsed, md: pd.DataFrame | None) -> None:
+    table_path = p.get("table")
+    table = None
+    if _file(p, ("table",), table_path):
+        from microtrial.io.feature_table import read_table
+
+        try:
+            table = read_table(table_path)
+        except InputError as exc:
+            p.add(("table",), f"cannot read the feature table: {exc}")
+    if table is not None and md is not None:
+        have, want = set(table.sample_ids), set(map(str, md.index))
+        if want - have:
+            p.add(("table",), f"metadata samples not in the table: {_ids(want - have)}")
+        if have - want:
+            p.add(("table",), f"table samples not in the metadata: {_ids(have - want)}")
+    seqs_path = p.get("sequences")
+    if _file(p, ("sequences",), seqs_path):
+        from microtrial.io.fasta import read_fasta
+
+        try:
+            seqs = read_fasta(seqs_path)
+        except InputError as exc:
+            p.add(("sequences",), f"cannot read the sequences: {exc}")
+        else:
+            if table is not None:
+                missing = set(table.feature_ids) - set(seqs)
+                if missing:
+                    p.add(("sequences",), f"table features without a sequence: {_ids(missing)}")
+    tax_path = p.get("taxonomy_file")
+    if _file(p, ("taxonomy_file",), tax_path):
+        from microtrial.io.taxonomy import read_taxonomy
+
+        try:
+            tax = read_taxonomy(tax_path)
+        except InputError as exc:
+            p.add(("taxonomy_file",), f"cannot read the taxonomy: {exc}")
+        else:
+            if table is not None:
+                missing = set(table.feature_ids) - set(map(str, tax.index))
+                if missing:
+                    p.add(("taxonomy_file",), f"table features without a taxon: {_ids(missing)}")
+    tree_path = p.get("tree_file")
+    if _file(p, ("tree_file",), tree_path):
+        from microtrial.io.newick import read_tree
+
+        try:
+            tree = read_tree(tree_path)
+        except InputError as exc:
+            p.add(("tree_file",), f"cannot read the tree: {exc}")
+        else:
+            if table is not None:
+                tips = {t.name for t in tree.tips()}
+                missing = set(table.feature_ids) - tips
+                if missing:
+                    p.add(("tree_file",), f"table features not among the tree's tips: {_ids(missing)}")
+
+
+def _check_taxonomy(p: Parsed) -> None:
+    tx = p.get("taxonomy")
+    if tx is None:
+        return
+    _file(p, ("taxonomy", "ref_seqs"), tx.ref_seqs)
+    _file(p, ("taxonomy", "ref_taxonomy"), tx.ref_taxonomy)
+    if tx.extract_region and p.get("reads") is not None and p.get("reads").primer_f is None:
+        log.info("extract_region is set but the study gives no primers; the full reference is used")
+
+
+def _check_subject_tables(p: Parsed, md: pd.DataFrame | None, design: Any) -> None:
+    clinical = p.get("clinical")
+    if clinical is not None:
+        visits = (clinical.baseline, clinical.followup)
+    elif design is not None and design.time is not None and md is not None \
+            and design.time.column in md.columns:
+        visits = tuple(sorted(_levels(md[design.time.column])))
+    else:
+        visits = ()
+    subjects: set[str] | None = None
+    if md is not None and design is not None and design.subject in md.columns:
+        subjects = _levels(md[design.subject])
+    tables = []
+    if clinical is not None:
+        tables.append((("clinical", "table"), clinical.table, True))
+    if p.get("immune") is not None:
+        tables.append((("immune",), p.get("immune"), clinical is not None))
+    for loc, path, exact in tables:
+        if not _file(p, loc, path):
+            continue
+        try:
+            header, rows = _read_tsv(path)
+        except InputError as exc:
+            p.add(loc, f"cannot read: {exc}")
+            continue
+        missing = [c for c in ("subject", "visit") if c not in header]
+        if missing:
+            p.add(loc, f"{path} lacks column(s) {', '.join(missing)} (header: {', '.join(header)})")
+            continue
+        si, vi = header.index("subject"), header.index("visit")
+        if subjects is not None:
+            unknown = {r[si] for r in rows} - subjects
+            if unknown:
+                p.add(loc, f"subjects in {path} not in the metadata's '{design.subject}' "
+                      f"column: {_ids(unknown)}")
+        found = {r[vi] for r in rows}
+        if exact:
+            for v in visits:
+                if v not in found:
+                    p.add(loc, f"visit '{v}' does not occur in {path} (visits: {_ids(found)})")
+        elif visits:
+            stray = found - set(visits)
+            if stray:
+                p.add(loc, f"visits in {path} that are not time points of the metadata: "
+                      f"{_ids(stray)}")
+
+
+def _check_metabolites(p: Parsed, md: pd.DataFrame | None) -> None:
+    path = p.get("metabolites")
+    if not _file(p, ("metabolites",), path):
+        return
+    from microtrial.io.metadata import read_metadata
+
+    try:
+        met = read_metadata(path)
+    except InputError as exc:
+        p.add(("metabolites",), f"cannot read: {exc}")
+        return
+    if md is not None:
+        unknown = set(map(str, met.index)) - set(map(str, md.index))
+        if unknown:
+            p.add(("metabolites",), f"samples in {path} not in the metadata: {_ids(unknown)}")

@@ -1,0 +1,71 @@
+"""YAML parsing with line numbers: map a pydantic error location to a study-file line.
+
+``yaml.safe_load`` gives the data; ``yaml.compose`` gives the node tree of the same text,
+whose ``start_mark`` holds the 0-based line of every key and value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from microtrial.errors import StudyError
+
+
+def parse_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    """Read the study file; return ``(data, root node)``. Errors become a StudyError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise StudyError(path, [f"{path}: no such file"]) from exc
+    except IsADirectoryError as exc:
+        raise StudyError(path, [f"{path}: is a folder, expected a study YAML file"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyError(path, [f"{path}: cannot read: {exc}"]) from exc
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise StudyError(path, [f"{path}: {where}not valid YAML: {problem}"]) from exc
+    if data is None:
+        raise StudyError(path, [f"{path}: the study file is empty"])
+    if not isinstance(data, dict):
+        raise StudyError(path, [f"{path}: line 1: expected a mapping of keys (name:, metadata:, ...)"])
+    return data, node
+
+
+def line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
+    """1-based line of the deepest existing element of ``loc`` (a key's line for mappings).
+
+    For a location that does not exist (a missing key) this is the line of its closest
+    existing parent, which is where the user has to add it.
+    """
+    if node is None:
+        return None
+    line = None
+    current: yaml.Node | None = node
+    for part in loc:
+        if isinstance(current, yaml.MappingNode):
+            found = None
+            for key_node, value_node in current.value:
+                if key_node.value == str(part):
+                    found = (key_node, value_node)
+                    break
+            if found is None:
+                return line
+            line = found[0].start_mark.line + 1
+            current = found[1]
+        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(current.value):
+                return line
+            current = current.value[part]
+            line = current.start_mark.line + 1
+        else:
+            return line
+    return line
