@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from microtrial.differential._features import hierarchy_counts, lefse_name
+from microtrial.differential._features import hierarchy_counts
 from microtrial.io.fasta import sequence_id
 from microtrial.table import FeatureTable
 

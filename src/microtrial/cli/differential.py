@@ -1,0 +1,96 @@
+"""``microtrial differential``: differential abundance between two levels of a column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from microtrial.cli._common import existing_file, output_option, progress_bars
+
+
+def _split(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+@click.command(name="differential")
+@click.option("--table", "table", required=True, type=click.Path(path_type=Path),
+              help="Feature table (BIOM or TSV).")
+@click.option("--metadata", "metadata", required=True, type=click.Path(path_type=Path),
+              help="Sample metadata (QIIME 2 TSV).")
+@click.option("--group", "group", required=True, help="Metadata column holding the levels.")
+@click.option("--levels", "levels", default=None, show_default=True,
+              help="TEST,REFERENCE levels (default: the column's two levels, the "
+                   "alphabetically first as reference).")
+@click.option("--subject", "subject", default=None, show_default=True,
+              help="Subject column; subjects sampled at both levels make a paired comparison.")
+@click.option("--kind", "kind", type=click.Choice(["auto", "between", "paired"]), default="auto",
+              show_default=True, help="Comparison kind; auto = paired when --subject is given "
+                                      "and subjects have both levels.")
+@click.option("--covariates", "covariates", default="", show_default=True,
+              help="Comma-separated covariate columns (ANCOM-BC and linear models).")
+@click.option("--method", "method", default="all", show_default=True,
+              help="Comma-separated methods: lefse, ancombc, aldex, lmm, paired-wilcoxon, or all.")
+@click.option("--rank", "rank", default="asv", show_default=True,
+              help="Comma-separated ranks: asv, species, genus, family, order, class, phylum.")
+@click.option("--taxonomy", "taxonomy", default=None, type=click.Path(path_type=Path),
+              show_default=True, help="Taxonomy TSV (needed for ranks other than asv, LEfSe's "
+                                      "hierarchy and guilds).")
+@click.option("--min-prevalence", "min_prevalence", default=0.1, type=float, show_default=True,
+              help="Keep features present in at least this fraction of the compared samples.")
+@click.option("--seed", "seed", default=0, type=int, show_default=True, help="Random seed.")
+@click.option("--threads", "threads", default=2, type=int, show_default=True,
+              help="Threads (recorded; the methods are vectorised).")
+@output_option
+def command(table: Path, metadata: Path, group: str, levels: str | None, subject: str | None,
+            kind: str, covariates: str, method: str, rank: str, taxonomy: Path | None,
+            min_prevalence: float, seed: int, threads: int, output_dir: Path) -> None:
+    """Differential abundance of features (and guilds) between two levels of --group."""
+    from microtrial.design import Comparison
+    from microtrial.differential import METHODS
+    from microtrial.errors import InputError
+    from microtrial.io.metadata import read_metadata
+    from microtrial.pipeline.differential import differential_stage
+
+    existing_file(table)
+    existing_file(metadata)
+    if taxonomy is not None:
+        existing_file(taxonomy)
+    md = read_metadata(metadata)
+    if group not in md.columns:
+        raise InputError(metadata, f"no column '{group}' (--group)")
+    if subject is not None and subject not in md.columns:
+        raise InputError(metadata, f"no column '{subject}' (--subject)")
+    present = sorted(md[group].dropna().astype(str).unique())
+    if levels:
+        lv = _split(levels)
+        if len(lv) != 2:
+            raise InputError("--levels", "give two levels: TEST,REFERENCE")
+        missing = [x for x in lv if x not in present]
+        if missing:
+            raise InputError("--levels", f"{', '.join(missing)} not in column '{group}' ({', '.join(present)})")
+        test, ref = lv
+    elif len(present) == 2:
+        ref, test = present
+    else:
+        raise InputError("--levels", f"column '{group}' has {len(present)} levels ({', '.join(present)}); choose two with --levels")
+    if kind == "auto":
+        kind = "between"
+        if subject is not None:
+            sub = md[md[group].astype(str).isin([test, ref])]
+            per_subject = sub.groupby(sub[subject].astype(str))[group].nunique()
+            kind = "paired" if (per_subject == 2).sum() >= 2 else "between"
+    if kind == "paired" and subject is None:
+        raise InputError("--kind", "a paired comparison needs --subject")
+    methods = list(METHODS) if method.strip().lower() == "all" else _split(method)
+    comp = Comparison(f"{test}-vs-{ref}", kind, group, (test, ref), subject=subject)  # type: ignore[arg-type]
+    with progress_bars() as progress:
+        summary = differential_stage(
+            table, metadata, output_dir, comparisons=[comp], taxonomy=taxonomy,
+            ranks=_split(rank) or ["asv"], methods=methods, covariates=_split(covariates),
+            min_prevalence=min_prevalence, seed=seed, threads=threads, progress=progress,
+        )
+    for name, n in summary.n_called.items():
+        click.echo(f"{name}: {n} features called")
+    for note in summary.skipped:
+        click.echo(f"note: {note}", err=True)

@@ -1,0 +1,243 @@
+"""``differential`` stage: read a table, metadata and taxonomy, test every comparison at
+every rank with every method, write ``differential-<method>.tsv``, ``guilds.tsv``,
+``differential-guilds.tsv``, ``differential-consensus.tsv`` and ``run-info.json``.
+
+LEfSe runs once per comparison over the whole taxonomic hierarchy (domain to genus, and
+species when asked for; all clades together, as LEfSe's cladogram input), or over ASVs when
+there is no taxonomy; the other methods run per rank. Methods that do not apply to a
+comparison's kind (LEfSe and ANCOM-BC to paired comparisons, the paired Wilcoxon test to
+between-group comparisons) are skipped with a logged note.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from microtrial.design import Comparison
+from microtrial.differential import (
+    Contrast,
+    filter_features,
+    get_method,
+    guild_abundance,
+    guild_counts,
+    hierarchy_counts,
+    rank_counts,
+)
+from microtrial.differential._consensus import consensus
+from microtrial.differential._features import check_rank, taxon_labels
+from microtrial.errors import AnalysisError, InputError
+from microtrial.io._atomic import atomic_open
+from microtrial.io.feature_table import read_table
+from microtrial.io.metadata import read_metadata
+from microtrial.io.runinfo import write_run_info
+from microtrial.io.taxonomy import read_taxonomy
+
+log = logging.getLogger(__name__)
+ProgressCallback = Callable[[str, int, int], None]
+BASE_COLUMNS = ["feature", "contrast", "effect", "effect_type", "p_value", "q_value", "rank",
+                "test_level", "reference_level", "mean_test", "mean_reference", "n_test",
+                "n_reference", "taxon"]
+
+
+@dataclass
+class DifferentialSummary:
+    """What the stage did: output files, calls per method, skipped tests and timings."""
+
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)
+    n_called: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str],
+              covariates: Sequence[str], metadata_path: Path) -> Contrast | None:
+    for col in [comp.column, *comp.where, *covariates, *([comp.subject] if comp.subject else [])]:
+        if col not in metadata.columns:
+            raise InputError(metadata_path, f"comparison '{comp.name}': no column '{col}'")
+    md = comp.samples(metadata)
+    md = md[md.index.isin(set(sample_ids))]
+    if covariates:
+        complete = md[list(covariates)].notna().all(axis=1)
+        if not complete.all():
+            log.info("%s: %d samples without covariates dropped", comp.name, int((~complete).sum()))
+        md = md[complete]
+    level = md[comp.column].astype(str)
+    subject = md[comp.subject].astype(str) if comp.subject else None
+    if comp.kind == "paired":
+        if subject is None:
+            raise InputError(metadata_path, f"comparison '{comp.name}' is paired but has no subject column")
+        both = set(subject[level == comp.levels[0]]) & set(subject[level == comp.levels[1]])
+        keep = subject.isin(both) & ~pd.DataFrame({"s": subject, "l": level}).duplicated()
+        md, level, subject = md[keep], level[keep], subject[keep]
+    test, ref = comp.levels
+    n_t, n_r = int((level == test).sum()), int((level == ref).sum())
+    if n_t < 2 or n_r < 2:
+        log.warning("comparison %s skipped: %d %s and %d %s samples", comp.name, n_t, test, n_r, ref)
+        return None
+    empty = pd.DataFrame(np.zeros((0, len(md))), columns=md.index)
+    return Contrast(empty, level, test, ref, comp.kind, subject,
+                    md[list(covariates)] if covariates else pd.DataFrame(index=md.index))
+
+
+def _annotate(res: pd.DataFrame, comp: Comparison, contrast: Contrast, rank: str | pd.Series,
+              totals: np.ndarray, taxonomy: pd.Series | None) -> pd.DataFrame:
+    counts = contrast.counts
+    rel = counts.to_numpy(dtype=float) / np.where(totals > 0, totals, 1.0)[None, :]
+    is_t = contrast.is_test
+    n_t, n_r = contrast.n_per_level()
+    res = res.copy()
+    res.insert(1, "contrast", comp.name)
+    res["rank"] = rank.reindex(res["feature"]).to_numpy() if isinstance(rank, pd.Series) else rank
+    res["test_level"], res["reference_level"] = contrast.test, contrast.reference
+    res["mean_test"] = rel[:, is_t].mean(axis=1)
+    res["mean_reference"] = rel[:, ~is_t].mean(axis=1)
+    res["n_test"], res["n_reference"] = n_t, n_r
+    res["taxon"] = taxon_labels(list(res["feature"]), taxonomy, "asv" if isinstance(rank, str) and rank == "asv" else "clade")
+    extra = [c for c in res.columns if c not in BASE_COLUMNS]
+    return res[BASE_COLUMNS + extra]
+
+
+def _write_tsv(df: pd.DataFrame, path: Path, *, index: bool = False) -> Path:
+    with atomic_open(path, "w") as fh:
+        df.to_csv(fh, sep="\t", index=index, na_rep="NaN", float_format="%.6g")
+    return path
+
+
+def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
+                       comparisons: Sequence[Comparison], taxonomy: Path | None = None,
+                       ranks: Sequence[str] = ("asv", "genus", "family"),
+                       methods: Sequence[str] = ("lefse", "ancombc", "aldex", "lmm", "paired-wilcoxon"),
+                       covariates: Sequence[str] = (), min_prevalence: float = 0.1,
+                       seed: int = 0, threads: int = 2,
+                       progress: ProgressCallback | None = None) -> DifferentialSummary:
+    """Run the differential stage (see the module notes) and write its outputs.
+
+    ``threads`` is recorded but not used: every method is vectorised across features
+    (numpy may use its own BLAS threads).
+    """
+    t_start = time.perf_counter()
+    out_dir = Path(out_dir)
+    names = [get_method(m).name for m in methods]
+    ranks = [check_rank(r) for r in ranks]
+    ftable = read_table(table)
+    md = read_metadata(metadata)
+    tax: pd.Series | None = None
+    if taxonomy is not None:
+        tax = read_taxonomy(taxonomy)["Taxon"]
+    elif any(r != "asv" for r in ranks):
+        raise InputError(str(taxonomy or "--taxonomy"), f"ranks {', '.join(r for r in ranks if r != 'asv')} need a taxonomy")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = DifferentialSummary(out_dir)
+    all_counts = rank_counts(ftable, None, "asv")
+    totals_all = all_counts.to_numpy(dtype=float).sum(axis=0)
+    per_rank = {r: (all_counts if r == "asv" else rank_counts(ftable, tax, r)) for r in ranks}
+    hier = None
+    if "lefse" in names and tax is not None:
+        deepest = "species" if "species" in ranks else "genus"
+        hier = hierarchy_counts(ftable, tax, deepest=deepest)
+    results: dict[str, list[pd.DataFrame]] = {m: [] for m in names}
+    guild_results: list[pd.DataFrame] = []
+    contrasts = []
+    for comp in comparisons:
+        c = _contrast(comp, md, ftable.sample_ids, covariates, Path(metadata))
+        if c is None:
+            summary.skipped.append(f"{comp.name}: too few samples")
+        else:
+            contrasts.append((comp, c))
+    total_steps = max(len(contrasts) * (len(ranks) * len(names) + 1), 1)
+    step = 0
+    gcounts = None
+    if tax is not None:
+        gcounts = guild_counts(all_counts, tax)
+        other = pd.DataFrame([totals_all - gcounts.to_numpy().sum(axis=0)], index=["other"],
+                             columns=all_counts.columns)
+        gcounts = pd.concat([gcounts, other])
+    for comp, c0 in contrasts:
+        cols = list(c0.level.index)
+        tot = pd.Series(totals_all, index=all_counts.columns)[cols].to_numpy()
+        for name in names:
+            method = get_method(name)
+            if c0.kind not in method.kinds:
+                note = f"{name} skipped for {comp.name}: it does not apply to {c0.kind} comparisons"
+                log.info(note)
+                summary.skipped.append(note)
+                continue
+            t0 = time.perf_counter()
+            if name == "lefse":
+                if hier is not None:
+                    counts, hrank = hier
+                else:
+                    counts, hrank = per_rank.get("asv", all_counts), "asv"
+                sub = filter_features(counts[cols], min_prevalence=min_prevalence, totals=tot)
+                contrast = c0.with_counts(sub)
+                res = method.func(contrast, totals=tot, seed=seed)
+                results[name].append(_annotate(res, comp, contrast, hrank, tot, tax if hier is None else None))
+            else:
+                for rank in ranks:
+                    sub = filter_features(per_rank[rank][cols], min_prevalence=min_prevalence, totals=tot)
+                    if sub.shape[0] < 2:
+                        summary.skipped.append(f"{name} {rank} {comp.name}: fewer than 2 features")
+                        continue
+                    contrast = c0.with_counts(sub)
+                    try:
+                        res = method.func(contrast, seed=seed)
+                    except AnalysisError as exc:
+                        note = f"{name} {rank} {comp.name}: {exc}"
+                        log.warning(note)
+                        summary.skipped.append(note)
+                        continue
+                    results[name].append(_annotate(res, comp, contrast, rank, tot, tax))
+                    step += 1
+                    if progress:
+                        progress("differential", step, total_steps)
+            summary.timings[f"{name}:{comp.name}"] = round(time.perf_counter() - t0, 3)
+            if gcounts is not None:
+                contrast = c0.with_counts(gcounts[cols])
+                try:
+                    res = method.func(contrast, seed=seed, **({"totals": tot} if name == "lefse" else {}))
+                except AnalysisError as exc:
+                    summary.skipped.append(f"{name} guilds {comp.name}: {exc}")
+                    continue
+                res = _annotate(res, comp, contrast, "guild", tot, None)
+                res = res[res["feature"] != "other"].copy()
+                if name != "lefse":
+                    from microtrial.differential import bh
+
+                    res["q_value"] = bh(res["p_value"].to_numpy())
+                res.insert(0, "method", name)
+                guild_results.append(res)
+        step += 1
+        if progress:
+            progress("differential", step, total_steps)
+    merged: dict[str, pd.DataFrame] = {}
+    for name in names:
+        df = pd.concat(results[name], ignore_index=True) if results[name] else pd.DataFrame(columns=BASE_COLUMNS)
+        merged[name] = df
+        summary.files.append(_write_tsv(df, out_dir / f"differential-{name}.tsv"))
+        from microtrial.differential import called
+
+        summary.n_called[name] = int(called(df).sum()) if len(df) else 0
+    summary.files.append(_write_tsv(consensus(merged), out_dir / "differential-consensus.tsv"))
+    if tax is not None:
+        summary.files.append(_write_tsv(guild_abundance(all_counts, tax), out_dir / "guilds.tsv", index=True))
+        gdf = pd.concat(guild_results, ignore_index=True) if guild_results else pd.DataFrame(columns=["method", *BASE_COLUMNS])
+        summary.files.append(_write_tsv(gdf, out_dir / "differential-guilds.tsv"))
+    summary.timings["total"] = round(time.perf_counter() - t_start, 3)
+    write_run_info(
+        out_dir, command="differential",
+        options={"table": str(table), "metadata": str(metadata), "taxonomy": str(taxonomy) if taxonomy else None,
+                 "comparisons": [c.__dict__ | {"where": dict(c.where)} for c in comparisons],
+                 "ranks": ranks, "methods": names, "covariates": list(covariates),
+                 "min_prevalence": min_prevalence, "threads": threads},
+        seeds={"differential": seed}, timings=summary.timings,
+        extra={"n_called": summary.n_called, "skipped": summary.skipped},
+    )
+    return summary
