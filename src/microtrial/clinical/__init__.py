@@ -1,5 +1,40 @@
-"""clinical stage."""
+"""Clinical stage: myositis response criteria (IMACS DOI, 2016 ACR/EULAR TIS), response
+rates with exact intervals, paired immune endpoints (Wilcoxon signed-rank as R), and
+associations of microbiome features with clinical, immune and metabolite measures.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._associations import METHODS as ASSOCIATION_METHODS
+from ._associations import associate, bh_fdr, rmcorr_anova
+from ._io import read_clinical, read_immune, read_sample_matrix
+from ._response import (
+    CATEGORY_THRESHOLDS,
+    CSMS,
+    DEFAULT_ULN,
+    ENZYMES,
+    TIS_POINTS,
+    SubjectResponse,
+    choose_enzyme,
+    percent_improvement,
+    score_response,
+    score_subject,
+    tis_category,
+    tis_points,
+)
+from ._summary import (
+    clopper_pearson,
+    immune_paired,
+    quantiles7,
+    responders_metadata,
+    response_rates,
+)
+from ._wilcoxon import WilcoxonResult, psignrank, qsignrank, wilcoxon_paired
+
+__all__ = [
+    "ASSOCIATION_METHODS", "CATEGORY_THRESHOLDS", "CSMS", "DEFAULT_ULN", "ENZYMES", "TIS_POINTS",
+    "SubjectResponse", "WilcoxonResult", "associate", "bh_fdr", "choose_enzyme", "clopper_pearson",
+    "immune_paired", "percent_improvement", "psignrank", "qsignrank", "quantiles7", "read_clinical",
+    "read_immune", "read_sample_matrix", "responders_metadata", "response_rates", "rmcorr_anova",
+    "score_response", "score_subject", "tis_category", "tis_points", "wilcoxon_paired",
+]
