@@ -1,0 +1,249 @@
+"""De novo bimera detection by consensus across samples (DADA2's ``removeBimeraDenovo``).
+
+A *bimera* is a two-parent chimera: its left part is an exact copy of the left part of one
+more abundant sequence and its right part an exact copy of the right part of another.
+
+Test of one sequence ``q`` against candidate parents (DADA2's ``isBimera``):
+
+1. align ``q`` with every parent ``p`` (ends-free Needleman-Wunsch, match 5, mismatch -4,
+   gap -8, band ``max_shift`` = 16, so parents shifted by up to 16 bases still align);
+2. ``left(p)`` = number of bases of ``q`` from its 5' end reproduced exactly by ``p``
+   before the first mismatch or indel (parent overhang before ``q`` starts is skipped);
+   ``right(p)`` likewise from the 3' end;
+3. if some parent reproduces ``q`` entirely (``left(p) = len(q)``) it is not a bimera;
+   otherwise ``q`` is a bimera when :math:`\\max_p left(p) + \\max_p right(p) \\ge len(q)`.
+   With ``allow_one_off``, one mismatch is also allowed on one side, using only parents at
+   least ``min_one_off_parent_distance`` mismatches away from ``q``.
+
+Table version (DADA2's ``isBimeraDenovoTable``, ``method="consensus"``): in each sample, the
+candidate parents of ``q`` are the sequences of that sample more than
+``min_fold_parent_over_abundance`` (1.5) times as abundant as ``q`` there and with at least
+``min_parent_abundance`` (2) reads.  ``q`` is flagged in each sample where it occurs;
+across the ``n`` samples where it occurs, flagged in ``f`` of them, it is a bimera when
+:math:`f > 0` and :math:`f \\ge (n - ignore\\_n\\_negatives) \\cdot min\\_sample\\_fraction`
+(``ignore_n_negatives`` 1, ``min_sample_fraction`` 0.9).
+
+Each (sequence, parent) alignment is computed at most once, however many samples ask for
+it (a numba kernel over the batch of needed pairs).
+
+References
+----------
+Callahan BJ et al. (2016) Nat Methods 13:581-583; DADA2 manual pages ``isBimera``,
+``isBimeraDenovo``, ``isBimeraDenovoTable`` and ``removeBimeraDenovo``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numba import njit
+
+from microtrial.denoise._merge import _CODE, _nw_ends_free
+
+__all__ = ["is_bimera", "is_bimera_denovo_table", "remove_bimera_denovo"]
+
+MATCH, MISMATCH, GAP = 5, -4, -8
+
+
+@njit(cache=True, nogil=True)
+def _left_right(al_q, al_p, k, out):
+    """Exact (and one-off) left/right lengths and mismatch count from an alignment of q, p.
+
+    ``out`` <- (left, right, left_one_off, right_one_off, n_diff) where ``n_diff`` counts
+    mismatching/indel columns inside the span where both sequences have bases.
+    """
+    # left: skip columns before q starts (q gap = parent overhang)
+    c = 0
+    while c < k and al_q[c] == 4:
+        c += 1
+    left = 0
+    left_oo = 0
+    errs = 0
+    while c < k:
+        if al_q[c] == 4:  # gap in q inside: counts as an error, consumes no q base
+            errs += 1
+        elif al_p[c] != al_q[c]:
+            errs += 1
+        if errs == 0:
+            if al_q[c] != 4:
+                left += 1
+        if errs > 1:
+            break
+        if al_q[c] != 4 and errs <= 1:
+            left_oo += 1
+        c += 1
+    # right
+    c = k - 1
+    while c >= 0 and al_q[c] == 4:
+        c -= 1
+    right = 0
+    right_oo = 0
+    errs = 0
+    while c >= 0:
+        if al_q[c] == 4:
+            errs += 1
+        elif al_p[c] != al_q[c]:
+            errs += 1
+        if errs == 0:
+            if al_q[c] != 4:
+                right += 1
+        if errs > 1:
+            break
+        if al_q[c] != 4 and errs <= 1:
+            right_oo += 1
+        c -= 1
+    # differences within the overlap
+    first = -1
+    last = -1
+    for t in range(k):
+        if al_q[t] != 4 and al_p[t] != 4:
+            if first < 0:
+                first = t
+            last = t
+    ndiff = 0
+    if first >= 0:
+        for t in range(first, last + 1):
+            if al_q[t] != al_p[t]:
+                ndiff += 1
+    out[0] = left
+    out[1] = right
+    out[2] = left_oo
+    out[3] = right_oo
+    out[4] = ndiff
+
+
+@njit(cache=True, nogil=True)
+def _pair_stats(codes, offsets, q_idx, p_idx, max_shift, out):
+    """For each pair t, align sequence q_idx[t] with parent p_idx[t]; out[t] <- stats."""
+    maxlen = 0
+    for i in range(offsets.shape[0] - 1):
+        maxlen = max(maxlen, offsets[i + 1] - offsets[i])
+    al_q = np.empty(2 * maxlen + 1, dtype=np.uint8)
+    al_p = np.empty(2 * maxlen + 1, dtype=np.uint8)
+    for t in range(q_idx.shape[0]):
+        qi = q_idx[t]
+        pi = p_idx[t]
+        q = codes[offsets[qi] : offsets[qi + 1]]
+        p = codes[offsets[pi] : offsets[pi + 1]]
+        k, _ = _nw_ends_free(q, p, MATCH, MISMATCH, GAP, max_shift, al_q, al_p)
+        _left_right(al_q, al_p, k, out[t])
+
+
+def _pack(seqs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    codes = _CODE[np.frombuffer("".join(seqs).upper().encode("ascii"), dtype=np.uint8)]
+    return np.ascontiguousarray(codes), offsets
+
+
+def _decide(stats: np.ndarray, qlen: int, allow_one_off: bool, min_one_off_parent_distance: int) -> bool:
+    """Bimera decision from the stats rows of one sequence's parents."""
+    if stats.shape[0] == 0:
+        return False
+    left, right, left_oo, right_oo, ndiff = (stats[:, i] for i in range(5))
+    if (left >= qlen).any():
+        return False  # a parent reproduces the whole sequence
+    if left.max() + right.max() >= qlen:
+        return True
+    if allow_one_off:
+        far = ndiff >= min_one_off_parent_distance
+        if far.any():
+            lf, rf = left[far].max(), right[far].max()
+            if left_oo[far].max() + rf >= qlen or lf + right_oo[far].max() >= qlen:
+                return True
+    return False
+
+
+def is_bimera(
+    seq: str,
+    parents: Sequence[str],
+    *,
+    allow_one_off: bool = False,
+    min_one_off_parent_distance: int = 4,
+    max_shift: int = 16,
+) -> bool:
+    """Whether ``seq`` is an exact bimera of two of ``parents`` (see the module docstring)."""
+    if not parents:
+        return False
+    codes, offsets = _pack([seq, *parents])
+    p_idx = np.arange(1, len(parents) + 1, dtype=np.int64)
+    q_idx = np.zeros_like(p_idx)
+    stats = np.zeros((len(parents), 5), dtype=np.int64)
+    _pair_stats(codes, offsets, q_idx, p_idx, max_shift, stats)
+    return _decide(stats, len(seq), allow_one_off, min_one_off_parent_distance)
+
+
+def is_bimera_denovo_table(
+    counts: np.ndarray,
+    sequences: Sequence[str],
+    *,
+    min_sample_fraction: float = 0.9,
+    ignore_n_negatives: int = 1,
+    min_fold_parent_over_abundance: float = 1.5,
+    min_parent_abundance: int = 2,
+    allow_one_off: bool = False,
+    min_one_off_parent_distance: int = 4,
+    max_shift: int = 16,
+) -> np.ndarray:
+    """Flag bimeras in a sequence table by consensus across samples.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray of int, shape (n_samples, n_sequences)
+        Reads of each sequence in each sample.
+    sequences : sequence of str
+        The sequences (columns of ``counts``).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_sequences,)
+        True for the sequences identified as bimeras.
+    """
+    counts = np.asarray(counts)
+    n_samples, n_seqs = counts.shape
+    if n_seqs != len(sequences):
+        raise ValueError("counts has a column per sequence")
+    flags = np.zeros(n_seqs, dtype=bool)
+    if n_seqs < 3:
+        return flags
+    # per sample and sequence: the candidate parents
+    needed: dict[tuple[int, int], int] = {}
+    tasks: list[tuple[int, int, np.ndarray]] = []  # (sample, q, parent indices)
+    for s in range(n_samples):
+        row = counts[s]
+        present = np.nonzero(row > 0)[0]
+        for q in present:
+            par = present[(row[present] > min_fold_parent_over_abundance * row[q]) & (row[present] >= min_parent_abundance)]
+            par = par[par != q]
+            tasks.append((s, int(q), par))
+            if par.size >= 2 or (par.size >= 1 and allow_one_off):
+                for p in par:
+                    needed.setdefault((int(q), int(p)), len(needed))
+    stats = np.zeros((len(needed), 5), dtype=np.int64)
+    if needed:
+        pairs = np.array(list(needed.keys()), dtype=np.int64)
+        codes, offsets = _pack(list(sequences))
+        _pair_stats(codes, offsets, pairs[:, 0].copy(), pairs[:, 1].copy(), max_shift, stats)
+    lengths = [len(x) for x in sequences]
+    n_flag = np.zeros(n_seqs, dtype=np.int64)
+    n_present = np.zeros(n_seqs, dtype=np.int64)
+    for _, q, par in tasks:
+        n_present[q] += 1
+        if par.size == 0:
+            continue
+        rows = [needed[(q, int(p))] for p in par] if (q, int(par[0])) in needed else []
+        if rows and _decide(stats[rows], lengths[q], allow_one_off, min_one_off_parent_distance):
+            n_flag[q] += 1
+    flags = (n_flag > 0) & (n_flag >= (n_present - ignore_n_negatives) * min_sample_fraction)
+    return flags
+
+
+def remove_bimera_denovo(
+    counts: np.ndarray, sequences: Sequence[str], **options: float | int | bool
+) -> tuple[np.ndarray, list[str]]:
+    """Drop the columns :func:`is_bimera_denovo_table` flags; return (counts, sequences)."""
+    flags = is_bimera_denovo_table(counts, sequences, **options)  # type: ignore[arg-type]
+    keep = ~flags
+    return np.asarray(counts)[:, keep], [s for s, k in zip(sequences, keep) if k]

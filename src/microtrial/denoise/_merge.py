@@ -1,0 +1,293 @@
+"""Merging denoised read pairs, with the semantics of DADA2's ``mergePairs``.
+
+For every read pair, the forward read's variant and the reverse read's variant are looked
+up (``Derep.read_to_unique`` then ``DadaResult.unique_to_asv``); pairs where either read
+was left uncorrected (-1) are dropped.  Each distinct (forward variant, reverse variant)
+combination is merged once:
+
+- the forward variant ``F`` is aligned with the reverse complement ``R'`` of the reverse
+  variant by an ends-free Needleman-Wunsch alignment (leading and trailing gaps free) with
+  match +1, mismatch -64, gap -64 (the scores DADA2's ``mergePairs`` uses: any mismatch or
+  gap costs as much as 64 matching bases, so the best exact overlap wins);
+- the overlap is the span of alignment columns where both sequences have a base; it must
+  hold at least ``min_overlap`` matches and at most ``max_mismatch`` mismatches + indels;
+- the merged sequence reads the alignment column by column: the forward base wherever the
+  forward sequence has one (so in the overlap the forward base is kept), otherwise the
+  reverse base.  With ``trim_overhang`` the parts of ``R'`` before the start of ``F`` and
+  of ``F`` past the end of ``R'`` are cut off.
+
+The merged sequences of a sample are then counted (pairs per merged sequence).
+
+The alignment is written here (a small numba DP) because no installed library offers an
+ends-free global alignment with DADA2's merge scores and a traceback.
+
+References
+----------
+Callahan BJ et al. (2016) Nat Methods 13:581-583; DADA2 manual page ``mergePairs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from microtrial.denoise._types import DadaResult, Derep
+from microtrial.seqs import reverse_complement
+
+__all__ = ["MergeResult", "merge_pairs", "align_ends_free"]
+
+GAP_CODE = 4
+_CODE = np.full(256, 255, dtype=np.uint8)
+for _i, _b in enumerate(b"ACGT"):
+    _CODE[_b] = _i
+_CODE[ord("N")] = 5  # never matches anything (not even N)
+_BASES = np.frombuffer(b"ACGT-N", dtype=np.uint8)
+
+NEG = -(10**9)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cell(score, tb, a, b, i, j, m, n, match, mismatch, gap):
+    best = NEG
+    move = 0
+    d = score[i - 1, j - 1]
+    if d > NEG:
+        s = match if (a[i - 1] == b[j - 1] and a[i - 1] < 4) else mismatch
+        best = d + s
+        move = 1
+    u = score[i - 1, j]
+    if u > NEG:
+        v = u + (0 if j == n else gap)  # a trailing gap in b is free
+        if v > best:
+            best = v
+            move = 2
+    lf = score[i, j - 1]
+    if lf > NEG:
+        v = lf + (0 if i == m else gap)  # a trailing gap in a is free
+        if v > best:
+            best = v
+            move = 3
+    score[i, j] = best
+    tb[i, j] = move
+
+
+@njit(cache=True, nogil=True)
+def _nw_ends_free(a, b, match, mismatch, gap, band, out_a, out_b):
+    """Ends-free global alignment of code arrays ``a`` and ``b``; returns (n_cols, score).
+
+    Leading and trailing gaps in either sequence cost nothing.  ``band >= 0`` restricts the
+    DP to cells with ``|i - j| <= band`` (plus the last row and column, where the free
+    trailing gaps run, so the corner is always reachable).  Ties prefer the diagonal, then a gap in ``b``,
+    then a gap in ``a``.  The aligned codes (``GAP_CODE`` = 4 for a gap) are written to
+    ``out_a``/``out_b`` (length >= len(a) + len(b)).
+    """
+    m = a.shape[0]
+    n = b.shape[0]
+    score = np.full((m + 1, n + 1), NEG, dtype=np.int64)
+    tb = np.zeros((m + 1, n + 1), dtype=np.uint8)  # 1 diag, 2 up (a base, gap in b), 3 left
+    for i in range(m + 1):
+        if band < 0 or i <= band:
+            score[i, 0] = 0
+            tb[i, 0] = 2
+    for j in range(n + 1):
+        if band < 0 or j <= band:
+            score[0, j] = 0
+            tb[0, j] = 3
+    tb[0, 0] = 0
+    for i in range(1, m + 1):
+        lo = 1
+        hi = n
+        if band >= 0 and i < m:  # the last row is computed in full (free trailing gaps)
+            lo = max(1, i - band)
+            hi = min(n, i + band)
+        for j in range(lo, hi + 1):
+            _cell(score, tb, a, b, i, j, m, n, match, mismatch, gap)
+        if lo > n or hi < n:  # so is the last column
+            _cell(score, tb, a, b, i, n, m, n, match, mismatch, gap)
+    # traceback from the corner (trailing gaps were made free along the last row/column)
+    i = m
+    j = n
+    k = 0
+    while i > 0 or j > 0:
+        mv = tb[i, j]
+        if mv == 1:
+            out_a[k] = a[i - 1]
+            out_b[k] = b[j - 1]
+            i -= 1
+            j -= 1
+        elif mv == 2 or (j == 0):
+            out_a[k] = a[i - 1]
+            out_b[k] = 4
+            i -= 1
+        else:
+            out_a[k] = 4
+            out_b[k] = b[j - 1]
+            j -= 1
+        k += 1
+    # reverse in place
+    for t in range(k // 2):
+        x = out_a[t]
+        out_a[t] = out_a[k - 1 - t]
+        out_a[k - 1 - t] = x
+        y = out_b[t]
+        out_b[t] = out_b[k - 1 - t]
+        out_b[k - 1 - t] = y
+    return k, score[m, n]
+
+
+def _codes(seq: str) -> np.ndarray:
+    return _CODE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+
+
+def align_ends_free(
+    a: str, b: str, *, match: int = 1, mismatch: int = -64, gap: int = -64, band: int = -1
+) -> tuple[str, str, int]:
+    """Ends-free global alignment of two sequences (DADA2 ``mergePairs`` scores by default).
+
+    Returns the two aligned strings (``-`` for gaps) and the score.  ``band`` < 0 means no
+    band; otherwise only cells with ``|i - j| <= band`` are considered.
+    """
+    ca, cb = _codes(a.upper()), _codes(b.upper())
+    out_a = np.empty(len(a) + len(b) + 1, dtype=np.uint8)
+    out_b = np.empty_like(out_a)
+    k, score = _nw_ends_free(ca, cb, match, mismatch, gap, band, out_a, out_b)
+    return _BASES[out_a[:k]].tobytes().decode(), _BASES[out_b[:k]].tobytes().decode(), int(score)
+
+
+@njit(cache=True, nogil=True)
+def _merge_one(f, r, min_overlap, max_mismatch, trim_overhang, out_a, out_b, merged, stats):
+    """Align f with r (= reverse complement of the reverse variant) and merge.
+
+    ``stats`` <- (nmatch, nmismatch, nindel, accept, merged length).
+    """
+    k, _ = _nw_ends_free(f, r, 1, -64, -64, -1, out_a, out_b)
+    first = -1
+    last = -1
+    for c in range(k):
+        if out_a[c] != 4 and out_b[c] != 4:
+            if first < 0:
+                first = c
+            last = c
+    nmatch = 0
+    nmis = 0
+    nindel = 0
+    if first >= 0:
+        for c in range(first, last + 1):
+            if out_a[c] == 4 or out_b[c] == 4:
+                nindel += 1
+            elif out_a[c] == out_b[c] and out_a[c] < 4:
+                nmatch += 1
+            else:
+                nmis += 1
+    accept = nmatch >= min_overlap and nmis + nindel <= max_mismatch
+    # columns to keep: with trim_overhang, drop reverse-only columns before F starts and
+    # forward-only columns after R ends
+    start = 0
+    stop = k
+    if trim_overhang:
+        while start < k and out_a[start] == 4:
+            start += 1
+        while stop > start and out_b[stop - 1] == 4:
+            stop -= 1
+    ln = 0
+    for c in range(start, stop):
+        if out_a[c] != 4:
+            merged[ln] = out_a[c]
+            ln += 1
+        elif out_b[c] != 4:
+            merged[ln] = out_b[c]
+            ln += 1
+    stats[0] = nmatch
+    stats[1] = nmis
+    stats[2] = nindel
+    stats[3] = 1 if accept else 0
+    stats[4] = ln
+
+
+@dataclass(frozen=True, eq=False)
+class MergeResult:
+    """Merged pairs of one sample.
+
+    Attributes
+    ----------
+    sequences : tuple of str
+        Distinct accepted merged sequences, most abundant first (ties: first seen).
+    abundances : numpy.ndarray of int64
+        Read pairs per merged sequence.
+    n_denoised : int
+        Pairs whose forward and reverse reads were both assigned to a variant.
+    combinations : numpy.ndarray, shape (n_combinations, 7), int64
+        One row per distinct (forward variant, reverse variant): ``forward``, ``reverse``,
+        ``abundance``, ``nmatch``, ``nmismatch``, ``nindel``, ``accept`` (0/1).
+    """
+
+    sequences: tuple[str, ...]
+    abundances: np.ndarray
+    n_denoised: int
+    combinations: np.ndarray
+
+    @property
+    def n_merged(self) -> int:
+        return int(self.abundances.sum())
+
+
+def merge_pairs(
+    dada_f: DadaResult,
+    derep_f: Derep,
+    dada_r: DadaResult,
+    derep_r: Derep,
+    *,
+    min_overlap: int = 12,
+    max_mismatch: int = 0,
+    trim_overhang: bool = False,
+) -> MergeResult:
+    """Merge the denoised forward and reverse reads of one sample (DADA2 ``mergePairs``).
+
+    Parameters
+    ----------
+    dada_f, derep_f, dada_r, derep_r
+        The forward and reverse dereplicated reads of the sample (same read order) and
+        their denoising results.
+    min_overlap : int
+        Minimum number of matching bases in the overlap (DADA2's default 12).
+    max_mismatch : int
+        Maximum mismatches plus indels in the overlap (default 0).
+    trim_overhang : bool
+        Cut overhangs (see the module docstring).
+
+    Returns
+    -------
+    MergeResult
+    """
+    if derep_f.read_to_unique.shape != derep_r.read_to_unique.shape:
+        raise ValueError("forward and reverse dereps hold different numbers of reads")
+    fa = dada_f.unique_to_asv[derep_f.read_to_unique] if derep_f.read_to_unique.size else np.zeros(0, np.int64)
+    ra = dada_r.unique_to_asv[derep_r.read_to_unique] if derep_r.read_to_unique.size else np.zeros(0, np.int64)
+    ok = (fa >= 0) & (ra >= 0)
+    n_r = max(len(dada_r.sequences), 1)
+    key = fa[ok].astype(np.int64) * n_r + ra[ok]
+    combos, first, counts = np.unique(key, return_index=True, return_counts=True)
+    rows = np.zeros((combos.size, 7), dtype=np.int64)
+    merged_counts: dict[str, int] = {}
+    merged_first: dict[str, int] = {}
+    f_codes = [_codes(s) for s in dada_f.sequences]
+    r_codes = [_codes(reverse_complement(s)) for s in dada_r.sequences]
+    stats = np.zeros(5, dtype=np.int64)
+    for c, (k, cnt) in enumerate(zip(combos, counts)):
+        fi, ri = int(k // n_r), int(k % n_r)
+        f, r = f_codes[fi], r_codes[ri]
+        width = f.size + r.size + 1
+        out_a = np.empty(width, dtype=np.uint8)
+        out_b = np.empty(width, dtype=np.uint8)
+        merged = np.empty(width, dtype=np.uint8)
+        _merge_one(f, r, min_overlap, max_mismatch, trim_overhang, out_a, out_b, merged, stats)
+        rows[c] = (fi, ri, cnt, stats[0], stats[1], stats[2], stats[3])
+        if stats[3]:
+            seq = _BASES[merged[: stats[4]]].tobytes().decode()
+            merged_counts[seq] = merged_counts.get(seq, 0) + int(cnt)
+            merged_first[seq] = min(merged_first.get(seq, 1 << 62), int(first[c]))
+    seqs = sorted(merged_counts, key=lambda s: (-merged_counts[s], merged_first[s]))
+    abund = np.array([merged_counts[s] for s in seqs], dtype=np.int64)
+    return MergeResult(tuple(seqs), abund, int(ok.sum()), rows)

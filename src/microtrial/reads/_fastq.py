@@ -1,0 +1,263 @@
+"""FASTQ input: finding samples by Illumina file names, and parsing reads into numpy arrays.
+
+Parsing is done by ``dnaio`` (C); the sequences and quality strings of a whole file are
+then joined and converted to padded ``uint8`` matrices in one numpy pass, so no per-base
+Python runs.  Qualities must be Phred+33 (Sanger / Illumina 1.8+); Phred+64 files are
+recognised and refused with a clear message.
+
+Every problem a user can cause raises :class:`~microtrial.errors.InputError` naming the
+file (and the 1-based line, where known).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from microtrial.errors import InputError
+
+__all__ = ["Reads", "SampleFiles", "find_samples", "read_fastq", "read_pair"]
+
+_FASTQ_EXT = r"\.(?:fastq|fq)(?:\.gz)?"
+# <sample>_S1_L001_R1_001.fastq.gz  (bcl2fastq / Illumina naming)
+_ILLUMINA = re.compile(rf"^(?P<sample>.+?)_S\d+_L\d{{3}}_R(?P<dir>[12])_001{_FASTQ_EXT}$")
+# <sample>_R1.fastq.gz, <sample>_1.fastq.gz  (SRA and common short forms)
+_SHORT = re.compile(rf"^(?P<sample>.+?)_R?(?P<dir>[12]){_FASTQ_EXT}$")
+_ANY_FASTQ = re.compile(rf"^(?P<sample>.+?){_FASTQ_EXT}$")
+
+# ASCII -> True for the accepted bases
+_VALID = np.zeros(256, dtype=bool)
+_VALID[np.frombuffer(b"ACGTN", dtype=np.uint8)] = True
+
+
+@dataclass(frozen=True)
+class SampleFiles:
+    """The FASTQ file(s) of one sample: ``r2`` is None for single-end reads."""
+
+    sample_id: str
+    r1: Path
+    r2: Path | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Reads:
+    """The reads of one FASTQ file as padded matrices.
+
+    Attributes
+    ----------
+    seq : numpy.ndarray of uint8, shape (n_reads, max_len)
+        ASCII bases (``A C G T N``), padded with 0 after each read's end.
+    qual : numpy.ndarray of uint8, shape (n_reads, max_len)
+        Phred scores (ASCII - 33), padded with 0.
+    lengths : numpy.ndarray of int64, shape (n_reads,)
+        Read lengths.
+    path : Path or None
+        The file the reads came from (for messages).
+    """
+
+    seq: np.ndarray
+    qual: np.ndarray
+    lengths: np.ndarray
+    path: Path | None = None
+
+    @property
+    def n_reads(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def subset(self, keep: np.ndarray, lengths: np.ndarray | None = None) -> Reads:
+        """The reads where ``keep`` is true, optionally cut to new ``lengths`` (<= old)."""
+        new_len = self.lengths[keep] if lengths is None else np.asarray(lengths)[keep]
+        width = int(new_len.max()) if new_len.size else 0
+        seq = self.seq[keep, :width].copy()
+        qual = self.qual[keep, :width].copy()
+        pad = np.arange(width)[None, :] >= new_len[:, None]
+        seq[pad] = 0
+        qual[pad] = 0
+        return Reads(seq, qual, new_len.astype(np.int64), self.path)
+
+    def sequences(self) -> list[str]:
+        """The reads as Python strings (slow path, for small inputs and tests)."""
+        return [self.seq[i, : self.lengths[i]].tobytes().decode() for i in range(self.n_reads)]
+
+
+def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
+    """Find the samples in a folder of demultiplexed FASTQ(.gz) files.
+
+    Pairs are recognised by Illumina names: ``<sample>_S<n>_L<nnn>_R1_001.fastq.gz`` with
+    ``..._R2_001.fastq.gz``, or the short forms ``<sample>_1.fastq.gz`` / ``_2`` and
+    ``<sample>_R1.fastq.gz`` / ``_R2``.  The sample id is the part of the name before
+    ``_S<n>_L<nnn>_R1_001`` (or ``_1`` / ``_R1``).  A folder without any R2 file is read as
+    single-end (every FASTQ file one sample; the id is the name without the direction tag).
+
+    Raises
+    ------
+    InputError
+        The folder is missing or holds no FASTQ file; a sample has only R1 or only R2
+        while other samples are paired; two files give the same sample id and direction.
+    """
+    folder = Path(reads_dir)
+    if not folder.is_dir():
+        raise InputError(folder, "no such folder (expected a folder of FASTQ files)")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and _ANY_FASTQ.match(p.name))
+    if not files:
+        raise InputError(folder, "no FASTQ files (*.fastq, *.fastq.gz, *.fq, *.fq.gz) found")
+    tagged: dict[str, dict[str, Path]] = {}
+    untagged: dict[str, Path] = {}
+    for p in files:
+        m = _ILLUMINA.match(p.name) or _SHORT.match(p.name)
+        if m is None:
+            sid = _ANY_FASTQ.match(p.name).group("sample")  # type: ignore[union-attr]
+            if sid in untagged:
+                raise InputError(p, f"sample id '{sid}' is also given by {untagged[sid].name}")
+            untagged[sid] = p
+            continue
+        sid, d = m.group("sample"), m.group("dir")
+        slot = tagged.setdefault(sid, {})
+        if d in slot:
+            raise InputError(p, f"sample '{sid}' R{d} is also given by {slot[d].name}")
+        slot[d] = p
+    paired = any("2" in v for v in tagged.values())
+    samples: list[SampleFiles] = []
+    if paired:
+        for sid, slot in tagged.items():
+            if "2" not in slot:
+                raise InputError(slot["1"], f"sample '{sid}' has R1 but no R2 file in a paired-end folder")
+            if "1" not in slot:
+                raise InputError(slot["2"], f"sample '{sid}' has R2 but no R1 file")
+            samples.append(SampleFiles(sid, slot["1"], slot["2"]))
+        if untagged:
+            p = next(iter(untagged.values()))
+            raise InputError(p, "not named as R1 or R2 of a pair in a paired-end folder")
+    else:
+        for sid, slot in tagged.items():
+            samples.append(SampleFiles(sid, slot["1"]))
+        for sid, p in untagged.items():
+            if any(s.sample_id == sid for s in samples):
+                raise InputError(p, f"sample id '{sid}' is given by two files")
+            samples.append(SampleFiles(sid, p))
+    return sorted(samples, key=lambda s: s.sample_id)
+
+
+def _strip_name(name: str) -> str:
+    """Read id for pairing: up to the first space, without a trailing ``/1`` or ``/2``."""
+    rid = name.split(None, 1)[0] if name else name
+    if rid.endswith(("/1", "/2")):
+        rid = rid[:-2]
+    return rid
+
+
+def _parse(path: Path) -> tuple[list[str], list[str], list[str]]:
+    import dnaio
+
+    names: list[str] = []
+    seqs: list[str] = []
+    quals: list[str] = []
+    try:
+        with dnaio.open(path, fileformat="fastq") as reader:
+            for rec in reader:
+                names.append(rec.name)
+                seqs.append(rec.sequence)
+                quals.append(rec.qualities)
+    except dnaio.exceptions.FileFormatError as exc:
+        line = getattr(exc, "line", None)
+        msg = str(exc)
+        msg = re.sub(r"^Error in FASTQ file at line \d+: ", "", msg)
+        raise InputError(path, f"not valid FASTQ: {msg}", line=None if line is None else line + 1) from exc
+    except (EOFError, zlib.error, OSError) as exc:
+        if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+            raise InputError(path, exc.strerror or str(exc)) from exc
+        raise InputError(path, f"cannot be read (truncated or corrupt gzip?): {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(path, "not a text FASTQ file (non-ASCII bytes)") from exc
+    return names, seqs, quals
+
+
+def _to_matrix(strings: list[str], lengths: np.ndarray, width: int) -> np.ndarray:
+    flat = np.frombuffer("".join(strings).encode("ascii"), dtype=np.uint8)
+    mat = np.zeros((len(strings), width), dtype=np.uint8)
+    mat[np.arange(width)[None, :] < lengths[:, None]] = flat
+    return mat
+
+
+def read_fastq(path: str | Path, *, names: bool = False) -> Reads | tuple[Reads, list[str]]:
+    """Read one FASTQ(.gz) file into a :class:`Reads` (and the read names with ``names``).
+
+    Bases are upper-cased; anything but ``ACGTN`` is refused.  Qualities are Phred+33;
+    a file whose quality characters are all >= ``@`` (64) and reach beyond ``K`` (Q42 in
+    Phred+33, unused by Illumina 1.8+) is taken as Phred+64 and refused.
+
+    Raises
+    ------
+    InputError
+        Unreadable, truncated or malformed file (with the line when known), an empty file,
+        an invalid base (with its line), Phred+64 qualities.
+    """
+    path = Path(path)
+    rnames, seqs, quals = _parse(path)
+    if not seqs:
+        raise InputError(path, "contains no reads (empty file)")
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    width = int(lengths.max())
+    try:
+        seq = _to_matrix(seqs, lengths, width)
+        qraw = _to_matrix(quals, lengths, width)
+    except UnicodeEncodeError as exc:
+        raise InputError(path, "non-ASCII characters in sequences or qualities") from exc
+    # upper-case in place (a-z -> A-Z)
+    lower = (seq >= 97) & (seq <= 122)
+    seq[lower] -= 32
+    mask = np.arange(width)[None, :] < lengths[:, None]
+    bad = mask & ~_VALID[seq]
+    if bad.any():
+        i, j = (int(x[0]) for x in np.nonzero(bad))
+        ch = chr(seq[i, j])
+        raise InputError(path, f"read {i + 1}: invalid base '{ch}' (only A, C, G, T, N allowed)", line=4 * i + 2)
+    qvals = qraw[mask]
+    qmin, qmax = int(qvals.min()), int(qvals.max())
+    if qmin < 33:
+        raise InputError(path, "quality characters below '!' (not Phred+33)")
+    if qmin >= 64 and qmax > ord("K"):
+        raise InputError(
+            path,
+            "qualities look like Phred+64 (old Illumina 1.3-1.7 encoding); convert to "
+            "Phred+33 first (e.g. seqtk seq -Q64 -V)",
+        )
+    qual = qraw - np.uint8(33)
+    qual[~mask] = 0
+    reads = Reads(seq, qual, lengths, path)
+    if names:
+        return reads, rnames
+    return reads
+
+
+def read_pair(files: SampleFiles) -> tuple[Reads, Reads | None]:
+    """Read a sample's R1 (and R2), checking that the two files hold the same reads in order.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_fastq`; R1 and R2 with different read counts, or a read id in R2
+        that differs from the R1 read at the same position (naming the R2 file and line).
+    """
+    fwd, fnames = read_fastq(files.r1, names=True)  # type: ignore[misc]
+    if files.r2 is None:
+        return fwd, None
+    rev, rnames = read_fastq(files.r2, names=True)  # type: ignore[misc]
+    if rev.n_reads != fwd.n_reads:
+        raise InputError(
+            files.r2,
+            f"{rev.n_reads} reads but its R1 file {files.r1.name} has {fwd.n_reads} "
+            "(R1 and R2 must hold the same reads in the same order)",
+        )
+    for i, (a, b) in enumerate(zip(fnames, rnames)):
+        if a != b and _strip_name(a) != _strip_name(b):
+            raise InputError(
+                files.r2,
+                f"read {i + 1}: id '{_strip_name(b)}' does not match '{_strip_name(a)}' in {files.r1.name}",
+                line=4 * i + 1,
+            )
+    return fwd, rev
