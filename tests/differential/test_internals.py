@@ -1,0 +1,92 @@
+"""Vectorised pieces against slow, obviously correct versions; guild sums by hand."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from scipy import stats
+
+from microtrial.differential import guild_abundance, guild_membership
+from microtrial.differential._lefse import _ranksum_p, kruskal_wallis, lda_direction
+from microtrial.differential._lmm import random_intercept_fit
+
+
+def test_kruskal_wallis_matches_scipy_row_by_row() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.poisson(2.0, (20, 13)).astype(float)  # many ties
+    cls = np.array(list("aaaaaabbbbbbb"))
+    got = kruskal_wallis(x, cls)
+    for i in range(x.shape[0]):
+        if np.all(x[i] == x[i, 0]):
+            assert np.isnan(got[i])
+            continue
+        assert np.isclose(got[i], stats.kruskal(x[i, cls == "a"], x[i, cls == "b"]).pvalue)
+
+
+def test_ranksum_matches_mannwhitney_asymptotic_without_continuity() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.poisson(3, 12).astype(float), rng.poisson(4, 11).astype(float)
+    ref = stats.mannwhitneyu(a, b, method="asymptotic", use_continuity=False).pvalue
+    assert np.isclose(_ranksum_p(a, b), ref)
+
+
+def test_lda_direction_is_fisher_direction() -> None:
+    # with more samples than features the first discriminant is proportional to
+    # S_w^{-1} (mean_a - mean_b) (Fisher 1936)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 5))
+    is_a = np.arange(40) < 18
+    x[is_a] += [1.0, 0.0, -0.5, 0.2, 0.0]
+    w, ma, mb = lda_direction(x, is_a)
+    resid = x - np.where(is_a[:, None], ma, mb)
+    sw = resid.T @ resid / (40 - 2)
+    fisher = np.linalg.solve(sw, ma - mb)
+    cos = abs(w @ fisher) / np.linalg.norm(w) / np.linalg.norm(fisher)
+    assert cos > 1 - 1e-10
+    # MASS scales the discriminant to unit within-group variance
+    assert np.isclose(w @ sw @ w, 1.0)
+
+
+def test_random_intercept_fit_matches_statsmodels_mixedlm() -> None:
+    rng = np.random.default_rng(3)
+    n_subj = 15
+    subj = np.repeat(np.arange(n_subj), 3)[:-2]
+    n = len(subj)
+    x = np.column_stack([np.ones(n), rng.integers(0, 2, n), rng.normal(size=n)])
+    ys = [x @ [1.0, 0.5, 0.2] + rng.normal(0, sd, n_subj)[subj] + rng.normal(0, 1, n)
+          for sd in (0.0, 1.0, 2.0)]
+    y = np.column_stack(ys)
+    beta, _, gamma = random_intercept_fit(y, x, subj)
+    for k in range(y.shape[1]):
+        df = pd.DataFrame({"y": y[:, k], "t": x[:, 1], "c": x[:, 2], "s": subj})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # boundary fits warn
+            m = smf.mixedlm("y ~ t + c", df, groups=df["s"]).fit(reml=True)
+        np.testing.assert_allclose(beta[:, k], m.fe_params.to_numpy(), atol=0.01)
+        ratio = m.cov_re.to_numpy()[0, 0] / m.scale
+        assert abs(gamma[k] - ratio) <= 0.1 * ratio + 1e-3
+
+
+def test_guild_sums_by_hand() -> None:
+    taxonomy = pd.Series({
+        "a": "k__Bacteria; p__Firmicutes; c__Clostridia; o__Clostridiales; f__Ruminococcaceae; g__Faecalibacterium; s__prausnitzii",
+        "b": "k__Bacteria; p__Firmicutes; c__Clostridia; o__Clostridiales; f__Lachnospiraceae; g__",
+        "c": "k__Bacteria; p__Firmicutes; c__Clostridia; o__Clostridiales; f__Lachnospiraceae; g__[Ruminococcus]; s__gnavus",
+        "d": "k__Bacteria; p__Bacteroidetes; c__Bacteroidia; o__Bacteroidales; f__Prevotellaceae; g__Prevotella; s__copri",
+        "e": "k__Bacteria; p__Proteobacteria; c__Gammaproteobacteria; o__Enterobacteriales; f__Enterobacteriaceae; g__Escherichia",
+        "f": "k__Bacteria; p__Bacteroidetes; c__Bacteroidia; o__Bacteroidales; f__Bacteroidaceae; g__Bacteroides",
+        "g": "d__Bacteria; p__Firmicutes; c__Clostridia; o__Lachnospirales; f__Lachnospiraceae; g__Blautia",
+    })
+    member = guild_membership(taxonomy)
+    assert list(member.index[member["butyrate_producers"]]) == ["a", "b", "g"]
+    assert list(member.index[member["inflammation_associated"]]) == ["c", "d", "e"]
+    counts = pd.DataFrame({"s1": [10, 5, 1, 4, 0, 20, 10], "s2": [0, 0, 0, 0, 0, 0, 0],
+                           "s3": [1, 1, 1, 1, 1, 1, 4]}, index=list("abcdefg"))
+    ab = guild_abundance(counts, taxonomy)
+    # s1: total 50, butyrate 10+5+10 = 25, inflammation 1+4+0 = 5; s2 empty; s3: 10 reads
+    np.testing.assert_allclose(ab.loc["s1"].to_numpy(), [0.5, 0.1])
+    np.testing.assert_allclose(ab.loc["s2"].to_numpy(), [0.0, 0.0])
+    np.testing.assert_allclose(ab.loc["s3"].to_numpy(), [0.6, 0.3])
