@@ -1,5 +1,30 @@
-"""taxonomy stage."""
+"""Taxonomic classification of ASVs: the naive Bayesian k-mer classifier of Wang et al.
+(2007) as in DADA2's ``assignTaxonomy``, exact-match species as in ``addSpecies``, and
+k-fold cross-validation on the reference."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from microtrial.taxonomy._classify import classify
+from microtrial.taxonomy._evaluate import cross_validate
+from microtrial.taxonomy._model import (
+    Reference,
+    SpeciesReference,
+    TaxonomyModel,
+    lineage_levels,
+    train_classifier,
+)
+from microtrial.taxonomy._reference import extract_region, species_from_reference
+from microtrial.taxonomy._species import find_exact_hits
+
+__all__ = [
+    "Reference",
+    "SpeciesReference",
+    "TaxonomyModel",
+    "classify",
+    "cross_validate",
+    "extract_region",
+    "find_exact_hits",
+    "lineage_levels",
+    "species_from_reference",
+    "train_classifier",
+]

@@ -1,0 +1,240 @@
+"""``classify``: ASV sequences -> taxonomy.tsv (naive Bayesian classifier, cached model)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from microtrial.errors import InputError
+from microtrial.io._atomic import atomic_open
+
+log = logging.getLogger(__name__)
+
+REFERENCES = ("greengenes", "custom")
+"""Built-in references; ``custom`` (or any name, with ``ref_seqs``) reads user files: QIIME
+format (FASTA + taxonomy TSV) or DADA2 format (taxonomy in the FASTA header), which is how
+SILVA and GTDB training sets are distributed."""
+
+K = 8
+
+
+def default_cache_dir() -> Path:
+    """``$MICROTRIAL_CACHE`` or ``~/.cache/microtrial``."""
+    env = os.environ.get("MICROTRIAL_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "microtrial"
+
+
+def reference_files(reference: str, ref_seqs: Path | None, ref_taxonomy: Path | None
+                    ) -> tuple[Path, Path | None]:
+    """The files behind a reference name (``ref_seqs`` overrides the name)."""
+    if ref_seqs is not None:
+        return Path(ref_seqs), (Path(ref_taxonomy) if ref_taxonomy is not None else None)
+    if ref_taxonomy is not None:
+        raise InputError(ref_taxonomy, "--ref-taxonomy needs --ref-seqs")
+    name = reference.lower().replace("_", "-")
+    if name in ("greengenes", "gg", "gg-13-8", "greengenes-13-8"):
+        import qiime_default_reference as qdr
+
+        return Path(qdr.get_reference_sequences()), Path(qdr.get_reference_taxonomy())
+    raise InputError(
+        reference, f"unknown reference; choose from {', '.join(REFERENCES)} "
+        "(custom needs --ref-seqs [--ref-taxonomy])",
+    )
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except FileNotFoundError as exc:
+        raise InputError(path, "no such file") from exc
+    return h.hexdigest()
+
+
+def _memo_digest(path: Path, memo_dir: Path | None) -> str:
+    """sha256 of a file, remembered in ``memo_dir/digests.json`` against the file's
+    (size, mtime) so that a cached model is found without re-reading a large reference."""
+    if memo_dir is None:
+        return _file_digest(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError as exc:
+        raise InputError(path, "no such file") from exc
+    memo_file = memo_dir / "digests.json"
+    stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    memo: dict = {}
+    try:
+        memo = json.loads(memo_file.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    entry = memo.get(str(path.resolve()))
+    if isinstance(entry, dict) and entry.get("stamp") == stamp:
+        return str(entry["sha256"])
+    digest = _file_digest(path)
+    memo[str(path.resolve())] = {"stamp": stamp, "sha256": digest}
+    try:
+        memo_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_open(memo_file) as fh:
+            json.dump(memo, fh)
+    except OSError:
+        pass
+    return digest
+
+
+def cache_key(files: list[Path | None], params: dict, *, memo_dir: Path | None = None) -> str:
+    """sha256 over the reference files' contents (their sha256s) and the training
+    parameters."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update((_memo_digest(f, memo_dir) if f is not None else "-").encode())
+    h.update(json.dumps(params, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def load_or_train(seqs_path: Path, tax_path: Path | None, *, primer_f: str | None = None,
+                  primer_r: str | None = None, cache_dir: Path | None = None,
+                  use_cache: bool = True):  # noqa: ANN201 - (TaxonomyModel, SpeciesReference|None, info)
+    """The trained model (from the npz cache when present), species labels of the
+    reference itself (if any), and a dict saying where the model came from."""
+    from microtrial.io.taxonomy import read_model, read_reference, write_model
+    from microtrial.taxonomy import (
+        SpeciesReference,
+        extract_region,
+        species_from_reference,
+        train_classifier,
+    )
+    from microtrial.taxonomy._model import MODEL_FORMAT
+
+    params = {"k": K, "primer_f": primer_f, "primer_r": primer_r, "format": MODEL_FORMAT}
+    cdir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    key = cache_key([seqs_path, tax_path], params, memo_dir=cdir if use_cache else None)
+    model_path = cdir / f"classifier-{key[:24]}.npz"
+    species_path = cdir / f"species-{key[:24]}.npz"
+    info = {"cache_key": key, "model_file": str(model_path)}
+    if use_cache and model_path.exists() and species_path.exists():
+        try:
+            model = read_model(model_path)
+            with np.load(species_path, allow_pickle=False) as z:
+                sp = SpeciesReference(tuple(map(str, z["genus"])), tuple(map(str, z["species"])),
+                                      tuple(x.decode("ascii") for x in z["sequences"]))
+            info["cached"] = True
+            return model, (sp if sp.genus else None), info
+        except InputError:
+            log.warning("ignoring unreadable cached model %s", model_path)
+    t0 = time.perf_counter()
+    ref = read_reference(seqs_path, tax_path)
+    if primer_f and primer_r:
+        try:
+            ref = extract_region(ref, primer_f, primer_r)
+        except ValueError as exc:
+            raise InputError(seqs_path, str(exc)) from exc
+    model = train_classifier(ref, k=K)
+    sp = species_from_reference(ref)
+    info["cached"] = False
+    info["training_seconds"] = round(time.perf_counter() - t0, 3)
+    if use_cache:
+        try:
+            cdir.mkdir(parents=True, exist_ok=True)
+            write_model(model, model_path)
+            with atomic_open(species_path, "wb") as fh:
+                np.savez(fh, genus=np.array(sp.genus, dtype=np.str_),
+                         species=np.array(sp.species, dtype=np.str_),
+                         sequences=np.array([x.encode("ascii") for x in sp.sequences], dtype=np.bytes_))
+        except OSError as exc:  # a read-only cache must not stop the analysis
+            log.warning("could not cache the model in %s: %s", cdir, exc)
+    return model, (sp if sp.genus else None), info
+
+
+def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengenes",
+                   ref_seqs: Path | None = None, ref_taxonomy: Path | None = None,
+                   ref_species: Path | None = None, confidence: float = 0.8,
+                   primer_f: str | None = None, primer_r: str | None = None,
+                   cache_dir: Path | None = None, threads: int = 2, seed: int = 0,
+                   progress: Callable[[str, int, int], None] | None = None,
+                   max_species: int = 1, both_orientations: bool = True,
+                   use_cache: bool = True) -> Path:
+    """Classify the ASVs in ``sequences`` (FASTA) and write ``taxonomy.tsv`` and
+    ``run-info.json`` into ``out_dir``; returns the taxonomy path."""
+    from microtrial.io.fasta import read_fasta
+    from microtrial.io.runinfo import write_run_info
+    from microtrial.io.taxonomy import read_species_reference, write_taxonomy
+    from microtrial.taxonomy import classify
+
+    if not 0.0 <= confidence <= 1.0:
+        raise InputError("--confidence", f"{confidence} is not between 0 and 1")
+    if (primer_f is None) != (primer_r is None):
+        raise InputError("--primer-f/--primer-r", "give both primers or neither")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    queries = read_fasta(sequences)
+    seqs_path, tax_path = reference_files(reference, ref_seqs, ref_taxonomy)
+    species = read_species_reference(ref_species) if ref_species is not None else None
+    model, own_species, info = load_or_train(
+        seqs_path, tax_path, primer_f=primer_f, primer_r=primer_r, cache_dir=cache_dir,
+        use_cache=use_cache,
+    )
+    if species is None:
+        species = own_species
+    timings["model"] = round(time.perf_counter() - t0, 3)
+    t1 = time.perf_counter()
+    result = classify(queries, model, confidence=confidence, seed=seed, threads=threads,
+                      species=species, max_species=max_species,
+                      both_orientations=both_orientations, progress=progress)
+    timings["classify"] = round(time.perf_counter() - t1, 3)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "taxonomy.tsv"
+    write_taxonomy(result[["Taxon", "Confidence"]], path)
+    write_run_info(
+        out_dir, command="classify",
+        options={"sequences": sequences, "reference": reference, "ref_seqs": seqs_path,
+                 "ref_taxonomy": tax_path, "ref_species": ref_species, "confidence": confidence,
+                 "primer_f": primer_f, "primer_r": primer_r, "threads": threads,
+                 "max_species": max_species, "both_orientations": both_orientations,
+                 "k": K, "n_boot": 100},
+        seeds={"bootstrap": seed}, timings=timings,
+        extra={"classifier": {**info, "n_groups": model.n_groups, "n_reference_sequences": model.n_refs},
+               "reverse_complemented": int((result["Strand"] == "-").sum())},
+    )
+    return path
+
+
+def evaluate_stage(out_dir: Path, *, reference: str = "greengenes", ref_seqs: Path | None = None,
+                   ref_taxonomy: Path | None = None, confidence: float = 0.8, folds: int = 5,
+                   max_test_per_fold: int | None = 500, primer_f: str | None = None,
+                   primer_r: str | None = None, threads: int = 2, seed: int = 0) -> Path:
+    """k-fold cross-validation on the reference; writes ``evaluation.tsv`` (+ run-info)."""
+    from microtrial.io.runinfo import write_run_info
+    from microtrial.io.taxonomy import read_reference
+    from microtrial.taxonomy import cross_validate, extract_region
+
+    t0 = time.perf_counter()
+    seqs_path, tax_path = reference_files(reference, ref_seqs, ref_taxonomy)
+    ref = read_reference(seqs_path, tax_path)
+    if primer_f and primer_r:
+        ref = extract_region(ref, primer_f, primer_r)
+    try:
+        table = cross_validate(ref, folds=folds, confidence=confidence,
+                               max_test_per_fold=max_test_per_fold, seed=seed, threads=threads)
+    except ValueError as exc:
+        raise InputError(seqs_path, str(exc)) from exc
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "evaluation.tsv"
+    with atomic_open(path) as fh:
+        table.to_csv(fh, sep="\t", index=False, float_format="%.4f")
+    write_run_info(out_dir, command="classify --evaluate",
+                   options={"reference": reference, "ref_seqs": seqs_path, "ref_taxonomy": tax_path,
+                            "confidence": confidence, "folds": folds,
+                            "max_test_per_fold": max_test_per_fold, "threads": threads},
+                   seeds={"folds": seed}, timings={"evaluate": round(time.perf_counter() - t0, 3)})
+    return path
