@@ -171,6 +171,17 @@ def parse_study(path: str | os.PathLike[str]) -> Parsed:
                 if not bad_keys or not isinstance(raw, dict):
                     break
                 raw = {k: v for k, v in raw.items() if k not in bad_keys}
+        if value is _MISSING and isinstance(raw, dict):
+            # Last resort: the section's required keys alone (e.g. the reads folder), so
+            # that the files it names are still checked.
+            model = _inner_model(field.annotation)
+            if model is not None:
+                minimal = {k: raw[k] for k, f in model.model_fields.items()
+                           if f.is_required() and k in raw}
+                try:
+                    value = adapter.validate_python(minimal, context=context)
+                except ValidationError:
+                    value = _MISSING
         if value is not _MISSING:
             parsed.sections[name] = value
     _cross_checks(parsed, data)
