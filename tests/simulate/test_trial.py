@@ -321,3 +321,44 @@ def test_invalid_design_is_refused() -> None:
         SimulationDesign(n_patients=2, n_nonresponders=3)
     with pytest.raises(ValueError, match="region"):
         SimulationDesign(region="V9")
+
+
+def test_pool_amplicons_are_distinct_real_gene_segments(full) -> None:
+    """Every amplicon is cut from its own Greengenes gene between the two primers, and no
+    two amplicons are closer than ``min_distance`` edits."""
+    import qiime_default_reference as qdr
+
+    from microtrial.simulate._kernels import capped_edit_distance
+    from microtrial.simulate._reference import encode
+
+    pool = full.pool
+    wanted = set(pool["gg_id"])
+    genes = {}
+    with open(qdr.get_reference_sequences()) as fh:
+        current = None
+        for line in fh:
+            if line.startswith(">"):
+                current = line[1:].split()[0]
+            elif current in wanted:
+                genes[current] = genes.get(current, "") + line.strip()
+    pf, pr = full.design.primers
+    for _, row in pool.iterrows():
+        gene = genes[row["gg_id"]].upper()
+        at = gene.find(row["sequence"])
+        assert at >= len(pf)
+        assert primer_regex(pf).fullmatch(gene[at - len(pf) : at])
+        end = at + len(row["sequence"])
+        assert primer_regex(reverse_complement(pr)).fullmatch(gene[end : end + len(pr)])
+    codes = [encode(s) for s in pool["sequence"]]
+    k = full.design.min_distance
+    for i in range(len(codes)):
+        for j in range(i):
+            assert capped_edit_distance(codes[i], codes[j], k) >= k
+    # independent of the kernel: equal-length amplicons differ at >= k positions
+    by_len: dict[int, list[np.ndarray]] = {}
+    for c in codes:
+        by_len.setdefault(len(c), []).append(c)
+    for group in by_len.values():
+        m = np.array(group)
+        ham = (m[:, None, :] != m[None, :, :]).sum(axis=2)
+        assert (ham[~np.eye(len(m), dtype=bool)] >= k).all()
