@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -105,13 +106,14 @@ def write_biom(table: FeatureTable, path: str | os.PathLike[str], *, generated_b
     import h5py
     from biom import Table
 
-    md = None
+    md: list[dict[str, Any]] | None = None
     if table.feature_metadata is not None:
         md = []
         records = table.feature_metadata.reindex(list(table.feature_ids)).to_dict("records")
         for row in records:
-            entry = {}
+            entry: dict[str, Any] = {}
             for k, v in row.items():
+                k = str(k)
                 if isinstance(v, list | tuple):
                     entry[k] = list(v)
                 elif v is None or pd.isna(v):

@@ -184,7 +184,7 @@ def write_metadata(df: pd.DataFrame, path: str | os.PathLike[str], *, types: boo
     ]
 
     def cell(v: object) -> str:
-        if v is None or (not isinstance(v, str) and pd.isna(v)):  # type: ignore[arg-type]
+        if v is None or (not isinstance(v, str) and bool(pd.isna(v))):  # type: ignore[call-overload]
             return ""
         s = str(v)
         if any(ch in s for ch in "\t\n\r"):

@@ -147,11 +147,12 @@ def parse_study(path: str | os.PathLike[str]) -> Parsed:
                 continue
             parsed.sections[name] = field.get_default(call_default_factory=True)
             continue
-        annotation = field.annotation
+        annotation: Any = field.annotation
         if field.metadata:
             annotation = Annotated[(annotation, *field.metadata)]  # keep BeforeValidators
-        adapter = TypeAdapter(annotation)
-        value, reported = _MISSING, set()
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        value: Any = _MISSING
+        reported: set[tuple[tuple[str | int, ...], str]] = set()
         for _attempt in range(4):
             try:
                 value = adapter.validate_python(raw, context=context)
@@ -160,7 +161,7 @@ def parse_study(path: str | os.PathLike[str]) -> Parsed:
                 bad_keys = set()
                 for err in exc.errors():
                     loc = (name, *_clean_loc(tuple(err["loc"])))
-                    msg = _message(err, loc)
+                    msg = _message(dict(err), loc)
                     if _attempt == 0 and not any(r[0] == loc for r in reported):
                         parsed.add(loc, msg)
                     reported.add((loc, msg))
@@ -243,7 +244,7 @@ def build_study(parsed: Parsed, metadata: Any = None) -> Study:
     taxonomy = s["taxonomy"]
     if s["taxonomy_file"] is not None:
         taxonomy = None
-    tree = "none" if s["tree_file"] is not None else s["tree"]
+    tree: Any = "none" if s["tree_file"] is not None else s["tree"]
     return Study(
         path=parsed.path, name=s["name"], metadata=s["metadata"], design=design,
         reads=s["reads"], table=s["table"], sequences=s["sequences"],

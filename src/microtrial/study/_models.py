@@ -156,7 +156,7 @@ class ClinicalSettings(_Frozen):
     mmt_scale: Literal[80, 150] = 80
     population: Literal["adult", "juvenile"] = "adult"
     uln: dict[Literal["ck", "aldolase", "ldh", "alt", "ast"], Annotated[float, Field(gt=0)]] = Field(
-        default_factory=lambda: dict(DEFAULT_ULN)
+        default_factory=lambda: dict(DEFAULT_ULN)  # type: ignore[arg-type]
     )
 
     @field_validator("uln", mode="after")
@@ -196,8 +196,8 @@ class Options(_Frozen):
     threads: int = Field(default=2, ge=1, le=512)
     rarefy: Literal["auto", "none"] | Annotated[int, Field(ge=1)] = "auto"
     permutations: int = Field(default=999, ge=0, le=1_000_000)
-    beta_metrics: tuple[BetaMetric, ...] = BETA_METRICS
-    differential_methods: tuple[DifferentialMethod, ...] = DIFFERENTIAL_METHODS
+    beta_metrics: tuple[BetaMetric, ...] = BETA_METRICS  # type: ignore[assignment]
+    differential_methods: tuple[DifferentialMethod, ...] = DIFFERENTIAL_METHODS  # type: ignore[assignment]
     ranks: tuple[Rank, ...] = ("asv", "genus", "family")
     min_prevalence: float = Field(default=0.1, ge=0.0, le=1.0)
     covariates: tuple[ColumnName, ...] = ()

@@ -316,6 +316,7 @@ def _check_taxonomy(p: Parsed) -> None:
 
 def _check_subject_tables(p: Parsed, md: pd.DataFrame | None, design: Any) -> None:
     clinical = p.get("clinical")
+    visits: tuple[str, ...]
     if clinical is not None:
         visits = (clinical.baseline, clinical.followup)
     elif design is not None and design.time is not None and md is not None \
@@ -326,7 +327,7 @@ def _check_subject_tables(p: Parsed, md: pd.DataFrame | None, design: Any) -> No
     subjects: set[str] | None = None
     if md is not None and design is not None and design.subject in md.columns:
         subjects = _levels(md[design.subject])
-    tables = []
+    tables: list[tuple[tuple[str, ...], Path, bool]] = []
     if clinical is not None:
         tables.append((("clinical", "table"), clinical.table, True))
     if p.get("immune") is not None:
