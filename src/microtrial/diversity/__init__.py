@@ -1,5 +1,53 @@
-"""diversity stage."""
+"""Diversity stage: alpha and beta diversity, rarefaction, and design-aware community tests.
+
+Numbers follow R's vegan 2.6 (``diversity``, ``estimateR``, ``vegdist``, ``adonis2``,
+``betadisper``, ``anosim``) and ``wilcox.test``; UniFrac and Faith's PD follow scikit-bio.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from microtrial.diversity._alpha import (
+    ALPHA_METRICS,
+    ace,
+    alpha_diversity,
+    chao1,
+    goods_coverage,
+    pielou_evenness,
+    shannon,
+    simpson,
+)
+from microtrial.diversity._beta import BETA_METRICS, beta_diversity, clr, pcoa, rclr
+from microtrial.diversity._compare import (
+    alpha_kruskal,
+    alpha_mixed_model,
+    alpha_tests,
+    comparison_samples,
+    dysbiosis,
+    dysbiosis_change,
+    pairwise_permanova,
+)
+from microtrial.diversity._permanova import anosim, permanova, permdisp, permutation_matrix
+from microtrial.diversity._rarefy import (
+    DepthSuggestion,
+    choose_depth,
+    rarefaction_curves,
+    rarefy,
+    suggest_depth,
+)
+from microtrial.diversity._stats import (
+    RankTest,
+    bh,
+    kruskal_wallis,
+    mann_whitney,
+    wilcoxon_signed_rank,
+)
+from microtrial.diversity._unifrac import faith_pd, unifrac
+
+__all__ = [
+    "ALPHA_METRICS", "BETA_METRICS", "DepthSuggestion", "RankTest", "ace", "alpha_diversity",
+    "alpha_kruskal", "alpha_mixed_model", "alpha_tests", "comparison_samples", "anosim", "beta_diversity", "bh", "chao1", "choose_depth",
+    "clr", "dysbiosis", "dysbiosis_change", "faith_pd", "goods_coverage", "kruskal_wallis",
+    "mann_whitney", "pairwise_permanova", "pcoa", "permanova", "permdisp", "permutation_matrix",
+    "pielou_evenness", "rarefaction_curves", "rarefy", "rclr", "shannon", "simpson",
+    "suggest_depth", "unifrac", "wilcoxon_signed_rank",
+]

@@ -1,0 +1,143 @@
+"""numba kernels of the diversity stage (no fastmath: results must match R/scikit-bio).
+
+Each kernel has a slow reference in ``tests/diversity/_naive.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, nogil=True)
+def subsample_counts(counts: np.ndarray, depth: int, seed: int, out: np.ndarray) -> None:
+    """Draw ``depth`` reads without replacement from ``counts`` (int64) into ``out``.
+
+    Sequential conditional hypergeometric draws: feature i gets
+    ``Hypergeometric(good=counts[i], bad=remaining - counts[i], n=left)`` reads. The joint
+    result is a multivariate hypergeometric sample, i.e. rarefaction (Sanders 1968).
+    """
+    np.random.seed(seed)
+    remaining = 0
+    for i in range(counts.shape[0]):
+        remaining += counts[i]
+    left = depth
+    for i in range(counts.shape[0]):
+        out[i] = 0
+        c = counts[i]
+        if left == 0 or c == 0:
+            remaining -= c
+            continue
+        if c == remaining:
+            out[i] = left
+            left = 0
+            remaining -= c
+            continue
+        k = np.random.hypergeometric(c, remaining - c, left)
+        out[i] = k
+        left -= k
+        remaining -= c
+
+
+@njit(cache=True, nogil=True)
+def node_abundances(
+    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, tip_node: np.ndarray,
+    parent: np.ndarray, n_nodes: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per sample, the summed value of every node's descendant tips (sparse, sorted by node).
+
+    ``indptr/indices/values`` is a samples x features CSR matrix; ``tip_node[f]`` the node of
+    feature ``f``; ``parent[v]`` the parent node (-1 at the root). Returns a samples x nodes CSR
+    matrix (indptr, node indices ascending, summed values) covering every node ancestral to a
+    present tip, the root included (its branch length, if any, counts as scikit-bio's does).
+    """
+    n_samples = indptr.shape[0] - 1
+    acc = np.zeros(n_nodes, dtype=np.float64)
+    seen = np.zeros(n_nodes, dtype=np.bool_)
+    touched = np.empty(n_nodes, dtype=np.int64)
+    out_ptr = np.zeros(n_samples + 1, dtype=np.int64)
+    cap = max(16, indices.shape[0] * 4)
+    out_idx = np.empty(cap, dtype=np.int64)
+    out_val = np.empty(cap, dtype=np.float64)
+    pos = 0
+    for s in range(n_samples):
+        nt = 0
+        for k in range(indptr[s], indptr[s + 1]):
+            v = tip_node[indices[k]]
+            x = values[k]
+            if x == 0:
+                continue
+            while v >= 0:
+                if not seen[v]:
+                    seen[v] = True
+                    touched[nt] = v
+                    nt += 1
+                acc[v] += x
+                v = parent[v]
+        nodes = np.sort(touched[:nt])
+        if pos + nt > cap:
+            while pos + nt > cap:
+                cap *= 2
+            tmp_i = np.empty(cap, dtype=np.int64)
+            tmp_v = np.empty(cap, dtype=np.float64)
+            tmp_i[:pos] = out_idx[:pos]
+            tmp_v[:pos] = out_val[:pos]
+            out_idx = tmp_i
+            out_val = tmp_v
+        for j in range(nt):
+            v = nodes[j]
+            out_idx[pos] = v
+            out_val[pos] = acc[v]
+            acc[v] = 0.0
+            seen[v] = False
+            pos += 1
+        out_ptr[s + 1] = pos
+    return out_ptr, out_idx[:pos].copy(), out_val[:pos].copy()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def unifrac_pairs(
+    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, length: np.ndarray,
+    weighted: bool, out: np.ndarray,
+) -> None:
+    """UniFrac between all pairs of samples from per-sample node abundances.
+
+    Unweighted: ``sum_b L_b [x_bi>0 xor x_bj>0] / sum_b L_b [x_bi>0 or x_bj>0]``.
+    Weighted (unnormalised): ``sum_b L_b |p_bi - p_bj|`` with ``p`` the proportions of the
+    sample's reads below branch ``b``. Each row of ``out`` is written by one thread only,
+    in a fixed order, so results do not depend on the number of threads.
+    """
+    n = indptr.shape[0] - 1
+    for i in prange(n):
+        out[i, i] = 0.0
+        for j in range(i + 1, n):
+            a = indptr[i]
+            ae = indptr[i + 1]
+            b = indptr[j]
+            be = indptr[j + 1]
+            num = 0.0
+            den = 0.0
+            while a < ae or b < be:
+                if b >= be or (a < ae and indices[a] < indices[b]):
+                    v = indices[a]
+                    num += length[v] * (values[a] if weighted else 1.0)
+                    den += length[v]
+                    a += 1
+                elif a >= ae or indices[b] < indices[a]:
+                    v = indices[b]
+                    num += length[v] * (values[b] if weighted else 1.0)
+                    den += length[v]
+                    b += 1
+                else:
+                    v = indices[a]
+                    if weighted:
+                        num += length[v] * abs(values[a] - values[b])
+                    den += length[v]
+                    a += 1
+                    b += 1
+            if weighted:
+                d = num
+            else:
+                d = num / den if den > 0 else 0.0
+            out[i, j] = d
+            out[j, i] = d

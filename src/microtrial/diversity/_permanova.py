@@ -1,0 +1,304 @@
+"""PERMANOVA (vegan ``adonis2`` semantics), PERMDISP, ANOSIM and restricted permutations.
+
+Written here rather than calling ``skbio.stats.distance.permanova`` because scikit-bio has a
+single grouping term, no marginal tests and no strata, and is slow for thousands of samples.
+
+PERMANOVA uses the hat-matrix form (McArdle & Anderson 2001): with Gower's centred matrix
+``G = -1/2 (I - 11'/n) D^2 (I - 11'/n)`` and an orthonormal basis ``Q_k`` of the (centred)
+columns of term ``k``, the sum of squares of the term is ``tr(Q_k' G Q_k)``. A permutation
+``p`` of the samples changes ``G`` to ``G[p][:, p]``, whose quadratic forms are those of
+``G`` with the basis vectors scattered by ``p``, so all permutations of a batch are one
+matrix product ``G @ U`` (BLAS).
+
+Sequential terms (``by="terms"``): the basis of term ``k`` is orthogonal to terms before it;
+permuted data are ``G`` itself (vegan's reduced model without conditioning). Marginal terms
+(``by="margin"``): each term after all the others; the permuted data are the residuals of
+``G`` on the other terms (vegan's reduced model), and the denominator is the residual of the
+full model. ``p = (#{F* >= F - sqrt(eps)} + 1) / (permutations + 1)`` as vegan.
+
+References
+----------
+Anderson 2001, Austral Ecol 26:32 (PERMANOVA); McArdle & Anderson 2001, Ecology 82:290;
+Anderson 2006, Biometrics 62:245 (PERMDISP); Clarke 1993, Aust J Ecol 18:117 (ANOSIM);
+Oksanen et al., vegan 2.6 (``adonis2``, ``betadisper``, ``anosim``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from microtrial.errors import AnalysisError
+
+_EPS = np.sqrt(np.finfo(float).eps)
+
+
+def permutation_matrix(
+    n: int, permutations: int, *, strata: Sequence[object] | None = None, seed: int = 0,
+) -> np.ndarray:
+    """``permutations`` x ``n`` index permutations; with ``strata``, only within each stratum.
+
+    Row ``r`` maps position ``i`` to sample ``perm[r, i]``; with strata,
+    ``strata[perm[r, i]] == strata[i]`` always (labels never cross strata).
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty((permutations, n), dtype=np.int64)
+    if strata is None:
+        for r in range(permutations):
+            out[r] = rng.permutation(n)
+        return out
+    codes = pd.factorize(pd.Series(list(strata)))[0]
+    if codes.size != n:
+        raise AnalysisError(f"strata has {codes.size} values for {n} samples")
+    blocks = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
+    for r in range(permutations):
+        row = np.arange(n)
+        for b in blocks:
+            row[b] = b[rng.permutation(b.size)]
+        out[r] = row
+    return out
+
+
+def gower_centred(distance: np.ndarray) -> np.ndarray:
+    """``G = -1/2 (I - 11'/n) D^2 (I - 11'/n)``."""
+    a = -0.5 * np.asarray(distance, dtype=np.float64) ** 2
+    a = a - a.mean(axis=0, keepdims=True)
+    return a - a.mean(axis=1, keepdims=True)
+
+
+def _term_columns(values: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        x = values.to_numpy(dtype=np.float64)[:, None]
+    else:
+        levels = sorted(pd.unique(values.astype(str)))
+        x = (values.astype(str).to_numpy()[:, None] == np.asarray(levels)[None, 1:]).astype(float)
+    return x - x.mean(axis=0, keepdims=True)
+
+
+def _orth(x: np.ndarray, against: np.ndarray | None) -> np.ndarray:
+    """Orthonormal basis of the columns of ``x`` after removing the span of ``against``."""
+    if against is not None and against.shape[1]:
+        x = x - against @ (against.T @ x)
+    if x.shape[1] == 0:
+        return x
+    q, r = np.linalg.qr(x)
+    d = np.abs(np.diag(r))
+    keep = d > 1e-7 * max(d.max(initial=0.0), 1.0)
+    return q[:, keep]
+
+
+def _quad_forms(g: np.ndarray, bases: list[np.ndarray], perms: np.ndarray, chunk: int = 128) -> np.ndarray:
+    """For each permutation and basis, ``sum_q q' G[p][:, p] q`` -> (n_perm, n_bases)."""
+    n = g.shape[0]
+    widths = [b.shape[1] for b in bases]
+    v = np.hstack(bases) if bases else np.zeros((n, 0))
+    m = v.shape[1]
+    out = np.zeros((perms.shape[0], len(bases)))
+    owner = np.repeat(np.arange(len(bases)), widths)
+    for start in range(0, perms.shape[0], chunk):
+        pp = perms[start:start + chunk]
+        k = pp.shape[0]
+        u = np.zeros((n, k * m))
+        for r in range(k):
+            u[pp[r], r * m:(r + 1) * m] = v  # u[p_i] = v_i
+        gu = g @ u
+        s = np.einsum("ij,ij->j", u, gu).reshape(k, m)
+        for b in range(len(bases)):
+            out[start:start + k, b] = s[:, owner == b].sum(axis=1)
+    return out
+
+
+def permanova(
+    distance: pd.DataFrame, metadata: pd.DataFrame, terms: Sequence[str], *,
+    by: str = "terms", strata: str | None = None, permutations: int = 999, seed: int = 0,
+) -> pd.DataFrame:
+    """Multi-term PERMANOVA on a distance matrix, as vegan ``adonis2``.
+
+    Parameters
+    ----------
+    distance : pandas.DataFrame
+        Square distance matrix (ids as index and columns).
+    metadata : pandas.DataFrame
+        Indexed by sample id; must contain every sample of ``distance``.
+    terms : sequence of str
+        Metadata columns (categorical -> treatment dummies; numeric -> linear), in model order.
+    by : {"terms", "margin"}
+        Sequential (type I) or marginal (type III-like) sums of squares.
+    strata : str, optional
+        Metadata column; permutations only within its levels (e.g. subject).
+    permutations : int
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per term: ``term``, ``df``, ``SumOfSqs``, ``R2``, ``pseudo_F``, ``p_value``,
+        ``permutations``, ``strata``; plus ``Residual`` and ``Total`` rows with df and SS.
+
+    Notes
+    -----
+    ``F_k = (SS_k / df_k) / (SS_res / (n - rank - 1))``, ``R2_k = SS_k / tr(G)``.
+    """
+    if by not in ("terms", "margin"):
+        raise AnalysisError(f"by must be 'terms' or 'margin', got '{by}'")
+    ids = list(distance.index)
+    missing = [s for s in ids if s not in metadata.index]
+    if missing:
+        raise AnalysisError(f"{len(missing)} sample(s) missing from the metadata, e.g. {missing[:3]}")
+    md = metadata.loc[ids]
+    for t in list(terms) + ([strata] if strata else []):
+        if t not in md.columns:
+            raise AnalysisError(f"no metadata column '{t}'")
+        if md[t].isna().any():
+            raise AnalysisError(f"metadata column '{t}' has missing values")
+    n = len(ids)
+    g = gower_centred(distance.to_numpy())
+    total = float(np.trace(g))
+    cols = [_term_columns(md[t]) for t in terms]
+    if by == "terms":
+        bases = []
+        acc = np.zeros((n, 0))
+        for x in cols:
+            q = _orth(x, acc)
+            bases.append(q)
+            acc = np.hstack([acc, q])
+        rank = acc.shape[1]
+    else:
+        full = _orth(np.hstack(cols), None)
+        rank = full.shape[1]
+        bases, others = [], []
+        for k in range(len(cols)):
+            rest = [c for j, c in enumerate(cols) if j != k]
+            z = _orth(np.hstack(rest), None) if rest else np.zeros((n, 0))
+            others.append(z)
+            bases.append(_orth(cols[k], z))
+    r = n - rank - 1
+    if r <= 0:
+        raise AnalysisError(f"PERMANOVA: no residual degrees of freedom ({n} samples, {rank} model df)")
+    dfs = np.array([b.shape[1] for b in bases])
+    ss = np.array([float(np.einsum("ij,ij->", b, g @ b)) for b in bases])
+    ss_res = total - (ss.sum() if by == "terms" else float(np.einsum("ij,ij->", full, g @ full)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f0 = (ss / dfs) / (ss_res / r)
+    perms = permutation_matrix(n, permutations, strata=md[strata].tolist() if strata else None, seed=seed)
+    pvals = np.full(len(terms), np.nan)
+    if permutations > 0:
+        if by == "terms":
+            num = _quad_forms(g, bases, perms)
+            den = total - num.sum(axis=1)
+            fp = (num / dfs[None, :]) / (den[:, None] / r)
+            pvals = ((fp >= f0[None, :] - _EPS).sum(axis=0) + 1) / (permutations + 1)
+        else:
+            for k in range(len(terms)):
+                z = others[k]
+                e = g - z @ (z.T @ g)
+                e = e - (e @ z) @ z.T
+                qf = _quad_forms(e, [bases[k], z], perms)
+                num = qf[:, 0]
+                den = float(np.trace(e)) - qf[:, 1] - num
+                fp = (num / dfs[k]) / (den / r)
+                pvals[k] = ((fp >= f0[k] - _EPS).sum() + 1) / (permutations + 1)
+    rows = pd.DataFrame({
+        "term": list(terms), "df": dfs, "SumOfSqs": ss, "R2": ss / total, "pseudo_F": f0,
+        "p_value": pvals,
+    })
+    tail = pd.DataFrame({"term": ["Residual", "Total"], "df": [r, n - 1],
+                         "SumOfSqs": [ss_res, total], "R2": [ss_res / total, 1.0],
+                         "pseudo_F": [np.nan, np.nan], "p_value": [np.nan, np.nan]})
+    out = pd.concat([rows, tail], ignore_index=True)
+    out["permutations"] = permutations
+    out["strata"] = strata or ""
+    return out
+
+
+def permdisp(
+    distance: pd.DataFrame, groups: pd.Series, *, permutations: int = 999, seed: int = 0,
+) -> tuple[float, float, pd.Series]:
+    """Homogeneity of multivariate dispersions (vegan ``betadisper(type="centroid")`` + ``permutest``).
+
+    Distances to the group centroid in the full principal coordinate space (negative
+    eigenvalue axes subtracted, as vegan), then the one-way ANOVA F of those distances;
+    the permutation test recomputes F on permuted ANOVA residuals (vegan
+    ``permutest.betadisper``).
+
+    Returns
+    -------
+    (F, p_value, distances_to_centroid)
+    """
+    ids = list(distance.index)
+    grp = groups.loc[ids].astype(str).to_numpy()
+    g = gower_centred(distance.to_numpy())
+    w, v = np.linalg.eigh(g)
+    tol = max(_EPS, _EPS * w.max())
+    keep = np.abs(w) > tol
+    w, v = w[keep], v[:, keep]
+    x = v * np.sqrt(np.abs(w))
+    pos = w > 0
+    levels, codes = np.unique(grp, return_inverse=True)
+    if levels.size < 2:
+        raise AnalysisError("PERMDISP needs at least two groups")
+    cent = np.vstack([x[codes == c].mean(axis=0) for c in range(levels.size)])
+    d = (x - cent[codes]) ** 2
+    dpos, dneg = d[:, pos].sum(axis=1), d[:, ~pos].sum(axis=1)
+    z = np.sqrt(np.maximum(dpos - dneg, 0.0))
+
+    def anova_f(y: np.ndarray) -> float:
+        means = np.bincount(codes, y) / np.bincount(codes)
+        fitted = means[codes]
+        ssb = ((fitted - y.mean()) ** 2).sum()
+        ssw = ((y - fitted) ** 2).sum()
+        return float((ssb / (levels.size - 1)) / (ssw / (y.size - levels.size)))
+
+    f0 = anova_f(z)
+    resid = z - (np.bincount(codes, z) / np.bincount(codes))[codes]
+    perms = permutation_matrix(len(ids), permutations, seed=seed)
+    fp = np.array([anova_f(resid[p]) for p in perms])
+    p = float(((fp >= f0).sum() + 1) / (permutations + 1))
+    return f0, p, pd.Series(z, index=ids, name="distance_to_centroid")
+
+
+def anosim(
+    distance: pd.DataFrame, groups: pd.Series, *, permutations: int = 999, seed: int = 0,
+    strata: pd.Series | None = None,
+) -> tuple[float, float]:
+    """ANOSIM R statistic and permutation p-value (vegan ``anosim``).
+
+    ``R = (mean rank between - mean rank within) / (M / 2)``, ``M = n (n - 1) / 2``, ranks of
+    the distances with ties averaged.
+    """
+    ids = list(distance.index)
+    grp = groups.loc[ids].astype(str).to_numpy()
+    n = len(ids)
+    d = distance.to_numpy()
+    iu = np.triu_indices(n, 1)
+    ranks = np.zeros((n, n))
+    ranks[iu] = rankdata(d[iu])
+    ranks = ranks + ranks.T
+    m = n * (n - 1) / 2
+    total_rank = ranks[iu].sum()
+    levels, codes = np.unique(grp, return_inverse=True)
+    y = (codes[:, None] == np.arange(levels.size)[None, :]).astype(float)
+    n_within = float(((y.sum(axis=0) * (y.sum(axis=0) - 1)) / 2).sum())
+    if n_within == 0 or n_within == m:
+        raise AnalysisError("ANOSIM needs groups with more than one sample and more than one group")
+
+    def stat(within_sum: np.ndarray) -> np.ndarray:
+        rw = within_sum / n_within
+        rb = (total_rank - within_sum) / (m - n_within)
+        return (rb - rw) / (m / 2)
+
+    w0 = 0.5 * np.einsum("ij,ij->", y, ranks @ y)
+    r0 = float(stat(np.array(w0)))
+    perms = permutation_matrix(n, permutations, strata=None if strata is None else strata.loc[ids].tolist(), seed=seed)
+    within = np.zeros(permutations)
+    for start in range(0, permutations, 64):
+        pp = perms[start:start + 64]
+        yp = np.concatenate([y[p] for p in pp], axis=1)
+        s = np.einsum("ij,ij->j", yp, ranks @ yp).reshape(len(pp), levels.size).sum(axis=1)
+        within[start:start + len(pp)] = 0.5 * s
+    rp = stat(within)
+    p = float(((rp >= r0 - _EPS).sum() + 1) / (permutations + 1))
+    return r0, p

@@ -1,0 +1,162 @@
+"""Rarefaction: subsampling without replacement to an even depth, curves and depth choice.
+
+Subsampling is a multivariate hypergeometric draw per sample (numba kernel), seeded per
+sample from one ``numpy.random.SeedSequence`` so results do not depend on sample order
+elsewhere in the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from microtrial.diversity._alpha import shannon
+from microtrial.diversity._kernels import subsample_counts
+from microtrial.errors import AnalysisError
+from microtrial.table import FeatureTable
+
+
+def _seeds(seed: int, n: int) -> np.ndarray:
+    ss = np.random.SeedSequence(seed)
+    return ss.generate_state(n, dtype=np.uint32).astype(np.int64)
+
+
+def rarefy(
+    table: FeatureTable, depth: int, *, seed: int = 0, iterations: int = 1,
+) -> FeatureTable:
+    """Subsample every sample to ``depth`` reads; samples with fewer reads are dropped.
+
+    Parameters
+    ----------
+    table : FeatureTable
+        Integer counts.
+    depth : int
+        Reads per sample after rarefaction (> 0).
+    seed : int
+        Seed; the same seed gives the same table.
+    iterations : int
+        With ``> 1``, the mean of that many independent rarefactions (float counts), which
+        removes most of the subsampling noise (as in ``rtk``/``mirlyn``).
+
+    Returns
+    -------
+    FeatureTable
+        The kept samples, in the original order, features with zero total dropped.
+    """
+    if depth <= 0:
+        raise AnalysisError(f"rarefaction depth must be positive, got {depth}")
+    if iterations < 1:
+        raise AnalysisError("iterations must be >= 1")
+    totals = np.asarray(table.data.sum(axis=0)).ravel()
+    keep = np.flatnonzero(totals >= depth)
+    if keep.size == 0:
+        raise AnalysisError(f"no sample has {depth} reads (largest: {int(totals.max(initial=0))})")
+    dense = np.asarray(table.data[:, keep].toarray(), dtype=np.int64)
+    if np.any(dense != table.data[:, keep].toarray()):
+        raise AnalysisError("rarefaction needs integer counts")
+    seeds = _seeds(seed, keep.size * iterations).reshape(keep.size, iterations)
+    out = np.zeros(dense.shape, dtype=np.float64 if iterations > 1 else np.int64)
+    buf = np.empty(dense.shape[0], dtype=np.int64)
+    for j in range(keep.size):
+        col = np.ascontiguousarray(dense[:, j])
+        for it in range(iterations):
+            subsample_counts(col, int(depth), int(seeds[j, it]), buf)
+            out[:, j] += buf
+    if iterations > 1:
+        out /= iterations
+    rt = FeatureTable(
+        sp.csr_matrix(out), table.feature_ids, tuple(table.sample_ids[i] for i in keep),
+        table.feature_metadata,
+    )
+    return rt.drop_empty_features()
+
+
+def choose_depth(table: FeatureTable, depth: int | str | None = "auto") -> int | None:
+    """Resolve a rarefaction depth: ``"auto"`` = the smallest non-zero sample depth.
+
+    ``None``/``"none"`` means no rarefaction (returns None); an int is returned unchanged.
+    """
+    if depth is None or (isinstance(depth, str) and depth.lower() == "none"):
+        return None
+    if isinstance(depth, str):
+        if depth.lower() != "auto":
+            try:
+                return int(depth)
+            except ValueError as exc:
+                raise AnalysisError(f"rarefaction depth '{depth}' is not a number, 'auto' or 'none'") from exc
+        totals = np.asarray(table.data.sum(axis=0)).ravel()
+        nz = totals[totals > 0]
+        if nz.size == 0:
+            raise AnalysisError("every sample has zero reads")
+        return int(nz.min())
+    return int(depth)
+
+
+@dataclass(frozen=True)
+class DepthSuggestion:
+    """What a rarefaction depth would do to a table.
+
+    Attributes
+    ----------
+    depth : int
+    kept, lost : tuple of str
+        Samples with at least / fewer than ``depth`` reads.
+    reads_kept_fraction : float
+        Share of all reads retained after rarefying the kept samples.
+    """
+
+    depth: int
+    kept: tuple[str, ...]
+    lost: tuple[str, ...]
+    reads_kept_fraction: float
+
+
+def suggest_depth(table: FeatureTable, depth: int) -> DepthSuggestion:
+    """Say which samples a rarefaction depth keeps and which it loses."""
+    totals = np.asarray(table.data.sum(axis=0)).ravel()
+    ids = np.asarray(table.sample_ids, dtype=object)
+    ok = totals >= depth
+    total = totals.sum()
+    frac = float(depth * ok.sum() / total) if total > 0 else 0.0
+    return DepthSuggestion(int(depth), tuple(ids[ok]), tuple(ids[~ok]), frac)
+
+
+def rarefaction_curves(
+    table: FeatureTable, *, depths: Sequence[int] | None = None, steps: int = 10,
+    iterations: int = 3, seed: int = 0,
+) -> pd.DataFrame:
+    """Observed features and Shannon index at increasing depths (mean of ``iterations``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table: ``sample-id``, ``depth``, ``observed_features``, ``shannon``. Samples
+        with fewer reads than a depth have no row at that depth.
+    """
+    totals = np.asarray(table.data.sum(axis=0)).ravel()
+    if depths is None:
+        hi = int(totals.max(initial=0))
+        if hi <= 0:
+            raise AnalysisError("every sample has zero reads")
+        depths = sorted({max(1, int(round(x))) for x in np.linspace(1, hi, steps)})
+    dense = np.asarray(table.data.toarray(), dtype=np.int64)
+    rows = []
+    buf = np.empty(dense.shape[0], dtype=np.int64)
+    seeds = _seeds(seed, len(depths) * dense.shape[1] * iterations).reshape(
+        len(depths), dense.shape[1], iterations)
+    for di, d in enumerate(depths):
+        for j, sid in enumerate(table.sample_ids):
+            if totals[j] < d:
+                continue
+            col = np.ascontiguousarray(dense[:, j])
+            obs = sh = 0.0
+            for it in range(iterations):
+                subsample_counts(col, int(d), int(seeds[di, j, it]), buf)
+                obs += float((buf > 0).sum())
+                sh += shannon(buf)
+            rows.append((sid, int(d), obs / iterations, sh / iterations))
+    return pd.DataFrame(rows, columns=["sample-id", "depth", "observed_features", "shannon"])
