@@ -218,3 +218,29 @@ def test_load_study_metadata_problem_is_input_error(study_dir):
     (study_dir / "metadata.tsv").write_text("bad\theader\n")
     with pytest.raises(InputError):
         load_study(y)
+
+
+def test_numeric_looking_levels_get_a_hint(study_dir):
+    md = study_dir / "metadata.tsv"
+    text = md.read_text().replace("baseline", "0").replace("week12", "12")
+    md.write_text(text.replace("#q2:types\tcategorical\tcategorical\tcategorical\tnumeric",
+                               "#q2:types\tcategorical\tcategorical\t\tnumeric"))
+    y = study_dir / "study.yaml"
+    _edit(y, "time: {column: time, reference: baseline}", "time: {column: time, reference: 0}")
+    with pytest.raises(StudyError) as info:
+        validate_study(y)
+    assert any(p.startswith(f"{y}: line 6: design.time.reference: level '0' is not in column "
+                            "'time'") and "declare it categorical" in p
+               for p in info.value.problems), info.value.problems
+    # declared categorical, the same values are found
+    md.write_text(text)
+    _edit(y, "levels: [week12, baseline]", "levels: [12, 0]")
+    _edit(y, "where: {time: baseline}", "where: {time: 0}")
+    _edit(y, "where: {group: patient, time: baseline}", "where: {group: patient, time: 0}")
+    (study_dir / "clinical.tsv").write_text(
+        (study_dir / "clinical.tsv").read_text().replace("baseline", "0").replace("week12", "12"))
+    (study_dir / "immune.tsv").write_text(
+        (study_dir / "immune.tsv").read_text().replace("baseline", "0").replace("week12", "12"))
+    _edit(y, "  baseline: baseline\n  followup: week12", "  baseline: 0\n  followup: 12")
+    s = validate_study(y)
+    assert s.comparisons[1].levels == ("12", "0")

@@ -255,8 +255,7 @@ def build_study(parsed: Parsed, metadata: Any = None) -> Study:
 
 
 def _level_text(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
+    """A metadata value as the stages compare it (``str``, as in ``Comparison.samples``)."""
     return str(v)
 
 

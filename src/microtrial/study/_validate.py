@@ -46,6 +46,22 @@ def _levels(series: pd.Series) -> set[str]:
     return {_level_text(v) for v in series.dropna()}
 
 
+def _hint(value: str, levels: Iterable[str]) -> str:
+    """Explain a miss caused by a column read as numbers (``12.0`` is not ``12``)."""
+    try:
+        x = float(value)
+    except ValueError:
+        return ""
+    for level in levels:
+        try:
+            if float(level) == x:
+                return (f"; the column was read as numbers ('{level}'): declare it "
+                        "categorical in the metadata's #q2:types line")
+        except ValueError:
+            continue
+    return ""
+
+
 def _as_levels(series: pd.Series) -> pd.Series:
     return series.map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v))
                       else _level_text(v))
@@ -161,7 +177,7 @@ def _check_design(p: Parsed, md: pd.DataFrame, design: Any) -> None:
         if factor.reference not in levels:
             p.add(("design", key, "reference"),
                   f"level '{factor.reference}' is not in column '{factor.column}' of {mpath} "
-                  f"(levels: {_ids(levels)})")
+                  f"(levels: {_ids(levels)}){_hint(factor.reference, levels)}")
 
 
 def _check_comparisons(p: Parsed, md: pd.DataFrame, design: Any) -> None:
@@ -188,7 +204,7 @@ def _check_comparisons(p: Parsed, md: pd.DataFrame, design: Any) -> None:
             levels = _levels(md[col])
             if value not in levels:
                 p.add((*base, "where", col), f"filter level '{value}' is not in column '{col}' "
-                      f"of {mpath} (levels: {_ids(levels)})")
+                      f"of {mpath} (levels: {_ids(levels)}){_hint(value, levels)}")
                 ok = False
                 continue
             frame = frame[_as_levels(frame[col]) == value]
@@ -201,7 +217,7 @@ def _check_comparisons(p: Parsed, md: pd.DataFrame, design: Any) -> None:
         for j, level in enumerate(c.levels):
             if level not in levels:
                 p.add((*base, "levels", j), f"level '{level}' is not in column '{c.column}' of "
-                      f"{mpath} (levels: {_ids(levels)})")
+                      f"{mpath} (levels: {_ids(levels)}){_hint(level, levels)}")
                 ok = False
         if not ok:
             continue
@@ -349,7 +365,7 @@ def _check_subject_tables(p: Parsed, md: pd.DataFrame | None, design: Any) -> No
             unknown = {r[si] for r in rows} - subjects
             if unknown:
                 p.add(loc, f"subjects in {path} not in the metadata's '{design.subject}' "
-                      f"column: {_ids(unknown)}")
+                      f"column: {_ids(unknown)}{_hint(sorted(unknown)[0], subjects)}")
         found = {r[vi] for r in rows}
         if exact:
             for v in visits:
