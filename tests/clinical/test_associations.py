@@ -169,3 +169,52 @@ def test_associations_stage_planted(tmp_path) -> None:
     assert mat.loc[blautia, "treg_pct_cd4"] == pytest.approx(top["rho"])
     info = json.loads((out / "run-info.json").read_text())
     assert info["command"] == "associations" and info["paired_subjects"] == 10
+
+
+def test_associations_stage_other_feature_tables(tmp_path) -> None:
+    d = _planted_study(tmp_path)
+    md = pd.read_csv(d / "metadata.tsv", sep="\t")
+    ids = list(md["sample-id"])
+    imm = pd.read_csv(d / "immune.tsv", sep="\t")
+    treg = {f"{s}-{v}": t for s, v, t in imm.itertuples(index=False)}
+    # alpha: samples as rows; pathways and guilds: features as rows, samples as columns
+    (d / "alpha.tsv").write_text("sample-id\tshannon\n" + "".join(f"{i}\t{treg[i] / 10:.4f}\n" for i in ids))
+    (d / "pathways.tsv").write_text(
+        "pathway\t" + "\t".join(ids) + "\nLEUSYN-PWY\t" + "\t".join(f"{100 - treg[i]:.3f}" for i in ids)
+        + "\nRARE-PWY\t" + "\t".join("1" if k == 0 else "0" for k in range(len(ids))) + "\n")
+    (d / "guilds.tsv").write_text(
+        "guild\t" + "\t".join(ids) + "\nbutyrate-producers\t" + "\t".join(str(k % 7) for k in range(len(ids))) + "\n")
+    out = d / "out"
+    s = associations_stage(
+        out, table=d / "table.tsv", metadata=d / "metadata.tsv", subject="subject", time="time",
+        immune=d / "immune.tsv", alpha=d / "alpha.tsv", pathways=d / "pathways.tsv", guilds=d / "guilds.tsv",
+        ranks=("asv",), min_prevalence=0.5,
+    )
+    res = pd.read_csv(out / "associations-immune-spearman.tsv", sep="\t").set_index("feature")
+    assert res.loc["shannon", "feature_type"] == "alpha" and res.loc["shannon", "rho"] == pytest.approx(1.0)
+    assert res.loc["LEUSYN-PWY", "feature_type"] == "pathway"
+    assert res.loc["LEUSYN-PWY", "rho"] == pytest.approx(-1.0)
+    assert "RARE-PWY" not in res.index  # present in 1 of 25 samples < min_prevalence
+    assert res.loc["butyrate-producers", "feature_type"] == "guild"
+    assert res.loc["asv1", "feature_type"] == "asv"
+    assert s.n_features == 4 + 3  # asv1-asv4 (asv5 below prevalence) + alpha, pathway, guild
+
+
+def test_numeric_subject_and_time_labels(tmp_path) -> None:
+    # metadata read as numbers (subject 1.0, time 0.0/12.0) still match '1' / '0' / '12'
+    d = _planted_study(tmp_path)
+    md = (d / "metadata.tsv").read_text()
+    imm = (d / "immune.tsv").read_text()
+    for i in range(15):
+        tag = f"P{i}" if i < 10 else f"C{i}"
+        md = md.replace(f"\t{tag}\t", f"\t{i + 1}\t")
+        imm = imm.replace(f"{tag}\t", f"{i + 1}\t")
+    md = md.replace("\tbaseline\t", "\t0\t").replace("\tweek12\t", "\t12\t")
+    imm = imm.replace("\tbaseline\t", "\t0\t").replace("\tweek12\t", "\t12\t")
+    (d / "metadata.tsv").write_text(md)
+    (d / "immune.tsv").write_text(imm)
+    associations_stage(d / "out", table=d / "table.tsv", metadata=d / "metadata.tsv", subject="subject",
+                       time="time", immune=d / "immune.tsv", ranks=("asv",), baseline="0", followup="12")
+    res = pd.read_csv(d / "out" / "associations-immune-spearman.tsv", sep="\t")
+    assert set(res["n"]) == {15}
+    assert len(pd.read_csv(d / "out" / "associations-immune-change_spearman.tsv", sep="\t"))

@@ -213,7 +213,7 @@ def score_subject(
             missing.append("enzyme (no enzyme with a baseline value and a ULN)")
             continue
         b, f = baseline.get(col), followup.get(col)
-        if _missing(b) or _missing(f):
+        if b is None or f is None or _missing(b) or _missing(f):
             improvement[csm] = None
             points[csm] = None
             which = " and ".join(w for w, v in (("baseline", b), ("follow-up", f)) if _missing(v))
@@ -224,11 +224,13 @@ def score_subject(
         points[csm] = tis_points(csm, pct)
     if missing:
         return SubjectResponse(subject, improvement, points, enzyme, None, None, None, "; ".join(missing))
-    improved = sum(1 for v in improvement.values() if v >= DOI_IMPROVED)  # type: ignore[operator]
-    worsened = sum(1 for v in improvement.values() if v <= DOI_WORSENED)  # type: ignore[operator]
-    mmt_worse = improvement["mmt8"] <= DOI_WORSENED  # type: ignore[operator]
+    known = [v for v in improvement.values() if v is not None]
+    improved = sum(1 for v in known if v >= DOI_IMPROVED)
+    worsened = sum(1 for v in known if v <= DOI_WORSENED)
+    mmt = improvement["mmt8"]
+    mmt_worse = mmt is not None and mmt <= DOI_WORSENED
     doi = improved >= 3 and worsened <= 2 and not mmt_worse
-    tis = float(sum(points.values()))  # type: ignore[arg-type]
+    tis = float(sum(v for v in points.values() if v is not None))
     return SubjectResponse(
         subject, improvement, points, enzyme, doi, tis, tis_category(tis, population=population), ""
     )
@@ -329,7 +331,5 @@ def resolve_uln(clinical: pd.DataFrame, uln: Mapping[str, float] | None) -> dict
 
 
 def _row(visits: pd.DataFrame, subject: str, visit: str) -> dict[str, float | None]:
-    rec = visits.loc[(subject, visit)]
-    if isinstance(rec, pd.DataFrame):
-        rec = rec.iloc[0]
+    rec = visits.loc[[(subject, visit)]].iloc[0]
     return {c: (None if pd.isna(rec[c]) else float(rec[c])) for c in MEASURE_COLUMNS if c in rec.index}

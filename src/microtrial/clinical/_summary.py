@@ -144,6 +144,13 @@ def responders_metadata(
         mapping = {str(s): v for s, v in response.items()}
     labels = {s: ("responder" if v else "non-responder") for s, v in mapping.items() if v is not None}
     out = metadata.copy()
-    out["response"] = out[subject_col].map(lambda s: labels.get(str(s), pd.NA) if not pd.isna(s) else pd.NA)
+
+    def label(s: object) -> object:
+        if s is None or (isinstance(s, float) and s != s) or s is pd.NA:
+            return pd.NA
+        key = str(int(s)) if isinstance(s, float) and s.is_integer() else str(s)
+        return labels.get(key, pd.NA)
+
+    out["response"] = out[subject_col].map(label)
     out["response"] = out["response"].astype("object")
     return out

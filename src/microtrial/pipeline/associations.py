@@ -87,7 +87,7 @@ def _features(
         if rank.lower() not in ("asv", "feature") and tax is None:
             log.warning("no taxonomy: rank '%s' skipped (features used as they are)", rank)
             rank = "asv"
-        coll = ft if rank.lower() in ("asv", "feature") else collapse(ft, tax, rank)
+        coll = ft if rank.lower() in ("asv", "feature") or tax is None else collapse(ft, tax, rank)
         counts = coll.to_dataframe().T.astype(float)  # samples x features
         rel = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
         keep = (rel > 0).mean(axis=0) >= min_prevalence
@@ -108,15 +108,20 @@ def _features(
     return feats, pd.Series(types)
 
 
+def _labels(values: pd.Series) -> pd.Series:
+    """Metadata labels as strings; whole numbers read as floats (``1.0``) become ``1``."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.map(lambda v: "" if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))))
+    return values.astype(str)
+
+
 def _long_measures(path: Path, md: pd.DataFrame, subject: str, time: str) -> pd.DataFrame:
     df, _ = _long_table(path, "measure")
     cols = [c for c in df.columns if c not in ("subject", "visit", "group")]
-    lookup = df.set_index(["subject", "visit"])[cols]
-    keys = list(zip(md[subject].astype(str), md[time].astype(str)))
-    out = pd.DataFrame(
-        [lookup.loc[k].to_numpy(dtype=float) if k in lookup.index else np.full(len(cols), np.nan) for k in keys],
-        index=md.index, columns=cols,
-    )
+    lookup = df.set_index(["subject", "visit"])[cols]  # (subject, visit) is unique (reader)
+    keys = pd.MultiIndex.from_arrays([_labels(md[subject]), _labels(md[time])])
+    out = lookup.reindex(keys).astype(float)
+    out.index = md.index
     return out.dropna(axis=1, how="all")
 
 
@@ -158,8 +163,8 @@ def associations_stage(
         measures["immune"] = _long_measures(immune, md, subject, time)
     if metabolites is not None:
         measures["metabolites"] = read_sample_matrix(metabolites, list(md.index)).reindex(md.index)
-    subj = md[subject].astype(str)
-    visit = md[time].astype(str)
+    subj = _labels(md[subject])
+    visit = _labels(md[time])
     base = md.index[visit == baseline]
     cross = base if len(base) else md.index
     if not len(base):
