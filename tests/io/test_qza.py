@@ -154,6 +154,10 @@ def test_cli_import_export(tmp_path, capsys):
                  "-o", str(tmp_path / "t.qza")]) == 0
     assert main(["qza", "export", str(tmp_path / "t.qza"), "-o", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "feature-table.biom").exists()
+    import json
+
+    run_info = json.loads((tmp_path / "out" / "run-info.json").read_text())
+    assert run_info["artifact"]["type"] == "FeatureTable[Frequency]"
     (tmp_path / "bad.tsv").write_text("#OTU ID\tA\tB\nf1\t4\n")
     capsys.readouterr()
     assert main(["qza", "import", str(tmp_path / "bad.tsv"), "--type", "FeatureTable[Frequency]",

@@ -244,3 +244,26 @@ def test_numeric_looking_levels_get_a_hint(study_dir):
     _edit(y, "  baseline: baseline\n  followup: week12", "  baseline: 0\n  followup: 12")
     s = validate_study(y)
     assert s.comparisons[1].levels == ("12", "0")
+
+
+def test_clinical_duplicates_and_missing_columns(study_dir):
+    with (study_dir / "clinical.tsv").open("a") as fh:
+        fh.write("P1\tbaseline\t6\t5\t60\t1.5\t3\t900\n")  # line 6 repeats line 2
+    (study_dir / "immune.tsv").write_text("patient\ttime\ttreg\nP1\tbaseline\t8\n")
+    with pytest.raises(StudyError) as info:
+        validate_study(study_dir / "study.yaml")
+    problems = info.value.problems
+    assert len(problems) == 2, problems
+    assert problems[0].endswith(
+        "clinical.tsv: line 6: second row for subject 'P1' at visit 'baseline' (first on line 2)")
+    assert ": line 38: immune: " in problems[1] and "lacks column(s) subject, visit" in problems[1]
+
+
+def test_bom_and_broken_gzip(tmp_path):
+    from microtrial.io.metadata import read_metadata
+
+    (tmp_path / "m.tsv").write_text("\ufeffsample-id\tg\nS1\ta\n", encoding="utf-8")
+    assert list(read_metadata(tmp_path / "m.tsv").index) == ["S1"]
+    (tmp_path / "m.tsv.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(InputError, match="cannot read"):
+        read_metadata(tmp_path / "m.tsv.gz")

@@ -18,12 +18,23 @@ def command() -> None:
 @click.argument("artifact", type=click.Path(path_type=Path))
 @output_option
 def export_cmd(artifact: Path, output_dir: Path) -> None:
-    """Extract ARTIFACT's data/ files (e.g. feature-table.biom) into the output folder."""
+    """Extract ARTIFACT's data/ files (e.g. feature-table.biom) into the output folder.
+
+    The folder also gets run-info.json recording the artifact's UUID and type.
+    """
     from microtrial.io.qza import export_qza, qza_info
+    from microtrial.io.runinfo import write_run_info
 
     info = qza_info(artifact)
-    for path in export_qza(artifact, output_dir):
+    files = export_qza(artifact, output_dir)
+    for path in files:
         click.echo(f"{info.type}: {path}")
+    write_run_info(
+        output_dir, command="qza export", options={"artifact": str(artifact)},
+        extra={"artifact": {"uuid": info.uuid, "type": info.type, "format": info.format,
+                            "archive_version": info.archive_version},
+               "outputs": [p.name for p in files]},
+    )
 
 
 @command.command(name="import", context_settings={"show_default": True})

@@ -142,6 +142,8 @@ def read_table_tsv(path: str | os.PathLike[str]) -> FeatureTable:
         with open_text(path) as fh:
             for lineno, raw in enumerate(fh, start=1):
                 line = raw.rstrip("\n\r")
+                if lineno == 1:
+                    line = line.lstrip("\ufeff")  # byte-order mark (Excel)
                 if not line.strip():
                     continue
                 if header is None:

@@ -52,6 +52,8 @@ def read_metadata(path: str | os.PathLike[str]) -> pd.DataFrame:
         with open_text(path) as fh:
             for lineno, raw in enumerate(fh, start=1):
                 line = raw.rstrip("\n\r")
+                if lineno == 1:
+                    line = line.lstrip("\ufeff")  # byte-order mark (Excel)
                 if not line.strip():
                     continue
                 cells = [c.strip() for c in line.split("\t")]

@@ -83,10 +83,10 @@ def _file(p: Parsed, loc: Sequence[str | int], path: Path | None, *, folder: boo
     return True
 
 
-def _read_tsv(path: Path) -> tuple[list[str], list[list[str]]]:
-    """A plain TSV (header + rows; ``#`` comment lines skipped), validated for shape."""
+def _read_tsv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """A plain TSV (header + ``(line, cells)`` rows; ``#`` comments skipped), shape-checked."""
     header: list[str] | None = None
-    rows: list[list[str]] = []
+    rows: list[tuple[int, list[str]]] = []
     try:
         with open_text(path) as fh:
             for lineno, raw in enumerate(fh, start=1):
@@ -102,7 +102,7 @@ def _read_tsv(path: Path) -> tuple[list[str], list[list[str]]]:
                         path, f"{len(cells)} cells but the header has {len(header)} columns",
                         line=lineno,
                     )
-                rows.append((cells + [""] * len(header))[: len(header)])
+                rows.append((lineno, (cells + [""] * len(header))[: len(header)]))
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read: {exc}") from exc
     if header is None:
@@ -361,12 +361,21 @@ def _check_subject_tables(p: Parsed, md: pd.DataFrame | None, design: Any) -> No
             p.add(loc, f"{path} lacks column(s) {', '.join(missing)} (header: {', '.join(header)})")
             continue
         si, vi = header.index("subject"), header.index("visit")
+        first: dict[tuple[str, str], int] = {}
+        for lineno, r in rows:
+            key = (r[si], r[vi])
+            if not r[si] or not r[vi]:
+                p.add(loc, f"{path}: line {lineno}: empty subject or visit")
+            elif key in first:
+                p.add(loc, f"{path}: line {lineno}: second row for subject '{r[si]}' at visit "
+                      f"'{r[vi]}' (first on line {first[key]})")
+            first.setdefault(key, lineno)
         if subjects is not None:
-            unknown = {r[si] for r in rows} - subjects
+            unknown = {r[si] for _, r in rows if r[si]} - subjects
             if unknown:
                 p.add(loc, f"subjects in {path} not in the metadata's '{design.subject}' "
                       f"column: {_ids(unknown)}{_hint(sorted(unknown)[0], subjects)}")
-        found = {r[vi] for r in rows}
+        found = {r[vi] for _, r in rows if r[vi]}
         if exact:
             for v in visits:
                 if v not in found:
