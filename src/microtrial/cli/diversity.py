@@ -1,0 +1,128 @@
+"""``microtrial diversity``: alpha and beta diversity with design-aware tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from microtrial.cli._common import existing_file, output_option, progress_bars
+
+_REFERENCE_NAMES = ("control", "controls", "healthy", "hc", "baseline", "week0", "w0", "pre",
+                    "before", "early", "day0")
+
+
+def _reference(levels: list[str], given: str | None) -> str:
+    if given is not None:
+        return given
+    for lv in levels:
+        if lv.lower() in _REFERENCE_NAMES:
+            return lv
+    return levels[0]
+
+
+def _rarefy_value(text: str) -> int | str | None:
+    t = text.strip().lower()
+    if t == "none":
+        return None
+    if t == "auto":
+        return "auto"
+    try:
+        n = int(t)
+    except ValueError as exc:
+        from microtrial.errors import InputError
+
+        raise InputError("--rarefy", f"'{text}' is not a number, 'auto' or 'none'") from exc
+    return n
+
+
+@click.command(name="diversity")
+@click.option("--table", "table", required=True, type=click.Path(path_type=Path),
+              help="Feature table (BIOM or TSV).")
+@click.option("--metadata", "metadata", required=True, type=click.Path(path_type=Path),
+              help="Sample metadata (QIIME 2 TSV).")
+@click.option("--tree", "tree", default=None, type=click.Path(path_type=Path), show_default=True,
+              help="Rooted Newick tree (Faith's PD and UniFrac; skipped without it).")
+@click.option("--group", "group", default=None, show_default=True,
+              help="Compare the levels of this column (independent groups).")
+@click.option("--reference", "reference", default=None, show_default=True,
+              help="Reference level of --group/--time (default: control/baseline-like name, "
+                   "else the alphabetically first).")
+@click.option("--subject", "subject", default=None, show_default=True,
+              help="Subject column (with --time: paired comparison, permutations within subject).")
+@click.option("--time", "time_col", default=None, show_default=True,
+              help="Time point column; with --subject, compare time levels within subjects.")
+@click.option("--healthy", "healthy", default=None, show_default=True,
+              help="COLUMN=LEVEL of healthy reference samples for the dysbiosis score.")
+@click.option("--metrics", "metrics",
+              default="braycurtis,jaccard,unweighted_unifrac,weighted_unifrac,aitchison",
+              show_default=True, help="Comma-separated beta metrics (also robust_aitchison).")
+@click.option("--covariates", "covariates", default="", show_default=True,
+              help="Comma-separated covariates of the alpha mixed model (paired designs).")
+@click.option("--rarefy", "rarefy", default="auto", show_default=True,
+              help="Rarefaction depth: N, auto (smallest sample depth) or none.")
+@click.option("--rarefaction-iterations", "iterations", default=1, type=int, show_default=True,
+              help="Average this many rarefactions.")
+@click.option("--permutations", "permutations", default=999, type=int, show_default=True,
+              help="Permutations for PERMANOVA, PERMDISP and ANOSIM.")
+@click.option("--seed", "seed", default=0, type=int, show_default=True, help="Random seed.")
+@output_option
+def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
+            reference: str | None, subject: str | None, time_col: str | None,
+            healthy: str | None, metrics: str, covariates: str, rarefy: str, iterations: int,
+            permutations: int, seed: int, output_dir: Path) -> None:
+    """Alpha/beta diversity, PCoA, PERMANOVA, PERMDISP, ANOSIM and rank tests."""
+    from microtrial.design import Comparison
+    from microtrial.errors import InputError
+    from microtrial.io.metadata import read_metadata
+    from microtrial.pipeline.diversity import diversity_stage
+
+    existing_file(table)
+    existing_file(metadata)
+    if tree is not None:
+        existing_file(tree)
+    md = read_metadata(metadata)
+    comparisons: list[Comparison] = []
+    group_columns: list[str] = []
+    for opt, col in (("--group", group), ("--subject", subject), ("--time", time_col)):
+        if col is not None and col not in md.columns:
+            raise InputError(metadata, f"no column '{col}' ({opt})")
+    if group is not None:
+        levels = sorted(md[group].dropna().astype(str).unique())
+        if len(levels) < 2:
+            raise InputError(metadata, f"column '{group}' has fewer than two levels")
+        ref = _reference(levels, reference if reference in levels else None)
+        for lv in levels:
+            if lv != ref:
+                comparisons.append(Comparison(f"{group}-{lv}-vs-{ref}", "between", group, (lv, ref)))
+        if len(levels) > 2:
+            group_columns.append(group)  # Kruskal-Wallis, global and pairwise PERMANOVA
+    if time_col is not None:
+        if subject is None:
+            raise InputError("--time", "a paired comparison of time points needs --subject")
+        levels = sorted(md[time_col].dropna().astype(str).unique())
+        if len(levels) < 2:
+            raise InputError(metadata, f"column '{time_col}' has fewer than two levels")
+        ref = _reference(levels, reference if reference in levels else None)
+        for lv in levels:
+            if lv != ref:
+                comparisons.append(Comparison(f"{time_col}-{lv}-vs-{ref}", "paired", time_col,
+                                              (lv, ref), subject=subject))
+    healthy_t = None
+    if healthy:
+        if "=" not in healthy:
+            raise InputError("--healthy", "give COLUMN=LEVEL")
+        c, lv = healthy.split("=", 1)
+        healthy_t = (c.strip(), lv.strip())
+    with progress_bars() as progress:
+        summary = diversity_stage(
+            table, metadata, output_dir, comparisons=comparisons, tree=tree, subject=subject,
+            healthy=healthy_t, rarefy=_rarefy_value(rarefy),
+            metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
+            permutations=permutations, seed=seed, progress=progress,
+            group_columns=tuple(group_columns),
+            covariates=tuple(c.strip() for c in covariates.split(",") if c.strip()),
+            rarefaction_iterations=iterations,
+        )
+    click.echo(f"diversity: {summary.n_samples} samples, depth {summary.depth}, "
+               f"{len(summary.dropped)} dropped, metrics {', '.join(summary.metrics)} -> {output_dir}")
