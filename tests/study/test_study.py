@@ -267,3 +267,13 @@ def test_bom_and_broken_gzip(tmp_path):
     (tmp_path / "m.tsv.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(InputError, match="cannot read"):
         read_metadata(tmp_path / "m.tsv.gz")
+
+
+def test_repeated_keys_are_reported(study_dir):
+    y = study_dir / "study.yaml"
+    with y.open("a") as fh:
+        fh.write("options:\n  seed: 3\n")  # line 44 repeats the options block of line 40
+    with pytest.raises(StudyError) as info:
+        load_study(y)
+    assert info.value.problems == [
+        f"{y}: line 44: options: repeated key (YAML keeps only the last one)"]

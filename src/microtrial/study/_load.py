@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from microtrial.design import Comparison
 from microtrial.errors import StudyError
 from microtrial.study._models import ComparisonSpec, Study, StudySpec
-from microtrial.study._yaml import line_of, parse_yaml
+from microtrial.study._yaml import duplicate_keys, line_of, parse_yaml
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,11 @@ def parse_study(path: str | os.PathLike[str]) -> Parsed:
     data, node = parse_yaml(p)
     parsed = Parsed(p, node)
     context = {"base": p.resolve().parent}
+    for line, loc, key in duplicate_keys(node):
+        dotted = ".".join(str(x) for x in (*loc, key))
+        parsed.problems.append(
+            f"{p}: line {line}: {dotted}: repeated key (YAML keeps only the last one)"
+        )
     fields = StudySpec.model_fields
     for key in data:
         if key not in fields:

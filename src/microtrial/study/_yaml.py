@@ -69,3 +69,29 @@ def line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
         else:
             return line
     return line
+
+
+def duplicate_keys(node: yaml.Node | None) -> list[tuple[int, tuple[str | int, ...], str]]:
+    """``(line, parent location, key)`` for every key repeated within one mapping.
+
+    ``yaml.safe_load`` silently keeps the last of repeated keys; a study file with two
+    ``options:`` blocks is almost certainly a mistake, so it is reported.
+    """
+    found: list[tuple[int, tuple[str | int, ...], str]] = []
+
+    def walk(n: yaml.Node, loc: tuple[str | int, ...]) -> None:
+        if isinstance(n, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in n.value:
+                key = str(key_node.value)
+                if key in seen:
+                    found.append((key_node.start_mark.line + 1, loc, key))
+                seen.add(key)
+                walk(value_node, (*loc, key))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*loc, i))
+
+    if node is not None:
+        walk(node, ())
+    return found
