@@ -1,0 +1,86 @@
+"""``tree``: ASV sequences -> tree.nwk (rooted, every ASV a tip)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from microtrial.errors import InputError
+
+log = logging.getLogger(__name__)
+
+METHODS = ("insertion", "de-novo")
+
+
+def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", threads: int = 2,
+               progress: Callable[[str, int, int], None] | None = None,
+               ref_seqs: Path | None = None, ref_tree: Path | None = None,
+               ref_alignment: Path | None = None) -> Path:
+    """Build the ASV tree and write ``tree.nwk`` and ``run-info.json`` into ``out_dir``.
+
+    ``method="insertion"`` places every ASV into the Greengenes 13_8 97% tree (or
+    ``ref_tree`` with ``ref_seqs``) next to its closest reference and prunes the tree to the
+    ASVs; ``"de-novo"`` aligns the ASVs to the Greengenes 85% template alignment (or
+    ``ref_alignment``) and builds a midpoint-rooted neighbour-joining tree.
+    """
+    import numba
+    import qiime_default_reference as qdr
+
+    from microtrial.io.fasta import read_fasta
+    from microtrial.io.newick import read_tree, write_tree
+    from microtrial.io.runinfo import write_run_info
+    from microtrial.phylogeny import build_reference_index, de_novo_tree, insertion_tree
+
+    m = method.lower().replace("_", "-").replace("denovo", "de-novo")
+    if m not in METHODS:
+        raise InputError("--method", f"unknown tree method '{method}'; choose from {', '.join(METHODS)}")
+    if (ref_seqs is None) != (ref_tree is None):
+        raise InputError("--ref-seqs/--ref-tree", "give both the reference sequences and tree, or neither")
+    timings: dict[str, float] = {}
+    queries = read_fasta(sequences)
+    if not queries:
+        raise InputError(sequences, "no sequences")
+    old_threads = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        t0 = time.perf_counter()
+        if m == "insertion":
+            seqs_path = Path(ref_seqs) if ref_seqs is not None else Path(qdr.get_reference_sequences())
+            tree_path = Path(ref_tree) if ref_tree is not None else Path(qdr.get_reference_tree())
+            refs = read_fasta(seqs_path)
+            reference_tree = read_tree(tree_path)
+            timings["read_reference"] = round(time.perf_counter() - t0, 3)
+            if progress is not None:
+                progress("tree: placing ASVs", 0, len(queries))
+            t1 = time.perf_counter()
+            index = build_reference_index(refs)
+            try:
+                tree = insertion_tree(queries, reference_tree, index)
+            except ValueError as exc:
+                raise InputError(sequences, str(exc)) from exc
+            timings["insert"] = round(time.perf_counter() - t1, 3)
+            reference = {"sequences": seqs_path, "tree": tree_path}
+        else:
+            aln_path = Path(ref_alignment) if ref_alignment is not None else Path(qdr.get_template_alignment())
+            template = read_fasta(aln_path)
+            tree = de_novo_tree(queries, template)
+            timings["de_novo"] = round(time.perf_counter() - t0, 3)
+            reference = {"alignment": aln_path}
+    finally:
+        numba.set_num_threads(old_threads)
+    if progress is not None:
+        progress("tree: placing ASVs", len(queries), len(queries))
+    tips = {t.name for t in tree.tips()}
+    missing = set(queries) - tips
+    if missing:  # an internal guarantee; never write a tree that lacks ASVs
+        raise RuntimeError(f"{len(missing)} ASVs missing from the tree")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "tree.nwk"
+    write_tree(tree, path)
+    write_run_info(out_dir, command="tree",
+                   options={"sequences": sequences, "method": m, "threads": threads, **reference},
+                   timings=timings, extra={"n_tips": len(tips)})
+    return path
