@@ -277,3 +277,32 @@ def test_repeated_keys_are_reported(study_dir):
         load_study(y)
     assert info.value.problems == [
         f"{y}: line 44: options: repeated key (YAML keeps only the last one)"]
+
+
+@pytest.mark.requires_shared
+def test_miseq_sop_study_lists_samples_without_reads(shared_data, tmp_path):
+    # mouse.time.design lists 19 samples of mouse F3; the folder holds reads for 13 of them.
+    design = (shared_data / "miseq-sop" / "mouse.time.design").read_text().splitlines()[1:]
+    rows = [line.split("\t") for line in design if line.strip()]
+    md = tmp_path / "metadata.tsv"
+    md.write_text("sample-id\tmouse\ttime\n" + "".join(f"{s}\tF3\t{t}\n" for s, t in rows))
+    y = tmp_path / "study.yaml"
+    y.write_text(
+        f"metadata: metadata.tsv\n"
+        f"design: {{subject: mouse, group: {{column: time, reference: Early}}}}\n"
+        f"reads: {{dir: {shared_data / 'miseq-sop'}}}\n"
+        f"comparisons:\n  - {{name: late-vs-early, kind: between, column: time, "
+        f"levels: [Late, Early]}}\n"
+    )
+    with pytest.raises(StudyError) as info:
+        validate_study(y)
+    assert info.value.problems == [
+        f"{y}: line 3: reads.dir: metadata samples without reads in {shared_data / 'miseq-sop'}: "
+        "F3D0, F3D147, F3D148, F3D149, F3D2, F3D6"
+    ]
+    keep = {"F3D1", "F3D141", "F3D142", "F3D143", "F3D144", "F3D145", "F3D146", "F3D150",
+            "F3D3", "F3D5", "F3D7", "F3D8", "F3D9"}
+    md.write_text("sample-id\tmouse\ttime\n" + "".join(
+        f"{s}\tF3\t{t}\n" for s, t in rows if s in keep))
+    s = validate_study(y)
+    assert s.reads.dir == shared_data / "miseq-sop" and len(s.comparisons) == 1
