@@ -166,3 +166,18 @@ def test_cli_import_export(tmp_path, capsys):
     assert err.startswith(f"error: {tmp_path / 'bad.tsv'}: line 2: ")
     assert "Traceback" not in err
     assert not (tmp_path / "bad.qza").exists()
+
+
+def test_size_guards(tmp_path, monkeypatch):
+    import microtrial.io.qza as qza
+
+    bomb = tmp_path / "bomb.qza"
+    uid = _crafted(bomb, [])
+    with zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{uid}/data/zeros.bin", b"\0" * (4 * 1024**2))  # ~1000:1
+    with pytest.raises(InputError, match="compression ratio"):
+        read_qza(bomb)
+    write_qza({"f": "ACGT" * 100}, tmp_path / "s.qza", semantic_type="FeatureData[Sequence]")
+    monkeypatch.setattr(qza, "MAX_TOTAL_BYTES", 300)
+    with pytest.raises(InputError, match="size"):
+        read_qza(tmp_path / "s.qza")
