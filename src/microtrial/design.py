@@ -44,5 +44,17 @@ class Comparison:
         """The metadata rows this comparison uses (after ``where``, levels only)."""
         md = metadata
         for col, value in self.where.items():
-            md = md[md[col].astype(str) == str(value)]
-        return md[md[self.column].astype(str).isin(self.levels)]
+            md = md[level_strings(md[col]) == str(value)]
+        return md[level_strings(md[self.column]).isin(self.levels)]
+
+
+def level_strings(values: pd.Series) -> pd.Series:
+    """Metadata values as level labels: whole numbers read as floats print without ``.0``
+    (a numeric ``time`` column of 0/12 matches the levels ``"0"``/``"12"``)."""
+
+    def label(v: object) -> str:
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+
+    return values.map(label)

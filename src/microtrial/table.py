@@ -81,7 +81,7 @@ class FeatureTable:
         md = None
         if self.feature_metadata is not None:
             md = [
-                {k: v for k, v in row.items() if pd.notna(v)}
+                {k: v for k, v in row.items() if isinstance(v, list | tuple) or pd.notna(v)}
                 for row in self.feature_metadata.reindex(list(self.feature_ids)).to_dict(
                     "records"
                 )
