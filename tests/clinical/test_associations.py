@@ -89,6 +89,19 @@ def test_partial_spearman_first_order_formula() -> None:
     assert res["df"] == 22
     t = expected * np.sqrt(22 / (1 - expected**2))
     assert res["p_value"] == pytest.approx(2 * stats.t.sf(abs(t), 22))
+    # a constant covariate adjusts nothing and costs no degree of freedom
+    res2 = associate(pd.DataFrame({"x": x}), pd.DataFrame({"y": y}), method="partial_spearman",
+                     covariates=pd.DataFrame({"z": z, "site": 1.0})).iloc[0]
+    assert res2["rho"] == pytest.approx(expected) and res2["df"] == 22
+    # a two-level categorical covariate enters as one 0/1 column: the same first-order
+    # formula with the indicator in place of the ranks of z
+    sex = np.where(z > 0, "F", "M")
+    ind = (sex == "M").astype(float)
+    rxs, rys = np.corrcoef(rx, ind)[0, 1], np.corrcoef(ry, ind)[0, 1]
+    exp_sex = (rxy - rxs * rys) / np.sqrt((1 - rxs**2) * (1 - rys**2))
+    res3 = associate(pd.DataFrame({"x": x}), pd.DataFrame({"y": y}), method="partial_spearman",
+                     covariates=pd.DataFrame({"sex": sex})).iloc[0]
+    assert res3["rho"] == pytest.approx(exp_sex) and res3["df"] == 22
 
 
 def test_unknown_method() -> None:

@@ -85,12 +85,14 @@ def _colcor(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _design(covariates: pd.DataFrame) -> np.ndarray:
-    """Rank numeric covariates; indicator columns for categorical ones; plus intercept."""
+    """Rank numeric covariates; indicator columns for categorical ones (first level the
+    reference); plus intercept. Constant covariates are left out."""
     cols = [np.ones(len(covariates))]
     for c in covariates.columns:
         v = covariates[c]
         if pd.api.types.is_numeric_dtype(v):
-            cols.append(stats.rankdata(v.to_numpy(dtype=float)))
+            if v.nunique() > 1:  # a constant covariate adjusts nothing (and would cost a df)
+                cols.append(stats.rankdata(v.to_numpy(dtype=float)))
         else:
             levels = sorted(v.astype(str).unique())
             cols.extend((v.astype(str) == lev).to_numpy(dtype=float) for lev in levels[1:])

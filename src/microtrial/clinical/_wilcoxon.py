@@ -25,7 +25,10 @@ Rules (R's documented behaviour, ``?wilcox.test``):
   exactly 0 on whole intervals (continuity correction), so the root is not unique; to give
   R's numbers we search it as R's ``uniroot`` does: Brent's (1973) zeroin with tolerance
   1e-4 between the smallest and largest difference (:func:`zeroin`, written from Brent's
-  published algorithm).
+  published algorithm). The limits then equal R's to floating-point precision except when
+  scipy's normal quantile and R's (AS 241) differ in the last bit and steer the search to
+  another point of the same step: then they differ by less than R's tolerance (1e-4); see
+  ``benchmarks/clinical.py``.
 
 References
 ----------
