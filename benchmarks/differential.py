@@ -56,8 +56,12 @@ def accuracy(reps: int) -> None:
     designs = {
         "case-control (25 vs 25, 300 features, 30 DA, |log FC| 1-2.5)":
             dict(n_features=300, n_per_group=25, n_da=30, lfc_range=(1.0, 2.5), paired=False, subject_sd=0.0),
+        "small case-control (7 vs 7, 200 features, 20 DA, |log FC| 1-2.5)":
+            dict(n_features=200, n_per_group=7, n_da=20, lfc_range=(1.0, 2.5), paired=False, subject_sd=0.0),
         "paired (20 subjects x 2 visits, subject sd 1.5, 300 features, 30 DA, |log FC| 0.7-2)":
             dict(n_features=300, n_per_group=20, n_da=30, lfc_range=(0.7, 2.0), paired=True, subject_sd=1.5),
+        "small paired (8 subjects x 2 visits, subject sd 1.5, 200 features, 20 DA, |log FC| 1-2.5)":
+            dict(n_features=200, n_per_group=8, n_da=20, lfc_range=(1.0, 2.5), paired=True, subject_sd=1.5),
     }
     for label, kw in designs.items():
         methods = PAIRED if kw["paired"] else BETWEEN

@@ -90,3 +90,28 @@ def test_guild_sums_by_hand() -> None:
     np.testing.assert_allclose(ab.loc["s1"].to_numpy(), [0.5, 0.1])
     np.testing.assert_allclose(ab.loc["s2"].to_numpy(), [0.0, 0.0])
     np.testing.assert_allclose(ab.loc["s3"].to_numpy(), [0.6, 0.3])
+
+
+def test_lefse_subclass_step_needs_consistent_directions() -> None:
+    from microtrial.differential import Contrast, lefse
+
+    # classes A (subclasses a1, a2) and B (b1, b2), 6 samples per subclass (< min_c 10, so
+    # subclasses are compared by medians). "same": A above B in every subclass pair.
+    # "flip": ranks b2 < a2 < b1 < a1, so a2 is below b1 (inconsistent: LEfSe drops it),
+    # yet the class-level KW test is significant: mean ranks 15.5 vs 9.5 of 24,
+    # H = 12/(24*25) * (12*3^2 + 12*3^2) = 4.32, p = 0.038.
+    k = np.arange(6)
+    cols = [f"s{i}" for i in range(24)]
+    cls = ["A"] * 12 + ["B"] * 12
+    sub = ["a1"] * 6 + ["a2"] * 6 + ["b1"] * 6 + ["b2"] * 6
+    same = np.r_[300 + k, 200 + k, 100 + k, 50 + k]
+    flip = np.r_[400 + k, 20 + k, 40 + k, 1 + k]
+    rest = 2000 - same - flip
+    counts = pd.DataFrame([same, flip, rest], index=["same", "flip", "rest"], columns=cols)
+    contrast = Contrast(counts, pd.Series(cls, index=cols), "A", "B")
+    res = lefse(contrast, subclass=pd.Series(sub, index=cols), seed=0).set_index("feature")
+    assert res.loc["same", "lefse_called"]
+    assert not res.loc["flip", "lefse_called"] and np.isnan(res.loc["flip", "lda_score"])
+    # without subclasses the flip feature passes (KW p < 0.05) and gets an LDA score
+    plain = lefse(contrast, seed=0).set_index("feature")
+    assert plain.loc["flip", "p_value"] < 0.05 and np.isfinite(plain.loc["flip", "lda_score"])

@@ -8,6 +8,16 @@ were unbiased (median error 0.001) and correlated 0.96 with the truth, so we use
 than writing our own. As its documentation asks, a pseudocount of 1 is added to the counts.
 Its natural-log fold changes are reported as log2 fold changes; q-values are our BH.
 
+Small-sample correction (our addition, ``small_sample=True`` by default): ANCOM-BC's test
+statistic :math:`W = \\hat\\beta / \\widehat{SE}` is referred to the normal distribution,
+which is anti-conservative in small studies. In ``benchmarks/differential.py``-style
+simulations (200 features, 20 changing, 5 replicates) scikit-bio's p-values gave an
+empirical FDR of 0.24 / 0.13 / 0.10 with 7 / 15 / 25 samples per group. We refer
+:math:`W\\sqrt{(N-p)/N}` (the HC1 degrees-of-freedom inflation of the variance) to
+Student's t with :math:`N-p` degrees of freedom (:math:`N` samples, :math:`p` design
+columns): empirical FDR 0.09 / 0.04 / 0.05, power 0.54 / 0.88 / 0.95 (uncorrected: 0.72 /
+0.91 / 0.97). scikit-bio's own p-value is kept as ``p_value_normal``.
+
 ``paired-wilcoxon``: per feature, the Wilcoxon signed-rank test of the within-subject
 differences of CLR values (natural log of counts + 0.5, centred per sample), test minus
 reference; exact p-values for up to 50 pairs without ties or zero differences, the normal
@@ -30,17 +40,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from microtrial.differential._aldex import aldex, signed_rank_p
 from microtrial.differential._data import Contrast, clr, result_frame
 from microtrial.differential._lefse import lefse
-from microtrial.differential._lmm import lmm
+from microtrial.differential._lmm import design_matrix, lmm
 from microtrial.errors import AnalysisError
 
 log = logging.getLogger(__name__)
 
 
-def ancombc(contrast: Contrast, *, seed: int = 0) -> pd.DataFrame:
+def ancombc(contrast: Contrast, *, small_sample: bool = True, seed: int = 0) -> pd.DataFrame:
     """ANCOM-BC of the level (adjusted for covariates) with scikit-bio (see module notes).
 
     Returns ``feature, effect`` (bias-corrected log2 fold change), ``effect_type``,
@@ -69,9 +80,17 @@ def ancombc(contrast: Contrast, *, seed: int = 0) -> pd.DataFrame:
         raise AnalysisError("ANCOM-BC returned no coefficient for the level")
     sub = res.xs(row[0], level=1).reindex(table.columns)
     ln2 = np.log(2.0)
+    w = sub["W"].to_numpy(dtype=float)
+    p_normal = sub["pvalue"].to_numpy(dtype=float)
+    if small_sample:
+        n, p = table.shape[0], design_matrix(contrast).shape[1]
+        if n <= p:
+            raise AnalysisError(f"{n} samples are too few for a model with {p} terms")
+        pval = 2 * stats.t.sf(np.abs(w) * np.sqrt((n - p) / n), n - p)
+    else:
+        pval = p_normal
     return result_frame(counts.index, sub["Log(FC)"].to_numpy() / ln2, "log2_fold_change",
-                        sub["pvalue"].to_numpy(), se=sub["SE"].to_numpy() / ln2,
-                        W=sub["W"].to_numpy())
+                        pval, se=sub["SE"].to_numpy() / ln2, W=w, p_value_normal=p_normal)
 
 
 def paired_wilcoxon(contrast: Contrast, *, seed: int = 0) -> pd.DataFrame:

@@ -117,8 +117,12 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                        methods: Sequence[str] = ("lefse", "ancombc", "aldex", "lmm", "paired-wilcoxon"),
                        covariates: Sequence[str] = (), min_prevalence: float = 0.1,
                        seed: int = 0, threads: int = 2,
-                       progress: ProgressCallback | None = None) -> DifferentialSummary:
+                       progress: ProgressCallback | None = None,
+                       lefse_subclass: str | None = None) -> DifferentialSummary:
     """Run the differential stage (see the module notes) and write its outputs.
+
+    ``lefse_subclass`` names a metadata column of subclasses for LEfSe's pairwise
+    Wilcoxon step (none by default).
 
     ``threads`` is recorded but not used: every method is vectorised across features
     (numpy may use its own BLAS threads).
@@ -178,7 +182,12 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                     counts, hrank = per_rank.get("asv", all_counts), "asv"
                 sub = filter_features(counts[cols], min_prevalence=min_prevalence, totals=tot)
                 contrast = c0.with_counts(sub)
-                res = method.func(contrast, totals=tot, seed=seed)
+                subclass = None
+                if lefse_subclass is not None:
+                    if lefse_subclass not in md.columns:
+                        raise InputError(metadata, f"no column '{lefse_subclass}' (LEfSe subclass)")
+                    subclass = md.loc[cols, lefse_subclass].astype(str)
+                res = method.func(contrast, totals=tot, subclass=subclass, seed=seed)
                 results[name].append(_annotate(res, comp, contrast, hrank, tot, tax if hier is None else None))
             else:
                 for rank in ranks:
@@ -236,7 +245,8 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
         options={"table": str(table), "metadata": str(metadata), "taxonomy": str(taxonomy) if taxonomy else None,
                  "comparisons": [c.__dict__ | {"where": dict(c.where)} for c in comparisons],
                  "ranks": ranks, "methods": names, "covariates": list(covariates),
-                 "min_prevalence": min_prevalence, "threads": threads},
+                 "min_prevalence": min_prevalence, "threads": threads,
+                 "lefse_subclass": lefse_subclass},
         seeds={"differential": seed}, timings=summary.timings,
         extra={"n_called": summary.n_called, "skipped": summary.skipped},
     )
