@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from microtrial.differential import Contrast, called, run_method
+from microtrial.differential import Contrast, called, guild_counts, run_method
 
 BETWEEN = ("lefse", "ancombc", "aldex", "lmm")
 PAIRED = ("aldex", "lmm", "paired-wilcoxon")
@@ -104,7 +104,19 @@ def trial(seed: int = 1) -> None:
         eff = tr.effects[tr.effects["comparison"] == name].set_index("feature")["log2fc"]
         true = (eff.reindex(counts.index).fillna(0.0) != 0).to_numpy()
         print(f"{name} ({kind}; {true.sum()} of {len(true)} features with a designed effect)")
-        for m in (PAIRED if kind == "paired" else BETWEEN):
+        methods = PAIRED if kind == "paired" else BETWEEN
+        taxonomy = tr.pool["taxon"]
+        gc = guild_counts(tr.counts[sub.index], taxonomy)
+        gc.loc["other"] = tr.counts[sub.index].sum() - gc.sum()
+        designed = {g: tr.effects[(tr.effects["comparison"] == name) & (tr.effects["guild"] == key)]["log2fc"].mean()
+                    for g, key in (("butyrate_producers", "butyrate-producers"),
+                                   ("inflammation_associated", "prevotellaceae"))}
+        for m in methods:
+            r = run_method(m, contrast.with_counts(gc), seed=0).set_index("feature")
+            txt = ", ".join(f"{g} effect {r.loc[g, 'effect']:+.2f} p {r.loc[g, 'p_value']:.2g} "
+                            f"(designed log2FC {designed[g]:+.2f})" for g in designed)
+            print(f"  guilds {m:<16} {txt}")
+        for m in methods:
             c = called(run_method(m, contrast, seed=0))
             print(f"  {m:<16} called {c.sum():3d}  false {int((c & ~true).sum()):3d}  "
                   f"FDP {(c & ~true).sum() / max(c.sum(), 1):.3f}  power {(c & true).sum() / max(true.sum(), 1):.3f}")
