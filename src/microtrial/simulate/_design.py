@@ -103,7 +103,8 @@ class SimulationDesign:
         ``primer_f``/``primer_r`` when given), ``chimera_rate`` of read pairs from PCR
         chimeras (about ``reads_per_chimera`` reads per chimeric sequence). Quality means
         fall from ``q_start`` to ``q_end`` along each read (R1, R2 values), per-read offset
-        sd ``q_read_sd``, per-base sd ``q_base_sd``.
+        sd ``q_read_sd``, per-read spread of the decline ``q_decline_sd`` (log scale),
+        per-base sd ``q_base_sd``; a fraction ``q_tail_rate`` of reads ends in a Q2 tail.
     Communities (natural-log scale of the Dirichlet mean weights)
         ``feature_sd``: spread of OTU weights within a target; ``subject_sd_*``: subject
         effects; ``visit_sd``: visit-to-visit noise; ``presence_*``: probability that an OTU
@@ -131,10 +132,12 @@ class SimulationDesign:
     chimera_rate: float = 0.03
     reads_per_chimera: float = 4.0
     min_distance: int = 3
-    q_start: tuple[float, float] = (37.0, 36.0)
-    q_end: tuple[float, float] = (30.0, 20.0)
-    q_read_sd: float = 1.5
-    q_base_sd: float = 2.5
+    q_start: tuple[float, float] = (36.0, 35.0)
+    q_end: tuple[float, float] = (27.0, 15.0)
+    q_read_sd: float = 2.0
+    q_decline_sd: float = 0.3
+    q_base_sd: float = 3.0
+    q_tail_rate: float = 0.03
     pool: tuple[TaxonTarget, ...] = field(default=DEFAULT_POOL)
     feature_sd: float = 1.0
     subject_sd_control: float = 0.8

@@ -11,8 +11,10 @@ Reads. The molecule is ``forward primer + amplicon + reverse complement of the r
 primer``, each degenerate primer base resolved at random per read (primer mixes hold every
 variant). R1 reads the molecule from its 5' end, R2 its reverse complement, ``read_length``
 nt each (shorter if the molecule is). Quality scores fall along the read like a MiSeq run's
-(mean ``q_start + (q_end - q_start) * (i / (L - 1))^1.5``, plus a per-read offset and
-per-base noise, rounded and clipped to 2..40; R2 worse); each base is replaced by one of
+(mean ``q_start + d_r * (q_end - q_start) * (i / (L - 1))^2`` with a per-read decline
+factor ``d_r ~ LogNormal(0, q_decline_sd)``, plus a per-read offset and per-base noise,
+rounded and clipped to 2..40; R2 worse; a fraction ``q_tail_rate`` of reads turns to Q2 from
+a random point after the first third, like Illumina's Q2 "B-tails"); each base is replaced by one of
 the three others with probability ``10^(-Q/10)``, so the Phred scores are exact
 (Ewing & Green 1998, Genome Res 8:186). All of it is vectorised over the reads of a sample.
 """
@@ -188,13 +190,19 @@ def _qualities(
     rng: np.random.Generator,
 ) -> np.ndarray:
     x = np.arange(length, dtype=np.float32) / max(length - 1, 1)
-    mean = (q_start + (q_end - q_start) * x**1.5).astype(np.float32)
+    decline = ((q_end - q_start) * x**2).astype(np.float32)
+    factor = np.exp(rng.normal(0.0, design.q_decline_sd, (n, 1))).astype(np.float32)
     q = rng.standard_normal((n, length), dtype=np.float32)
     q *= np.float32(design.q_base_sd)
-    q += mean[None, :]
+    q += np.float32(q_start) + factor * decline[None, :]
     q += rng.normal(0.0, design.q_read_sd, (n, 1)).astype(np.float32)
     np.rint(q, out=q)
     np.clip(q, 2, 40, out=q)
+    tails = np.flatnonzero(rng.random(n) < design.q_tail_rate)
+    starts = rng.integers(length // 3, length, tails.size)
+    q[tails[:, None], np.arange(length)[None, :]] = np.where(
+        np.arange(length)[None, :] >= starts[:, None], 2, q[tails]
+    )
     return q.astype(np.uint8)
 
 
