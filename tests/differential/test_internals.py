@@ -115,3 +115,15 @@ def test_lefse_subclass_step_needs_consistent_directions() -> None:
     # without subclasses the flip feature passes (KW p < 0.05) and gets an LDA score
     plain = lefse(contrast, seed=0).set_index("feature")
     assert plain.loc["flip", "p_value"] < 0.05 and np.isfinite(plain.loc["flip", "lda_score"])
+
+
+def test_prevalence_and_abundance_filters_by_hand() -> None:
+    from microtrial.differential import filter_features
+
+    counts = pd.DataFrame({"s1": [5, 0, 1, 94], "s2": [5, 0, 0, 95], "s3": [0, 1, 0, 99],
+                           "s4": [10, 0, 0, 90]}, index=list("abcd"))
+    # prevalence: a 3/4, b 1/4, c 1/4, d 4/4; mean relative abundance: a 0.05, b 0.0025,
+    # c 0.0025, d 0.945
+    assert list(filter_features(counts, min_prevalence=0.5).index) == ["a", "d"]
+    assert list(filter_features(counts, min_prevalence=0.25).index) == list("abcd")
+    assert list(filter_features(counts, min_prevalence=0.0, min_abundance=0.01).index) == ["a", "d"]

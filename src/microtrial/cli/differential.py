@@ -40,13 +40,15 @@ def _split(text: str | None) -> list[str]:
               help="Metadata column of subclasses for LEfSe's pairwise Wilcoxon step.")
 @click.option("--min-prevalence", "min_prevalence", default=0.1, type=float, show_default=True,
               help="Keep features present in at least this fraction of the compared samples.")
+@click.option("--min-abundance", "min_abundance", default=0.0, type=float, show_default=True,
+              help="Keep features with at least this mean relative abundance in the compared samples.")
 @click.option("--seed", "seed", default=0, type=int, show_default=True, help="Random seed.")
 @click.option("--threads", "threads", default=2, type=int, show_default=True,
               help="Threads (recorded; the methods are vectorised).")
 @output_option
 def command(table: Path, metadata: Path, group: str, levels: str | None, subject: str | None,
             kind: str, covariates: str, method: str, rank: str, taxonomy: Path | None,
-            subclass: str | None, min_prevalence: float, seed: int, threads: int, output_dir: Path) -> None:
+            subclass: str | None, min_prevalence: float, min_abundance: float, seed: int, threads: int, output_dir: Path) -> None:
     """Differential abundance of features (and guilds) between two levels of --group."""
     from microtrial.design import Comparison
     from microtrial.differential import METHODS
@@ -91,7 +93,7 @@ def command(table: Path, metadata: Path, group: str, levels: str | None, subject
             table, metadata, output_dir, comparisons=[comp], taxonomy=taxonomy,
             ranks=_split(rank) or ["asv"], methods=methods, covariates=_split(covariates),
             min_prevalence=min_prevalence, seed=seed, threads=threads, progress=progress,
-            lefse_subclass=subclass,
+            lefse_subclass=subclass, min_abundance=min_abundance,
         )
     for name, n in summary.n_called.items():
         click.echo(f"{name}: {n} features called")

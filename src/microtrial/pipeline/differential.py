@@ -118,11 +118,14 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                        covariates: Sequence[str] = (), min_prevalence: float = 0.1,
                        seed: int = 0, threads: int = 2,
                        progress: ProgressCallback | None = None,
-                       lefse_subclass: str | None = None) -> DifferentialSummary:
+                       lefse_subclass: str | None = None,
+                       min_abundance: float = 0.0) -> DifferentialSummary:
     """Run the differential stage (see the module notes) and write its outputs.
 
     ``lefse_subclass`` names a metadata column of subclasses for LEfSe's pairwise
-    Wilcoxon step (none by default).
+    Wilcoxon step (none by default). Features are kept when present in at least
+    ``min_prevalence`` of a comparison's samples and with mean relative abundance at least
+    ``min_abundance`` there.
 
     ``threads`` is recorded but not used: every method is vectorised across features
     (numpy may use its own BLAS threads).
@@ -138,7 +141,6 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
         tax = read_taxonomy(taxonomy)["Taxon"]
     elif any(r != "asv" for r in ranks):
         raise InputError(str(taxonomy or "--taxonomy"), f"ranks {', '.join(r for r in ranks if r != 'asv')} need a taxonomy")
-    out_dir.mkdir(parents=True, exist_ok=True)
     summary = DifferentialSummary(out_dir)
     all_counts = rank_counts(ftable, None, "asv")
     totals_all = all_counts.to_numpy(dtype=float).sum(axis=0)
@@ -180,7 +182,8 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                     counts, hrank = hier
                 else:
                     counts, hrank = per_rank.get("asv", all_counts), "asv"
-                sub = filter_features(counts[cols], min_prevalence=min_prevalence, totals=tot)
+                sub = filter_features(counts[cols], min_prevalence=min_prevalence,
+                                      min_abundance=min_abundance, totals=tot)
                 contrast = c0.with_counts(sub)
                 subclass = None
                 if lefse_subclass is not None:
@@ -191,7 +194,8 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                 results[name].append(_annotate(res, comp, contrast, hrank, tot, tax if hier is None else None))
             else:
                 for rank in ranks:
-                    sub = filter_features(per_rank[rank][cols], min_prevalence=min_prevalence, totals=tot)
+                    sub = filter_features(per_rank[rank][cols], min_prevalence=min_prevalence,
+                                      min_abundance=min_abundance, totals=tot)
                     if sub.shape[0] < 2:
                         summary.skipped.append(f"{name} {rank} {comp.name}: fewer than 2 features")
                         continue
@@ -226,6 +230,7 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
         step += 1
         if progress:
             progress("differential", step, total_steps)
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once every test has run
     merged: dict[str, pd.DataFrame] = {}
     for name in names:
         df = pd.concat(results[name], ignore_index=True) if results[name] else pd.DataFrame(columns=BASE_COLUMNS)
@@ -246,7 +251,7 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                  "comparisons": [c.__dict__ | {"where": dict(c.where)} for c in comparisons],
                  "ranks": ranks, "methods": names, "covariates": list(covariates),
                  "min_prevalence": min_prevalence, "threads": threads,
-                 "lefse_subclass": lefse_subclass},
+                 "lefse_subclass": lefse_subclass, "min_abundance": min_abundance},
         seeds={"differential": seed}, timings=summary.timings,
         extra={"n_called": summary.n_called, "skipped": summary.skipped},
     )
