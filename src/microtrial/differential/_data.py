@@ -9,6 +9,7 @@ column of its test sample and of its reference sample.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,7 +127,7 @@ def relative(counts: np.ndarray) -> np.ndarray:
 
 def result_frame(features: pd.Index | list[str], effect: np.ndarray, effect_type: str,
                  p_value: np.ndarray, q_value: np.ndarray | None = None,
-                 **extra: np.ndarray) -> pd.DataFrame:
+                 **extra: Any) -> pd.DataFrame:
     """Assemble a method's result with the contract's columns (q by BH when not given)."""
     p = np.asarray(p_value, dtype=float)
     df = pd.DataFrame({

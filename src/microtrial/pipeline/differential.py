@@ -178,6 +178,7 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                 continue
             t0 = time.perf_counter()
             if name == "lefse":
+                hrank: str | pd.Series
                 if hier is not None:
                     counts, hrank = hier
                 else:
