@@ -69,3 +69,7 @@ def test_cli_paired_and_errors(tmp_path: Path, sim, capsys) -> None:
     rc = main(["differential", "--table", str(table), "--metadata", str(md), "--group", "nope",
                "-o", str(tmp_path / "bad")])
     assert rc == 2 and "no column 'nope'" in capsys.readouterr().err
+    rc = main(["differential", "--table", str(table), "--metadata", str(md), "--group", "time",
+               "--rank", "genus", "-o", str(tmp_path / "bad")])
+    assert rc == 2 and "need a taxonomy" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
