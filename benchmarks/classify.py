@@ -1,0 +1,264 @@
+"""Classifier benchmark: microtrial classify vs R DADA2 assignTaxonomy, side by side.
+
+Usage:
+    .venv/bin/python benchmarks/classify.py [--shared ../shared/data] [--cv] [--folds 5]
+        [--cv-test 300] [--cv-only] [--skip-r]
+
+Input: the 189 MiSeq SOP ASVs of the golden file
+``miseq-sop/reference-outputs/dada2-1.26-assignTaxonomy-gg13_8.tsv`` and Greengenes 13_8
+97% OTUs (``qiime-default-reference``), written for R in DADA2 format exactly as that
+file's README says (header = k__ to g__ ranks, stopping before the first empty rank).
+
+Prints: training time (no cache), time to classify with the model cached (in process and
+as a fresh ``microtrial classify`` process), R's ``assignTaxonomy(seqs, TRAIN,
+multithread=2, minBoot=80)`` time on the same input, their ratio, and per-rank agreement
+of both with the golden file (NA = not assigned). With ``--cv``: k-fold cross-validation
+on Greengenes with identical folds and held-out sequences for both classifiers, scored by
+the same code (precision, recall, F-measure per rank).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RANK_COLS = ["Kingdom", "Phylum", "Class", "Order", "Family", "Genus"]
+
+R_SCRIPT = r"""
+suppressMessages(library(dada2))
+args <- commandArgs(TRUE)
+seqs <- readLines(args[1])
+t0 <- proc.time()
+set.seed(100)
+tax <- assignTaxonomy(seqs, args[2], multithread=2, minBoot=80)
+el <- (proc.time() - t0)[["elapsed"]]
+write.table(tax, args[3], sep="\t", quote=FALSE, col.names=NA)
+cat(sprintf("%.3f\n", el))
+"""
+
+
+def gg_levels(taxon: str) -> list[str]:
+    """Greengenes ranks k__..g__ stopping before the first empty one (README recipe)."""
+    out = []
+    for part in taxon.split(";")[:6]:
+        p = part.strip()
+        if len(p) <= 3:
+            break
+        out.append(p)
+    return out
+
+
+def write_dada2_reference(ids: list[str], seqs: dict[str, str], tax: dict[str, str], path: Path) -> None:
+    with open(path, "w") as fh:
+        for i in ids:
+            fh.write(">" + ";".join(gg_levels(tax[i])) + ";\n" + seqs[i] + "\n")
+
+
+def run_r(queries: list[str], train_fa: Path, work: Path, tag: str) -> tuple[pd.DataFrame, float]:
+    qfile = work / f"{tag}-queries.txt"
+    qfile.write_text("\n".join(queries) + "\n")
+    script = work / "assign.R"
+    script.write_text(R_SCRIPT)
+    out = work / f"{tag}-r.tsv"
+    t0 = time.perf_counter()
+    res = subprocess.run(["Rscript", str(script), str(qfile), str(train_fa), str(out)],
+                         check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    r_el = float(res.stdout.strip().splitlines()[-1])
+    df = pd.read_csv(out, sep="\t", index_col=0, keep_default_na=True)
+    return df, max(wall, r_el)
+
+
+def levels_from_row(row: pd.Series) -> list[str]:
+    out = []
+    for c in RANK_COLS:
+        v = row.get(c)
+        if not isinstance(v, str) or v == "NA":
+            break
+        out.append(v)
+    return out
+
+
+def norm(levels: list[str]) -> list[str]:
+    from microtrial.taxa import split_taxon
+
+    return split_taxon(";".join(levels))[:6] if levels else []
+
+
+def agreement(a: list[list[str]], b: list[list[str]]) -> list[float]:
+    out = []
+    for r in range(6):
+        same = sum((x[r] if r < len(x) else None) == (y[r] if r < len(y) else None) for x, y in zip(a, b, strict=True))
+        out.append(same / len(a))
+    return out
+
+
+def score(truth: list[list[str]], pred: list[list[str]]) -> pd.DataFrame:
+    rows = []
+    for r in range(6):
+        tp = fp = fn = 0
+        for t, p in zip(truth, pred, strict=True):
+            tv = t[r] if r < len(t) else None
+            pv = p[r] if r < len(p) else None
+            if pv is not None and pv == tv:
+                tp += 1
+            elif pv is not None:
+                fp += 1
+            if tv is not None and pv != tv:
+                fn += 1
+        prec = tp / (tp + fp) if tp + fp else float("nan")
+        rec = tp / (tp + fn) if tp + fn else float("nan")
+        f = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        rows.append((RANK_COLS[r], prec, rec, f))
+    return pd.DataFrame(rows, columns=["rank", "precision", "recall", "f_measure"])
+
+
+def main() -> None:
+    import qiime_default_reference as qdr
+
+    from microtrial.io.fasta import read_fasta, sequence_id, write_fasta
+    from microtrial.io.taxonomy import read_reference
+    from microtrial.pipeline.classify import classify_stage
+    from microtrial.taxonomy import classify, train_classifier
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=Path(os.environ.get("MICROTRIAL_SHARED", ROOT.parent / "shared")) / "data")
+    ap.add_argument("--cv", action="store_true", help="Also run k-fold cross-validation (both classifiers).")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--cv-test", type=int, default=300, help="Held-out sequences classified per fold.")
+    ap.add_argument("--cv-only", action="store_true", help="Only the cross-validation.")
+    ap.add_argument("--skip-r", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    have_r = shutil.which("Rscript") is not None and not args.skip_r
+    if args.cv_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            cross_validation(args, Path(tmp), have_r)
+        return
+    golden = pd.read_csv(args.shared / "miseq-sop/reference-outputs/dada2-1.26-assignTaxonomy-gg13_8.tsv", sep="\t")
+    queries = list(golden["sequence"])
+    gold = [norm(levels_from_row(r)) for _, r in golden.iterrows()]
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; {len(queries)} ASVs; Greengenes 13_8 97%")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        cache = work / "cache"
+        fasta = work / "asvs.fasta"
+        write_fasta({sequence_id(s): s for s in queries}, fasta)
+        # warm the JIT on a tiny input so compile time is not counted
+        small = {sequence_id(s): s for s in queries[:3]}
+        write_fasta(small, work / "small.fasta")
+        t0 = time.perf_counter()
+        ref = read_reference(qdr.get_reference_sequences(), qdr.get_reference_taxonomy())
+        model = train_classifier(ref)
+        t_train_first = time.perf_counter() - t0
+        classify(small, model)
+        t0 = time.perf_counter()
+        ref = read_reference(qdr.get_reference_sequences(), qdr.get_reference_taxonomy())
+        model = train_classifier(ref)
+        t_train = time.perf_counter() - t0
+        del ref
+        # first stage call trains and caches; then cached runs
+        t0 = time.perf_counter()
+        classify_stage(fasta, work / "o0", cache_dir=cache)
+        t_stage_train = time.perf_counter() - t0
+        cached = []
+        for i in range(args.repeats):
+            t0 = time.perf_counter()
+            path = classify_stage(fasta, work / f"o{i + 1}", cache_dir=cache)
+            cached.append(time.perf_counter() - t0)
+        t_cached = statistics.median(cached)
+        cli = []
+        for i in range(args.repeats):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "microtrial", "classify", str(fasta), "-o", str(work / f"c{i}"),
+                            "--cache-dir", str(cache)], check=True, capture_output=True)
+            cli.append(time.perf_counter() - t0)
+        t_cli = statistics.median(cli)
+        ours = pd.read_csv(path, sep="\t", index_col=0)
+        ours_levels = []
+        for s in queries:
+            t = ours.at[sequence_id(s), "Taxon"]
+            ours_levels.append(norm([t]) if t != "Unassigned" else [])
+        ours_levels = [lv[:6] for lv in ours_levels]
+        print(f"microtrial: training {t_train:.1f} s (first call incl. JIT compile {t_train_first:.1f} s); "
+              f"classify_stage training+classifying {t_stage_train:.1f} s; "
+              f"with the model cached: {t_cached:.2f} s in process, {t_cli:.2f} s as a CLI process "
+              f"(median of {args.repeats})")
+        agr = agreement(ours_levels, gold)
+        print("agreement with golden assignTaxonomy (dada2 1.26):",
+              ", ".join(f"{c} {a:.1%}" for c, a in zip(RANK_COLS, agr, strict=True)))
+        if have_r:
+            train_fa = work / "gg13_8_dada2.fa"
+            seqs = read_fasta(qdr.get_reference_sequences())
+            tax = dict(line.rstrip("\n").split("\t") for line in open(qdr.get_reference_taxonomy()))
+            write_dada2_reference(list(seqs), seqs, tax, train_fa)
+            rdf, t_r = run_r(queries, train_fa, work, "sop")
+            r_levels = [norm(levels_from_row(rdf.loc[s])) for s in queries]
+            print(f"R dada2 assignTaxonomy (training + classifying, multithread=2): {t_r:.1f} s; "
+                  f"ratio R / microtrial cached: {t_r / t_cached:.1f}x in process, {t_r / t_cli:.1f}x CLI; "
+                  f"R / microtrial training+classifying: {t_r / t_stage_train:.1f}x")
+            print("R run agreement with golden:", ", ".join(f"{c} {a:.1%}" for c, a in zip(RANK_COLS, agreement(r_levels, gold), strict=True)))
+            print("microtrial vs this R run:", ", ".join(f"{c} {a:.1%}" for c, a in zip(RANK_COLS, agreement(ours_levels, r_levels), strict=True)))
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
+        if args.cv:
+            cross_validation(args, work, have_r)
+
+
+def cross_validation(args: argparse.Namespace, work: Path, have_r: bool) -> None:
+    import qiime_default_reference as qdr
+
+    from microtrial.io.fasta import read_fasta
+    from microtrial.taxonomy import Reference, classify, train_classifier
+
+    seqs = read_fasta(qdr.get_reference_sequences())
+    tax = dict(line.rstrip("\n").split("\t") for line in open(qdr.get_reference_taxonomy()))
+    ids = list(seqs)
+    rng = np.random.default_rng(0)
+    parts = np.array_split(rng.permutation(len(ids)), args.folds)
+    truth_all, ours_all, r_all = [], [], []
+    t_ours = t_r = 0.0
+    for f, test in enumerate(parts):
+        train = np.concatenate([p for i, p in enumerate(parts) if i != f])
+        test = rng.choice(test, size=min(args.cv_test, len(test)), replace=False)
+        train_ids = [ids[i] for i in train]
+        test_seqs = [seqs[ids[i]] for i in test]
+        truth_all += [norm(gg_levels(tax[ids[i]])) for i in test]
+        t0 = time.perf_counter()
+        ref = Reference(tuple(train_ids), tuple(seqs[i] for i in train_ids), tuple(tax[i] for i in train_ids))
+        model = train_classifier(ref)
+        res = classify({str(k): s for k, s in enumerate(test_seqs)}, model, confidence=0.8, seed=f,
+                       both_orientations=False, threads=2)
+        t_ours += time.perf_counter() - t0
+        ours_all += [norm([t]) if t != "Unassigned" else [] for t in res["Taxon"]]
+        if have_r:
+            fa = work / f"fold{f}.fa"
+            write_dada2_reference(train_ids, seqs, tax, fa)
+            rdf, el = run_r(test_seqs, fa, work, f"fold{f}")
+            t_r += el
+            r_all += [norm(levels_from_row(rdf.iloc[k])) for k in range(len(test_seqs))]
+        print(f"fold {f + 1}/{args.folds} done (load {os.getloadavg()[0]:.2f})", flush=True)
+    print(f"\n{args.folds}-fold cross-validation on Greengenes 13_8 97% "
+          f"({args.cv_test} held-out full-length sequences per fold, minBoot 80):")
+    ours_tab = score(truth_all, ours_all)
+    print(f"microtrial ({t_ours:.0f} s):")
+    print(ours_tab.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    if have_r:
+        r_tab = score(truth_all, r_all)
+        print(f"R dada2 assignTaxonomy, same folds and held-out sequences ({t_r:.0f} s):")
+        print(r_tab.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+if __name__ == "__main__":
+    main()
