@@ -60,20 +60,24 @@ def _prune_to(tree, keep: set[str]):  # noqa: ANN001, ANN202 - skbio.TreeNode
 
 
 def insertion_tree(queries: Mapping[str, str], reference_tree, index: ReferenceIndex, *,  # noqa: ANN001
-                   n_candidates: int = 4, prune: bool = True):  # noqa: ANN201 - skbio.TreeNode
+                   n_candidates: int = 4, prune: bool = True,
+                   copy: bool = True):  # noqa: ANN201 - skbio.TreeNode
     """A rooted tree with every query as a tip, by insertion into ``reference_tree``.
 
     Parameters
     ----------
     queries : mapping of feature id -> sequence
     reference_tree : skbio.TreeNode
-        Rooted, tips named like ``index.ids`` (it is not modified).
+        Rooted, tips named like ``index.ids`` (not modified unless ``copy=False``).
     index : ReferenceIndex
         From :func:`build_reference_index` on the tree's reference sequences.
     n_candidates : int
         References aligned per query (the k-mer nearest ones).
     prune : bool
         Keep only the subtree spanning the queries.
+    copy : bool
+        Work on a copy of ``reference_tree``; ``False`` saves time and memory for a tree
+        read just for this call (which is then modified).
 
     Returns
     -------
@@ -84,7 +88,7 @@ def insertion_tree(queries: Mapping[str, str], reference_tree, index: ReferenceI
     ids = list(queries)
     if not ids:
         raise ValueError("no sequences to place")
-    tree = reference_tree.copy()
+    tree = reference_tree.copy() if copy else reference_tree
     tips = {t.name: t for t in tree.tips()}
     names = set(ids)
     clash = names & set(tips)

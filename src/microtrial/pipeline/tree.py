@@ -57,7 +57,7 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
             t1 = time.perf_counter()
             index = build_reference_index(refs)
             try:
-                tree = insertion_tree(queries, reference_tree, index)
+                tree = insertion_tree(queries, reference_tree, index, copy=False)
             except ValueError as exc:
                 raise InputError(sequences, str(exc)) from exc
             timings["insert"] = round(time.perf_counter() - t1, 3)
