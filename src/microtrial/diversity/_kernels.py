@@ -95,49 +95,71 @@ def node_abundances(
     return out_ptr, out_idx[:pos].copy(), out_val[:pos].copy()
 
 
+@njit(cache=True, nogil=True)
+def _unifrac_row(
+    i: int, indptr: np.ndarray, indices: np.ndarray, lv: np.ndarray, blen: np.ndarray,
+    weighted: bool, dense: np.ndarray, out: np.ndarray,
+) -> None:
+    """Distances from sample ``i`` to every sample ``j > i``.
+
+    ``lv[k]`` is ``L_b * p_bs`` (weighted) or ``L_b`` (unweighted) for the k-th stored entry
+    (sample s, branch b), ``blen[k] = L_b``. Row i is scattered into ``dense`` (``a_b``, 0
+    when absent). Weighted ``d_ij = W_i + sum_{b in j} (|a_b - lv_bj| - a_b)`` with
+    ``W_i = sum_b a_b``; unweighted ``shared = sum_{b in j} a_b``,
+    ``union = U_i + sum_{b in j} (L_b - a_b)``, ``d_ij = 1 - shared / union``. Only the
+    branches of sample j are visited, reading them in order.
+    """
+    n = indptr.shape[0] - 1
+    own = 0.0
+    for k in range(indptr[i], indptr[i + 1]):
+        dense[indices[k]] = lv[k]
+        own += lv[k]
+    out[i, i] = 0.0
+    for j in range(i + 1, n):
+        if weighted:
+            acc = own
+            for k in range(indptr[j], indptr[j + 1]):
+                a = dense[indices[k]]
+                acc += abs(a - lv[k]) - a
+            d = acc
+        else:
+            union = own
+            shared = 0.0
+            for k in range(indptr[j], indptr[j + 1]):
+                a = dense[indices[k]]
+                shared += a
+                union += blen[k] - a
+            d = (union - shared) / union if union > 0 else 0.0
+        out[i, j] = d
+        out[j, i] = d
+    for k in range(indptr[i], indptr[i + 1]):
+        dense[indices[k]] = 0.0
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def unifrac_pairs(
     indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, length: np.ndarray,
     weighted: bool, out: np.ndarray,
 ) -> None:
-    """UniFrac between all pairs of samples from per-sample node abundances.
+    """UniFrac between all pairs of samples from per-sample node abundances (sorted CSR).
 
     Unweighted: ``sum_b L_b [x_bi>0 xor x_bj>0] / sum_b L_b [x_bi>0 or x_bj>0]``.
     Weighted (unnormalised): ``sum_b L_b |p_bi - p_bj|`` with ``p`` the proportions of the
-    sample's reads below branch ``b``. Each row of ``out`` is written by one thread only,
-    in a fixed order, so results do not depend on the number of threads.
+    sample's reads below branch ``b``. With unit lengths and raw counts the weighted form is
+    the L1 distance (Bray-Curtis numerator). Every distance is computed by one thread in a
+    fixed order, so results do not depend on the number of threads. Rows are paired
+    (``k`` with ``n - 1 - k``) to balance the triangular work across threads.
     """
     n = indptr.shape[0] - 1
-    for i in prange(n):
-        out[i, i] = 0.0
-        for j in range(i + 1, n):
-            a = indptr[i]
-            ae = indptr[i + 1]
-            b = indptr[j]
-            be = indptr[j + 1]
-            num = 0.0
-            den = 0.0
-            while a < ae or b < be:
-                if b >= be or (a < ae and indices[a] < indices[b]):
-                    v = indices[a]
-                    num += length[v] * (values[a] if weighted else 1.0)
-                    den += length[v]
-                    a += 1
-                elif a >= ae or indices[b] < indices[a]:
-                    v = indices[b]
-                    num += length[v] * (values[b] if weighted else 1.0)
-                    den += length[v]
-                    b += 1
-                else:
-                    v = indices[a]
-                    if weighted:
-                        num += length[v] * abs(values[a] - values[b])
-                    den += length[v]
-                    a += 1
-                    b += 1
-            if weighted:
-                d = num
-            else:
-                d = num / den if den > 0 else 0.0
-            out[i, j] = d
-            out[j, i] = d
+    n_nodes = length.shape[0]
+    blen = np.empty(indices.shape[0], dtype=np.float64)
+    lv = np.empty(indices.shape[0], dtype=np.float64)
+    for k in range(indices.shape[0]):
+        blen[k] = length[indices[k]]
+        lv[k] = blen[k] * values[k] if weighted else blen[k]
+    half = (n + 1) // 2
+    for k in prange(half):
+        dense = np.zeros(n_nodes, dtype=np.float64)
+        _unifrac_row(k, indptr, indices, lv, blen, weighted, dense, out)
+        if n - 1 - k != k:
+            _unifrac_row(n - 1 - k, indptr, indices, lv, blen, weighted, dense, out)
