@@ -123,3 +123,17 @@ def test_cli_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                "-o", str(tmp_path / "o")])
     assert rc == 2
     assert "no sample has 100000 reads" in capsys.readouterr().err
+
+
+def test_covariates_enter_permanova_before_the_compared_term(tmp_path: Path) -> None:
+    tp, mp = _inputs(tmp_path)
+    m = pd.read_csv(mp, sep="\t", index_col=0)
+    m["age"] = np.arange(len(m)) % 7 + 30.0
+    m.to_csv(mp, sep="\t")
+    comp = Comparison("patient-vs-control", "between", "group", ("patient", "control"))
+    out = tmp_path / "out"
+    diversity_stage(tp, mp, out, comparisons=[comp], rarefy=None, metrics=("braycurtis",),
+                    permutations=0, covariates=("age",))
+    perm = pd.read_csv(out / "permanova.tsv", sep="\t")
+    assert list(perm["term"]) == ["age", "group"]
+    assert list(perm["df"]) == [1, 1]

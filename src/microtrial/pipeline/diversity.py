@@ -258,18 +258,24 @@ def diversity_stage(
             test_rows.append(alpha_mixed_model(alpha, md, comp, covariates=covariates))
         strata = comp.subject if comp.kind == "paired" else None
         ids = list(cmd.index)
+        # covariates enter the PERMANOVA first, so the comparison's term is tested after them
+        covs = [c for c in covariates if c in cmd.columns and c != comp.column]
+        terms = [*covs, comp.column]
+        perm_ids = list(cmd.index[cmd[covs].notna().all(axis=1)]) if covs else ids
         for m, dm in dms.items():
             sub = dm.loc[ids, ids]
             try:
-                res = permanova(sub, cmd, [comp.column], strata=strata, permutations=permutations, seed=seed)
+                res = permanova(dm.loc[perm_ids, perm_ids], cmd.loc[perm_ids], terms, strata=strata,
+                                permutations=permutations, seed=seed)
             except AnalysisError as exc:
                 summary.skipped.append(f"PERMANOVA {comp.name} {m}: {exc}")
-                continue
-            r0 = res.iloc[0]
-            perm_rows.append({"comparison": comp.name, "metric": m, "term": comp.column,
-                              "df": r0["df"], "pseudo_F": r0["pseudo_F"], "R2": r0["R2"],
-                              "p_value": r0["p_value"], "permutations": permutations,
-                              "strata": strata or "", "n": len(ids)})
+                log.warning("PERMANOVA %s %s not run: %s", comp.name, m, exc)
+            else:
+                for _, r0 in res[res["term"].isin(terms)].iterrows():
+                    perm_rows.append({"comparison": comp.name, "metric": m, "term": r0["term"],
+                                      "df": r0["df"], "pseudo_F": r0["pseudo_F"], "R2": r0["R2"],
+                                      "p_value": r0["p_value"], "permutations": permutations,
+                                      "strata": strata or "", "n": len(perm_ids)})
             r, p = anosim(sub, cmd[comp.column], permutations=permutations, seed=seed,
                           strata=cmd[strata] if strata else None)
             anosim_rows.append({"comparison": comp.name, "metric": m, "R": r, "p_value": p,
