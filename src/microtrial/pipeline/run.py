@@ -263,12 +263,10 @@ def _metadata_with_response(
     metadata: Path, responders: dict[str, bool | None], subject_col: str, dest: Path
 ) -> Path:
     """Copy the metadata with a ``response`` column (responder / non-responder / empty)."""
+    from microtrial.clinical import responders_metadata
     from microtrial.io.metadata import read_metadata, write_metadata
 
-    md = read_metadata(metadata)
-    labels = {s: ("responder" if r else "non-responder") for s, r in responders.items() if r is not None}
-    md["response"] = md[subject_col].astype(str).map(labels)
-    write_metadata(md, dest)
+    write_metadata(responders_metadata(responders, read_metadata(metadata), subject_col), dest)
     return dest
 
 
