@@ -57,10 +57,27 @@ def _paired_t_p(d: np.ndarray) -> np.ndarray:
 
 
 def _ranksum_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    exact = a.shape[1] < 50 and b.shape[1] < 50
-    res = stats.mannwhitneyu(a, b, axis=1, alternative="two-sided",
-                             method="exact" if exact else "asymptotic")
-    return np.asarray(res.pvalue, dtype=float)
+    """Two-sided Wilcoxon rank-sum p per row: exact when both groups have fewer than 50
+    samples, otherwise the normal approximation with continuity correction (R's
+    ``wilcox.test`` defaults); rows with ties use scipy's tie-corrected version."""
+    n1, n2 = a.shape[1], b.shape[1]
+    if n1 < 50 and n2 < 50:
+        res = stats.mannwhitneyu(a, b, axis=1, alternative="two-sided", method="exact")
+        return np.asarray(res.pvalue, dtype=float)
+    x = np.concatenate([a, b], axis=1)
+    order = np.argsort(x, axis=1, kind="stable")
+    srt = np.take_along_axis(x, order, axis=1)
+    tied = np.any(srt[:, 1:] == srt[:, :-1], axis=1)
+    ranks = np.arange(1, n1 + n2 + 1, dtype=float)
+    r1 = ((order < n1) * ranks[None, :]).sum(axis=1)
+    u = r1 - n1 * (n1 + 1) / 2.0
+    z = (np.abs(u - n1 * n2 / 2.0) - 0.5) / np.sqrt(n1 * n2 * (n1 + n2 + 1) / 12.0)
+    p = np.minimum(2 * stats.norm.sf(np.maximum(z, 0.0)), 1.0)
+    if tied.any():
+        res = stats.mannwhitneyu(a[tied], b[tied], axis=1, alternative="two-sided",
+                                 method="asymptotic")
+        p[tied] = res.pvalue
+    return p
 
 
 def signed_rank_p(d: np.ndarray) -> np.ndarray:

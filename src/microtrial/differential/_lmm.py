@@ -125,26 +125,29 @@ def random_intercept_fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray
     _, groups = np.unique(groups, return_inverse=True)
     sizes = np.bincount(groups).astype(float)
     n, p = x.shape
-    ybar = _group_means(y, groups, sizes)
+    y = np.ascontiguousarray(y)
+    ybar = np.ascontiguousarray(_group_means(y, groups, sizes).T)  # features x groups
     xbar = _group_means(x, groups, sizes)
+    xty = np.ascontiguousarray((x.T @ y).T)  # features x p
     ysq = (y**2).sum(axis=0)
-    nybar2 = sizes[:, None] * ybar**2
+    nybar2 = (ybar**2) * sizes[None, :]
     best = np.full(y.shape[1], -np.inf)
     best_g = np.zeros(y.shape[1], dtype=np.int64)
-    gsum = sp.csr_matrix((np.ones(n), (groups, np.arange(n))), shape=(len(sizes), n))
     for gi, gamma in enumerate(_GAMMAS):
         theta = 1.0 - 1.0 / np.sqrt(1.0 + gamma * sizes)
         xs = x - (theta[:, None] * xbar)[groups]
-        q, r = np.linalg.qr(xs)
-        qg = np.asarray(gsum @ q)
-        proj = q.T @ y - qg.T @ (theta[:, None] * ybar)
-        yss = ysq - (2 * theta - theta**2) @ nybar2
+        r = np.linalg.qr(xs, mode="r")
+        # X*' y* = X'y - sum_s n_s theta_s (2 - theta_s) xbar_s ybar_s'
+        xsy = xty - ybar @ ((sizes * theta * (2.0 - theta))[:, None] * xbar)
+        proj = np.linalg.solve(r.T, xsy.T)  # Q' y* = R^-T X*' y*
+        yss = ysq - nybar2 @ (2.0 * theta - theta**2)
         rss = np.maximum(yss - (proj**2).sum(axis=0), 1e-300)
         ll = -0.5 * (np.log1p(gamma * sizes).sum() + 2 * np.log(np.abs(np.diag(r))).sum()
                      + (n - p) * np.log(rss))
         better = ll > best
         best[better] = ll[better]
         best_g[better] = gi
+    ybar = ybar.T
     beta = np.empty((p, y.shape[1]))
     se = np.empty_like(beta)
     for gi in np.unique(best_g):
