@@ -136,7 +136,7 @@ def random_intercept_fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray
     for gi, gamma in enumerate(_GAMMAS):
         theta = 1.0 - 1.0 / np.sqrt(1.0 + gamma * sizes)
         xs = x - (theta[:, None] * xbar)[groups]
-        r = np.linalg.qr(xs, mode="r")
+        r = np.asarray(np.linalg.qr(xs, mode="r"))
         # X*' y* = X'y - sum_s n_s theta_s (2 - theta_s) xbar_s ybar_s'
         xsy = xty - ybar @ ((sizes * theta * (2.0 - theta))[:, None] * xbar)
         proj = np.linalg.solve(r.T, xsy.T)  # Q' y* = R^-T X*' y*
