@@ -112,7 +112,7 @@ def group_counts(codes, offsets, order, group, k, indptr, words_out, counts_out)
             break
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def fill_log_probs(indptr, words, counts, prior, group_size, out):
     """``out[w, g] = log((m(w, g) + P_w) / (M_g + 1))`` as float32, word-major.
 
@@ -125,10 +125,10 @@ def fill_log_probs(indptr, words, counts, prior, group_size, out):
     log_den = np.empty(n_groups, dtype=np.float64)
     for g in range(n_groups):
         log_den[g] = np.log(group_size[g] + 1.0)
-    for w in prange(n_words):
+    for w in range(n_words):
         for g in range(n_groups):
             out[w, g] = log_prior[w] - log_den[g]
-    for g in prange(n_groups):
+    for g in range(n_groups):
         for p in range(indptr[g], indptr[g + 1]):
             w = words[p]
             out[w, g] = np.log(counts[p] + prior[w]) - log_den[g]
