@@ -1,0 +1,57 @@
+"""``microtrial denoise READS_DIR -o DIR``: FASTQ files to an ASV table (DADA2's method)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from microtrial.cli._common import output_option, progress_bars
+
+
+@click.command(name="denoise")
+@click.argument("reads_dir", type=click.Path(path_type=Path))
+@output_option
+@click.option("--trunc-len-f", type=int, default=None, help="Truncate forward reads to this length (default: chosen from the quality profile).")
+@click.option("--trunc-len-r", type=int, default=None, help="Truncate reverse reads to this length (default: chosen from the quality profile).")
+@click.option("--max-ee", nargs=2, type=float, default=(2.0, 2.0), show_default=True, help="Maximum expected errors, forward and reverse.")
+@click.option("--trunc-q", type=int, default=2, show_default=True, help="Cut reads at the first base with quality <= this.")
+@click.option("--min-len", type=int, default=20, show_default=True, help="Drop reads shorter than this after trimming.")
+@click.option("--max-n", type=int, default=0, show_default=True, help="Drop reads with more than this many N.")
+@click.option("--no-phix-removal", "rm_phix", flag_value=False, default=True, help="Keep reads matching the PhiX genome.")
+@click.option("--primer-f", default=None, help="Forward primer 5'->3' (IUPAC) to remove; default: primers already removed.")
+@click.option("--primer-r", default=None, help="Reverse primer 5'->3' (IUPAC) to remove.")
+@click.option("--keep-untrimmed", is_flag=True, default=False, help="Keep pairs where a primer was not found (default: discard them).")
+@click.option("--pool", type=click.Choice(["none", "pseudo", "all"]), default="none", show_default=True, help="Denoise samples independently, pseudo-pooled, or pooled.")
+@click.option("--min-overlap", type=int, default=12, show_default=True, help="Minimum overlap to merge a pair.")
+@click.option("--max-mismatch", type=int, default=0, show_default=True, help="Maximum mismatches in the overlap.")
+@click.option("--no-chimera-removal", "chimeras", flag_value=False, default=True, help="Keep bimeras.")
+@click.option("--amplicon-length", type=int, default=None, help="Amplicon length without primers, for the automatic truncation (default: from the primers or the reads' overlap).")
+@click.option("--threads", type=int, default=2, show_default=True, help="Threads (samples in parallel).")
+def command(
+    reads_dir: Path, output_dir: Path, trunc_len_f: int | None, trunc_len_r: int | None,
+    max_ee: tuple[float, float], trunc_q: int, min_len: int, max_n: int, rm_phix: bool,
+    primer_f: str | None, primer_r: str | None, keep_untrimmed: bool, pool: str,
+    min_overlap: int, max_mismatch: int, chimeras: bool, amplicon_length: int | None, threads: int,
+) -> None:
+    """Denoise paired-end (or single-end) FASTQ files in READS_DIR into an ASV table.
+
+    Pairs are found by Illumina names (<sample>_S1_L001_R1_001.fastq.gz / _R2_001, or
+    <sample>_1.fastq.gz / _2).  Writes feature-table.biom/.tsv, dna-sequences.fasta,
+    read-tracking.tsv, quality-profile-f/-r.tsv and run-info.json.
+    """
+    from microtrial.pipeline.denoise import DenoiseOptions, denoise_stage
+
+    options = DenoiseOptions(
+        trunc_len_f=trunc_len_f, trunc_len_r=trunc_len_r, max_ee=(float(max_ee[0]), float(max_ee[1])),
+        trunc_q=trunc_q, min_len=min_len, max_n=max_n, rm_phix=rm_phix, primer_f=primer_f,
+        primer_r=primer_r, discard_untrimmed=not keep_untrimmed, pool=pool, min_overlap=min_overlap,
+        max_mismatch=max_mismatch, chimeras=chimeras, amplicon_length=amplicon_length, threads=threads,
+    )
+    with progress_bars() as progress:
+        summary = denoise_stage(reads_dir, output_dir, options=options, progress=progress)
+    click.echo(
+        f"{summary.n_samples} samples, {summary.n_asvs} ASVs "
+        f"(truncation {summary.trunc_len_f}/{summary.trunc_len_r}); written to {output_dir}",
+        err=True,
+    )

@@ -1,0 +1,372 @@
+"""``microtrial denoise``: demultiplexed FASTQ files in, ASV table out (DADA2's workflow).
+
+Steps: find samples by Illumina names -> per sample (one at a time, ``threads`` in
+parallel; only dereplicated reads are kept): read, remove primers (optional), quality
+histogram, filterAndTrim, dereplicate -> learn the error model per read direction -> denoise
+(``dada``) -> merge pairs -> sequence table -> consensus bimera removal -> outputs.
+
+When no truncation lengths are given, the files are read twice: once for the pooled
+quality profiles that choose the lengths (see
+:func:`microtrial.reads.choose_trunc_len`), once to filter.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from microtrial.denoise._types import DadaResult, Derep
+from microtrial.errors import InputError
+from microtrial.reads._derep import dereplicate
+from microtrial.reads._fastq import SampleFiles, find_samples, read_pair
+from microtrial.reads._filter import FilterParams, filter_pair
+from microtrial.reads._primers import remove_primers
+from microtrial.reads._quality import (
+    QualityHistogram,
+    amplicon_length_from_primers,
+    choose_trunc_len,
+    estimate_amplicon_length,
+    quality_histogram,
+    quality_profile,
+)
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int], None]
+POOL_METHODS = ("none", "pseudo", "all")
+TRACKING_COLUMNS = ["sample-id", "input", "filtered", "denoised-f", "denoised-r", "merged", "non-chimeric"]
+
+
+@dataclass(frozen=True)
+class DenoiseOptions:
+    """Options of :func:`denoise_stage` (DADA2's defaults where DADA2 has one)."""
+
+    trunc_len_f: int | None = None  # None = automatic
+    trunc_len_r: int | None = None
+    max_ee: tuple[float, float] = (2.0, 2.0)
+    trunc_q: int = 2
+    min_len: int = 20
+    max_n: int = 0
+    rm_phix: bool = True
+    primer_f: str | None = None  # None = primers already removed
+    primer_r: str | None = None
+    discard_untrimmed: bool = True
+    pool: str = "none"
+    min_overlap: int = 12
+    max_mismatch: int = 0
+    chimeras: bool = True
+    amplicon_length: int | None = None
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class DenoiseSummary:
+    """What :func:`denoise_stage` did."""
+
+    n_samples: int
+    n_asvs: int
+    tracking: pd.DataFrame
+    trunc_len_f: int
+    trunc_len_r: int | None
+    timings: dict[str, float] = field(default_factory=dict)
+    paired: bool = True
+
+
+@dataclass
+class _SampleOut:
+    sample_id: str
+    n_input: int
+    derep_f: Derep
+    derep_r: Derep | None
+    hist_f: QualityHistogram
+    hist_r: QualityHistogram | None
+
+
+def _check_options(o: DenoiseOptions) -> None:
+    if o.pool not in POOL_METHODS:
+        raise InputError("--pool", f"'{o.pool}' is not one of {', '.join(POOL_METHODS)}")
+    for name, v in (("--trunc-len-f", o.trunc_len_f), ("--trunc-len-r", o.trunc_len_r),
+                    ("--amplicon-length", o.amplicon_length)):
+        if v is not None and v < 0:
+            raise InputError(name, f"must be >= 0, got {v}")
+    if len(o.max_ee) != 2 or any(not (x > 0) for x in o.max_ee):
+        raise InputError("--max-ee", f"needs two positive numbers, got {o.max_ee}")
+    if o.min_overlap < 1:
+        raise InputError("--min-overlap", f"must be >= 1, got {o.min_overlap}")
+    if o.max_mismatch < 0:
+        raise InputError("--max-mismatch", f"must be >= 0, got {o.max_mismatch}")
+    if o.threads < 1:
+        raise InputError("--threads", f"must be >= 1, got {o.threads}")
+    if o.primer_r is not None and o.primer_f is None:
+        raise InputError("--primer-f", "the reverse primer is given without the forward primer")
+
+
+def _load(files: SampleFiles, o: DenoiseOptions):  # noqa: ANN202
+    fwd, rev = read_pair(files)
+    n_input = fwd.n_reads
+    if o.primer_f is not None:
+        fwd, rev, stats = remove_primers(
+            fwd, rev, primer_f=o.primer_f, primer_r=o.primer_r, discard_untrimmed=o.discard_untrimmed
+        )
+        log.info("%s: primers found in %d of %d reads (%d pairs swapped)",
+                 files.sample_id, stats.n_trimmed, stats.n_input, stats.n_swapped)
+    return n_input, fwd, rev
+
+
+def _profile_sample(files: SampleFiles, o: DenoiseOptions):  # noqa: ANN202
+    _, fwd, rev = _load(files, o)
+    amp = None
+    if rev is not None and fwd.n_reads:
+        amp = estimate_amplicon_length(fwd, rev)
+    hf = quality_histogram(fwd)
+    hr = None if rev is None else quality_histogram(rev)
+    return hf, hr, amp
+
+
+def _process_sample(files: SampleFiles, o: DenoiseOptions, tf: int, tr: int | None) -> _SampleOut:
+    n_input, fwd, rev = _load(files, o)
+    hf = quality_histogram(fwd)
+    hr = None if rev is None else quality_histogram(rev)
+    pf = FilterParams(trunc_len=tf, trunc_q=o.trunc_q, max_ee=o.max_ee[0], max_n=o.max_n,
+                      min_len=o.min_len, rm_phix=o.rm_phix)
+    pr = FilterParams(trunc_len=tr or 0, trunc_q=o.trunc_q, max_ee=o.max_ee[1], max_n=o.max_n,
+                      min_len=o.min_len, rm_phix=o.rm_phix)
+    ff, fr = filter_pair(fwd, rev, pf, pr)
+    return _SampleOut(files.sample_id, n_input, dereplicate(ff), None if fr is None else dereplicate(fr), hf, hr)
+
+
+def _map(fn: Callable[[Any], Any], items: list[Any], threads: int, progress: ProgressCallback | None, desc: str) -> list[Any]:
+    out: list[Any] = [None] * len(items)
+    if progress:
+        progress(desc, 0, len(items))
+    if threads > 1 and len(items) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as ex:
+            futures = [ex.submit(fn, x) for x in items]
+            for i, fut in enumerate(futures):
+                out[i] = fut.result()
+                if progress:
+                    progress(desc, i + 1, len(items))
+    else:
+        for i, x in enumerate(items):
+            out[i] = fn(x)
+            if progress:
+                progress(desc, i + 1, len(items))
+    return out
+
+
+def _denoise(dereps: list[Derep], o: DenoiseOptions, progress: ProgressCallback | None, label: str) -> tuple[list[DadaResult | None], np.ndarray | None]:
+    """learn_errors + dada on the samples with reads; None for empty samples."""
+    from microtrial.denoise import dada, learn_errors
+
+    idx = [i for i, d in enumerate(dereps) if d.n_reads > 0]
+    out: list[DadaResult | None] = [None] * len(dereps)
+    if not idx:
+        return out, None
+    chosen = [dereps[i] for i in idx]
+    err = learn_errors(chosen, threads=o.threads, progress=_relabel(progress, f"learn errors ({label})"))
+    res = dada(chosen, err=err, pool=o.pool, threads=o.threads, progress=_relabel(progress, f"denoise ({label})"))
+    for i, r in zip(idx, res):
+        out[i] = r
+    return out, err
+
+
+def _relabel(progress: ProgressCallback | None, label: str) -> ProgressCallback | None:
+    if progress is None:
+        return None
+    return lambda _desc, done, total: progress(label, done, total)
+
+
+def _n_denoised(dd: DadaResult | None, derep: Derep | None) -> int:
+    """Reads assigned to a variant (DADA2's ``sum(getUniques(dada))``)."""
+    if dd is None or derep is None or derep.n_reads == 0:
+        return 0
+    return int((dd.unique_to_asv[derep.read_to_unique] >= 0).sum())
+
+
+def _table(per_sample: list[dict[str, int]], sample_ids: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Samples x sequences counts, sequences by decreasing total (ties: first seen)."""
+    seen: dict[str, int] = {}
+    for d in per_sample:
+        for s in d:
+            seen.setdefault(s, len(seen))
+    seqs = list(seen)
+    counts = np.zeros((len(sample_ids), len(seqs)), dtype=np.int64)
+    for i, d in enumerate(per_sample):
+        for s, c in d.items():
+            counts[i, seen[s]] = c
+    order = np.lexsort((np.arange(len(seqs)), -counts.sum(axis=0))) if seqs else np.zeros(0, int)
+    return counts[:, order], [seqs[j] for j in order]
+
+
+def denoise_stage(
+    reads_dir: Path,
+    out_dir: Path,
+    *,
+    options: DenoiseOptions = DenoiseOptions(),
+    progress: ProgressCallback | None = None,
+) -> DenoiseSummary:
+    """Denoise a folder of demultiplexed FASTQ files into an ASV table.
+
+    Writes into ``out_dir``: ``feature-table.biom``, ``feature-table.tsv``,
+    ``dna-sequences.fasta`` (ids = md5 of the sequence), ``read-tracking.tsv`` (every
+    sample, also those that lost all their reads), ``quality-profile-f.tsv`` /
+    ``quality-profile-r.tsv`` (pooled raw-read profiles), ``run-info.json``.
+
+    Parameters
+    ----------
+    reads_dir : Path
+        Folder of FASTQ(.gz) files, paired by Illumina names (or single-end).
+    out_dir : Path
+        Output folder (created if needed).
+    options : DenoiseOptions
+    progress : callable, optional
+        ``progress(description, done, total)``.
+
+    Returns
+    -------
+    DenoiseSummary
+
+    Raises
+    ------
+    InputError
+        A bad option or input file (naming the file and, where known, the line).
+    """
+    from microtrial.denoise._chimera import is_bimera_denovo_table
+    from microtrial.denoise._merge import merge_pairs
+    from microtrial.io._atomic import atomic_open
+    from microtrial.io.fasta import sequence_id, write_fasta
+    from microtrial.io.feature_table import write_biom, write_table_tsv
+    from microtrial.io.runinfo import write_run_info
+    from microtrial.table import FeatureTable
+
+    o = options
+    _check_options(o)
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    samples = find_samples(reads_dir)
+    paired = samples[0].r2 is not None
+    if not paired and (o.trunc_len_r is not None):
+        log.warning("single-end reads: --trunc-len-r is ignored")
+    sample_ids = [s.sample_id for s in samples]
+    threads = max(1, int(o.threads))
+
+    # ---- truncation lengths -------------------------------------------------------------
+    tf, tr = o.trunc_len_f, (o.trunc_len_r if paired else None)
+    amplicon = o.amplicon_length or amplicon_length_from_primers(o.primer_f, o.primer_r)
+    auto = tf is None or (paired and tr is None)
+    t0 = time.perf_counter()
+    if auto:
+        prof = _map(lambda s: _profile_sample(s, o), samples, threads, progress, "quality profiles")
+        hf_all = sum((p[0] for p in prof), QualityHistogram.empty())
+        hr_all = sum((p[1] for p in prof), QualityHistogram.empty()) if paired else None
+        if paired and amplicon is None:
+            ests = [p[2] for p in prof if p[2] is not None]
+            amplicon = int(np.median(ests)) if ests else None
+            if amplicon is None:
+                log.warning("could not estimate the amplicon length from the read overlap")
+        af, ar = choose_trunc_len(hf_all, hr_all, max_ee=o.max_ee, amplicon_length=amplicon)
+        tf = af if tf is None else tf
+        if paired and tr is None:
+            tr = ar
+        log.info("automatic truncation: forward %s, reverse %s (amplicon %s)", tf, tr, amplicon)
+        timings["quality_profiles"] = round(time.perf_counter() - t0, 3)
+
+    # ---- read, trim, filter, dereplicate: one sample at a time -------------------------------
+    t0 = time.perf_counter()
+    outs: list[_SampleOut] = _map(lambda s: _process_sample(s, o, int(tf or 0), tr), samples, threads,
+                                  progress, "filter + dereplicate")
+    timings["filter_derep"] = round(time.perf_counter() - t0, 3)
+    hist_f = sum((x.hist_f for x in outs), QualityHistogram.empty())
+    hist_r = sum((x.hist_r for x in outs), QualityHistogram.empty()) if paired else None  # type: ignore[misc]
+
+    # ---- denoise ---------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    dd_f, _ = _denoise([x.derep_f for x in outs], o, progress, "forward")
+    timings["denoise_f"] = round(time.perf_counter() - t0, 3)
+    dd_r: list[DadaResult | None] = [None] * len(outs)
+    if paired:
+        t0 = time.perf_counter()
+        dd_r, _ = _denoise([x.derep_r for x in outs], o, progress, "reverse")  # type: ignore[misc]
+        timings["denoise_r"] = round(time.perf_counter() - t0, 3)
+
+    # ---- merge -------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    per_sample: list[dict[str, int]] = []
+    tracking = []
+    for x, df, dr in zip(outs, dd_f, dd_r):
+        n_filt = x.derep_f.n_reads
+        den_f = _n_denoised(df, x.derep_f)
+        den_r = None
+        merged: dict[str, int] = {}
+        if paired:
+            den_r = _n_denoised(dr, x.derep_r)
+            if df is not None and dr is not None:
+                m = merge_pairs(df, x.derep_f, dr, x.derep_r, min_overlap=o.min_overlap, max_mismatch=o.max_mismatch)  # type: ignore[arg-type]
+                merged = dict(zip(m.sequences, (int(a) for a in m.abundances)))
+        elif df is not None:
+            for s, a in zip(df.sequences, df.abundances):
+                if a > 0:
+                    merged[s] = merged.get(s, 0) + int(a)
+        per_sample.append(merged)
+        tracking.append([x.sample_id, x.n_input, n_filt, den_f, den_r, sum(merged.values())])
+    timings["merge"] = round(time.perf_counter() - t0, 3)
+
+    # ---- table, chimeras ---------------------------------------------------------------
+    t0 = time.perf_counter()
+    counts, seqs = _table(per_sample, sample_ids)
+    if o.chimeras and seqs:
+        bim = is_bimera_denovo_table(counts, seqs)
+        log.info("%d of %d sequences are bimeras (%.1f%% of reads)", int(bim.sum()), len(seqs),
+                 100.0 * counts[:, bim].sum() / max(counts.sum(), 1))
+        counts = counts[:, ~bim]
+        seqs = [s for s, b in zip(seqs, bim) if not b]
+    timings["chimeras"] = round(time.perf_counter() - t0, 3)
+    for row, n in zip(tracking, counts.sum(axis=1)):
+        row.append(int(n))
+    track = pd.DataFrame(tracking, columns=TRACKING_COLUMNS)
+    if not paired:
+        track = track.drop(columns=["denoised-r"])
+        track["merged"] = track["denoised-f"]
+    for _, r in track.iterrows():
+        if r["non-chimeric"] == 0:
+            log.warning("sample %s has no reads left (input %d, filtered %d)", r["sample-id"], r["input"], r["filtered"])
+
+    # ---- write ------------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ids = [sequence_id(s) for s in seqs]
+    keep_samples = counts.sum(axis=1) > 0
+    if not keep_samples.any():
+        log.warning("no reads survived in any sample: the feature table is empty")
+    kept_ids = [s for s, k in zip(sample_ids, keep_samples) if k]
+    table_df = pd.DataFrame(counts[keep_samples].T, index=ids, columns=kept_ids)
+    table = FeatureTable.from_dataframe(table_df)
+    write_biom(table, out_dir / "feature-table.biom")
+    write_table_tsv(table, out_dir / "feature-table.tsv")
+    write_fasta(dict(zip(ids, seqs)), out_dir / "dna-sequences.fasta")
+    with atomic_open(out_dir / "read-tracking.tsv") as fh:
+        track.to_csv(fh, sep="\t", index=False)
+    with atomic_open(out_dir / "quality-profile-f.tsv") as fh:
+        quality_profile(hist_f).to_csv(fh, sep="\t", index=False)
+    if hist_r is not None:
+        with atomic_open(out_dir / "quality-profile-r.tsv") as fh:
+            quality_profile(hist_r).to_csv(fh, sep="\t", index=False)
+    timings["write"] = round(time.perf_counter() - t0, 3)
+    timings["total"] = round(time.perf_counter() - t_all, 3)
+    opts = asdict(o)
+    write_run_info(
+        out_dir, command="denoise", options={"reads_dir": str(reads_dir), **opts}, timings=timings,
+        extra={"truncation": {"trunc_len_f": tf, "trunc_len_r": tr, "automatic": auto,
+                              "amplicon_length": amplicon},
+               "paired": paired, "n_samples": len(samples), "n_asvs": len(seqs)},
+    )
+    return DenoiseSummary(len(samples), len(seqs), track, int(tf or 0), tr, timings, paired)

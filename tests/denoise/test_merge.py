@@ -1,0 +1,121 @@
+"""mergePairs semantics on hand-made variants; the aligner against a naive DP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microtrial.denoise._merge import align_ends_free, merge_pairs
+from microtrial.denoise._types import DadaResult, Derep
+from microtrial.seqs import reverse_complement
+
+AMPLICON = "TACGGAGGATCCGAGCGTTATCCGGATTTATTGGGTTTAAAGGGAGCGTAGGCGGACGCTTAAGT"  # 65 nt
+
+
+def _one_sample(fwd: list[str], rev: list[str], pairs: list[tuple[int, int]]):
+    """Dereps/DadaResults where unique i is variant i, and reads are the given pairs."""
+    rf = np.array([p[0] for p in pairs], dtype=np.int64)
+    rr = np.array([p[1] for p in pairs], dtype=np.int64)
+
+    def build(seqs, r2u):
+        ab = np.bincount(r2u[r2u >= 0], minlength=len(seqs)).astype(np.int64)
+        d = Derep(tuple(seqs), ab, tuple(np.full(len(s), 35.0) for s in seqs), r2u.clip(min=0))
+        u2a = np.arange(len(seqs), dtype=np.int64)
+        return d, DadaResult(tuple(seqs), ab, u2a)
+
+    df, ddf = build(fwd, rf)
+    dr, ddr = build(rev, rr)
+    return ddf, df, ddr, dr
+
+
+def test_exact_overlap_merges():
+    f = AMPLICON[:40]
+    r = reverse_complement(AMPLICON[-40:])  # overlap 15 nt
+    m = merge_pairs(*_one_sample([f], [r], [(0, 0)] * 5))
+    assert m.sequences == (AMPLICON,)
+    assert m.abundances.tolist() == [5]
+    assert m.combinations[0, 3:].tolist() == [15, 0, 0, 1]  # nmatch, nmismatch, nindel, accept
+
+
+def test_mismatch_in_overlap_refused_and_allowed_when_asked():
+    f = AMPLICON[:40]
+    tail = list(AMPLICON[-40:])
+    tail[3] = "A" if tail[3] != "A" else "C"  # amplicon position 28: inside the 15-nt overlap
+    r = reverse_complement("".join(tail))
+    m = merge_pairs(*_one_sample([f], [r], [(0, 0)] * 3))
+    assert m.sequences == () and m.n_merged == 0
+    assert m.n_denoised == 3
+
+
+def test_mismatch_allowed_in_a_long_overlap():
+    # with mismatch -64 a mismatch only pays off in an overlap of more than 64 matches:
+    # a 200-nt amplicon read 150 + 150 overlaps by 100
+    rng = np.random.default_rng(2)
+    amp = "".join(rng.choice(list("ACGT"), 200))
+    tail = list(amp[50:])
+    tail[60] = "A" if tail[60] != "A" else "C"  # amplicon position 110, in the overlap
+    r = reverse_complement("".join(tail))
+    args = _one_sample([amp[:150]], [r], [(0, 0)] * 2)
+    assert merge_pairs(*args).n_merged == 0
+    m1 = merge_pairs(*args, max_mismatch=1)
+    assert m1.sequences == (amp,)  # the forward base is kept in the overlap
+    assert m1.combinations[0, 3:].tolist() == [99, 1, 0, 1]
+
+
+def test_short_overlap_refused():
+    f = AMPLICON[:30]
+    r = reverse_complement(AMPLICON[-45:])  # overlap 10 < 12
+    assert merge_pairs(*_one_sample([f], [r], [(0, 0)])).n_merged == 0
+    assert merge_pairs(*_one_sample([f], [r], [(0, 0)]), min_overlap=10).sequences == (AMPLICON,)
+
+
+def test_each_combination_counted_and_uncorrected_reads_dropped():
+    f0, f1 = AMPLICON[:40], "G" + AMPLICON[1:40]
+    r0 = reverse_complement(AMPLICON[-40:])
+    ddf, df, ddr, dr = _one_sample([f0, f1], [r0], [(0, 0), (0, 0), (1, 0), (0, 0)])
+    # the 4th pair's forward unique is uncorrected (-1): dropped
+    ddf = DadaResult(ddf.sequences, ddf.abundances, np.array([0, 1], dtype=np.int64))
+    df = Derep(df.sequences, df.abundances, df.mean_quality, np.array([0, 0, 1, 0]))
+    ddf = DadaResult(ddf.sequences, ddf.abundances, np.array([0, 1], dtype=np.int64))
+    m = merge_pairs(ddf, df, ddr, dr)
+    assert dict(zip(m.sequences, m.abundances.tolist())) == {AMPLICON: 3, "G" + AMPLICON[1:]: 1}
+    ddf2 = DadaResult(ddf.sequences, ddf.abundances, np.array([0, -1], dtype=np.int64))
+    m2 = merge_pairs(ddf2, df, ddr, dr)
+    assert m2.n_denoised == 3 and dict(zip(m2.sequences, m2.abundances.tolist())) == {AMPLICON: 3}
+
+
+def _naive_score(a: str, b: str, match: int, mismatch: int, gap: int) -> int:
+    """Ends-free global alignment score by the textbook recursion (no band)."""
+    m, n = len(a), len(b)
+    h = [[0] * (n + 1) for _ in range(m + 1)]
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            s = match if a[i - 1] == b[j - 1] else mismatch
+            h[i][j] = max(
+                h[i - 1][j - 1] + s,
+                h[i - 1][j] + (0 if j == n else gap),
+                h[i][j - 1] + (0 if i == m else gap),
+            )
+    return h[m][n]
+
+
+@pytest.mark.parametrize("scores", [(1, -64, -64), (5, -4, -8)])
+def test_aligner_matches_naive(scores):
+    rng = np.random.default_rng(11)
+    for _ in range(150):
+        a = "".join(rng.choice(list("ACGT"), int(rng.integers(1, 25))))
+        b = "".join(rng.choice(list("ACGT"), int(rng.integers(1, 25))))
+        al_a, al_b, score = align_ends_free(a, b, match=scores[0], mismatch=scores[1], gap=scores[2])
+        assert score == _naive_score(a, b, *scores)
+        assert al_a.replace("-", "") == a and al_b.replace("-", "") == b
+        # the alignment's own score equals the reported score
+        cols = list(zip(al_a, al_b))
+        s = 0
+        first = next(i for i, (x, y) in enumerate(cols) if x != "-" and y != "-") if any(
+            x != "-" and y != "-" for x, y in cols) else len(cols)
+        for i, (x, y) in enumerate(cols):
+            if x != "-" and y != "-":
+                s += scores[0] if x == y else scores[1]
+        last = max((i for i, (x, y) in enumerate(cols) if x != "-" and y != "-"), default=-1)
+        s += scores[2] * sum(1 for i in range(first, last + 1) if "-" in cols[i])
+        assert s == score
