@@ -87,3 +87,14 @@ def test_rarefaction_curve_reaches_observed_at_full_depth() -> None:
 def test_unknown_metric_is_named() -> None:
     with pytest.raises(AnalysisError, match="unknown alpha metric"):
         alpha_diversity(_table(), metrics=["shanon"])
+
+
+def test_rarefaction_curve_matches_hurlbert_expectation() -> None:
+    # E[S_d] = sum_i 1 - C(N - N_i, d) / C(N, d)  (Hurlbert 1971), independent of the sampler
+    counts = np.array([[30], [10], [5], [3], [1], [1]])
+    t = FeatureTable(counts, [f"f{i}" for i in range(6)], ["s"])
+    n = int(counts.sum())
+    curves = rarefaction_curves(t, depths=[5, 20], iterations=4000, seed=3).set_index("depth")
+    for d in (5, 20):
+        expected = sum(1 - math.comb(n - int(c), d) / math.comb(n, d) for c in counts[:, 0])
+        assert curves.at[d, "observed_features"] == pytest.approx(expected, abs=0.05)

@@ -1,7 +1,6 @@
 """Beta diversity (distance matrices between samples) and principal coordinates.
 
-Bray-Curtis and Jaccard are computed on sparse sample vectors with the merge kernel also
-used for UniFrac (``sum |x_i - x_j|`` over the union of non-zero features), so they scale to
+Bray-Curtis is computed on sparse sample vectors with the kernel also used for UniFrac (``sum |x_i - x_j|`` over the union of non-zero features), so they scale to
 thousands of samples; they match vegan's ``vegdist`` to 1e-12 (tests, golden files).
 
 Aitchison: Euclidean distance between CLR-transformed samples after adding a pseudocount of
@@ -25,7 +24,6 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.spatial.distance import pdist, squareform
 
-from microtrial.diversity._kernels import unifrac_pairs
 from microtrial.errors import AnalysisError
 from microtrial.table import FeatureTable
 
@@ -45,10 +43,9 @@ def _samples_csr(table: FeatureTable) -> sp.csr_matrix:
 
 def _braycurtis(table: FeatureTable) -> np.ndarray:
     x = _samples_csr(table)
-    n = x.shape[0]
-    l1 = np.zeros((n, n))
-    unifrac_pairs(x.indptr.astype(np.int64), x.indices.astype(np.int64), x.data,
-                  np.ones(x.shape[1]), True, l1)
+    from microtrial.diversity._unifrac import pairwise_sparse
+
+    l1 = pairwise_sparse(x.indptr, x.indices, x.data, np.ones(x.shape[1]), weighted=True)
     tot = np.asarray(x.sum(axis=1)).ravel()
     den = tot[:, None] + tot[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):

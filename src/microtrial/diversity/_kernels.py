@@ -6,7 +6,7 @@ Each kernel has a slow reference in ``tests/diversity/_naive.py``.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True, nogil=True)
@@ -136,30 +136,102 @@ def _unifrac_row(
         dense[indices[k]] = 0.0
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def unifrac_pairs(
-    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, length: np.ndarray,
-    weighted: bool, out: np.ndarray,
-) -> None:
-    """UniFrac between all pairs of samples from per-sample node abundances (sorted CSR).
-
-    Unweighted: ``sum_b L_b [x_bi>0 xor x_bj>0] / sum_b L_b [x_bi>0 or x_bj>0]``.
-    Weighted (unnormalised): ``sum_b L_b |p_bi - p_bj|`` with ``p`` the proportions of the
-    sample's reads below branch ``b``. With unit lengths and raw counts the weighted form is
-    the L1 distance (Bray-Curtis numerator). Every distance is computed by one thread in a
-    fixed order, so results do not depend on the number of threads. Rows are paired
-    (``k`` with ``n - 1 - k``) to balance the triangular work across threads.
-    """
-    n = indptr.shape[0] - 1
-    n_nodes = length.shape[0]
+@njit(cache=True, nogil=True)
+def unifrac_prepare(
+    indices: np.ndarray, values: np.ndarray, length: np.ndarray, weighted: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per stored entry: ``blen = L_b`` and ``lv = L_b * p`` (weighted) or ``L_b``."""
     blen = np.empty(indices.shape[0], dtype=np.float64)
     lv = np.empty(indices.shape[0], dtype=np.float64)
     for k in range(indices.shape[0]):
         blen[k] = length[indices[k]]
         lv[k] = blen[k] * values[k] if weighted else blen[k]
-    half = (n + 1) // 2
-    for k in prange(half):
-        dense = np.zeros(n_nodes, dtype=np.float64)
-        _unifrac_row(k, indptr, indices, lv, blen, weighted, dense, out)
-        if n - 1 - k != k:
-            _unifrac_row(n - 1 - k, indptr, indices, lv, blen, weighted, dense, out)
+    return blen, lv
+
+
+@njit(cache=True, nogil=True)
+def unifrac_rows(
+    rows: np.ndarray, indptr: np.ndarray, indices: np.ndarray, lv: np.ndarray,
+    blen: np.ndarray, n_nodes: int, weighted: bool, out: np.ndarray,
+) -> None:
+    """UniFrac from each sample in ``rows`` to every later sample (see ``_unifrac_row``).
+
+    Unweighted: ``sum_b L_b [x_bi>0 xor x_bj>0] / sum_b L_b [x_bi>0 or x_bj>0]``.
+    Weighted (unnormalised): ``sum_b L_b |p_bi - p_bj|`` with ``p`` the proportions of the
+    sample's reads below branch ``b``. With unit lengths and raw counts the weighted form is
+    the L1 distance (Bray-Curtis numerator). Releases the GIL: callers run disjoint row sets
+    on several Python threads; every distance is computed by one thread in a fixed order, so
+    results do not depend on the number of threads.
+    """
+    dense = np.zeros(n_nodes, dtype=np.float64)
+    for r in range(rows.shape[0]):
+        _unifrac_row(rows[r], indptr, indices, lv, blen, weighted, dense, out)
+
+
+@njit(cache=True, nogil=True)
+def rarefaction_curve_stats(
+    indptr: np.ndarray, counts: np.ndarray, depths: np.ndarray, seeds: np.ndarray,
+    iterations: int, obs_out: np.ndarray, shannon_out: np.ndarray,
+) -> None:
+    """Mean observed features and Shannon index after subsampling each sample to each depth.
+
+    ``indptr/counts`` hold each sample's non-zero counts (CSC column slices), ``depths`` is
+    ascending, ``seeds`` is (samples, iterations). Each iteration draws reads one at a time
+    without replacement (a partial Fisher-Yates shuffle of the sample's reads), so the first
+    ``d`` reads are a rarefaction to depth ``d`` and all depths come from one pass.
+    Depths above a sample's total give NaN.
+    """
+    n = indptr.shape[0] - 1
+    nd = depths.shape[0]
+    for s in range(n):
+        c = counts[indptr[s]:indptr[s + 1]]
+        total = 0
+        for v in c:
+            total += v
+        for di in range(nd):
+            obs_out[s, di] = 0.0
+            shannon_out[s, di] = 0.0
+        if total == 0:
+            for di in range(nd):
+                obs_out[s, di] = np.nan
+                shannon_out[s, di] = np.nan
+            continue
+        reads = np.empty(total, dtype=np.int64)
+        pos = 0
+        for k in range(c.shape[0]):
+            for _ in range(c[k]):
+                reads[pos] = k
+                pos += 1
+        drawn = np.zeros(c.shape[0], dtype=np.int64)
+        for it in range(iterations):
+            np.random.seed(seeds[s, it])
+            drawn[:] = 0
+            t = 0
+            for di in range(nd):
+                d = depths[di]
+                if d > total or d <= 0:
+                    continue
+                while t < d:
+                    j = t + np.random.randint(0, total - t)
+                    tmp = reads[t]
+                    reads[t] = reads[j]
+                    reads[j] = tmp
+                    drawn[reads[t]] += 1
+                    t += 1
+                h = 0.0
+                obs = 0.0
+                for k in range(drawn.shape[0]):
+                    if drawn[k] > 0:
+                        obs += 1.0
+                        p = drawn[k] / d
+                        h -= p * np.log(p)
+                obs_out[s, di] += obs
+                shannon_out[s, di] += h
+        for di in range(nd):
+            d = depths[di]
+            if d > total or d <= 0:
+                obs_out[s, di] = np.nan
+                shannon_out[s, di] = np.nan
+            else:
+                obs_out[s, di] /= iterations
+                shannon_out[s, di] /= iterations

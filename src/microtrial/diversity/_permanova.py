@@ -45,20 +45,21 @@ def permutation_matrix(
     ``strata[perm[r, i]] == strata[i]`` always (labels never cross strata).
     """
     rng = np.random.default_rng(seed)
-    out = np.empty((permutations, n), dtype=np.int64)
     if strata is None:
-        for r in range(permutations):
-            out[r] = rng.permutation(n)
-        return out
-    codes = pd.factorize(pd.Series(list(strata)))[0]
-    if codes.size != n:
-        raise AnalysisError(f"strata has {codes.size} values for {n} samples")
-    blocks = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
-    for r in range(permutations):
-        row = np.arange(n)
-        for b in blocks:
-            row[b] = b[rng.permutation(b.size)]
-        out[r] = row
+        codes = np.zeros(n, dtype=np.int64)
+    else:
+        codes = pd.factorize(pd.Series(list(strata)))[0].astype(np.int64)
+        if codes.size != n:
+            raise AnalysisError(f"strata has {codes.size} values for {n} samples")
+    # samples grouped by stratum: in their own order, and in a random order within stratum
+    # (sorting stratum code + a uniform key in [0, 1)); position k of the first grouping
+    # takes the sample at position k of the second.
+    order0 = np.argsort(codes, kind="stable")
+    out = np.empty((permutations, n), dtype=np.int64)
+    for start in range(0, permutations, 256):
+        k = min(256, permutations - start)
+        keys = codes[None, :] + rng.random((k, n))
+        out[start:start + k][:, order0] = np.argsort(keys, axis=1)
     return out
 
 
@@ -220,7 +221,8 @@ def permdisp(
     """Homogeneity of multivariate dispersions (vegan ``betadisper(type="centroid")`` + ``permutest``).
 
     Distances to the group centroid in the full principal coordinate space (negative
-    eigenvalue axes subtracted, as vegan), then the one-way ANOVA F of those distances;
+    eigenvalue axes subtracted, as vegan; computed from Gower's matrix directly), then the
+    one-way ANOVA F of those distances;
     the permutation test recomputes F on permuted ANOVA residuals (vegan
     ``permutest.betadisper``).
 
@@ -231,19 +233,18 @@ def permdisp(
     ids = list(distance.index)
     grp = groups.loc[ids].astype(str).to_numpy()
     g = gower_centred(distance.to_numpy())
-    w, v = np.linalg.eigh(g)
-    tol = max(_EPS, _EPS * w.max())
-    keep = np.abs(w) > tol
-    w, v = w[keep], v[:, keep]
-    x = v * np.sqrt(np.abs(w))
-    pos = w > 0
     levels, codes = np.unique(grp, return_inverse=True)
     if levels.size < 2:
         raise AnalysisError("PERMDISP needs at least two groups")
-    cent = np.vstack([x[codes == c].mean(axis=0) for c in range(levels.size)])
-    d = (x - cent[codes]) ** 2
-    dpos, dneg = d[:, pos].sum(axis=1), d[:, ~pos].sum(axis=1)
-    z = np.sqrt(np.maximum(dpos - dneg, 0.0))
+    # squared distance to the group centroid in principal coordinate space, with negative
+    # eigenvalue axes counted negatively (vegan), is the quadratic form of G itself:
+    # z_i^2 = G_ii - 2 mean_{j in g} G_ij + mean_{j,k in g} G_jk  (no eigendecomposition)
+    y = (codes[:, None] == np.arange(levels.size)[None, :]).astype(float)
+    ng = y.sum(axis=0)
+    row_means = (g @ y) / ng[None, :]  # mean_{j in g} G_ij for every i and g
+    block = (y.T @ g @ y) / np.outer(ng, ng)
+    z2 = np.diag(g) - 2 * row_means[np.arange(len(ids)), codes] + block[codes, codes]
+    z = np.sqrt(np.maximum(z2, 0.0))
 
     def anova_f(y: np.ndarray) -> float:
         means = np.bincount(codes, y) / np.bincount(codes)

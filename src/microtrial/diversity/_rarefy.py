@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from microtrial.diversity._alpha import shannon
-from microtrial.diversity._kernels import subsample_counts
+from microtrial.diversity._kernels import rarefaction_curve_stats, subsample_counts
 from microtrial.errors import AnalysisError
 from microtrial.table import FeatureTable
 
@@ -55,19 +54,23 @@ def rarefy(
     keep = np.flatnonzero(totals >= depth)
     if keep.size == 0:
         raise AnalysisError(f"no sample has {depth} reads (largest: {int(totals.max(initial=0))})")
-    dense = np.asarray(table.data[:, keep].toarray(), dtype=np.int64)
-    if np.any(dense != table.data[:, keep].toarray()):
+    csc = sp.csc_matrix(table.data[:, keep])
+    if csc.nnz and np.any(csc.data != np.round(csc.data)):
         raise AnalysisError("rarefaction needs integer counts")
     seeds = _seeds(seed, keep.size * iterations).reshape(keep.size, iterations)
-    out = np.zeros(dense.shape, dtype=np.float64 if iterations > 1 else np.int64)
-    buf = np.empty(dense.shape[0], dtype=np.int64)
+    data = np.zeros(csc.nnz, dtype=np.float64 if iterations > 1 else np.int64)
+    vals = csc.data.astype(np.int64)
     for j in range(keep.size):
-        col = np.ascontiguousarray(dense[:, j])
+        lo, hi = csc.indptr[j], csc.indptr[j + 1]
+        col = np.ascontiguousarray(vals[lo:hi])
+        buf = np.empty(hi - lo, dtype=np.int64)
         for it in range(iterations):
             subsample_counts(col, int(depth), int(seeds[j, it]), buf)
-            out[:, j] += buf
+            data[lo:hi] += buf
     if iterations > 1:
-        out /= iterations
+        data /= iterations
+    out = sp.csc_matrix((data, csc.indices, csc.indptr), shape=csc.shape)
+    out.eliminate_zeros()
     rt = FeatureTable(
         sp.csr_matrix(out), table.feature_ids, tuple(table.sample_ids[i] for i in keep),
         table.feature_metadata,
@@ -143,20 +146,19 @@ def rarefaction_curves(
         if hi <= 0:
             raise AnalysisError("every sample has zero reads")
         depths = sorted({max(1, int(round(x))) for x in np.linspace(1, hi, steps)})
-    dense = np.asarray(table.data.toarray(), dtype=np.int64)
-    rows = []
-    buf = np.empty(dense.shape[0], dtype=np.int64)
-    seeds = _seeds(seed, len(depths) * dense.shape[1] * iterations).reshape(
-        len(depths), dense.shape[1], iterations)
-    for di, d in enumerate(depths):
-        for j, sid in enumerate(table.sample_ids):
-            if totals[j] < d:
-                continue
-            col = np.ascontiguousarray(dense[:, j])
-            obs = sh = 0.0
-            for it in range(iterations):
-                subsample_counts(col, int(d), int(seeds[di, j, it]), buf)
-                obs += float((buf > 0).sum())
-                sh += shannon(buf)
-            rows.append((sid, int(d), obs / iterations, sh / iterations))
-    return pd.DataFrame(rows, columns=["sample-id", "depth", "observed_features", "shannon"])
+    csc = sp.csc_matrix(table.data)
+    csc.eliminate_zeros()
+    if csc.nnz and np.any(csc.data != np.round(csc.data)):
+        raise AnalysisError("rarefaction curves need integer counts")
+    d_arr = np.unique(np.asarray(depths, dtype=np.int64))
+    n = len(table.sample_ids)
+    seeds = _seeds(seed, n * iterations).reshape(n, iterations)
+    obs = np.empty((n, d_arr.size))
+    sh = np.empty((n, d_arr.size))
+    rarefaction_curve_stats(csc.indptr.astype(np.int64), csc.data.astype(np.int64), d_arr,
+                            seeds, int(iterations), obs, sh)
+    out = pd.DataFrame({
+        "sample-id": np.repeat(np.asarray(table.sample_ids, dtype=object), d_arr.size),
+        "depth": np.tile(d_arr, n), "observed_features": obs.ravel(), "shannon": sh.ravel(),
+    })
+    return out[out["observed_features"].notna()].reset_index(drop=True)
