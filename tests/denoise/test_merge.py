@@ -113,7 +113,7 @@ def test_aligner_matches_naive(scores):
         s = 0
         first = next(i for i, (x, y) in enumerate(cols) if x != "-" and y != "-") if any(
             x != "-" and y != "-" for x, y in cols) else len(cols)
-        for i, (x, y) in enumerate(cols):
+        for x, y in cols:
             if x != "-" and y != "-":
                 s += scores[0] if x == y else scores[1]
         last = max((i for i, (x, y) in enumerate(cols) if x != "-" and y != "-"), default=-1)

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from microtrial.reads._fastq import Reads, read_fastq
-from microtrial.reads._filter import FilterParams, filter_and_trim, filter_pair, is_phix, phix_genome
+from microtrial.reads._filter import (
+    FilterParams,
+    filter_and_trim,
+    filter_pair,
+    is_phix,
+    phix_genome,
+)
 from microtrial.reads._kernels import trim_stats
 from microtrial.seqs import reverse_complement
 from reads._naive import phix_hits

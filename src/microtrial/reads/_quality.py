@@ -207,7 +207,7 @@ def choose_trunc_len(
         err = 10.0 ** (-np.arange(N_Q) / 10.0)
         mean_err = (c * err).sum(axis=1) / np.maximum(n, 1)
         cum = np.cumsum(mean_err)
-        ok = np.nonzero(cum <= ee_fraction * ee_max)[0]
+        ok = np.nonzero(cum <= ee_fraction * ee_max * (1 + 1e-9))[0]  # float sums: tolerance
         l_ee = int(ok[-1]) + 1 if ok.size else 0
         reach = hist.n_reads - np.concatenate(([0], np.cumsum(hist.lengths)))[: c.shape[0] + 1]
         # reach[l] = reads of length >= l
