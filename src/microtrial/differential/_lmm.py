@@ -21,7 +21,8 @@ The model is :math:`y = \\beta_0 + \\beta_1 [\\text{test}] + \\text{covariates} 
 column is given and subjects repeat; otherwise ordinary least squares.
 
 The random-intercept model is fitted by REML for all features at once instead of one
-``statsmodels`` ``MixedLM`` per feature (which takes about 0.1 s a feature): with
+``statsmodels`` ``MixedLM`` per feature (0.22 s a feature on 500 samples, 250 subjects,
+measured under load 6 on 2 cores, i.e. about 7 minutes for 2,000 features): with
 :math:`\\gamma = \\tau^2/\\sigma^2` the covariance of subject :math:`s` (:math:`n_s` samples)
 is :math:`\\sigma^2(I + \\gamma J)`, whose inverse square root subtracts
 :math:`\\theta_s = 1 - (1 + \\gamma n_s)^{-1/2}` times the subject mean. On the transformed
