@@ -1,0 +1,163 @@
+"""The denoise stage end to end: outputs per CONTRACT.md, read tracking, empty samples.
+
+The plumbing tests replace the denoiser (``learn_errors``/``dada``, written and tested
+elsewhere) by a stand-in that makes every unique sequence its own variant: with error-free
+simulated reads that is the true answer, so every count below is known by construction.
+The last test runs the real denoiser on three real MiSeq SOP samples against R DADA2's
+golden sequence table.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import microtrial.denoise
+from microtrial.denoise._types import DadaResult
+from microtrial.io.fasta import read_fasta, sequence_id
+from microtrial.io.feature_table import read_biom, read_table_tsv
+from microtrial.pipeline.denoise import DenoiseOptions, denoise_stage
+from microtrial.seqs import reverse_complement
+
+RNG = np.random.default_rng(42)
+A = "".join(RNG.choice(list("ACGT"), 120))
+B = "".join(c if RNG.random() > 0.15 else "ACGT"[("ACGT".index(c) + 1) % 4] for c in A)
+CHIMERA = A[:60] + B[60:]
+READ = 80  # 80 + 80 over a 120-nt amplicon: 40-nt overlap
+
+
+def _write_pairs(folder: Path, sample: str, amplicons: list[str], *, bad_quality: bool = False) -> None:
+    r1, r2 = [], []
+    for i, amp in enumerate(amplicons):
+        q = "I" * READ if not bad_quality else "IIII#" + "I" * (READ - 5)
+        name = f"@M1:1:FC:1:1101:{i}:1"
+        r1.append(f"{name} 1:N:0:1\n{amp[:READ]}\n+\n{q}\n")
+        r2.append(f"{name} 2:N:0:1\n{reverse_complement(amp)[:READ]}\n+\n{q}\n")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{sample}_S1_L001_R1_001.fastq.gz").write_bytes(gzip.compress("".join(r1).encode()))
+    (folder / f"{sample}_S1_L001_R2_001.fastq.gz").write_bytes(gzip.compress("".join(r2).encode()))
+
+
+def _exact_dada(dereps, *, err, pool="none", threads=1, progress=None, **kw):
+    return [
+        DadaResult(d.sequences, d.abundances.copy(), np.arange(len(d.sequences), dtype=np.int64))
+        for d in dereps
+    ]
+
+
+def _no_errors(dereps, **kw):
+    return np.zeros((16, 41))
+
+
+@pytest.fixture
+def exact_denoiser(monkeypatch):
+    monkeypatch.setattr(microtrial.denoise, "dada", _exact_dada, raising=False)
+    monkeypatch.setattr(microtrial.denoise, "learn_errors", _no_errors, raising=False)
+
+
+@pytest.fixture
+def reads_dir(tmp_path):
+    d = tmp_path / "reads"
+    _write_pairs(d, "s1", [A] * 50 + [B] * 30 + [CHIMERA] * 5)
+    _write_pairs(d, "s2", [B] * 40 + [A] * 20 + [CHIMERA] * 4)
+    _write_pairs(d, "lost", [A] * 10, bad_quality=True)  # Q2 at base 5: truncQ leaves 4 nt
+    return d
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_outputs_and_tracking(exact_denoiser, reads_dir, tmp_path, caplog, threads):
+    out = tmp_path / f"out{threads}"
+    with caplog.at_level(logging.WARNING, logger="microtrial"):
+        summary = denoise_stage(reads_dir, out, options=DenoiseOptions(trunc_len_f=75, trunc_len_r=75, threads=threads))
+    assert any("lost" in r.getMessage() for r in caplog.records)
+    assert summary.n_samples == 3 and summary.n_asvs == 2
+    track = pd.read_csv(out / "read-tracking.tsv", sep="\t")
+    assert list(track.columns) == ["sample-id", "input", "filtered", "denoised-f", "denoised-r", "merged", "non-chimeric"]
+    rows = {r["sample-id"]: r[1:].tolist() for _, r in track.iterrows()}
+    # merged = truncated forward (75) + the rest of the reverse: the whole 120-nt amplicon
+    assert rows == {"lost": [10, 0, 0, 0, 0, 0], "s1": [85, 85, 85, 85, 85, 80], "s2": [64, 64, 64, 64, 64, 60]}
+    seqs = read_fasta(out / "dna-sequences.fasta")
+    assert set(seqs.values()) == {A, B}  # the chimera is gone, its parents kept
+    assert set(seqs) == {sequence_id(A), sequence_id(B)}
+    table = read_biom(out / "feature-table.biom")
+    df = table.to_dataframe()
+    assert df.loc[sequence_id(A), "s1"] == 50 and df.loc[sequence_id(B), "s2"] == 40
+    assert "lost" not in table.sample_ids  # an empty sample has no column, only a tracking row
+    assert read_table_tsv(out / "feature-table.tsv").to_dataframe().equals(df)
+    assert (out / "feature-table.tsv").read_text().splitlines()[0].startswith("#OTU ID")
+    prof = pd.read_csv(out / "quality-profile-f.tsv", sep="\t")
+    assert list(prof.columns) == ["position", "mean_quality", "q25", "median", "q75", "n_reads"]
+    assert prof["n_reads"].iloc[0] == 85 + 64 + 10
+    info = json.loads((out / "run-info.json").read_text())
+    assert info["truncation"]["trunc_len_f"] == 75 and info["options"]["threads"] == threads
+
+
+def test_automatic_truncation_and_no_chimera_removal(exact_denoiser, reads_dir, tmp_path):
+    summary = denoise_stage(reads_dir, tmp_path / "o", options=DenoiseOptions(chimeras=False))
+    # error-free Q40 reads of 80 nt: every rule allows the full length
+    assert (summary.trunc_len_f, summary.trunc_len_r) == (80, 80)
+    assert summary.n_asvs == 3
+    info = json.loads((tmp_path / "o" / "run-info.json").read_text())
+    assert info["truncation"]["automatic"] and info["truncation"]["amplicon_length"] == 120
+
+
+def test_merge_options_respected(exact_denoiser, reads_dir, tmp_path):
+    # a 40-nt overlap cannot satisfy min_overlap 50: nothing merges, samples kept in tracking
+    summary = denoise_stage(reads_dir, tmp_path / "o", options=DenoiseOptions(trunc_len_f=80, trunc_len_r=80, min_overlap=50))
+    assert summary.n_asvs == 0
+    assert summary.tracking["merged"].tolist() == [0, 0, 0]
+
+
+def test_single_end(exact_denoiser, tmp_path):
+    d = tmp_path / "se"
+    d.mkdir()
+    recs = "".join(f"@r{i}\n{A[:70]}\n+\n{'I' * 70}\n" for i in range(7))
+    (d / "x.fastq").write_text(recs)
+    summary = denoise_stage(d, tmp_path / "o", options=DenoiseOptions(trunc_len_f=60))
+    assert summary.n_asvs == 1 and not summary.paired
+    assert read_fasta(tmp_path / "o" / "dna-sequences.fasta") == {sequence_id(A[:60]): A[:60]}
+    track = pd.read_csv(tmp_path / "o" / "read-tracking.tsv", sep="\t")
+    assert track.iloc[0].tolist() == ["x", 7, 7, 7, 7, 7]
+
+
+def test_bad_option(tmp_path, reads_dir):
+    from microtrial.errors import InputError
+
+    with pytest.raises(InputError, match="--pool"):
+        denoise_stage(reads_dir, tmp_path / "o", options=DenoiseOptions(pool="everything"))
+
+
+def _golden_agreement(out: Path, golden: Path, samples: list[str]) -> float:
+    gold = pd.read_csv(golden, sep="\t", index_col=0)[samples]
+    gold = gold[gold.sum(axis=1) > 0]
+    ours = read_table_tsv(out / "feature-table.tsv").to_dataframe()
+    seqs = read_fasta(out / "dna-sequences.fasta")
+    ours.index = [seqs[i] for i in ours.index]
+    shared = ours.index.intersection(gold.index)
+    return float(ours.loc[shared, samples].sum().sum() / ours[samples].sum().sum())
+
+
+@pytest.mark.requires_shared
+def test_agrees_with_r_dada2_on_real_samples(shared_data, tmp_path):
+    if not hasattr(microtrial.denoise, "dada"):
+        pytest.skip("the denoiser (microtrial.denoise.dada) is not in this checkout yet")
+    sop = shared_data / "miseq-sop"
+    samples = ["F3D1", "F3D141", "F3D142"]
+    reads = tmp_path / "reads"
+    reads.mkdir()
+    for p in sop.glob("*_R[12]_001.fastq.gz"):
+        if p.name.split("_")[0] in samples:
+            (reads / p.name).symlink_to(p)
+    out = tmp_path / "out"
+    summary = denoise_stage(reads, out, options=DenoiseOptions(trunc_len_f=240, trunc_len_r=160, threads=2))
+    # R DADA2 1.26 filterAndTrim counts (see tests/reads/test_filter_real.py)
+    filtered = dict(zip(summary.tracking["sample-id"], summary.tracking["filtered"]))
+    assert filtered == {"F3D1": 5299, "F3D141": 5463, "F3D142": 2914}
+    frac = _golden_agreement(out, sop / "reference-outputs" / "dada2-1.26-seqtab.tsv", samples)
+    assert frac >= 0.95
