@@ -140,5 +140,10 @@ def heatmap(matrix: pd.DataFrame, title: str, stars: pd.DataFrame | None = None)
 def _short(name: object) -> str:
     """The deepest named level of a taxon string (``f__X; g__Y`` -> ``g__Y``)."""
     s = str(name)
-    parts = [p.strip() for p in s.split(";") if p.strip() and not p.strip().endswith("__")]
-    return parts[-1] if parts else s[:40]
+    levels = [p.strip() for p in s.split(";") if p.strip()]
+    parts = [p for p in levels if not p.endswith("__")]
+    if not parts:
+        return s[:40]
+    if levels[-1].endswith("__"):  # unnamed at the collapsed rank
+        return f"{parts[-1]} ({levels[-1]} unnamed)"
+    return parts[-1]
