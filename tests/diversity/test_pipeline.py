@@ -68,6 +68,8 @@ def test_stage_outputs_match_direct_permanova(tmp_path: Path) -> None:
     assert sh["effect"] == pytest.approx(w["estimate"], rel=1e-8)
     dys = pd.read_csv(out / "dysbiosis.tsv", sep="\t")
     bc = pd.read_csv(out / "beta-braycurtis.tsv", sep="\t", index_col=0)
+    vegan_bc = pd.read_csv(GOLDEN / "paired-braycurtis.tsv", sep="\t", index_col=0)
+    np.testing.assert_allclose(bc.to_numpy(), vegan_bc.loc[bc.index, bc.columns].to_numpy(), atol=1e-12)
     ctrl = list(dys.loc[dys["reference"], "sample-id"])
     first_ctrl = ctrl[0]
     assert dys.set_index("sample-id").at[first_ctrl, "dysbiosis"] == pytest.approx(

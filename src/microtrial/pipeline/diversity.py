@@ -82,6 +82,17 @@ def _write(df: pd.DataFrame, path: Path, summary: DiversitySummary, *, index: bo
     summary.files.append(path)
 
 
+def _write_square(dm: pd.DataFrame, path: Path, summary: DiversitySummary) -> None:
+    """Square distance matrix, ids as header and first column, 17 significant digits (fast)."""
+    values = dm.to_numpy(dtype=np.float64)
+    row_fmt = "\t".join(["%.17g"] * values.shape[1])
+    with atomic_open(path) as fh:
+        fh.write("\t".join(["sample-id", *map(str, dm.columns)]) + "\n")
+        for sid, row in zip(dm.index, values):
+            fh.write(f"{sid}\t" + row_fmt % tuple(row) + "\n")
+    summary.files.append(path)
+
+
 def _drop(summary: DiversitySummary, sample: str, reason: str) -> None:
     if sample not in summary.dropped:
         log.warning("dropping sample %s: %s", sample, reason)
@@ -230,7 +241,7 @@ def diversity_stage(
         src = ft if m in ("aitchison", "robust_aitchison") else rt
         dm = beta_diversity(src, m, tree=tree_obj)
         dms[m] = dm
-        _write(dm, out_dir / f"beta-{m}.tsv", summary, index=True)
+        _write_square(dm, out_dir / f"beta-{m}.tsv", summary)
         if dm.shape[0] >= 3:
             coords, explained = pcoa(dm)
             _write(coords, out_dir / f"pcoa-{m}.tsv", summary, index=True,
