@@ -161,3 +161,16 @@ def test_agrees_with_r_dada2_on_real_samples(shared_data, tmp_path):
     assert filtered == {"F3D1": 5299, "F3D141": 5463, "F3D142": 2914}
     frac = _golden_agreement(out, sop / "reference-outputs" / "dada2-1.26-seqtab.tsv", samples)
     assert frac >= 0.95
+
+
+def test_all_samples_lost(exact_denoiser, tmp_path, caplog):
+    d = tmp_path / "reads"
+    _write_pairs(d, "a", [A] * 3, bad_quality=True)
+    _write_pairs(d, "b", [B] * 2, bad_quality=True)
+    with caplog.at_level(logging.WARNING, logger="microtrial"):
+        summary = denoise_stage(d, tmp_path / "o", options=DenoiseOptions(trunc_len_f=70, trunc_len_r=70))
+    assert summary.n_asvs == 0
+    track = pd.read_csv(tmp_path / "o" / "read-tracking.tsv", sep="\t")
+    assert track.iloc[:, 1:].to_numpy().tolist() == [[3, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0]]
+    assert any("no reads survived" in r.getMessage() for r in caplog.records)
+    assert (tmp_path / "o" / "feature-table.biom").exists()
