@@ -174,3 +174,15 @@ def test_all_samples_lost(exact_denoiser, tmp_path, caplog):
     assert track.iloc[:, 1:].to_numpy().tolist() == [[3, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0]]
     assert any("no reads survived" in r.getMessage() for r in caplog.records)
     assert (tmp_path / "o" / "feature-table.biom").exists()
+
+
+def test_cli(exact_denoiser, reads_dir, tmp_path):
+    from microtrial.cli import main
+
+    out = tmp_path / "cli"
+    code = main(["denoise", str(reads_dir), "-o", str(out), "--trunc-len-f", "75", "--trunc-len-r", "75",
+                 "--no-chimera-removal", "--threads", "1", "--max-ee", "2", "3"])
+    assert code == 0
+    assert len(read_fasta(out / "dna-sequences.fasta")) == 3  # the chimera stays
+    info = json.loads((out / "run-info.json").read_text())
+    assert info["options"]["max_ee"] == [2.0, 3.0] and info["options"]["chimeras"] is False
