@@ -139,3 +139,38 @@ def test_covariates_enter_permanova_before_the_compared_term(tmp_path: Path) -> 
     perm = pd.read_csv(out / "permanova.tsv", sep="\t")
     assert list(perm["term"]) == ["age", "group"]
     assert list(perm["df"]) == [1, 1]
+
+
+def test_three_groups_give_kruskal_and_pairwise_permanova(tmp_path: Path) -> None:
+    tp, mp = _inputs(tmp_path)
+    m = pd.read_csv(mp, sep="\t", index_col=0)
+    m["arm"] = np.array(["a", "b", "c"])[np.arange(len(m)) % 3]
+    m.to_csv(mp, sep="\t")
+    out = tmp_path / "out"
+    assert main(["diversity", "--table", str(tp), "--metadata", str(mp), "--group", "arm",
+                 "--permutations", "19", "--rarefy", "none", "--metrics", "braycurtis", "-o", str(out)]) == 0
+    tests = pd.read_csv(out / "diversity-tests.tsv", sep="\t")
+    assert (tests["test"] == "kruskal-wallis").sum() == 7  # one per alpha index
+    assert set(tests.loc[tests["test"] == "mann-whitney", "comparison"]) == {"arm-b-vs-a", "arm-c-vs-a"}
+    pw = pd.read_csv(out / "permanova-pairwise.tsv", sep="\t")
+    assert sorted(zip(pw["level_a"], pw["level_b"])) == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert (pw["q_value"] >= pw["p_value"]).all()
+
+
+def test_mixed_model_recovers_simulated_time_effect() -> None:
+    from microtrial.diversity import alpha_mixed_model
+
+    rng = np.random.default_rng(5)
+    n_subj = 40
+    subj = np.repeat([f"P{i}" for i in range(n_subj)], 2)
+    time = np.tile(["baseline", "week12"], n_subj)
+    intercept = rng.normal(3.0, 0.6, n_subj)
+    value = np.repeat(intercept, 2) + 0.5 * (time == "week12") + rng.normal(0, 0.2, 2 * n_subj)
+    ids = [f"s{i}" for i in range(2 * n_subj)]
+    md = pd.DataFrame({"subject": subj, "time": time}, index=ids)
+    alpha = pd.DataFrame({"shannon": value}, index=ids)
+    comp = Comparison("t", "paired", "time", ("week12", "baseline"), subject="subject")
+    row = alpha_mixed_model(alpha, md, comp).iloc[0]
+    assert row["ci_low"] < 0.5 < row["ci_high"]
+    assert row["effect"] == pytest.approx(0.5, abs=0.15)
+    assert row["p_value"] < 1e-6

@@ -254,7 +254,10 @@ def diversity_stage(
     # ---- tests ----------------------------------------------------------------------------
     t0 = time.perf_counter()
     test_rows: list[pd.DataFrame] = []
-    perm_rows, disp_rows, anosim_rows, pair_rows = [], [], [], []
+    perm_rows: list[dict] = []
+    disp_rows: list[dict] = []
+    anosim_rows: list[dict] = []
+    pair_rows: list[pd.DataFrame] = []
     comps = []
     for comp in comparisons:
         if comp.kind == "paired" and comp.subject is None and subject is not None:
