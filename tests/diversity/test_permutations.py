@@ -41,3 +41,16 @@ def test_between_subject_term_cannot_be_tested_within_subjects() -> None:
     assert res.iloc[0]["p_value"] == 1.0
     free = permanova(dm, md, ["group"], permutations=99, seed=0)
     assert free.iloc[0]["pseudo_F"] == res.iloc[0]["pseudo_F"]
+
+
+def test_constant_term_is_an_error() -> None:
+    import pytest
+
+    from microtrial.errors import AnalysisError
+
+    ids = [f"s{i}" for i in range(6)]
+    md = pd.DataFrame({"g": ["a"] * 6, "h": list("aabbcc")}, index=ids)
+    x = np.arange(36, dtype=float).reshape(6, 6)
+    dm = pd.DataFrame(np.abs(x - x.T), index=ids, columns=ids)
+    with pytest.raises(AnalysisError, match="term 'g' does not vary"):
+        permanova(dm, md, ["h", "g"], permutations=9)

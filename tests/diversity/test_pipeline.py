@@ -74,6 +74,10 @@ def test_stage_outputs_match_direct_permanova(tmp_path: Path) -> None:
     first_ctrl = ctrl[0]
     assert dys.set_index("sample-id").at[first_ctrl, "dysbiosis"] == pytest.approx(
         np.median(bc.loc[first_ctrl, [c for c in ctrl if c != first_ctrl]]), rel=1e-9)
+    change = pd.read_csv(out / "dysbiosis-change.tsv", sep="\t")
+    assert len(change) == 12
+    np.testing.assert_allclose(change["change"], change["dysbiosis_week12"] - change["dysbiosis_baseline"])
+    assert (tests["index"] == "dysbiosis_braycurtis").sum() == 1
     info = json.loads((out / "run-info.json").read_text())
     assert info["seeds"]["seed"] == 0
     coords = pd.read_csv(out / "pcoa-braycurtis.tsv", sep="\t", index_col=0, comment="#")

@@ -82,6 +82,10 @@ def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
     if tree is not None:
         existing_file(tree)
     md = read_metadata(metadata)
+    if reference is not None and not any(
+        reference in md[c].dropna().astype(str).unique() for c in (group, time_col) if c in md.columns
+    ):
+        raise InputError("--reference", f"level '{reference}' is not in --group or --time")
     comparisons: list[Comparison] = []
     group_columns: list[str] = []
     for opt, col in (("--group", group), ("--subject", subject), ("--time", time_col)):

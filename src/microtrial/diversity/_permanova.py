@@ -176,6 +176,9 @@ def permanova(
             z = _orth(np.hstack(rest), None) if rest else np.zeros((n, 0))
             others.append(z)
             bases.append(_orth(cols[k], z))
+    for t, b in zip(terms, bases):
+        if b.shape[1] == 0:
+            raise AnalysisError(f"PERMANOVA: term '{t}' does not vary (or is aliased with the other terms)")
     r = n - rank - 1
     if r <= 0:
         raise AnalysisError(f"PERMANOVA: no residual degrees of freedom ({n} samples, {rank} model df)")
