@@ -7,6 +7,13 @@ Outputs: ``alpha-diversity.tsv``, ``rarefaction-curves.tsv``, ``beta-<metric>.ts
 ``permdisp.tsv``, ``anosim.tsv``, ``dysbiosis.tsv`` + ``dysbiosis-change.tsv`` (with a healthy
 reference), ``dropped-samples.tsv``.
 
+Per comparison: ``between`` -> Mann-Whitney U with Hodges-Lehmann shift per alpha index,
+PERMANOVA (covariates first, then the compared column), PERMDISP and ANOSIM per metric;
+``paired`` -> Wilcoxon signed-rank and a subject random-intercept mixed model per alpha
+index, PERMANOVA and ANOSIM with permutations within subject (no PERMDISP: dispersion
+between time points of the same subjects is not exchangeable). ``q_value`` in
+``diversity-tests.tsv`` is BH within each comparison and test.
+
 Alpha diversity and Bray-Curtis/Jaccard/UniFrac use the rarefied table (when rarefying);
 Aitchison and robust Aitchison use the unrarefied counts (compositional methods do not need
 even depth).
