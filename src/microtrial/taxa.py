@@ -7,6 +7,8 @@ position; empty ranks (``g__``) end the string.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -17,6 +19,7 @@ RANKS: tuple[str, ...] = ("domain", "phylum", "class", "order", "family", "genus
 PREFIXES: tuple[str, ...] = ("d__", "p__", "c__", "o__", "f__", "g__", "s__")
 _RANK_ALIASES = {"kingdom": "domain", "asv": "asv", "feature": "asv"}
 UNASSIGNED = "Unassigned"
+_SILVA_PREFIX = re.compile(r"^D_\d+__")
 
 
 def rank_index(rank: str) -> int:
@@ -39,7 +42,9 @@ def split_taxon(taxon: str) -> list[str]:
     for i, part in enumerate(p for p in parts if p != ""):
         if i >= len(PREFIXES):
             break
-        name = part
+        name = _SILVA_PREFIX.sub("", part)
+        if name != part:  # SILVA 132 QIIME files: D_0__Bacteria, D_1__Firmicutes, ...
+            part = name if name else "x__"
         if len(part) > 3 and part[1:3] == "__":
             name = part[3:]
         elif len(part) == 3 and part.endswith("__"):
