@@ -1,0 +1,297 @@
+"""DADA2's divisive partitioning of one sample's unique sequences.
+
+Method (Callahan et al. 2016, Nat Methods 13:581, and its supplement; Rosen et al. 2012,
+BMC Bioinformatics 13:283; DADA2's ``dada``/``setDadaOpt`` manual pages), written here from
+those descriptions:
+
+1. All uniques start in one partition centred on the most abundant unique.
+2. Each unique ``j`` is compared with each centre ``i`` (5-mer distance screen at
+   ``kdist_cutoff``, then banded ends-free Needleman-Wunsch); its substitutions give
+   ``lambda_ji = prod_p err[centre base -> read base, quality_p]``.
+3. The expected number of reads of ``j`` produced as errors of ``i`` is
+   ``E_ji = n_i * lambda_ji`` (``n_i`` = reads in partition ``i``), and the abundance
+   p-value ``p_j = P(X >= a_j | X >= 1)``, ``X ~ Poisson(E_ji)``.
+4. The unique with the smallest p-value becomes a new centre when
+   ``p_j * n_uniques < OMEGA_A`` (Bonferroni-like; ``p_j < OMEGA_P`` for uniques with prior
+   evidence), provided it differs from its centre by at least MIN_HAMMING substitutions and
+   ``a_j / E_ji >= MIN_FOLD``; every unique then moves to the partition with the largest
+   ``E_ji`` (repeated until stable, at most 10 passes), and the loop repeats.
+5. Members with ``p_j >= OMEGA_C`` are corrected to their centre; the others are reported
+   uncorrected (-1), as are members whose k-mer screen against their centre failed
+   (``lambda = 0``: nothing links them to it).
+
+Speed: the substitutions of every (unique, centre) pair are cached per centre, so a new
+error matrix (self-consistency rounds of :func:`learn_errors`) only recomputes lambdas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from microtrial.denoise import _kernels as K
+from microtrial.denoise._types import DadaResult, Derep
+
+MIN_FOLD = 1.0
+MIN_HAMMING = 1
+MAX_SHUFFLE = 10
+_FAR = 1 << 30  # substitution count standing for 'screened out'
+N_QUAL = 41
+POOR_SEGMENT = 6  # see _kernels.compare_centre
+
+_LUT = np.full(256, 255, np.uint8)
+for _i, _c in enumerate(b"ACGT"):
+    _LUT[_c] = _i
+    _LUT[ord(chr(_c).lower())] = _i
+
+
+@dataclass
+class Comparison:
+    """Substitutions of every unique against one centre (see ``_kernels.compare_centre``)."""
+
+    status: np.ndarray
+    nsub: np.ndarray
+    sub_off: np.ndarray
+    pos: np.ndarray
+    frm: np.ndarray
+    to: np.ndarray
+
+
+@dataclass
+class Prepared:
+    """One sample's uniques as flat arrays, plus the alignment cache."""
+
+    sequences: tuple[str, ...]
+    codes: np.ndarray
+    quals: np.ndarray
+    offsets: np.ndarray
+    kcodes: np.ndarray
+    koffsets: np.ndarray
+    abund: np.ndarray
+    max_len: int
+    prior: np.ndarray
+    cache: dict[int, Comparison] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.abund.shape[0])
+
+
+def prepare(sequences, abundances, mean_quality, prior=None) -> Prepared:
+    """Encode uniques (sequences, abundances, per-position mean qualities) as flat arrays."""
+    n = len(sequences)
+    lens = np.fromiter((len(s) for s in sequences), np.int64, count=n)
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    raw = "".join(sequences).encode("ascii")
+    codes = _LUT[np.frombuffer(raw, np.uint8)]
+    if n and codes.max(initial=0) > 3:
+        raise ValueError("sequences must contain only A, C, G, T")
+    if n:
+        q = np.concatenate([np.asarray(m, np.float64) for m in mean_quality])
+        if q.shape[0] != codes.shape[0]:
+            raise ValueError("mean_quality lengths do not match the sequences")
+        quals = np.clip(np.floor(q + 0.5), 0, N_QUAL - 1).astype(np.uint8)
+    else:
+        quals = np.zeros(0, np.uint8)
+    nk = np.maximum(lens - K.KMER + 1, 0)
+    koffsets = np.zeros(n + 1, np.int64)
+    np.cumsum(nk, out=koffsets[1:])
+    kcodes = np.empty(int(koffsets[-1]), np.uint16)
+    K.kmer_codes(codes, offsets, koffsets, kcodes)
+    abund = np.ascontiguousarray(abundances, dtype=np.int64)
+    if prior is None:
+        prior = np.zeros(n, np.bool_)
+    return Prepared(
+        sequences=tuple(sequences),
+        codes=codes,
+        quals=quals,
+        offsets=offsets,
+        kcodes=kcodes,
+        koffsets=koffsets,
+        abund=abund,
+        max_len=int(lens.max(initial=0)),
+        prior=np.asarray(prior, np.bool_),
+    )
+
+
+def _compare(prep: Prepared, c: int, band: int, kdist_cutoff: float) -> Comparison:
+    cmp = prep.cache.get(c)
+    if cmp is None:
+        active = np.ones(prep.n, np.bool_)
+        out = K.compare_centre(
+            c, prep.codes, prep.offsets, prep.kcodes, prep.koffsets, band, kdist_cutoff,
+            prep.max_len, active, POOR_SEGMENT,
+        )
+        cmp = Comparison(*out)
+        prep.cache[c] = cmp
+    return cmp
+
+
+@dataclass
+class Partition:
+    """Final state of the partitioning of one sample."""
+
+    centres: list[int]
+    assign: np.ndarray  # cluster index per unique
+    pvals: np.ndarray
+    own_lam: np.ndarray
+    reads: np.ndarray
+    corrected: np.ndarray  # bool per unique
+
+
+def partition(
+    prep: Prepared,
+    logerr: np.ndarray,
+    *,
+    omega_a: float,
+    omega_p: float,
+    omega_c: float,
+    detect_singletons: bool,
+    band: int,
+    kdist_cutoff: float,
+) -> Partition:
+    """Run the divisive partitioning on one prepared sample with error matrix ``exp(logerr)``."""
+    n = prep.n
+    self_log = K.self_log_lambda(prep.codes, prep.quals, prep.offsets, logerr)
+    assign = np.zeros(n, np.int64)
+    is_centre = np.zeros(n, np.bool_)
+    own_lam = np.zeros(n, np.float64)
+    own_nsub = np.zeros(n, np.int32)
+    pvals = np.ones(n, np.float64)
+    if n == 0:
+        return Partition([], assign, pvals, own_lam, np.zeros(0), np.zeros(0, np.bool_))
+    centres = [0]
+    is_centre[0] = True
+    reads = np.array([float(prep.abund.sum())])
+    # flat per-cluster lists of (unique, lambda, nsub) with lambda > 0
+    cap = max(4 * n, 1024)
+    l_idx = np.empty(cap, np.int64)
+    l_lam = np.empty(cap, np.float64)
+    l_nsub = np.empty(cap, np.int32)
+    k_start: list[int] = []
+    k_len: list[int] = []
+    used = 0
+
+    def add_cluster(c: int):
+        nonlocal used, l_idx, l_lam, l_nsub
+        cmp = _compare(prep, c, band, kdist_cutoff)
+        lam = K.lambdas_from_subs(
+            cmp.status, cmp.sub_off, cmp.pos, cmp.frm, cmp.to, prep.quals, prep.offsets,
+            logerr, self_log,
+        )
+        idx = np.flatnonzero(lam > 0)
+        m = idx.shape[0]
+        if used + m > l_idx.shape[0]:
+            newcap = max(2 * l_idx.shape[0], used + m)
+            l_idx = np.concatenate([l_idx[:used], np.empty(newcap - used, np.int64)])
+            l_lam = np.concatenate([l_lam[:used], np.empty(newcap - used, np.float64)])
+            l_nsub = np.concatenate([l_nsub[:used], np.empty(newcap - used, np.int32)])
+        l_idx[used : used + m] = idx
+        l_lam[used : used + m] = lam[idx]
+        l_nsub[used : used + m] = cmp.nsub[idx]
+        k_start.append(used)
+        k_len.append(m)
+        used += m
+        return lam, cmp
+
+    lam0, cmp0 = add_cluster(0)
+    own_lam[:] = lam0
+    own_nsub[:] = np.where(cmp0.status > 0, cmp0.nsub, _FAR)
+    prior_ok = prep.prior
+    dirty = np.ones(1, np.bool_)
+    K.update_pvals(pvals, assign, own_lam, reads, prep.abund, is_centre, dirty,
+                   detect_singletons, prior_ok)
+    bonf = omega_a / n
+    abund = prep.abund
+    while True:
+        # bud: the most significant eligible unique
+        e = own_lam * reads[assign]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fold_ok = (e == 0) | (abund >= MIN_FOLD * e)
+        eligible = (~is_centre) & (own_nsub >= MIN_HAMMING) & fold_ok
+        cand = np.flatnonzero(eligible & ~prior_ok & (pvals < bonf))
+        if cand.size == 0:
+            cand = np.flatnonzero(eligible & prior_ok & (pvals < omega_p))
+            if cand.size == 0:
+                break
+        # smallest p, then most abundant, then first
+        order = np.lexsort((cand, -abund[cand], pvals[cand]))
+        j = int(cand[order[0]])
+        k = len(centres)
+        old = assign[j]
+        reads[old] -= abund[j]
+        reads = np.append(reads, float(abund[j]))
+        assign[j] = k
+        is_centre[j] = True
+        centres.append(j)
+        own_lam[j] = 1.0
+        own_nsub[j] = 0
+        add_cluster(j)
+        ks = np.asarray(k_start, np.int64)
+        kl = np.asarray(k_len, np.int64)
+        for _ in range(MAX_SHUFFLE):
+            moved = K.shuffle_pass(assign, own_lam, own_nsub, reads, is_centre, abund,
+                                   ks, kl, l_idx, l_lam, l_nsub)
+            if moved == 0:
+                break
+        dirty = np.ones(len(centres), np.bool_)
+        K.update_pvals(pvals, assign, own_lam, reads, abund, is_centre, dirty,
+                       detect_singletons, prior_ok)
+    corrected = is_centre | ((pvals >= omega_c) & (own_lam > 0))
+    return Partition(centres, assign, pvals, own_lam, reads, corrected)
+
+
+def transitions(prep: Prepared, part: Partition) -> np.ndarray:
+    """Transition counts (16 x 41, float64) over corrected members, centre -> read base."""
+    trans = np.zeros((16, N_QUAL), np.float64)
+    if prep.n == 0:
+        return trans
+    for k, c in enumerate(part.centres):
+        members = np.flatnonzero((part.assign == k) & part.corrected)
+        cmp = prep.cache[c]
+        K.count_transitions(trans, members, cmp.status, cmp.sub_off, cmp.pos, cmp.frm, cmp.to,
+                            prep.codes, prep.quals, prep.offsets, prep.abund)
+    return trans
+
+
+def result(prep: Prepared, part: Partition) -> DadaResult:
+    """ASVs (most abundant first), their corrected read counts, and the unique -> ASV map."""
+    n = prep.n
+    if n == 0:
+        return DadaResult((), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    nk = len(part.centres)
+    counts = np.bincount(part.assign[part.corrected], weights=prep.abund[part.corrected],
+                         minlength=nk).astype(np.int64)
+    order = np.lexsort((np.arange(nk), -counts))
+    rank = np.empty(nk, np.int64)
+    rank[order] = np.arange(nk)
+    u2a = np.where(part.corrected, rank[part.assign], -1).astype(np.int64)
+    seqs = tuple(prep.sequences[part.centres[k]] for k in order)
+    return DadaResult(seqs, counts[order], u2a)
+
+
+# Prepared arrays and alignment caches per Derep object, so that ``dada`` after
+# ``learn_errors`` on the same Dereps reuses the alignments (alignments do not depend on the
+# error matrix).  Weak keys: an entry lives only as long as its Derep.
+_PREPARED: weakref.WeakKeyDictionary[Derep, Prepared] = weakref.WeakKeyDictionary()
+_PREPARED_LOCK = threading.Lock()
+
+
+def derep_prepare(derep: Derep, prior_seqs: frozenset[str] | None = None) -> Prepared:
+    """Prepared arrays of a Derep (cached), with the prior flags of ``prior_seqs``."""
+    with _PREPARED_LOCK:
+        prep = _PREPARED.get(derep)
+    if prep is None:
+        prep = prepare(derep.sequences, derep.abundances, derep.mean_quality)
+        with _PREPARED_LOCK:
+            _PREPARED[derep] = prep
+    if prior_seqs:
+        prior = np.fromiter((s in prior_seqs for s in derep.sequences), np.bool_,
+                            count=len(derep.sequences))
+        prep = dataclasses.replace(prep, prior=prior)  # shares the cache dict
+    return prep

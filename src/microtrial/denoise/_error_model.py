@@ -1,0 +1,210 @@
+"""The error model: fitting substitution rates by quality, and learning them self-consistently.
+
+The error matrix has 16 rows (A2A, A2C, A2G, A2T, C2A, ..., T2T: true base -> read base) and
+41 columns (Phred 0..40).  Following DADA2's ``learnErrors``/``loessErrfun`` documentation
+(Callahan et al. 2016): the transitions observed between partition centres and their
+members are counted by quality; for each of the 12 off-diagonal transitions ``x -> y`` the
+rate ``(count(x -> y) + 1) / count(x -> *)`` is fitted on a log10 scale against quality by a
+loess curve weighted by ``count(x -> *)``; rates are clamped to ``[1e-7, 0.25]`` and the
+diagonal is one minus the other three.  The partition is recomputed with the new matrix
+until the matrix stops changing (at most ``max_consist`` rounds).
+
+The loess is written here (:func:`loess`) rather than taken from statsmodels because
+statsmodels' ``lowess`` is local-linear and takes no prior weights, while the fit needs R's
+default ``loess``: local quadratic, tricube kernel over the nearest ``span = 0.75`` of the
+points, multiplied by the prior weights, no robustness iterations.  (R evaluates it by
+interpolation on a k-d tree; we evaluate it exactly at each quality, which differs from R
+by far less than the sampling noise of the rates.)
+
+The first round starts, as DADA2 does, from maximal error rates (every entry 1), not from
+the quality scores' promise ``10^(-Q/10) / 3`` that DENOISE.md suggests: Illumina's real
+rates exceed the nominal ones, so a start from below splits errors off as variants, whose
+transitions then no longer count as errors, and the loop can settle on rates that are too
+low.  From above, the first rounds form few partitions and cost little; the alignments are
+cached, so later rounds cost only lambda updates and the reassignment.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from microtrial.denoise import _dada as D
+from microtrial.denoise._types import Derep
+
+log = logging.getLogger(__name__)
+
+N_QUAL = D.N_QUAL
+MIN_RATE = 1e-7
+MAX_RATE = 0.25
+BASES = "ACGT"
+ROW_NAMES = tuple(f"{x}2{y}" for x in BASES for y in BASES)
+
+
+def loess(x, y, w, xout, *, span: float = 0.75, degree: int = 2) -> np.ndarray:
+    """Weighted local polynomial regression (R ``loess`` defaults, exact evaluation).
+
+    At each ``x0`` the fit minimises ``sum_i w_i T(|x_i - x0| / h) (y_i - P(x_i - x0))^2``
+    with ``P`` a polynomial of ``degree``, ``T(u) = (1 - u^3)^3`` for ``u < 1`` (else 0) and
+    ``h`` the distance to the ``floor(span * n)``-th nearest ``x_i``; returns ``P(0)``.
+    Points outside the range of ``x`` get NaN (as R's interpolating surface does).
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    w = np.asarray(w, np.float64)
+    xout = np.asarray(xout, np.float64)
+    n = x.shape[0]
+    out = np.full(xout.shape[0], np.nan)
+    if n == 0:
+        return out
+    q = max(int(math.floor(span * n)), 1)
+    lo, hi = x.min(), x.max()
+    for t, x0 in enumerate(xout):
+        if x0 < lo or x0 > hi:
+            continue
+        d = np.abs(x - x0)
+        h = np.sort(d)[q - 1]
+        if h <= 0:
+            h = 1e-12
+        u = d / h
+        k = np.where(u < 1, (1 - u**3) ** 3, 0.0) * w
+        deg = min(degree, int(np.count_nonzero(k > 0)) - 1)
+        if deg < 0:
+            continue
+        X = np.vander(x - x0, deg + 1, increasing=True)
+        sw = np.sqrt(k)
+        coef, *_ = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)
+        out[t] = coef[0]
+    return out
+
+
+def fit_errors(trans: np.ndarray) -> np.ndarray:
+    """Error matrix (16 x 41) from transition counts (16 x 41) by per-transition loess.
+
+    ``rate(x->y, q) = 10^loess(log10((n_xy(q) + 1) / n_x(q)))`` weighted by
+    ``n_x(q) = sum_y n_xy(q)``; qualities without observations are excluded from the fit and
+    take the fitted value of the nearest observed quality.
+    """
+    trans = np.asarray(trans, np.float64)
+    nq = trans.shape[1]
+    qq = np.arange(nq, dtype=np.float64)
+    err = np.zeros((16, nq))
+    for x in range(4):
+        tot = trans[4 * x : 4 * x + 4].sum(axis=0)
+        for y in range(4):
+            if x == y:
+                continue
+            errs = trans[4 * x + y]
+            ok = tot > 0
+            if not ok.any():
+                err[4 * x + y] = MAX_RATE / 3
+                continue
+            rlogp = np.log10((errs[ok] + 1) / tot[ok])
+            pred = loess(qq[ok], rlogp, tot[ok], qq)
+            good = np.flatnonzero(np.isfinite(pred))
+            if good.size == 0:
+                pred[:] = np.average(rlogp, weights=tot[ok])
+            else:
+                pred[: good[0]] = pred[good[0]]
+                pred[good[-1] + 1 :] = pred[good[-1]]
+            err[4 * x + y] = 10.0**pred
+    err = np.clip(err, MIN_RATE, MAX_RATE)
+    for x in range(4):
+        off = [4 * x + y for y in range(4) if y != x]
+        err[5 * x] = 1.0 - err[off].sum(axis=0)
+    return err
+
+
+def quality_errors(n_qual: int = N_QUAL) -> np.ndarray:
+    """Starting matrix: each substitution ``10^(-Q/10) / 3`` (clamped to [1e-7, 0.25])."""
+    q = np.arange(n_qual, dtype=np.float64)
+    sub = np.clip(10.0 ** (-q / 10) / 3, MIN_RATE, MAX_RATE)
+    err = np.tile(sub, (16, 1))
+    for x in range(4):
+        err[5 * x] = 1.0 - 3 * sub
+    return err
+
+
+def check_err(err: np.ndarray) -> np.ndarray:
+    err = np.asarray(err, np.float64)
+    if err.shape != (16, N_QUAL):
+        raise ValueError(f"error matrix must have shape (16, {N_QUAL}), got {err.shape}")
+    if not np.all(np.isfinite(err)) or (err < 0).any() or (err > 1).any():
+        raise ValueError("error matrix entries must be probabilities in [0, 1]")
+    return err
+
+
+def log_err(err: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.ascontiguousarray(np.log(err))
+
+
+def learn_errors(
+    dereps: Sequence[Derep],
+    *,
+    nbases: float = 1e8,
+    max_consist: int = 10,
+    omega_a: float = 1e-40,
+    threads: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
+    band_size: int = 16,
+    kdist_cutoff: float = 0.42,
+) -> np.ndarray:
+    """Learn the error matrix (16 x 41) from samples by DADA2's self-consistency loop.
+
+    Whole samples are used in order until at least ``nbases`` bases (reads x length) are
+    included.  Each round partitions every sample (``omega_a``, OMEGA_C 1e-40, singletons
+    not detected) with the current matrix, sums the transitions of corrected members and
+    refits (:func:`fit_errors`); it stops when the matrix no longer changes or after
+    ``max_consist`` rounds (logging a warning).  Alignments are cached across rounds.
+
+    References
+    ----------
+    Callahan BJ et al. (2016) DADA2: High-resolution sample inference from Illumina amplicon
+    data. Nat Methods 13:581-583.
+    """
+    chosen: list[Derep] = []
+    total = 0.0
+    for d in dereps:
+        if total >= nbases:
+            break
+        chosen.append(d)
+        total += float(sum(int(a) * len(s) for s, a in zip(d.sequences, d.abundances)))
+    if not chosen or total == 0:
+        raise ValueError("learn_errors needs at least one read")
+    log.info("learning errors from %d samples, %.3g bases", len(chosen), total)
+    preps = [D.derep_prepare(d) for d in chosen]
+    err = np.ones((16, N_QUAL))  # DADA2's start: maximal error rates
+    nthreads = max(1, int(threads))
+
+    def run(prep, logerr):
+        part = D.partition(prep, logerr, omega_a=omega_a, omega_p=0.0, omega_c=1e-40,
+                           detect_singletons=False, band=band_size, kdist_cutoff=kdist_cutoff)
+        return D.transitions(prep, part)
+
+    converged = False
+    with ThreadPoolExecutor(max_workers=nthreads) as pool:
+        for rnd in range(max_consist):
+            logerr = log_err(err)
+            if nthreads > 1:
+                parts = list(pool.map(lambda p: run(p, logerr), preps))
+            else:
+                parts = [run(p, logerr) for p in preps]
+            trans = np.zeros((16, N_QUAL))
+            for t in parts:  # fixed order: identical for any thread count
+                trans += t
+            new = fit_errors(trans)
+            if progress is not None:
+                progress("learn errors", rnd + 1, max_consist)
+            if np.array_equal(new, err) or np.max(np.abs(new - err)) < 1e-12:
+                err = new
+                converged = True
+                break
+            err = new
+    if not converged:
+        log.warning("error model not converged after %d rounds", max_consist)
+    return err

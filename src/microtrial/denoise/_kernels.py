@@ -1,0 +1,511 @@
+"""Numba kernels of the denoiser: k-mer screen, banded alignment, lambda, p-values, shuffles.
+
+All kernels work on plain arrays: sequences are concatenated ``uint8`` codes (A=0, C=1,
+G=2, T=3) with ``int64`` offsets; qualities are the rounded per-position mean Phred scores
+(``uint8``, clamped to the error matrix's last column).  Every kernel has a slow, obviously
+correct counterpart in ``tests/_naive_denoise.py``.
+
+The alignment is written here rather than taken from a library because it must reproduce
+DADA2's scoring exactly (ends-free Needleman-Wunsch, MATCH 5, MISMATCH -4, linear GAP -8,
+band 16) and must return the substitution list the error model needs; no installed library
+offers a banded ends-free aligner with that output.  It is an *exact* banded DP made fast by
+admissible pruning: the ungapped alignment scores ``S0``; a cell whose best prefix score plus
+the largest score any suffix could add (5 per remaining base) falls below ``S0`` cannot lie
+on an optimal path, so it is dropped.  The result (score and traceback) is identical to the
+unpruned banded DP, which the tests check.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+MATCH = 5
+MISMATCH = -4
+GAP = -8
+KMER = 5
+NEG = -(10**9)
+
+# traceback codes
+_TB_DIAG = 1
+_TB_UP = 2  # consume a centre base against a gap in the read
+_TB_LEFT = 3  # consume a read base against a gap in the centre
+
+
+@njit(cache=True, nogil=True)
+def kmer_codes(codes, offsets, out_offsets, out):
+    """Sorted 5-mer codes of every sequence, concatenated.
+
+    ``out_offsets[i]:out_offsets[i+1]`` holds the ``len_i - 4`` codes of sequence ``i``
+    (code = sum b_t 4^(4-t)), sorted ascending.
+    """
+    n = offsets.shape[0] - 1
+    for i in range(n):
+        s = offsets[i]
+        ln = offsets[i + 1] - s
+        o = out_offsets[i]
+        nk = ln - KMER + 1
+        for p in range(max(nk, 0)):
+            c = 0
+            for t in range(KMER):
+                c = c * 4 + codes[s + p + t]
+            out[o + p] = c
+        if nk > 1:
+            out[o : o + nk].sort()
+
+
+@njit(cache=True, nogil=True)
+def kmer_dense(kcodes, start, stop, dense):
+    """Fill ``dense`` (length 4**5, zeroed by the caller) with the counts of one sequence."""
+    for p in range(start, stop):
+        dense[kcodes[p]] += 1
+
+
+@njit(cache=True, nogil=True)
+def kmer_dist_one(kcodes, start, stop, dense, len_a, len_b):
+    """DADA2's k-mer distance: ``1 - sum_w min(c_a(w), c_b(w)) / (min(len_a, len_b) - k + 1)``.
+
+    ``dense`` holds the counts of sequence a; ``kcodes[start:stop]`` the sorted codes of b.
+    """
+    dot = 0
+    p = start
+    while p < stop:
+        w = kcodes[p]
+        q = p + 1
+        while q < stop and kcodes[q] == w:
+            q += 1
+        m = q - p
+        ca = dense[w]
+        dot += m if m < ca else ca
+        p = q
+    denom = min(len_a, len_b) - KMER + 1
+    if denom <= 0:
+        return 1.0
+    return 1.0 - dot / denom
+
+
+@njit(cache=True, nogil=True)
+def align_banded(a, b, band, s0, dbuf, tbuf, sub_pos, sub_from, sub_to):
+    """Ends-free banded Needleman-Wunsch of centre ``a`` against read ``b``, pruned exactly.
+
+    Scores MATCH/MISMATCH/GAP as above; leading and trailing gaps are free; only cells with
+    ``|i - j| <= band`` are used.  ``s0`` must be the score of a valid path (the ungapped
+    one) or ``NEG``; cells that cannot reach it are pruned (see module docstring).
+    Tie-break in the traceback: diagonal, then up (gap in b), then left (gap in a); among
+    equally good end cells the corner ``(m, n)`` first, then the last row by column, then
+    the last column by row.
+
+    Returns ``(score, n_subs, n_indel)``; substitutions (read position, centre base, read
+    base) are written to ``sub_pos/sub_from/sub_to`` in read order.
+    """
+    m = a.shape[0]
+    n = b.shape[0]
+    lo = np.empty(m + 1, np.int64)
+    hi = np.empty(m + 1, np.int64)
+    # row 0: leading gaps in a are free
+    jmax0 = min(n, band)
+    lo[0] = 0
+    hi[0] = -1
+    for j in range(jmax0 + 1):
+        rem = min(m, n - j)
+        if 0 + MATCH * rem >= s0:
+            dbuf[0, j] = 0
+            tbuf[0, j] = 0
+            if hi[0] < lo[0]:
+                lo[0] = j
+            hi[0] = j
+        else:
+            dbuf[0, j] = NEG
+    for i in range(1, m + 1):
+        plo = lo[i - 1]
+        phi = hi[i - 1]
+        if i <= band:
+            jstart = 0  # the free leading gap (i, 0) may start a path
+        else:
+            jstart = i - band
+            if phi >= plo:
+                jstart = max(jstart, plo)
+        jend_band = min(n, i + band)
+        cur_lo = 1
+        cur_hi = 0  # empty
+        j = jstart
+        ai = a[i - 1]
+        while j <= jend_band:
+            if j == 0:
+                val = 0 if i <= band else NEG
+                tb = 0
+            else:
+                val = NEG
+                tb = 0
+                # diagonal
+                if phi >= plo and plo <= j - 1 <= phi:
+                    d = dbuf[i - 1, j - 1]
+                    if d > NEG:
+                        v = d + (MATCH if ai == b[j - 1] else MISMATCH)
+                        val = v
+                        tb = _TB_DIAG
+                # up: (i-1, j)
+                if phi >= plo and plo <= j <= phi:
+                    d = dbuf[i - 1, j]
+                    if d > NEG:
+                        v = d + GAP
+                        if v > val:
+                            val = v
+                            tb = _TB_UP
+                # left: (i, j-1)
+                if cur_hi >= cur_lo and cur_lo <= j - 1 <= cur_hi:
+                    d = dbuf[i, j - 1]
+                    if d > NEG:
+                        v = d + GAP
+                        if v > val:
+                            val = v
+                            tb = _TB_LEFT
+            if val > NEG:
+                rem = min(m - i, n - j)
+                if val + MATCH * rem < s0:
+                    val = NEG
+            dbuf[i, j] = val
+            tbuf[i, j] = tb
+            if val > NEG:
+                if cur_hi < cur_lo:
+                    cur_lo = j
+                cur_hi = j
+            elif j > phi:
+                # only left moves reach further right, and this cell is dead
+                break
+            j += 1
+        lo[i] = cur_lo
+        hi[i] = cur_hi
+    # choose the end cell
+    best = NEG
+    bi = -1
+    bj = -1
+    if lo[m] <= n <= hi[m] and dbuf[m, n] > NEG:
+        best = dbuf[m, n]
+        bi = m
+        bj = n
+    if hi[m] >= lo[m]:
+        for j in range(lo[m], hi[m] + 1):
+            d = dbuf[m, j]
+            if d > best:
+                best = d
+                bi = m
+                bj = j
+    for i in range(m + 1):
+        if hi[i] >= lo[i] and lo[i] <= n <= hi[i]:
+            d = dbuf[i, n]
+            if d > best:
+                best = d
+                bi = i
+                bj = n
+    if bi < 0:
+        return NEG, -1, -1
+    # traceback
+    nsub = 0
+    nind = 0
+    i = bi
+    j = bj
+    while i > 0 and j > 0:
+        tb = tbuf[i, j]
+        if tb == _TB_DIAG:
+            if a[i - 1] != b[j - 1]:
+                sub_pos[nsub] = j - 1
+                sub_from[nsub] = a[i - 1]
+                sub_to[nsub] = b[j - 1]
+                nsub += 1
+            i -= 1
+            j -= 1
+        elif tb == _TB_UP:
+            nind += 1
+            i -= 1
+        else:
+            nind += 1
+            j -= 1
+    # reverse into read order
+    for k in range(nsub // 2):
+        t = sub_pos[k]
+        sub_pos[k] = sub_pos[nsub - 1 - k]
+        sub_pos[nsub - 1 - k] = t
+        t2 = sub_from[k]
+        sub_from[k] = sub_from[nsub - 1 - k]
+        sub_from[nsub - 1 - k] = t2
+        t3 = sub_to[k]
+        sub_to[k] = sub_to[nsub - 1 - k]
+        sub_to[nsub - 1 - k] = t3
+    return best, nsub, nind
+
+
+@njit(cache=True, nogil=True)
+def _grow(arr, need):
+    if need <= arr.shape[0]:
+        return arr
+    cap = max(need, 2 * arr.shape[0])
+    out = np.empty(cap, arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit(cache=True, nogil=True)
+def compare_centre(
+    c, codes, offsets, kcodes, koffsets, band, kdist_cutoff, max_len, active, poor_segment
+):
+    """Compare every unique with centre ``c``: k-mer screen, then alignment.
+
+    For unique ``j`` (with ``active[j]``) the k-mer distance must be ``<= kdist_cutoff``
+    (skipped when the Hamming distance already guarantees it: one substitution removes at
+    most 5 shared 5-mers), else it is screened out.  Equal lengths take the ungapped
+    alignment when it shows no frame-shift signature: no segment in which mismatches
+    outnumber matches by ``poor_segment`` or more (an indel makes ~3/4 of the following
+    positions mismatch).  With at most one mismatch this is provably the optimum (any gapped
+    path scores at most ``5(L-1) - 8 < 5L - 9``); otherwise it is DENOISE.md's ungapped fast
+    path, a heuristic.  All other pairs get the exact pruned banded alignment.
+
+    Returns ``status`` (int8: 1 aligned, 0 screened out), ``nsub`` (int32, -1 if screened
+    out), ``sub_off`` (int64, n+1), and the substitutions ``pos`` (int16), ``frm``/``to``
+    (uint8).
+    """
+    n = offsets.shape[0] - 1
+    cs = offsets[c]
+    ce = offsets[c + 1]
+    a = codes[cs:ce]
+    la = ce - cs
+    dense = np.zeros(4**KMER, np.int32)
+    kmer_dense(kcodes, koffsets[c], koffsets[c + 1], dense)
+    status = np.zeros(n, np.int8)
+    nsub = np.full(n, -1, np.int32)
+    sub_off = np.zeros(n + 1, np.int64)
+    cap = 16 * n + 256
+    spos = np.empty(cap, np.int16)
+    sfrm = np.empty(cap, np.uint8)
+    sto = np.empty(cap, np.uint8)
+    dbuf = np.empty((max_len + 1, max_len + 1), np.int32)
+    tbuf = np.empty((max_len + 1, max_len + 1), np.uint8)
+    tp = np.empty(max_len + 1, np.int16)
+    tf = np.empty(max_len + 1, np.uint8)
+    tt = np.empty(max_len + 1, np.uint8)
+    w = 0
+    for j in range(n):
+        sub_off[j] = w
+        if not active[j]:
+            continue
+        bs = offsets[j]
+        be = offsets[j + 1]
+        lb = be - bs
+        b = codes[bs:be]
+        ns = -1
+        # ungapped comparison on diagonal 0 (a valid ends-free path): mismatches, and the
+        # best segment score of (mismatch +1, match -1) -- a frame-shift signature
+        lmin = min(la, lb)
+        h = 0
+        run = 0
+        seg = 0
+        for p in range(lmin):
+            if a[p] != b[p]:
+                h += 1
+                run += 1
+                if run > seg:
+                    seg = run
+            else:
+                run -= 1
+                if run < 0:
+                    run = 0
+        s0 = MATCH * (lmin - h) + MISMATCH * h
+        ungapped = False
+        screened = False
+        if la == lb and h <= 1:
+            ungapped = KMER * h <= kdist_cutoff * (la - KMER + 1)
+            screened = not ungapped
+        if not ungapped and not screened:
+            if la == lb and KMER * h <= kdist_cutoff * (la - KMER + 1):
+                kd = 0.0  # each substitution removes at most KMER shared k-mers
+            else:
+                kd = kmer_dist_one(kcodes, koffsets[j], koffsets[j + 1], dense, la, lb)
+            if kd > kdist_cutoff:
+                screened = True
+            elif la == lb and seg < poor_segment:
+                ungapped = True
+        if ungapped:
+            ns = 0
+            if w + h > spos.shape[0]:
+                spos = _grow(spos, w + h)
+                sfrm = _grow(sfrm, w + h)
+                sto = _grow(sto, w + h)
+            for p in range(lmin):
+                if a[p] != b[p]:
+                    spos[w + ns] = p
+                    sfrm[w + ns] = a[p]
+                    sto[w + ns] = b[p]
+                    ns += 1
+        elif not screened:
+            sc, ns, _ni = align_banded(a, b, band, s0, dbuf, tbuf, tp, tf, tt)
+            if ns >= 0:
+                if w + ns > spos.shape[0]:
+                    spos = _grow(spos, w + ns)
+                    sfrm = _grow(sfrm, w + ns)
+                    sto = _grow(sto, w + ns)
+                for k in range(ns):
+                    spos[w + k] = tp[k]
+                    sfrm[w + k] = tf[k]
+                    sto[w + k] = tt[k]
+        if ns >= 0:
+            status[j] = 1
+            nsub[j] = ns
+            w += ns
+    sub_off[n] = w
+    return status, nsub, sub_off, spos[:w].copy(), sfrm[:w].copy(), sto[:w].copy()
+
+
+@njit(cache=True, nogil=True)
+def self_log_lambda(codes, quals, offsets, logerr):
+    """Per unique, ``sum_p log err[b_p -> b_p, q_p]`` (the log-probability of no error)."""
+    n = offsets.shape[0] - 1
+    out = np.zeros(n, np.float64)
+    for i in range(n):
+        s = 0.0
+        for p in range(offsets[i], offsets[i + 1]):
+            b = codes[p]
+            s += logerr[5 * b, quals[p]]
+        out[i] = s
+    return out
+
+
+@njit(cache=True, nogil=True)
+def lambdas_from_subs(status, sub_off, spos, sfrm, sto, quals, offsets, logerr, self_log):
+    """Lambda of every unique given its substitutions to one centre (0 where screened out).
+
+    ``lambda_j = exp(self_log_j + sum_s [log err[f_s -> t_s, q] - log err[t_s -> t_s, q]])``:
+    every read position contributes p(read base | centre base, quality); insertions and
+    deletions contribute nothing, as in DADA2's substitution-only error model.
+    """
+    n = status.shape[0]
+    out = np.zeros(n, np.float64)
+    for j in range(n):
+        if status[j] == 0:
+            continue
+        ll = self_log[j]
+        base = offsets[j]
+        for k in range(sub_off[j], sub_off[j + 1]):
+            q = quals[base + spos[k]]
+            f = sfrm[k]
+            t = sto[k]
+            ll += logerr[4 * f + t, q] - logerr[5 * t, q]
+        out[j] = math.exp(ll)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def poisson_pval(a, e, detect_singletons):
+    """Abundance p-value ``P(X >= a | X >= 1)``, ``X ~ Poisson(e)``.
+
+    Singletons get 1 unless ``detect_singletons`` (then the unconditioned ``P(X >= 1)``).
+    ``e == 0`` gives 0 for ``a >= 2`` (the limit ``e^(a-1)/a!``).
+    """
+    if a <= 1:
+        if detect_singletons:
+            return -math.expm1(-e)
+        return 1.0
+    if e <= 0.0:
+        return 0.0
+    norm = -math.expm1(-e)
+    if e < a:
+        # upper tail summed from a upwards; terms decrease by e/(k+1) < 1
+        lt = -e + a * math.log(e) - math.lgamma(a + 1.0)
+        term = math.exp(lt)
+        if term == 0.0:
+            return 0.0
+        total = term
+        k = a
+        while True:
+            term *= e / (k + 1.0)
+            total += term
+            k += 1
+            if term <= total * 1e-17:
+                break
+        p = total / norm
+    else:
+        # 1 - lower tail sum_{k < a}
+        lower = 0.0
+        le = math.log(e)
+        for k in range(a):
+            lower += math.exp(-e + k * le - math.lgamma(k + 1.0))
+        p = (1.0 - lower) / norm
+        if p < 0.0:
+            p = 0.0
+    if p > 1.0:
+        p = 1.0
+    return p
+
+
+@njit(cache=True, nogil=True)
+def shuffle_pass(assign, own_lam, own_nsub, reads, is_centre, abund, k_start, k_len, l_idx, l_lam, l_nsub):
+    """One reassignment pass: each non-centre unique moves to the cluster with the largest
+    expected count ``E = lambda * reads[k]`` (strictly larger than its current one; clusters
+    in index order break ties).  ``reads`` (cluster totals) is updated.  Returns moves.
+    """
+    n = assign.shape[0]
+    nk = k_start.shape[0]
+    best_e = np.empty(n, np.float64)
+    best_k = assign.copy()
+    best_l = own_lam.copy()
+    best_s = own_nsub.copy()
+    for j in range(n):
+        best_e[j] = own_lam[j] * reads[assign[j]]
+    for k in range(nk):
+        rk = reads[k]
+        for t in range(k_start[k], k_start[k] + k_len[k]):
+            j = l_idx[t]
+            if is_centre[j]:
+                continue
+            e = l_lam[t] * rk
+            if e > best_e[j]:
+                best_e[j] = e
+                best_k[j] = k
+                best_l[j] = l_lam[t]
+                best_s[j] = l_nsub[t]
+    moved = 0
+    for j in range(n):
+        if best_k[j] != assign[j]:
+            moved += 1
+            reads[assign[j]] -= abund[j]
+            reads[best_k[j]] += abund[j]
+            assign[j] = best_k[j]
+            own_lam[j] = best_l[j]
+            own_nsub[j] = best_s[j]
+    return moved
+
+
+@njit(cache=True, nogil=True)
+def update_pvals(pvals, assign, own_lam, reads, abund, is_centre, dirty, detect_singletons, prior_ok):
+    """Recompute p-values of uniques in clusters flagged ``dirty``; centres get 1."""
+    n = assign.shape[0]
+    for j in range(n):
+        k = assign[j]
+        if not dirty[k]:
+            continue
+        if is_centre[j]:
+            pvals[j] = 1.0
+            continue
+        e = own_lam[j] * reads[k]
+        pvals[j] = poisson_pval(abund[j], e, detect_singletons or prior_ok[j])
+
+
+@njit(cache=True, nogil=True)
+def count_transitions(trans, members, status, sub_off, spos, sfrm, sto, codes, quals, offsets, abund):
+    """Add, for each member unique of one centre, the centre-base -> read-base transitions
+    at every read position by quality, weighted by the unique's abundance, into
+    ``trans`` (16 x Q, row ``4 * centre_base + read_base``).  Screened-out members add
+    nothing."""
+    for t in range(members.shape[0]):
+        j = members[t]
+        if status[j] == 0:
+            continue
+        a = abund[j]
+        for p in range(offsets[j], offsets[j + 1]):
+            trans[5 * codes[p], quals[p]] += a
+        base = offsets[j]
+        for k in range(sub_off[j], sub_off[j + 1]):
+            q = quals[base + spos[k]]
+            trans[5 * sto[k], q] -= a
+            trans[4 * sfrm[k] + sto[k], q] += a
