@@ -39,7 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from microtrial.denoise._merge import _CODE, _nw_ends_free
+from microtrial.denoise._merge import _CODE, NEG, _nw_ends_free_buf
 
 __all__ = ["is_bimera", "is_bimera_denovo_table", "remove_bimera_denovo"]
 
@@ -121,13 +121,47 @@ def _pair_stats(codes, offsets, q_idx, p_idx, max_shift, out):
         maxlen = max(maxlen, offsets[i + 1] - offsets[i])
     al_q = np.empty(2 * maxlen + 1, dtype=np.uint8)
     al_p = np.empty(2 * maxlen + 1, dtype=np.uint8)
+    score = np.full((maxlen + 1, maxlen + 1), NEG, dtype=np.int32)
+    tb = np.zeros((maxlen + 1, maxlen + 1), dtype=np.uint8)
     for t in range(q_idx.shape[0]):
         qi = q_idx[t]
         pi = p_idx[t]
         q = codes[offsets[qi] : offsets[qi + 1]]
         p = codes[offsets[pi] : offsets[pi + 1]]
-        k, _ = _nw_ends_free(q, p, MATCH, MISMATCH, GAP, max_shift, al_q, al_p)
+        k, _ = _nw_ends_free_buf(q, p, MATCH, MISMATCH, GAP, max_shift, al_q, al_p, score, tb)
         _left_right(al_q, al_p, k, out[t])
+
+
+@njit(cache=True, nogil=True)
+def _pair_bounds(codes, offsets, q_idx, p_idx, band, out):
+    """Upper bounds of left(p) and right(p) for each pair, without aligning.
+
+    In the banded alignment q's first base can only face parent position s <= band, and
+    left counts exact matches from there: left <= max_s lcp(q, p[s:]) (at least 1 for
+    the degenerate path along the last column).  q's last base can only face parent
+    position j - 1 with |j - len(q)| <= band: right <= max_j lcs(q, p[:j]).
+    """
+    for t in range(q_idx.shape[0]):
+        qs = offsets[q_idx[t]]
+        m = offsets[q_idx[t] + 1] - qs
+        ps = offsets[p_idx[t]]
+        n = offsets[p_idx[t] + 1] - ps
+        best_l = 1
+        for sft in range(0, min(band, n - 1) + 1):
+            k = 0
+            while k < m and sft + k < n and codes[qs + k] == codes[ps + sft + k] and codes[qs + k] < 4:
+                k += 1
+            if k > best_l:
+                best_l = k
+        best_r = 1
+        for j in range(max(1, m - band), min(n, m + band) + 1):
+            k = 0
+            while k < m and k < j and codes[qs + m - 1 - k] == codes[ps + j - 1 - k] and codes[qs + m - 1 - k] < 4:
+                k += 1
+            if k > best_r:
+                best_r = k
+        out[t, 0] = best_l
+        out[t, 1] = best_r
 
 
 def _pack(seqs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -221,19 +255,32 @@ def is_bimera_denovo_table(
             if par.size >= 2 or (par.size >= 1 and allow_one_off):
                 for p in par:
                     needed.setdefault((int(q), int(p)), len(needed))
-    stats = np.zeros((len(needed), 5), dtype=np.int64)
-    if needed:
-        pairs = np.array(list(needed.keys()), dtype=np.int64)
-        codes, offsets = _pack(list(sequences))
-        _pair_stats(codes, offsets, pairs[:, 0].copy(), pairs[:, 1].copy(), max_shift, stats)
     lengths = [len(x) for x in sequences]
+    pairs = np.array(list(needed.keys()), dtype=np.int64).reshape(-1, 2)
+    codes, offsets = _pack(list(sequences))
+    # cheap exact upper bounds of left/right first; align only where they allow a bimera
+    bounds = np.zeros((len(needed), 2), dtype=np.int64)
+    if needed:
+        _pair_bounds(codes, offsets, pairs[:, 0].copy(), pairs[:, 1].copy(), max_shift, bounds)
+    task_rows: list[list[int]] = []
+    align = np.zeros(len(needed), dtype=bool)
+    for _, q, par in tasks:
+        rows = [needed[(q, int(p))] for p in par] if par.size and (q, int(par[0])) in needed else []
+        if rows and not allow_one_off:
+            if bounds[rows, 0].max() + bounds[rows, 1].max() < lengths[q]:
+                rows = []  # cannot be a bimera in this sample
+        task_rows.append(rows)
+        align[rows] = True
+    stats = np.zeros((len(needed), 5), dtype=np.int64)
+    todo = np.nonzero(align)[0]
+    if todo.size:
+        sub = np.zeros((todo.size, 5), dtype=np.int64)
+        _pair_stats(codes, offsets, pairs[todo, 0].copy(), pairs[todo, 1].copy(), max_shift, sub)
+        stats[todo] = sub
     n_flag = np.zeros(n_seqs, dtype=np.int64)
     n_present = np.zeros(n_seqs, dtype=np.int64)
-    for _, q, par in tasks:
+    for (_, q, _par), rows in zip(tasks, task_rows):
         n_present[q] += 1
-        if par.size == 0:
-            continue
-        rows = [needed[(q, int(p))] for p in par] if (q, int(par[0])) in needed else []
         if rows and _decide(stats[rows], lengths[q], allow_one_off, min_one_off_parent_distance):
             n_flag[q] += 1
     flags = (n_flag > 0) & (n_flag >= (n_present - ignore_n_negatives) * min_sample_fraction)

@@ -69,8 +69,7 @@ class Prepared:
     codes: np.ndarray
     quals: np.ndarray
     offsets: np.ndarray
-    kcodes: np.ndarray
-    koffsets: np.ndarray
+    kdense: np.ndarray  # (n, 4**5) uint8 5-mer counts
     abund: np.ndarray
     max_len: int
     prior: np.ndarray
@@ -98,11 +97,8 @@ def prepare(sequences, abundances, mean_quality, prior=None) -> Prepared:
         quals = np.clip(np.floor(q + 0.5), 0, N_QUAL - 1).astype(np.uint8)
     else:
         quals = np.zeros(0, np.uint8)
-    nk = np.maximum(lens - K.KMER + 1, 0)
-    koffsets = np.zeros(n + 1, np.int64)
-    np.cumsum(nk, out=koffsets[1:])
-    kcodes = np.empty(int(koffsets[-1]), np.uint16)
-    K.kmer_codes(codes, offsets, koffsets, kcodes)
+    kdense = np.zeros((n, 4**K.KMER), np.uint8)
+    K.kmer_count_matrix(codes, offsets, kdense)
     abund = np.ascontiguousarray(abundances, dtype=np.int64)
     if prior is None:
         prior = np.zeros(n, np.bool_)
@@ -111,8 +107,7 @@ def prepare(sequences, abundances, mean_quality, prior=None) -> Prepared:
         codes=codes,
         quals=quals,
         offsets=offsets,
-        kcodes=kcodes,
-        koffsets=koffsets,
+        kdense=kdense,
         abund=abund,
         max_len=int(lens.max(initial=0)),
         prior=np.asarray(prior, np.bool_),
@@ -124,7 +119,7 @@ def _compare(prep: Prepared, c: int, band: int, kdist_cutoff: float) -> Comparis
     if cmp is None:
         active = np.ones(prep.n, np.bool_)
         out = K.compare_centre(
-            c, prep.codes, prep.offsets, prep.kcodes, prep.koffsets, band, kdist_cutoff,
+            c, prep.codes, prep.offsets, prep.kdense, band, kdist_cutoff,
             prep.max_len, active, POOR_SEGMENT,
         )
         cmp = Comparison(*out)

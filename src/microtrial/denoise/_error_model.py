@@ -191,7 +191,7 @@ def learn_errors(
         for rnd in range(max_consist):
             logerr = log_err(err)
             if nthreads > 1:
-                parts = list(pool.map(lambda p: run(p, logerr), preps))
+                parts = list(pool.map(run, preps, [logerr] * len(preps)))
             else:
                 parts = [run(p, logerr) for p in preps]
             trans = np.zeros((16, N_QUAL))

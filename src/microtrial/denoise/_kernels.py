@@ -35,51 +35,27 @@ _TB_LEFT = 3  # consume a read base against a gap in the centre
 
 
 @njit(cache=True, nogil=True)
-def kmer_codes(codes, offsets, out_offsets, out):
-    """Sorted 5-mer codes of every sequence, concatenated.
-
-    ``out_offsets[i]:out_offsets[i+1]`` holds the ``len_i - 4`` codes of sequence ``i``
-    (code = sum b_t 4^(4-t)), sorted ascending.
-    """
+def kmer_count_matrix(codes, offsets, out):
+    """Row i of ``out`` (n x 4**5, uint8, zeroed) = 5-mer counts of sequence i."""
     n = offsets.shape[0] - 1
     for i in range(n):
         s = offsets[i]
-        ln = offsets[i + 1] - s
-        o = out_offsets[i]
-        nk = ln - KMER + 1
-        for p in range(max(nk, 0)):
+        for p in range(s, offsets[i + 1] - KMER + 1):
             c = 0
             for t in range(KMER):
-                c = c * 4 + codes[s + p + t]
-            out[o + p] = c
-        if nk > 1:
-            out[o : o + nk].sort()
+                c = c * 4 + codes[p + t]
+            out[i, c] += 1
 
 
 @njit(cache=True, nogil=True)
-def kmer_dense(kcodes, start, stop, dense):
-    """Fill ``dense`` (length 4**5, zeroed by the caller) with the counts of one sequence."""
-    for p in range(start, stop):
-        dense[kcodes[p]] += 1
-
-
-@njit(cache=True, nogil=True)
-def kmer_dist_one(kcodes, start, stop, dense, len_a, len_b):
-    """DADA2's k-mer distance: ``1 - sum_w min(c_a(w), c_b(w)) / (min(len_a, len_b) - k + 1)``.
-
-    ``dense`` holds the counts of sequence a; ``kcodes[start:stop]`` the sorted codes of b.
-    """
+def kmer_dist_dense(ka, kb, len_a, len_b):
+    """DADA2's k-mer distance from two count vectors:
+    ``1 - sum_w min(c_a(w), c_b(w)) / (min(len_a, len_b) - k + 1)``."""
     dot = 0
-    p = start
-    while p < stop:
-        w = kcodes[p]
-        q = p + 1
-        while q < stop and kcodes[q] == w:
-            q += 1
-        m = q - p
-        ca = dense[w]
-        dot += m if m < ca else ca
-        p = q
+    for w in range(ka.shape[0]):
+        x = ka[w]
+        y = kb[w]
+        dot += x if x < y else y
     denom = min(len_a, len_b) - KMER + 1
     if denom <= 0:
         return 1.0
@@ -249,13 +225,12 @@ def _grow(arr, need):
 
 @njit(cache=True, nogil=True)
 def compare_centre(
-    c, codes, offsets, kcodes, koffsets, band, kdist_cutoff, max_len, active, poor_segment
+    c, codes, offsets, kdense, band, kdist_cutoff, max_len, active, poor_segment
 ):
     """Compare every unique with centre ``c``: k-mer screen, then alignment.
 
-    For unique ``j`` (with ``active[j]``) the k-mer distance must be ``<= kdist_cutoff``
-    (skipped when the Hamming distance already guarantees it: one substitution removes at
-    most 5 shared 5-mers), else it is screened out.  Equal lengths take the ungapped
+    For unique ``j`` (with ``active[j]``) the k-mer distance must be ``<= kdist_cutoff``,
+    else it is screened out.  Equal lengths take the ungapped
     alignment when it shows no frame-shift signature: no segment in which mismatches
     outnumber matches by ``poor_segment`` or more (an indel makes ~3/4 of the following
     positions mismatch).  With at most one mismatch this is provably the optimum (any gapped
@@ -271,8 +246,6 @@ def compare_centre(
     ce = offsets[c + 1]
     a = codes[cs:ce]
     la = ce - cs
-    dense = np.zeros(4**KMER, np.int32)
-    kmer_dense(kcodes, koffsets[c], koffsets[c + 1], dense)
     status = np.zeros(n, np.int8)
     nsub = np.full(n, -1, np.int32)
     sub_off = np.zeros(n + 1, np.int64)
@@ -295,37 +268,32 @@ def compare_centre(
         lb = be - bs
         b = codes[bs:be]
         ns = -1
-        # ungapped comparison on diagonal 0 (a valid ends-free path): mismatches, and the
-        # best segment score of (mismatch +1, match -1) -- a frame-shift signature
+        kd = kmer_dist_dense(kdense[c], kdense[j], la, lb)
+        if kd > kdist_cutoff:
+            sub_off[j + 1] = w
+            continue
+        # ungapped comparison on diagonal 0 (a valid ends-free path)
         lmin = min(la, lb)
         h = 0
-        run = 0
-        seg = 0
         for p in range(lmin):
-            if a[p] != b[p]:
-                h += 1
-                run += 1
-                if run > seg:
-                    seg = run
-            else:
-                run -= 1
-                if run < 0:
-                    run = 0
+            h += a[p] != b[p]
         s0 = MATCH * (lmin - h) + MISMATCH * h
         ungapped = False
-        screened = False
-        if la == lb and h <= 1:
-            ungapped = KMER * h <= kdist_cutoff * (la - KMER + 1)
-            screened = not ungapped
-        if not ungapped and not screened:
-            if la == lb and KMER * h <= kdist_cutoff * (la - KMER + 1):
-                kd = 0.0  # each substitution removes at most KMER shared k-mers
-            else:
-                kd = kmer_dist_one(kcodes, koffsets[j], koffsets[j + 1], dense, la, lb)
-            if kd > kdist_cutoff:
-                screened = True
-            elif la == lb and seg < poor_segment:
+        if la == lb:
+            if h <= 1:
                 ungapped = True
+            else:
+                # best segment score of (mismatch +1, match -1): a frame-shift signature
+                run = 0
+                seg = 0
+                for p in range(lmin):
+                    if a[p] != b[p]:
+                        run += 1
+                        if run > seg:
+                            seg = run
+                    elif run > 0:
+                        run -= 1
+                ungapped = seg < poor_segment
         if ungapped:
             ns = 0
             if w + h > spos.shape[0]:
@@ -338,7 +306,7 @@ def compare_centre(
                     sfrm[w + ns] = a[p]
                     sto[w + ns] = b[p]
                     ns += 1
-        elif not screened:
+        else:
             sc, ns, _ni = align_banded(a, b, band, s0, dbuf, tbuf, tp, tf, tt)
             if ns >= 0:
                 if w + ns > spos.shape[0]:

@@ -45,32 +45,7 @@ for _i, _b in enumerate(b"ACGT"):
 _CODE[ord("N")] = 5  # never matches anything (not even N)
 _BASES = np.frombuffer(b"ACGT-N", dtype=np.uint8)
 
-NEG = -(10**9)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _cell(score, tb, a, b, i, j, m, n, match, mismatch, gap):
-    best = NEG
-    move = 0
-    d = score[i - 1, j - 1]
-    if d > NEG:
-        s = match if (a[i - 1] == b[j - 1] and a[i - 1] < 4) else mismatch
-        best = d + s
-        move = 1
-    u = score[i - 1, j]
-    if u > NEG:
-        v = u + (0 if j == n else gap)  # a trailing gap in b is free
-        if v > best:
-            best = v
-            move = 2
-    lf = score[i, j - 1]
-    if lf > NEG:
-        v = lf + (0 if i == m else gap)  # a trailing gap in a is free
-        if v > best:
-            best = v
-            move = 3
-    score[i, j] = best
-    tb[i, j] = move
+NEG = -(10**9)  # unreachable DP cell; real scores stay above -1e6
 
 
 @njit(cache=True, nogil=True)
@@ -79,22 +54,37 @@ def _nw_ends_free(a, b, match, mismatch, gap, band, out_a, out_b):
 
     Leading and trailing gaps in either sequence cost nothing.  ``band >= 0`` restricts the
     DP to cells with ``|i - j| <= band`` (plus the last row and column, where the free
-    trailing gaps run, so the corner is always reachable).  Ties prefer the diagonal, then a gap in ``b``,
-    then a gap in ``a``.  The aligned codes (``GAP_CODE`` = 4 for a gap) are written to
-    ``out_a``/``out_b`` (length >= len(a) + len(b)).
+    trailing gaps run, so the corner is always reachable).  Ties prefer the diagonal, then
+    a gap in ``b``, then a gap in ``a``.  The aligned codes (``GAP_CODE`` = 4 for a gap) are
+    written to ``out_a``/``out_b`` (length >= len(a) + len(b)).
+    """
+    score = np.empty((a.shape[0] + 1, b.shape[0] + 1), dtype=np.int32)
+    tb = np.empty((a.shape[0] + 1, b.shape[0] + 1), dtype=np.uint8)
+    return _nw_ends_free_buf(a, b, match, mismatch, gap, band, out_a, out_b, score, tb)
+
+
+@njit(cache=True, nogil=True)
+def _nw_ends_free_buf(a, b, match, mismatch, gap, band, out_a, out_b, score, tb):
+    """:func:`_nw_ends_free` with caller-provided DP buffers (at least (m+1) x (n+1)).
+
+    The buffers need no clearing: every cell a computed cell reads is either computed
+    before or explicitly set to -inf here (the cells just outside each row's band, the
+    whole row before the last, and the second-to-last column when it lies out of band).
     """
     m = a.shape[0]
     n = b.shape[0]
-    score = np.full((m + 1, n + 1), NEG, dtype=np.int64)
-    tb = np.zeros((m + 1, n + 1), dtype=np.uint8)  # 1 diag, 2 up (a base, gap in b), 3 left
     for i in range(m + 1):
         if band < 0 or i <= band:
             score[i, 0] = 0
             tb[i, 0] = 2
+        else:
+            score[i, 0] = NEG
     for j in range(n + 1):
         if band < 0 or j <= band:
             score[0, j] = 0
             tb[0, j] = 3
+        else:
+            score[0, j] = NEG
     tb[0, 0] = 0
     for i in range(1, m + 1):
         lo = 1
@@ -102,10 +92,35 @@ def _nw_ends_free(a, b, match, mismatch, gap, band, out_a, out_b):
         if band >= 0 and i < m:  # the last row is computed in full (free trailing gaps)
             lo = max(1, i - band)
             hi = min(n, i + band)
-        for j in range(lo, hi + 1):
-            _cell(score, tb, a, b, i, j, m, n, match, mismatch, gap)
-        if lo > n or hi < n:  # so is the last column
-            _cell(score, tb, a, b, i, n, m, n, match, mismatch, gap)
+        if band >= 0:
+            if i == m - 1:  # the full last row reads all of this row
+                for j in range(1, n + 1):
+                    score[i, j] = NEG
+            else:
+                if 1 <= lo - 1 <= n:
+                    score[i, lo - 1] = NEG
+                if hi + 1 <= n:
+                    score[i, hi + 1] = NEG
+                if n - 1 >= 1 and not (lo <= n - 1 <= hi):
+                    score[i, n - 1] = NEG
+        extra = lo > n or hi < n  # the last column is always computed too
+        stop = hi + 1 if lo <= hi else lo
+        ai = a[i - 1]
+        for jj in range(lo, stop + (1 if extra else 0)):
+            j = n if jj >= stop else jj
+            # unreachable cells hold NEG (-1e9): sums with them never win, so no branches
+            best = score[i - 1, j - 1] + (match if (ai == b[j - 1] and ai < 4) else mismatch)
+            move = 1
+            v = score[i - 1, j] + (0 if j == n else gap)  # a trailing gap in b is free
+            if v > best:
+                best = v
+                move = 2
+            v = score[i, j - 1] + (0 if i == m else gap)  # a trailing gap in a is free
+            if v > best:
+                best = v
+                move = 3
+            score[i, j] = best
+            tb[i, j] = move
     # traceback from the corner (trailing gaps were made free along the last row/column)
     i = m
     j = n
