@@ -64,3 +64,44 @@ def test_shifted_parent_still_detected():
     chim = a[:100] + b[100:]
     shifted_b = "GATTACA" + b  # same right part, 7 extra bases in front (within maxShift 16)
     assert is_bimera(chim, [a, shifted_b])
+
+
+def test_bounds_never_below_exact():
+    from microtrial.denoise._chimera import _pack, _pair_bounds, _pair_stats
+
+    rng = np.random.default_rng(9)
+    base = "".join(rng.choice(list("ACGT"), 60))
+    seqs = [base]
+    for _ in range(40):  # relatives: substitutions, indels, shifts
+        s = list(base)
+        for _ in range(int(rng.integers(0, 6))):
+            i = int(rng.integers(0, len(s)))
+            op = rng.integers(0, 3)
+            if op == 0:
+                s[i] = str(rng.choice(list("ACGT")))
+            elif op == 1:
+                s.insert(i, str(rng.choice(list("ACGT"))))
+            elif len(s) > 10:
+                s.pop(i)
+        cut = int(rng.integers(0, 5))
+        seqs.append("".join(s)[cut:] if rng.random() < 0.5 else "".join(s))
+    codes, offsets = _pack(seqs)
+    q = np.repeat(np.arange(len(seqs)), len(seqs))
+    p = np.tile(np.arange(len(seqs)), len(seqs))
+    stats = np.zeros((q.size, 5), dtype=np.int64)
+    bounds = np.zeros((q.size, 2), dtype=np.int64)
+    _pair_stats(codes, offsets, q, p, 16, stats)
+    _pair_bounds(codes, offsets, q, p, 16, bounds)
+    assert (bounds[:, 0] >= stats[:, 0]).all() and (bounds[:, 1] >= stats[:, 1]).all()
+
+
+def test_flags_equal_r_dada2_on_real_table(test_data):
+    # R dada2 1.26 isBimeraDenovoTable on the 13-sample MiSeq SOP pre-chimera table
+    # (tests/data/reads/README.md has the exact R commands)
+    import pandas as pd
+
+    st = pd.read_csv(test_data / "reads" / "dada2-1.26-sop-prechimera.tsv.gz", sep="\t", index_col=0)
+    r_flags = st.pop("bimera").astype(str).str.upper().eq("TRUE").to_numpy()
+    ours = is_bimera_denovo_table(st.to_numpy().T, list(st.index))
+    assert r_flags.sum() == 33
+    assert (ours == r_flags).all()

@@ -119,3 +119,62 @@ def test_aligner_matches_naive(scores):
         last = max((i for i, (x, y) in enumerate(cols) if x != "-" and y != "-"), default=-1)
         s += scores[2] * sum(1 for i in range(first, last + 1) if "-" in cols[i])
         assert s == score
+
+
+def _naive_banded_score(a: str, b: str, band: int) -> int:
+    """Banded ends-free score by the textbook recursion: cells with |i - j| > band are
+    unreachable, except in the last row and column (where the free trailing gaps run)."""
+    m, n = len(a), len(b)
+    neg = float("-inf")
+    h = [[neg] * (n + 1) for _ in range(m + 1)]
+    for i in range(m + 1):
+        if i <= band:
+            h[i][0] = 0
+    for j in range(n + 1):
+        if j <= band:
+            h[0][j] = 0
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            if abs(i - j) > band and i != m and j != n:
+                continue
+            s = 5 if a[i - 1] == b[j - 1] else -4
+            h[i][j] = max(h[i - 1][j - 1] + s, h[i - 1][j] + (0 if j == n else -8), h[i][j - 1] + (0 if i == m else -8))
+    return int(h[m][n])
+
+
+def test_banded_aligner_matches_naive_with_reused_buffers():
+    from microtrial.denoise._merge import _codes, _nw_ends_free_buf
+
+    rng = np.random.default_rng(4)
+    score = np.full((41, 41), 12345, dtype=np.int64)  # dirty buffers: must not matter
+    tb = np.full((41, 41), 7, dtype=np.uint8)
+    oa, ob = np.empty(81, np.uint8), np.empty(81, np.uint8)
+    for _ in range(300):
+        a = "".join(rng.choice(list("ACGT"), int(rng.integers(1, 40))))
+        b = list(a) if rng.random() < 0.5 else list(rng.choice(list("ACGT"), int(rng.integers(1, 40))))
+        for _ in range(int(rng.integers(0, 4))):  # a few edits
+            if b:
+                b.pop(int(rng.integers(0, len(b))))
+        b = "".join(b) or "A"
+        band = int(rng.integers(0, 6))
+        _, got = _nw_ends_free_buf(_codes(a), _codes(b), 5, -4, -8, band, oa, ob, score, tb)
+        assert got == _naive_banded_score(a, b, band), (a, b, band)
+        score[:] = int(rng.integers(-5, 5))  # scribble over the buffers between runs
+
+
+def test_merges_equal_r_dada2_on_real_variants(test_data):
+    # every pair R dada2 1.26 mergePairs accepted on the MiSeq SOP (README in tests/data/reads)
+    import pandas as pd
+
+    from microtrial.denoise._merge import _BASES, _codes, _merge_one
+
+    df = pd.read_csv(test_data / "reads" / "dada2-1.26-sop-mergers.tsv.gz", sep="\t")
+    assert len(df) > 200
+    stats = np.zeros(5, dtype=np.int64)
+    for row in df.itertuples():
+        f, r = _codes(row.forward), _codes(reverse_complement(row.reverse))
+        w = f.size + r.size + 1
+        oa, ob, merged = np.empty(w, np.uint8), np.empty(w, np.uint8), np.empty(w, np.uint8)
+        _merge_one(f, r, 12, 0, False, oa, ob, merged, stats)
+        assert stats[3] == 1 and stats[0] == row.nmatch
+        assert _BASES[merged[: stats[4]]].tobytes().decode() == row.merged
