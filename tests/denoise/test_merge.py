@@ -178,3 +178,29 @@ def test_merges_equal_r_dada2_on_real_variants(test_data):
         _merge_one(f, r, 12, 0, False, oa, ob, merged, stats)
         assert stats[3] == 1 and stats[0] == row.nmatch
         assert _BASES[merged[: stats[4]]].tobytes().decode() == row.merged
+
+
+def test_exact_overlap_shortcut_equals_dp():
+    from microtrial.denoise._merge import _codes, _exact_overlap, _nw_ends_free
+
+    rng = np.random.default_rng(8)
+    n_fast = 0
+    for _ in range(300):
+        amp = "".join(rng.choice(list("ACGT"), int(rng.integers(60, 200))))
+        lf = int(rng.integers(20, len(amp)))
+        lr = int(rng.integers(20, len(amp)))
+        f, r = amp[:lf], amp[len(amp) - lr:]
+        if rng.random() < 0.3:  # a mismatch somewhere
+            i = int(rng.integers(0, len(r)))
+            r = r[:i] + ("A" if r[i] != "A" else "C") + r[i + 1:]
+        if rng.random() < 0.2:  # r longer than the amplicon on the left: overhang
+            r = "".join(rng.choice(list("ACGT"), 5)) + r
+        a, b = _codes(f), _codes(r)
+        w = a.size + b.size + 1
+        fa, fb, da, db = (np.empty(w, np.uint8) for _ in range(4))
+        k = _exact_overlap(a, b, fa, fb)
+        kd, _ = _nw_ends_free(a, b, 1, -64, -64, -1, da, db)
+        if k >= 0:
+            n_fast += 1
+            assert k == kd and (fa[:k] == da[:kd]).all() and (fb[:k] == db[:kd]).all()
+    assert n_fast > 50

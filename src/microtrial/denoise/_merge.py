@@ -172,12 +172,79 @@ def align_ends_free(
 
 
 @njit(cache=True, nogil=True)
+def _exact_overlap(f, r, out_a, out_b):
+    """The alignment the merge DP would return, when it is a unique exact overlap.
+
+    With match +1 and mismatch/gap -64, an alignment holding any mismatch or internal
+    gap scores at most ``min(m, n) - 64``; an ungapped, mismatch-free overlap of length
+    ``k`` scores ``k``.  So when the longest such overlap is unique and longer than
+    ``min(m, n) - 64`` it *is* the optimum, and the columns are written without the DP.
+    Returns the number of columns, or -1 when the DP is needed.
+    """
+    m = f.shape[0]
+    n = r.shape[0]
+    best = 0
+    best_d = 0
+    ties = 0
+    # shift d: f[x] faces r[x - d]
+    for d in range(-(n - 1), m):
+        x0 = max(0, d)
+        x1 = min(m, n + d)
+        ln = x1 - x0
+        if ln <= 0 or ln < best:
+            continue
+        ok = True
+        for x in range(x0, x1):
+            c = f[x]
+            if c != r[x - d] or c >= 4:
+                ok = False
+                break
+        if ok:
+            if ln > best:
+                best = ln
+                best_d = d
+                ties = 0
+            else:
+                ties += 1
+    if best == 0 or ties > 0 or best + 64 <= min(m, n):
+        return -1
+    d = best_d
+    k = 0
+    # leading overhang: f before r starts (d > 0) or r before f starts (d < 0)
+    for x in range(0, d):
+        out_a[k] = f[x]
+        out_b[k] = 4
+        k += 1
+    for y in range(0, -d):
+        out_a[k] = 4
+        out_b[k] = r[y]
+        k += 1
+    x0 = max(0, d)
+    x1 = min(m, n + d)
+    for x in range(x0, x1):
+        out_a[k] = f[x]
+        out_b[k] = r[x - d]
+        k += 1
+    for x in range(x1, m):
+        out_a[k] = f[x]
+        out_b[k] = 4
+        k += 1
+    for y in range(x1 - d, n):
+        out_a[k] = 4
+        out_b[k] = r[y]
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
 def _merge_one(f, r, min_overlap, max_mismatch, trim_overhang, out_a, out_b, merged, stats):
     """Align f with r (= reverse complement of the reverse variant) and merge.
 
     ``stats`` <- (nmatch, nmismatch, nindel, accept, merged length).
     """
-    k, _ = _nw_ends_free(f, r, 1, -64, -64, -1, out_a, out_b)
+    k = _exact_overlap(f, r, out_a, out_b)
+    if k < 0:
+        k, _ = _nw_ends_free(f, r, 1, -64, -64, -1, out_a, out_b)
     first = -1
     last = -1
     for c in range(k):
