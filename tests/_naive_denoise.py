@@ -1,9 +1,14 @@
-"""Slow, obviously correct reference versions of the denoiser's numba kernels."""
+"""Slow, obviously correct reference versions of the denoiser's numba kernels, and small
+read simulations for its tests (truth known by construction)."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+
+import numpy as np
+
+from microtrial.denoise import Derep
 
 MATCH, MISMATCH, GAP = 5, -4, -8
 NEG = float("-inf")
@@ -87,8 +92,78 @@ def lambda_(read: str, quals, subs, err) -> float:
 
 
 def poisson_pval(a: int, e: float) -> float:
-    """P(X >= a | X >= 1) for X ~ Poisson(e), by direct summation of the lower tail."""
+    """P(X >= a | X >= 1) for X ~ Poisson(e): the upper-tail terms summed directly."""
     if a <= 1:
         return 1.0
-    lower = sum(math.exp(-e) * e**k / math.factorial(k) for k in range(a))
-    return (1.0 - lower) / (1.0 - math.exp(-e))
+    upper = sum(math.exp(-e + k * math.log(e) - math.lgamma(k + 1)) for k in range(a, a + 2000))
+    return upper / -math.expm1(-e)
+
+
+# --- simulations ------------------------------------------------------------------------
+
+BASES = np.array(list("ACGT"))
+
+
+def known_err(n_qual: int = 41) -> np.ndarray:
+    """A known error matrix: substitution x->y at quality q = 10^(-q/10) * f_xy, with
+    transition-type factors f_xy between 0.2 and 0.6 (so rows differ)."""
+    q = np.arange(n_qual, dtype=float)
+    err = np.zeros((16, n_qual))
+    for x in range(4):
+        for y in range(4):
+            if x != y:
+                f = 0.2 + 0.1 * ((x + 2 * y) % 5)
+                err[4 * x + y] = np.minimum(10 ** (-q / 10) * f, 0.2)
+        err[5 * x] = 1 - sum(err[4 * x + y] for y in range(4) if y != x)
+    return err
+
+
+def random_seq(rng, n: int) -> str:
+    return "".join(rng.choice(BASES, n))
+
+
+def mutate(rng, seq: str, n_sub: int) -> str:
+    s = list(seq)
+    for p in rng.choice(len(s), n_sub, replace=False):
+        s[p] = rng.choice([b for b in "ACGT" if b != s[p]])
+    return "".join(s)
+
+
+def simulate_reads(rng, parents, counts, err, qlo=25, qhi=39):
+    """Reads of each parent with per-position quality uniform in [qlo, qhi] and substitution
+    errors drawn from ``err``.  Returns (list of (seq, qual array), parent index per read)."""
+    reads = []
+    truth = []
+    for k, (par, n) in enumerate(zip(parents, counts)):
+        codes = np.searchsorted(BASES, np.array(list(par)))
+        for _ in range(n):
+            q = rng.integers(qlo, qhi + 1, len(par))
+            probs = err[4 * codes[:, None] + np.arange(4)[None, :], q[:, None]]
+            u = rng.random(len(par))[:, None]
+            out = (u > np.cumsum(probs, axis=1)).sum(axis=1)
+            reads.append(("".join(BASES[np.minimum(out, 3)]), q.astype(float)))
+            truth.append(k)
+    return reads, np.array(truth)
+
+
+def derep(reads) -> Derep:
+    """Dereplicate (seq, qual) reads: most abundant first, then first occurrence."""
+    index: dict[str, int] = {}
+    seqs, cnt, qs = [], [], []
+    r2u = np.empty(len(reads), np.int64)
+    for r, (s, q) in enumerate(reads):
+        i = index.get(s)
+        if i is None:
+            i = index[s] = len(seqs)
+            seqs.append(s)
+            cnt.append(0)
+            qs.append(np.zeros(len(s)))
+        cnt[i] += 1
+        qs[i] = qs[i] + q
+        r2u[r] = i
+    cnt = np.array(cnt, np.int64)
+    order = np.lexsort((np.arange(len(cnt)), -cnt))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return Derep(tuple(seqs[i] for i in order), cnt[order],
+                 tuple(qs[i] / cnt[i] for i in order), rank[r2u])

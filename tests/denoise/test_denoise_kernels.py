@@ -1,0 +1,137 @@
+"""Each denoiser kernel against its slow reference in tests/_naive_denoise.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from _naive_denoise import kmer_dist, lambda_, nw_banded, poisson_pval
+from microtrial.denoise import _dada as D
+from microtrial.denoise import _kernels as K
+
+BASES = "ACGT"
+
+
+def _rand(rng, n):
+    return "".join(rng.choice(list(BASES), n))
+
+
+def _edit(rng, s, n_edits):
+    s = list(s)
+    for _ in range(n_edits):
+        kind = rng.integers(3)
+        p = int(rng.integers(len(s)))
+        if kind == 0:
+            s[p] = rng.choice([b for b in BASES if b != s[p]])
+        elif kind == 1 and len(s) > 10:
+            del s[p]
+        else:
+            s.insert(p, rng.choice(list(BASES)))
+    return "".join(s)
+
+
+def _codes(s):
+    return D._LUT[np.frombuffer(s.encode(), np.uint8)]
+
+
+def test_kmer_distance_matches_naive():
+    rng = np.random.default_rng(1)
+    seqs = [_rand(rng, int(rng.integers(6, 60))) for _ in range(10)]
+    seqs += [_edit(rng, seqs[0], k) for k in range(1, 8)] + ["AAAAAAAAAA", "AAAAAAA"]
+    prep = D.prepare(seqs, np.ones(len(seqs), np.int64), [np.zeros(len(s)) for s in seqs])
+    for i, a in enumerate(seqs):
+        for j, b in enumerate(seqs):
+            got = K.kmer_dist_dense(prep.kdense[i], prep.kdense[j], len(a), len(b))
+            assert got == pytest.approx(kmer_dist(a, b), abs=1e-12)
+
+
+def test_kmer_distance_by_hand():
+    # AAAAAAA has 3 copies of AAAAA; AAAAAC has 1 AAAAA and 1 AAAAC: min-sum 1 of 2
+    seqs = ["AAAAAAA", "AAAAAC"]
+    prep = D.prepare(seqs, np.ones(2, np.int64), [np.zeros(7), np.zeros(6)])
+    assert K.kmer_dist_dense(prep.kdense[0], prep.kdense[1], 7, 6) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("band", [3, 8, 16])
+def test_banded_alignment_matches_naive(band):
+    rng = np.random.default_rng(band)
+    dbuf = np.empty((200, 200), np.int32)
+    tbuf = np.empty((200, 200), np.uint8)
+    tp = np.empty(200, np.int16)
+    tf = np.empty(200, np.uint8)
+    tt = np.empty(200, np.uint8)
+    for case in range(60):
+        a = _rand(rng, int(rng.integers(15, 70)))
+        b = _edit(rng, a, int(rng.integers(0, 8))) if case % 4 else _rand(rng, len(a))
+        ca, cb = _codes(a), _codes(b)
+        ref_score, ref_subs = nw_banded(a, b, band)
+        lmin = min(len(a), len(b))
+        h = sum(x != y for x, y in zip(a[:lmin], b[:lmin]))
+        s0_ungapped = 5 * (lmin - h) - 4 * h
+        for s0 in (K.NEG, s0_ungapped):
+            score, ns, _ = K.align_banded(ca, cb, band, s0, dbuf, tbuf, tp, tf, tt)
+            assert score == ref_score, (a, b, band, s0)
+            subs = [(int(tp[k]), BASES[tf[k]], BASES[tt[k]]) for k in range(ns)]
+            assert subs == ref_subs, (a, b, band, s0)
+
+
+def test_alignment_by_hand():
+    # one deletion in the middle: 5 * 19 matches - 8 = 87, no substitutions
+    a = "ACGTACGTACGATTGCAGCT"
+    b = "ACGTACGTAC" + "ATTGCAGCT"
+    dbuf = np.empty((30, 30), np.int32)
+    tbuf = np.empty((30, 30), np.uint8)
+    tp, tf, tt = np.empty(30, np.int16), np.empty(30, np.uint8), np.empty(30, np.uint8)
+    score, ns, nind = K.align_banded(_codes(a), _codes(b), 16, K.NEG, dbuf, tbuf, tp, tf, tt)
+    assert (score, ns, nind) == (87, 0, 1)
+
+
+def test_compare_centre_and_lambda_match_naive():
+    rng = np.random.default_rng(7)
+    centre = _rand(rng, 80)
+    seqs = [centre] + [_edit(rng, centre, k % 5) for k in range(30)] + [_rand(rng, 80)]
+    quals = [rng.integers(10, 41, len(s)).astype(float) for s in seqs]
+    prep = D.prepare(seqs, np.ones(len(seqs), np.int64), quals)
+    cmp = D._compare(prep, 0, 16, 0.42)
+    err_rows = rng.uniform(1e-4, 0.05, (16, 41))
+    for x in range(4):
+        err_rows[5 * x] = 1 - sum(err_rows[4 * x + y] for y in range(4) if y != x)
+    logerr = np.log(err_rows)
+    self_log = K.self_log_lambda(prep.codes, prep.quals, prep.offsets, logerr)
+    lam = K.lambdas_from_subs(cmp.status, cmp.sub_off, cmp.pos, cmp.frm, cmp.to, prep.quals,
+                              prep.offsets, logerr, self_log)
+    err = {(BASES[x], BASES[y]): err_rows[4 * x + y] for x in range(4) for y in range(4)}
+    for j, s in enumerate(seqs):
+        kd = kmer_dist(centre, s)
+        if kd > 0.42:
+            assert cmp.status[j] == 0 and lam[j] == 0
+            continue
+        subs = [(int(p), BASES[f], BASES[t]) for p, f, t in zip(
+            cmp.pos[cmp.sub_off[j]:cmp.sub_off[j + 1]], cmp.frm[cmp.sub_off[j]:cmp.sub_off[j + 1]],
+            cmp.to[cmp.sub_off[j]:cmp.sub_off[j + 1]])]
+        if len(s) != len(centre):  # gapped pairs always get the exact alignment
+            assert subs == nw_banded(centre, s, 16)[1]
+        q = [int(v) for v in prep.quals[prep.offsets[j]:prep.offsets[j + 1]]]
+        assert lam[j] == pytest.approx(lambda_(s, q, subs, err), rel=1e-9)
+    assert cmp.status[-1] == 0  # the unrelated random sequence fails the k-mer screen
+
+
+@pytest.mark.parametrize(("a", "e"), [(2, 0.5), (3, 0.01), (5, 2.0), (10, 9.5), (40, 50.0),
+                                      (2, 1e-8), (7, 1e-5), (100, 80.0)])
+def test_poisson_pvalue_against_scipy(a, e):
+    ref = stats.poisson.sf(a - 1, e) / stats.poisson.sf(0, e)
+    assert K.poisson_pval(a, e, False) == pytest.approx(ref, rel=1e-9)
+    assert poisson_pval(a, e) == pytest.approx(ref, rel=1e-6)
+
+
+def test_poisson_pvalue_special_cases():
+    # by hand: a = 2, E = 1: (1 - e^-1 - e^-1) / (1 - e^-1)
+    ref = (1 - 2 * np.exp(-1)) / (1 - np.exp(-1))
+    assert K.poisson_pval(2, 1.0, False) == pytest.approx(ref, rel=1e-12)
+    assert K.poisson_pval(1, 1e-30, False) == 1.0  # singletons never significant
+    assert K.poisson_pval(1, 0.5, True) == pytest.approx(1 - np.exp(-0.5))
+    assert K.poisson_pval(3, 0.0, False) == 0.0
+    # tiny E: P(X >= a | X >= 1) ~ E^(a-1) / a!
+    assert K.poisson_pval(4, 1e-20, False) == pytest.approx(1e-60 / 24, rel=1e-6)
+    assert K.poisson_pval(30, 1e-20, False) >= 0.0
