@@ -129,15 +129,20 @@ def mutate(rng, seq: str, n_sub: int) -> str:
     return "".join(s)
 
 
-def simulate_reads(rng, parents, counts, err, qlo=25, qhi=39):
-    """Reads of each parent with per-position quality uniform in [qlo, qhi] and substitution
-    errors drawn from ``err``.  Returns (list of (seq, qual array), parent index per read)."""
+def simulate_reads(rng, parents, counts, err, qlo=25, qhi=39, *, fixed_profile=False):
+    """Reads of each parent with per-position quality uniform in [qlo, qhi] (or, with
+    ``fixed_profile``, the same for every read: position p has ``qhi - p % (qhi - qlo + 1)``,
+    so that per-unique mean qualities equal the true ones) and substitution errors drawn
+    from ``err``.  Returns (list of (seq, qual array), parent index per read)."""
     reads = []
     truth = []
     for k, (par, n) in enumerate(zip(parents, counts)):
         codes = np.searchsorted(BASES, np.array(list(par)))
         for _ in range(n):
-            q = rng.integers(qlo, qhi + 1, len(par))
+            if fixed_profile:
+                q = qhi - np.arange(len(par)) % (qhi - qlo + 1)
+            else:
+                q = rng.integers(qlo, qhi + 1, len(par))
             probs = err[4 * codes[:, None] + np.arange(4)[None, :], q[:, None]]
             u = rng.random(len(par))[:, None]
             out = (u > np.cumsum(probs, axis=1)).sum(axis=1)
