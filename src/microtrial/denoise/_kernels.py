@@ -8,11 +8,7 @@ correct counterpart in ``tests/_naive_denoise.py``.
 The alignment is written here rather than taken from a library because it must reproduce
 DADA2's scoring exactly (ends-free Needleman-Wunsch, MATCH 5, MISMATCH -4, linear GAP -8,
 band 16) and must return the substitution list the error model needs; no installed library
-offers a banded ends-free aligner with that output.  It is an *exact* banded DP made fast by
-admissible pruning: the ungapped alignment scores ``S0``; a cell whose best prefix score plus
-the largest score any suffix could add (5 per remaining base) falls below ``S0`` cannot lie
-on an optimal path, so it is dropped.  The result (score and traceback) is identical to the
-unpruned banded DP, which the tests check.
+offers a banded ends-free aligner with that output.
 """
 
 from __future__ import annotations
@@ -63,128 +59,99 @@ def kmer_dist_dense(ka, kb, len_a, len_b):
 
 
 @njit(cache=True, nogil=True)
-def align_banded(a, b, band, s0, dbuf, tbuf, sub_pos, sub_from, sub_to):
-    """Ends-free banded Needleman-Wunsch of centre ``a`` against read ``b``, pruned exactly.
+def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to):
+    """Ends-free banded Needleman-Wunsch of centre ``a`` against read ``b``.
 
     Scores MATCH/MISMATCH/GAP as above; leading and trailing gaps are free; only cells with
-    ``|i - j| <= band`` are used.  ``s0`` must be the score of a valid path (the ungapped
-    one) or ``NEG``; cells that cannot reach it are pruned (see module docstring).
-    Tie-break in the traceback: diagonal, then up (gap in b), then left (gap in a); among
-    equally good end cells the corner ``(m, n)`` first, then the last row by column, then
-    the last column by row.
+    ``|i - j| <= band`` are used.  Row ``i`` holds the cells ``j = i + t - band``,
+    ``t = 0 .. 2 band`` (``tbuf`` needs ``(len(a) + 1, 2 band + 1)``).  Tie-break in the
+    traceback: diagonal, then up (gap in b), then left (gap in a); among equally good end
+    cells the corner ``(m, n)`` first, then the last row by column, then the last column by
+    row.
 
     Returns ``(score, n_subs, n_indel)``; substitutions (read position, centre base, read
     base) are written to ``sub_pos/sub_from/sub_to`` in read order.
     """
     m = a.shape[0]
     n = b.shape[0]
-    lo = np.empty(m + 1, np.int64)
-    hi = np.empty(m + 1, np.int64)
-    # row 0: leading gaps in a are free
-    jmax0 = min(n, band)
-    lo[0] = 0
-    hi[0] = -1
-    for j in range(jmax0 + 1):
-        rem = min(m, n - j)
-        if 0 + MATCH * rem >= s0:
-            dbuf[0, j] = 0
-            tbuf[0, j] = 0
-            if hi[0] < lo[0]:
-                lo[0] = j
-            hi[0] = j
-        else:
-            dbuf[0, j] = NEG
+    w = 2 * band + 1
+    prev = np.empty(w + 1, np.int64)
+    cur = np.empty(w + 1, np.int64)
+    prev[w] = NEG
+    cur[w] = NEG
+    for t in range(w):
+        j = t - band
+        prev[t] = 0 if 0 <= j <= n else NEG
+        tbuf[0, t] = 0
+    # the last column j = n, rows ascending (row 0 included)
+    lc_best = NEG
+    lc_row = -1
+    if n <= band:
+        lc_best = 0
+        lc_row = 0
     for i in range(1, m + 1):
-        plo = lo[i - 1]
-        phi = hi[i - 1]
-        if i <= band:
-            jstart = 0  # the free leading gap (i, 0) may start a path
-        else:
-            jstart = i - band
-            if phi >= plo:
-                jstart = max(jstart, plo)
-        jend_band = min(n, i + band)
-        cur_lo = 1
-        cur_hi = 0  # empty
-        j = jstart
         ai = a[i - 1]
-        while j <= jend_band:
+        left = NEG
+        for t in range(w):
+            j = i + t - band
+            if j < 0 or j > n:
+                cur[t] = NEG
+                tbuf[i, t] = 0
+                left = NEG
+                continue
             if j == 0:
-                val = 0 if i <= band else NEG
-                tb = 0
-            else:
-                val = NEG
-                tb = 0
-                # diagonal
-                if phi >= plo and plo <= j - 1 <= phi:
-                    d = dbuf[i - 1, j - 1]
-                    if d > NEG:
-                        v = d + (MATCH if ai == b[j - 1] else MISMATCH)
-                        val = v
-                        tb = _TB_DIAG
-                # up: (i-1, j)
-                if phi >= plo and plo <= j <= phi:
-                    d = dbuf[i - 1, j]
-                    if d > NEG:
-                        v = d + GAP
-                        if v > val:
-                            val = v
-                            tb = _TB_UP
-                # left: (i, j-1)
-                if cur_hi >= cur_lo and cur_lo <= j - 1 <= cur_hi:
-                    d = dbuf[i, j - 1]
-                    if d > NEG:
-                        v = d + GAP
-                        if v > val:
-                            val = v
-                            tb = _TB_LEFT
-            if val > NEG:
-                rem = min(m - i, n - j)
-                if val + MATCH * rem < s0:
-                    val = NEG
-            dbuf[i, j] = val
-            tbuf[i, j] = tb
-            if val > NEG:
-                if cur_hi < cur_lo:
-                    cur_lo = j
-                cur_hi = j
-            elif j > phi:
-                # only left moves reach further right, and this cell is dead
-                break
-            j += 1
-        lo[i] = cur_lo
-        hi[i] = cur_hi
-    # choose the end cell
+                cur[t] = 0
+                tbuf[i, t] = 0
+                left = 0
+                continue
+            val = NEG
+            tb = 0
+            d = prev[t]
+            if d > NEG:
+                val = d + (MATCH if ai == b[j - 1] else MISMATCH)
+                tb = _TB_DIAG
+            d = prev[t + 1]
+            if d > NEG and d + GAP > val:
+                val = d + GAP
+                tb = _TB_UP
+            if left > NEG and left + GAP > val:
+                val = left + GAP
+                tb = _TB_LEFT
+            cur[t] = val
+            tbuf[i, t] = tb
+            left = val
+        for t in range(w):
+            prev[t] = cur[t]
+        tn = n - i + band
+        if 0 <= tn < w and prev[tn] > lc_best:
+            lc_best = prev[tn]
+            lc_row = i
     best = NEG
     bi = -1
     bj = -1
-    if lo[m] <= n <= hi[m] and dbuf[m, n] > NEG:
-        best = dbuf[m, n]
+    tc = n - m + band
+    if 0 <= tc < w and prev[tc] > NEG:
+        best = prev[tc]
         bi = m
         bj = n
-    if hi[m] >= lo[m]:
-        for j in range(lo[m], hi[m] + 1):
-            d = dbuf[m, j]
-            if d > best:
-                best = d
-                bi = m
-                bj = j
-    for i in range(m + 1):
-        if hi[i] >= lo[i] and lo[i] <= n <= hi[i]:
-            d = dbuf[i, n]
-            if d > best:
-                best = d
-                bi = i
-                bj = n
+    for t in range(w):
+        j = m + t - band
+        if 0 <= j <= n and prev[t] > best:
+            best = prev[t]
+            bi = m
+            bj = j
+    if lc_best > best:
+        best = lc_best
+        bi = lc_row
+        bj = n
     if bi < 0:
         return NEG, -1, -1
-    # traceback
     nsub = 0
     nind = 0
     i = bi
     j = bj
     while i > 0 and j > 0:
-        tb = tbuf[i, j]
+        tb = tbuf[i, j - i + band]
         if tb == _TB_DIAG:
             if a[i - 1] != b[j - 1]:
                 sub_pos[nsub] = j - 1
@@ -199,11 +166,10 @@ def align_banded(a, b, band, s0, dbuf, tbuf, sub_pos, sub_from, sub_to):
         else:
             nind += 1
             j -= 1
-    # reverse into read order
     for k in range(nsub // 2):
-        t = sub_pos[k]
+        t1 = sub_pos[k]
         sub_pos[k] = sub_pos[nsub - 1 - k]
-        sub_pos[nsub - 1 - k] = t
+        sub_pos[nsub - 1 - k] = t1
         t2 = sub_from[k]
         sub_from[k] = sub_from[nsub - 1 - k]
         sub_from[nsub - 1 - k] = t2
@@ -253,8 +219,7 @@ def compare_centre(
     spos = np.empty(cap, np.int16)
     sfrm = np.empty(cap, np.uint8)
     sto = np.empty(cap, np.uint8)
-    dbuf = np.empty((max_len + 1, max_len + 1), np.int32)
-    tbuf = np.empty((max_len + 1, max_len + 1), np.uint8)
+    tband = np.empty((max_len + 1, 2 * band + 1), np.uint8)
     tp = np.empty(max_len + 1, np.int16)
     tf = np.empty(max_len + 1, np.uint8)
     tt = np.empty(max_len + 1, np.uint8)
@@ -277,7 +242,6 @@ def compare_centre(
         h = 0
         for p in range(lmin):
             h += a[p] != b[p]
-        s0 = MATCH * (lmin - h) + MISMATCH * h
         ungapped = False
         if la == lb:
             if h <= 1:
@@ -307,7 +271,7 @@ def compare_centre(
                     sto[w + ns] = b[p]
                     ns += 1
         else:
-            sc, ns, _ni = align_banded(a, b, band, s0, dbuf, tbuf, tp, tf, tt)
+            sc, ns, _ni = align_banded(a, b, band, tband, tp, tf, tt)
             if ns >= 0:
                 if w + ns > spos.shape[0]:
                     spos = _grow(spos, w + ns)
