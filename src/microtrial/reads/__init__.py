@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from microtrial.reads._derep import dereplicate
 from microtrial.reads._fastq import Reads, SampleFiles, find_samples, read_fastq, read_pair
-from microtrial.reads._filter import FilterParams, filter_and_trim, filter_pair, is_phix, phix_genome
+from microtrial.reads._filter import (
+    FilterParams,
+    filter_and_trim,
+    filter_pair,
+    is_phix,
+    phix_genome,
+)
 from microtrial.reads._primers import PrimerStats, remove_primers
 from microtrial.reads._quality import (
     QualityHistogram,
