@@ -137,3 +137,12 @@ def test_empty_sample():
     empty = Derep((), np.zeros(0, np.int64), (), np.zeros(0, np.int64))
     (res,) = dada([empty], err=known_err())
     assert res.sequences == () and res.unique_to_asv.shape == (0,)
+
+
+def test_progress_callback_reports_every_sample():
+    rng = np.random.default_rng(15)
+    _, err, samples = _simulated_samples(rng, n_samples=3)
+    calls = []
+    dada([d for d, _ in samples], err=err, threads=2,
+         progress=lambda desc, done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]

@@ -26,11 +26,21 @@ POOL_METHODS = ("none", "pseudo", "all")
 PSEUDO_PREVALENCE = 2
 
 
-def _map_threads(fn, items, threads):
+def _map_threads(fn, items, threads, on_done=None):
+    """``[fn(x) for x in items]`` on ``threads`` threads; ``on_done(i)`` in input order."""
+    out = []
     if threads > 1 and len(items) > 1:
         with ThreadPoolExecutor(max_workers=threads) as ex:
-            return list(ex.map(fn, items))
-    return [fn(x) for x in items]
+            for r in ex.map(fn, items):
+                out.append(r)
+                if on_done is not None:
+                    on_done(len(out))
+        return out
+    for x in items:
+        out.append(fn(x))
+        if on_done is not None:
+            on_done(len(out))
+    return out
 
 
 def _pool_dereps(dereps: Sequence[Derep]) -> tuple[Derep, list[np.ndarray]]:
@@ -135,38 +145,22 @@ def dada(
     opts = dict(omega_a=omega_a, omega_p=omega_p, omega_c=omega_c,
                 detect_singletons=detect_singletons, band=band_size, kdist_cutoff=kdist_cutoff)
     total = len(dereps)
-    done = [0]
 
-    def one(args):
-        d, priors = args
+    def one(d, priors=None):
         prep = D.derep_prepare(d, priors)
-        res = D.result(prep, D.partition(prep, logerr, **opts))
-        return res
-
-    def tick(desc):
-        done[0] += 1
-        if progress is not None:
-            progress(desc, done[0], total)
+        return D.result(prep, D.partition(prep, logerr, **opts))
 
     if pool == "all":
         pooled, maps = _pool_dereps(dereps)
-        res = one((pooled, None))
+        res = one(pooled)
         out = [_split(res, d, m) for d, m in zip(dereps, maps)]
         if progress is not None:
             progress("dada (pooled)", total, total)
         return out
 
     def run_all(priors, desc):
-        done[0] = 0
-
-        def f(d):
-            r = one((d, priors))
-            return r
-
-        results = _map_threads(f, list(dereps), threads)
-        for _ in results:
-            tick(desc)
-        return results
+        tick = None if progress is None else (lambda k: progress(desc, k, total))
+        return _map_threads(lambda d: one(d, priors), list(dereps), threads, tick)
 
     first = run_all(None, "dada")
     if pool == "none":
