@@ -100,7 +100,8 @@ def run_microtrial(data: Path, work: Path, threads: int, repeats: int) -> tuple[
         wall, r = _timed([*exe, "-o", str(out)])
         times.append(wall)
         rss = max(rss, r)
-    return times, rss, work / "mt-0"
+    median_run = sorted(range(repeats), key=lambda i: times[i])[repeats // 2]
+    return times, rss, work / f"mt-{median_run}"
 
 
 def run_r(data: Path, work: Path, threads: int) -> tuple[float, float, pd.DataFrame] | None:
@@ -185,7 +186,7 @@ def main() -> None:
         if info.exists():
             import json
 
-            print("microtrial stage timings (s):", json.loads(info.read_text())["timings_seconds"])
+            print("microtrial stage timings of the median run (s):", json.loads(info.read_text())["timings_seconds"])
     print(f"load after: {os.getloadavg()}")
 
 
