@@ -23,6 +23,7 @@ MISMATCH = -4
 GAP = -8
 KMER = 5
 NEG = -(10**9)
+BIG_NEG = -(1 << 40)  # out-of-band cells inside the alignment (never reached)
 
 # traceback codes
 _TB_DIAG = 1
@@ -75,13 +76,14 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to):
     m = a.shape[0]
     n = b.shape[0]
     w = 2 * band + 1
+    big = BIG_NEG
     prev = np.empty(w + 1, np.int64)
     cur = np.empty(w + 1, np.int64)
-    prev[w] = NEG
-    cur[w] = NEG
+    prev[w] = big
+    cur[w] = big
     for t in range(w):
         j = t - band
-        prev[t] = 0 if 0 <= j <= n else NEG
+        prev[t] = 0 if 0 <= j <= n else big
         tbuf[0, t] = 0
     # the last column j = n, rows ascending (row 0 included)
     lc_best = NEG
@@ -91,37 +93,33 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to):
         lc_row = 0
     for i in range(1, m + 1):
         ai = a[i - 1]
-        left = NEG
-        for t in range(w):
-            j = i + t - band
-            if j < 0 or j > n:
-                cur[t] = NEG
-                tbuf[i, t] = 0
-                left = NEG
-                continue
-            if j == 0:
-                cur[t] = 0
-                tbuf[i, t] = 0
-                left = 0
-                continue
-            val = NEG
-            tb = 0
-            d = prev[t]
-            if d > NEG:
-                val = d + (MATCH if ai == b[j - 1] else MISMATCH)
-                tb = _TB_DIAG
-            d = prev[t + 1]
-            if d > NEG and d + GAP > val:
-                val = d + GAP
+        # valid cells with j >= 1: t in [tlo, thi]
+        tlo = max(0, band - i + 1)
+        thi = min(w - 1, n - i + band)
+        for t in range(tlo):
+            cur[t] = 0 if t == band - i else big  # j == 0: free leading gap
+            tbuf[i, t] = 0
+        for t in range(max(thi + 1, tlo), w):
+            cur[t] = big
+            tbuf[i, t] = 0
+        left = cur[tlo - 1] if tlo >= 1 else big
+        for t in range(tlo, thi + 1):
+            val = prev[t] + (MATCH if ai == b[i + t - band - 1] else MISMATCH)
+            tb = _TB_DIAG
+            up = prev[t + 1] + GAP
+            if up > val:
+                val = up
                 tb = _TB_UP
-            if left > NEG and left + GAP > val:
-                val = left + GAP
+            lf = left + GAP
+            if lf > val:
+                val = lf
                 tb = _TB_LEFT
             cur[t] = val
             tbuf[i, t] = tb
             left = val
-        for t in range(w):
-            prev[t] = cur[t]
+        tmp = prev
+        prev = cur
+        cur = tmp
         tn = n - i + band
         if 0 <= tn < w and prev[tn] > lc_best:
             lc_best = prev[tn]
@@ -237,39 +235,33 @@ def compare_centre(
         if kd > kdist_cutoff:
             sub_off[j + 1] = w
             continue
-        # ungapped comparison on diagonal 0 (a valid ends-free path)
+        # ungapped comparison on diagonal 0 (a valid ends-free path): mismatches, and the
+        # best segment score of (mismatch +1, match -1), a frame-shift signature
         lmin = min(la, lb)
         h = 0
+        run = 0
+        seg = 0
         for p in range(lmin):
-            h += a[p] != b[p]
-        ungapped = False
-        if la == lb:
-            if h <= 1:
-                ungapped = True
-            else:
-                # best segment score of (mismatch +1, match -1): a frame-shift signature
-                run = 0
-                seg = 0
-                for p in range(lmin):
-                    if a[p] != b[p]:
-                        run += 1
-                        if run > seg:
-                            seg = run
-                    elif run > 0:
-                        run -= 1
-                ungapped = seg < poor_segment
+            if a[p] != b[p]:
+                tp[h] = p
+                h += 1
+                run += 1
+                if run > seg:
+                    seg = run
+            elif run > 0:
+                run -= 1
+        ungapped = la == lb and (h <= 1 or seg < poor_segment)
         if ungapped:
-            ns = 0
             if w + h > spos.shape[0]:
                 spos = _grow(spos, w + h)
                 sfrm = _grow(sfrm, w + h)
                 sto = _grow(sto, w + h)
-            for p in range(lmin):
-                if a[p] != b[p]:
-                    spos[w + ns] = p
-                    sfrm[w + ns] = a[p]
-                    sto[w + ns] = b[p]
-                    ns += 1
+            for k in range(h):
+                p = tp[k]
+                spos[w + k] = p
+                sfrm[w + k] = a[p]
+                sto[w + k] = b[p]
+            ns = h
         else:
             sc, ns, _ni = align_banded(a, b, band, tband, tp, tf, tt)
             if ns >= 0:
