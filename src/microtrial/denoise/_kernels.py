@@ -2,8 +2,10 @@
 
 All kernels work on plain arrays: sequences are concatenated ``uint8`` codes (A=0, C=1,
 G=2, T=3) with ``int64`` offsets; qualities are the rounded per-position mean Phred scores
-(``uint8``, clamped to the error matrix's last column).  Every kernel has a slow, obviously
-correct counterpart in ``tests/_naive_denoise.py``.
+(``uint8``, clamped to the error matrix's last column).  The k-mer distance, alignment,
+lambda and p-value kernels are tested against slow, obviously correct counterparts in
+``tests/_naive_denoise.py``; the reassignment and counting kernels through the simulations
+in ``tests/denoise``.
 
 The alignment is written here rather than taken from a library because it must reproduce
 DADA2's scoring exactly (ends-free Needleman-Wunsch, MATCH 5, MISMATCH -4, linear GAP -8,
