@@ -80,3 +80,15 @@ def test_amplicon_length():
     f = _reads([[38] * 150] * 30, [a[:150] for a in amps])
     r = _reads([[38] * 150] * 30, [reverse_complement(a[-150:]) for a in amps])
     assert estimate_amplicon_length(f, r) == 230
+
+
+def test_histogram_kernel_matches_naive():
+    rng = np.random.default_rng(1)
+    quals = [rng.integers(0, 99, int(rng.integers(1, 30))).tolist() for _ in range(50)]
+    h = quality_histogram(_reads(quals))
+    want = np.zeros_like(h.counts)
+    for q in quals:
+        for p, v in enumerate(q):
+            want[p, min(v, 93)] += 1
+    assert (h.counts == want).all()
+    assert h.lengths.tolist() == np.bincount([len(q) for q in quals], minlength=h.lengths.size).tolist()

@@ -178,6 +178,8 @@ def _parse(path: Path) -> tuple[list[str], list[str], list[str]]:
 
 def _to_matrix(strings: list[str], lengths: np.ndarray, width: int) -> np.ndarray:
     flat = np.frombuffer("".join(strings).encode("ascii"), dtype=np.uint8)
+    if flat.size == len(strings) * width:  # all reads full length: a plain reshape
+        return flat.reshape(len(strings), width).copy()
     mat = np.zeros((len(strings), width), dtype=np.uint8)
     mat[np.arange(width)[None, :] < lengths[:, None]] = flat
     return mat
@@ -208,15 +210,17 @@ def read_fastq(path: str | Path, *, names: bool = False) -> Reads | tuple[Reads,
     except UnicodeEncodeError as exc:
         raise InputError(path, "non-ASCII characters in sequences or qualities") from exc
     # upper-case in place (a-z -> A-Z)
-    lower = (seq >= 97) & (seq <= 122)
-    seq[lower] -= 32
+    full = bool((lengths == width).all())
+    if (seq >= 97).any():
+        lower = (seq >= 97) & (seq <= 122)
+        seq[lower] -= 32
     mask = np.arange(width)[None, :] < lengths[:, None]
-    bad = mask & ~_VALID[seq]
+    bad = ~_VALID[seq] if full else mask & ~_VALID[seq]
     if bad.any():
         i, j = (int(x[0]) for x in np.nonzero(bad))
         ch = chr(seq[i, j])
         raise InputError(path, f"read {i + 1}: invalid base '{ch}' (only A, C, G, T, N allowed)", line=4 * i + 2)
-    qvals = qraw[mask]
+    qvals = qraw if full else qraw[mask]
     qmin, qmax = int(qvals.min()), int(qvals.max())
     if qmin < 33:
         raise InputError(path, "quality characters below '!' (not Phred+33)")
@@ -227,7 +231,8 @@ def read_fastq(path: str | Path, *, names: bool = False) -> Reads | tuple[Reads,
             "Phred+33 first (e.g. seqtk seq -Q64 -V)",
         )
     qual = qraw - np.uint8(33)
-    qual[~mask] = 0
+    if not full:
+        qual[~mask] = 0
     reads = Reads(seq, qual, lengths, path)
     if names:
         return reads, rnames
@@ -253,6 +258,10 @@ def read_pair(files: SampleFiles) -> tuple[Reads, Reads | None]:
             f"{rev.n_reads} reads but its R1 file {files.r1.name} has {fwd.n_reads} "
             "(R1 and R2 must hold the same reads in the same order)",
         )
+    ids_f = [n.partition(" ")[0] for n in fnames]
+    ids_r = [n.partition(" ")[0] for n in rnames]
+    if ids_f == ids_r:
+        return fwd, rev
     for i, (a, b) in enumerate(zip(fnames, rnames)):
         if a != b and _strip_name(a) != _strip_name(b):
             raise InputError(

@@ -97,6 +97,17 @@ def _phix_words(k: int) -> np.ndarray:
     return np.unique(np.concatenate(out))
 
 
+_PREFIX_BITS = 20  # the screen looks words up by their first 10 bases (a 1 MB table)
+
+
+@lru_cache(maxsize=4)
+def _phix_prefixes(k: int) -> np.ndarray:
+    shift = max(0, 2 * k - _PREFIX_BITS)
+    table = np.zeros(1 << min(_PREFIX_BITS, 2 * k), dtype=np.bool_)
+    table[(_phix_words(k) >> np.uint64(shift)).astype(np.int64)] = True
+    return table
+
+
 def is_phix(
     reads: Reads, *, word_size: int = PHIX_WORD, min_matches: int = PHIX_MIN_MATCHES
 ) -> np.ndarray:
@@ -115,7 +126,9 @@ def is_phix(
     out = np.zeros(reads.n_reads, dtype=np.bool_)
     if reads.n_reads:
         codes = _CODE[reads.seq]
-        word_hits(codes, reads.lengths, word_size, _phix_words(word_size), min_matches, out)
+        words = _phix_words(word_size)
+        shift = max(0, 2 * word_size - _PREFIX_BITS)
+        word_hits(codes, reads.lengths, word_size, words, min_matches, out, _phix_prefixes(word_size), shift)
     return out
 
 

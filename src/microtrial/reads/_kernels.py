@@ -58,13 +58,25 @@ def _contains(sorted_words, w):
 
 
 @njit(cache=True, nogil=True)
-def word_hits(codes, lengths, k, sorted_words, min_matches, out):
+def quality_counts(qual, lengths, n_q, out):
+    """``out[p, min(q, n_q - 1)] += 1`` for every base (position ``p``, score ``q``)."""
+    for i in range(qual.shape[0]):
+        for j in range(lengths[i]):
+            q = qual[i, j]
+            if q >= n_q:
+                q = n_q - 1
+            out[j, q] += 1
+
+
+@njit(cache=True, nogil=True)
+def word_hits(codes, lengths, k, sorted_words, min_matches, out, prefix_table, prefix_shift):
     """Count non-overlapping exact k-mer hits (greedy from the 5' end) against a word set.
 
     ``codes`` holds 0-3 for A/C/G/T and 255 for anything else; a window containing 255 is
     never a hit.  ``sorted_words`` are the reference's k-mer codes (2 bits per base, first
     base most significant), sorted ascending.  ``out[i]`` is True when read ``i`` has at
-    least ``min_matches`` hits.
+    least ``min_matches`` hits.  ``prefix_table[w >> prefix_shift]`` is True for the
+    prefixes of the reference words (a screen that spares most binary searches).
     """
     n = codes.shape[0]
     mask = (np.uint64(1) << np.uint64(2 * k)) - np.uint64(1)
@@ -84,7 +96,7 @@ def word_hits(codes, lengths, k, sorted_words, min_matches, out):
             valid += 1
             if valid >= k:
                 start = j - k + 1
-                if start >= next_ok and _contains(sorted_words, w):
+                if start >= next_ok and prefix_table[w >> np.uint64(prefix_shift)] and _contains(sorted_words, w):
                     count += 1
                     next_ok = start + k
                     if count >= min_matches:

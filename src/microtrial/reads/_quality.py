@@ -73,11 +73,11 @@ class QualityHistogram:
 
 def quality_histogram(reads: Reads) -> QualityHistogram:
     """Per-position score histogram and length distribution of ``reads``."""
+    from microtrial.reads._kernels import quality_counts
+
     width = reads.seq.shape[1]
-    inside = np.arange(width)[None, :] < reads.lengths[:, None]
-    pos = np.broadcast_to(np.arange(width)[None, :], reads.qual.shape)[inside]
-    q = np.minimum(reads.qual[inside], N_Q - 1).astype(np.int64)
-    counts = np.bincount(pos * N_Q + q, minlength=width * N_Q).reshape(width, N_Q)
+    counts = np.zeros((width, N_Q), dtype=np.int64)
+    quality_counts(reads.qual, reads.lengths, N_Q, counts)
     lengths = np.bincount(reads.lengths, minlength=width + 1)
     return QualityHistogram(counts.astype(np.int64), lengths.astype(np.int64))
 
