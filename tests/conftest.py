@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MICROTRIAL_SHARED", ROOT.parent / "shared")) / "data"
 TEST_DATA = Path(__file__).resolve().parent / "data"
+
+# Test modules import their slow reference implementations ("naive" versions) by name;
+# with --import-mode=importlib the tests folder must be importable explicitly.
+_TESTS = Path(__file__).resolve().parent
+for _p in (_TESTS, _TESTS / "diversity"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
