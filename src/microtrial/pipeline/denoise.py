@@ -332,9 +332,8 @@ def denoise_stage(
     for row, n in zip(tracking, counts.sum(axis=1)):
         row.append(int(n))
     track = pd.DataFrame(tracking, columns=TRACKING_COLUMNS)
-    if not paired:
-        track = track.drop(columns=["denoised-r"])
-        track["merged"] = track["denoised-f"]
+    if not paired:  # same columns as for pairs (a stable schema); no reverse reads
+        track["denoised-r"] = pd.NA
     for _, r in track.iterrows():
         if r["non-chimeric"] == 0:
             log.warning("sample %s has no reads left (input %d, filtered %d)", r["sample-id"], r["input"], r["filtered"])
