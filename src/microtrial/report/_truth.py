@@ -13,8 +13,10 @@ def score_against_truth(results: Path, truth: Path) -> dict[str, object]:
 
     ASV recall/precision: exact sequence identity between ``dna-sequences.fasta`` and
     ``truth/asv-sequences.fasta`` (true variants with reads in ``truth/counts.tsv``).
-    Composition error: the largest absolute difference of relative abundance between the
-    observed table and ``truth/composition.tsv`` over shared samples.
+    Abundance error: the largest absolute difference of relative abundance between the
+    observed table and the true read counts (``truth/counts.tsv``, the exact target of
+    denoising; ``truth/composition.tsv``, the community sampled from, when counts are absent)
+    over shared samples.
     Responders: agreement of ``clinical-response.tsv``'s ``imacs_doi`` with ``truth/responders.tsv``.
     """
     from microtrial.io.fasta import read_fasta
@@ -34,7 +36,7 @@ def score_against_truth(results: Path, truth: Path) -> dict[str, object]:
         out["ASVs found"] = len(found)
         out["recall of true variants"] = round(len(found & true_set) / max(len(true_set), 1), 4)
         out["precision of ASVs"] = round(len(found & true_set) / max(len(found), 1), 4)
-        comp_path = truth / "composition.tsv"
+        comp_path = counts_path if counts_path.exists() else truth / "composition.tsv"
         table_path = results / "feature-table.biom"
         if comp_path.exists() and table_path.exists():
             obs = read_table(table_path).to_dataframe()
