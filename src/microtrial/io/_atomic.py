@@ -38,7 +38,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) ->
         if str(path).endswith(".gz"):
             gz_mode = mode if "b" in mode else mode.replace("w", "wt")
             with gzip.open(tmp, gz_mode, compresslevel=6, **kwargs) as fh:
-                yield fh
+                yield fh  # type: ignore[misc]
         else:
             with open(tmp, mode, **kwargs) as fh:
                 yield fh

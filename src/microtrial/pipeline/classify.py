@@ -119,7 +119,7 @@ def load_or_train(seqs_path: Path, tax_path: Path | None, *, primer_f: str | Non
     key = cache_key([seqs_path, tax_path], params, memo_dir=cdir if use_cache else None)
     model_path = cdir / f"classifier-{key[:24]}.npz"
     species_path = cdir / f"species-{key[:24]}.npz"
-    info = {"cache_key": key, "model_file": str(model_path)}
+    info: dict[str, object] = {"cache_key": key, "model_file": str(model_path)}
     if use_cache and model_path.exists() and species_path.exists():
         try:
             model = read_model(model_path)

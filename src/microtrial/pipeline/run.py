@@ -118,12 +118,12 @@ def run_study(
         from microtrial.pipeline.classify import classify_stage
 
         tx = study.taxonomy
-        primers = (None, None)
+        primers: tuple[str | None, str | None] = (None, None)
         if study.reads is not None and tx.extract_region:
             primers = (study.reads.primer_f, study.reads.primer_r)
         with rec.stage("classify", progress) as sd:
             classify_stage(
-                seqs_path, sd, reference=tx.reference, ref_seqs=tx.ref_seqs,
+                seqs_path, sd, reference=tx.reference or "greengenes", ref_seqs=tx.ref_seqs,
                 ref_taxonomy=tx.ref_taxonomy, confidence=tx.confidence,
                 primer_f=primers[0], primer_r=primers[1], threads=n_threads, seed=seed,
                 progress=progress,
@@ -156,7 +156,7 @@ def run_study(
         with rec.stage("clinical", progress) as sd:
             summary = clinical_stage(
                 cl.table, sd, immune=study.immune, baseline=cl.baseline, followup=cl.followup,
-                uln=dict(cl.uln), mmt_scale=cl.mmt_scale, population=cl.population,
+                uln={str(k): float(v) for k, v in cl.uln.items()}, mmt_scale=cl.mmt_scale, population=cl.population,
                 progress=progress,
             )
             metadata_path = _metadata_with_response(

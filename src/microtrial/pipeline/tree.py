@@ -43,7 +43,7 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
     if not queries:
         raise InputError(sequences, "no sequences")
     old_threads = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     try:
         t0 = time.perf_counter()
         if m == "insertion":

@@ -59,5 +59,5 @@ def capped_edit_distance(a: np.ndarray, b: np.ndarray, cap: int) -> int:
         if row_min >= cap:
             return cap
         prev, cur = cur, prev
-    d = prev[lb]
+    d = int(prev[lb])
     return d if d < cap else cap

@@ -267,7 +267,7 @@ def _effects(
                     "guild": row["guild"],
                     "comparison": name,
                     "log2fc": float(designed) + 0.0,
-                    "realized_log2fc": round(float(realized[fid]), 4),
+                    "realized_log2fc": round(float(realized[fid]), 4),  # type: ignore[call-overload]
                     "applies_to": applies,
                 }
             )

@@ -65,7 +65,7 @@ def cross_validate(
                        n_boot=n_boot, both_orientations=False)
         for i in test:
             truth = lineage_levels(reference.taxa[i])
-            taxon = res.at[str(i), "Taxon"]
+            taxon = str(res.at[str(i), "Taxon"])
             pred = lineage_levels(taxon) if taxon != "Unassigned" else []
             for r in range(N_CLASS_RANKS):
                 t = truth[r] if r < len(truth) else None
