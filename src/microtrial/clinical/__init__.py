@@ -5,6 +5,8 @@ associations of microbiome features with clinical, immune and metabolite measure
 
 from __future__ import annotations
 
+from microtrial.stats import WilcoxonResult, psignrank, qsignrank, wilcoxon_paired
+
 from ._associations import METHODS as ASSOCIATION_METHODS
 from ._associations import associate, bh_fdr, rmcorr_anova
 from ._io import read_clinical, read_immune, read_sample_matrix
@@ -29,7 +31,6 @@ from ._summary import (
     responders_metadata,
     response_rates,
 )
-from ._wilcoxon import WilcoxonResult, psignrank, qsignrank, wilcoxon_paired
 
 __all__ = [
     "ASSOCIATION_METHODS", "CATEGORY_THRESHOLDS", "CSMS", "DEFAULT_ULN", "ENZYMES", "TIS_POINTS",

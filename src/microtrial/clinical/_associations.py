@@ -40,26 +40,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from microtrial.stats import bh
+
 METHODS: tuple[str, ...] = ("spearman", "partial_spearman", "rmcorr")
 COLUMNS: tuple[str, ...] = ("feature", "feature_type", "measure", "method", "n", "rho", "df", "p_value", "q_value")
 
 
-def bh_fdr(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (NaN kept as NaN; R's ``p.adjust(, "BH")``)."""
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
-        return out
-    pv = p[ok]
-    order = np.argsort(pv)[::-1]
-    ranks = np.arange(m, 0, -1)
-    adj = np.minimum.accumulate(pv[order] * m / ranks)
-    res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
-    return out
+bh_fdr = bh  # the project's one Benjamini-Hochberg correction (microtrial.stats.bh)
 
 
 def _t_p(r: np.ndarray, df: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._wilcoxon import EXACT_MAX_N, wilcoxon_paired
+from microtrial.stats import EXACT_MAX_N, wilcoxon_paired
 
 RATE_ENDPOINTS: tuple[tuple[str, str], ...] = (
     ("imacs_doi", "IMACS DOI met"),

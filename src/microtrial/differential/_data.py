@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from microtrial.errors import AnalysisError
+from microtrial.stats import bh
 
 RESULT_COLUMNS = ("feature", "effect", "effect_type", "p_value", "q_value")
 
@@ -91,22 +91,6 @@ class Contrast:
         """The same design with other features (same samples)."""
         return Contrast(counts, self.level, self.test, self.reference, self.kind,
                         self.subject, self.covariates)
-
-
-def bh(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values; NaN p-values stay NaN and are not counted.
-
-    Notes
-    -----
-    :math:`q_{(i)} = \\min_{j \\ge i} \\min(1, m\\,p_{(j)}/j)` over the :math:`m`
-    non-missing p-values sorted increasingly (statsmodels ``fdr_bh``).
-    """
-    p = np.asarray(p_values, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        q[ok] = multipletests(p[ok], method="fdr_bh")[1]
-    return q
 
 
 def clr(counts: np.ndarray, *, pseudocount: float = 0.5) -> np.ndarray:

@@ -21,6 +21,9 @@ import numpy as np
 from scipy import stats
 
 from microtrial.errors import AnalysisError
+from microtrial.stats import bh, wilcoxon_paired
+
+__all__ = ["RankTest", "bh", "kruskal_wallis", "mann_whitney", "wilcoxon_signed_rank"]
 
 
 @dataclass(frozen=True)
@@ -55,16 +58,6 @@ def _mwu_cdf(n: int, m: int) -> np.ndarray:
             c[u] += c[u - i]
     c = c / math.comb(n + m, n)
     return np.minimum(np.cumsum(c), 1.0)
-
-
-def _signrank_cdf(n: int) -> np.ndarray:
-    """P(V <= v), v = 0..n(n+1)/2, of the Wilcoxon signed-rank statistic."""
-    size = n * (n + 1) // 2 + 1
-    c = np.zeros(size)
-    c[0] = 1.0
-    for k in range(1, n + 1):
-        c[k:] = c[k:] + c[:-k].copy() if k < size else c[k:]
-    return np.minimum(np.cumsum(c / 2.0**n), 1.0)
 
 
 def _q(cdf: np.ndarray, p: float) -> int:
@@ -152,54 +145,21 @@ def _root(values: np.ndarray, f) -> float:
 def wilcoxon_signed_rank(test: np.ndarray, reference: np.ndarray, *, conf_level: float = 0.95) -> RankTest:
     """Paired two-sided Wilcoxon signed-rank test of ``test - reference``.
 
-    Matches R ``wilcox.test(test, reference, paired=TRUE, conf.int=TRUE, correct=TRUE)``;
-    zero differences are dropped (R's default).
+    Matches R ``wilcox.test(test, reference, paired=TRUE, conf.int=TRUE, correct=TRUE)``
+    with R's default choice of the exact test (fewer than 50 non-zero differences, no ties
+    or zeros); zero differences are dropped. The computation is the project's one
+    signed-rank test, :func:`microtrial.stats.wilcoxon_paired`.
     """
     x = np.asarray(test, dtype=float)
     y = np.asarray(reference, dtype=float)
     if x.size != y.size:
         raise AnalysisError("paired test needs the same number of values in both conditions")
-    d = x - y
-    d = d[np.isfinite(d)]
-    has_zero = np.any(d == 0)
-    d = d[d != 0]
-    n = d.size
-    if n < 1:
+    keep = np.isfinite(x) & np.isfinite(y)
+    res = wilcoxon_paired(x[keep], y[keep], conf_level=conf_level, exact_max_n=49)
+    if res.n == 0:
         return RankTest(0.0, 1.0, 0.0, float("nan"), float("nan"), False)
-    r = stats.rankdata(np.abs(d))
-    v = float(r[d > 0].sum())
-    ties = np.unique(r, return_counts=True)[1]
-    walsh = np.sort(np.add.outer(d, d)[np.triu_indices(n)] / 2.0)
-    alpha = 1 - conf_level
-    if n < 50 and not has_zero and np.all(ties == 1):
-        cdf = _signrank_cdf(n)
-        p = _exact_p(cdf, v)
-        qu = _q(cdf, alpha / 2)
-        if qu == 0:
-            qu = 1
-        ql = n * (n + 1) // 2 - qu
-        return RankTest(v, p, float(np.median(walsh)), float(walsh[qu - 1]), float(walsh[ql]), True)
-    sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - (ties**3 - ties).sum() / 48)
-    z = v - n * (n + 1) / 4
-    z = (z - 0.5 * np.sign(z)) / sigma if sigma > 0 else 0.0
-    p = float(2 * min(stats.norm.cdf(z), stats.norm.sf(z))) if sigma > 0 else 1.0
-
-    def vdiff(mu: float, zq: float) -> float:
-        dd = d - mu
-        dd = dd[dd != 0]
-        k = dd.size
-        if k == 0:
-            return -zq
-        rr = stats.rankdata(np.abs(dd))
-        t = np.unique(rr, return_counts=True)[1]
-        dz = rr[dd > 0].sum() - k * (k + 1) / 4
-        sig = math.sqrt(k * (k + 1) * (2 * k + 1) / 24 - (t**3 - t).sum() / 48)
-        return -zq if sig == 0 else (dz - np.sign(dz) * 0.5) / sig - zq
-
-    zq = stats.norm.isf(alpha / 2)
-    lo = _root(walsh, lambda mu: vdiff(mu, zq))
-    hi = _root(walsh, lambda mu: vdiff(mu, -zq))
-    return RankTest(v, min(p, 1.0), float(np.median(walsh)), lo, hi, False)
+    return RankTest(res.statistic, min(res.p_value, 1.0), res.estimate, res.ci_low, res.ci_high,
+                    res.method == "exact")
 
 
 def kruskal_wallis(*groups: np.ndarray) -> tuple[float, float]:
@@ -214,19 +174,3 @@ def kruskal_wallis(*groups: np.ndarray) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (NaN kept), as R ``p.adjust(method="BH")``."""
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    q = p[ok]
-    k = q.size
-    if k == 0:
-        return out
-    order = np.argsort(q)[::-1]
-    ranked = q[order] * k / np.arange(k, 0, -1)
-    adj = np.minimum.accumulate(ranked)
-    res = np.empty(k)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
-    return out

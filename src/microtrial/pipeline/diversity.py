@@ -52,12 +52,12 @@ from microtrial.diversity import (
 )
 from microtrial.diversity._beta import PHYLOGENETIC
 from microtrial.diversity._compare import TEST_COLUMNS
-from microtrial.diversity._stats import bh
 from microtrial.errors import AnalysisError, InputError, MicrotrialError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
 from microtrial.io.runinfo import write_run_info
+from microtrial.stats import bh
 from microtrial.table import FeatureTable
 
 log = logging.getLogger(__name__)
