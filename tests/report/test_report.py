@@ -64,3 +64,24 @@ def test_report_is_self_contained_and_survives_missing_tables(tmp_path):
     assert "recall of true variants" in text
     assert (results / "figures" / "read-tracking.png").exists()
     assert "No alpha diversity table." in text
+
+
+def test_designed_associations_scored_by_hand(tmp_path):
+    results, truth = _tables(tmp_path)
+    pd.DataFrame({
+        "guild": ["butyrate-producers", "butyrate-producers", "prevotellaceae", "butyrate-producers"],
+        "measure": ["l_leucine", "butyrate", "propionate", "phga"],
+        "table": ["metabolites", "metabolites", "metabolites", "clinical"],
+        "direction": ["positive", "positive", "positive", "negative"],
+        "mechanism": ["elasticity", "elasticity", "elasticity", "weak: severity"],
+    }).to_csv(truth / "associations.tsv", sep="\t", index=False)
+    pd.DataFrame({
+        "feature": ["butyrate_producers", "butyrate_producers", "d__B; f__Prevotellaceae; g__Prevotella"],
+        "measure": ["l_leucine", "butyrate", "propionate"],
+        "rho": [0.7, -0.6, 0.5], "q_value": [0.01, 0.01, 0.2],
+    }).to_csv(results / "associations-metabolites-spearman.tsv", sep="\t", index=False)
+    s = score_against_truth(results, truth)
+    # l_leucine: right sign, q < .05 -> found; butyrate: wrong sign; propionate: q too high
+    assert s["designed associations recovered (strong)"] == "1/3: butyrate-producers~l_leucine"
+    # the clinical table is absent -> the weak link cannot be found
+    assert s["designed associations recovered (weak)"] == "0/1: none"

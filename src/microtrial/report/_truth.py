@@ -58,4 +58,37 @@ def score_against_truth(results: Path, truth: Path) -> dict[str, object]:
             str(resp.at[s, "imacs_doi"]).lower() == str(tr.at[s, col]).lower() for s in both
         )
         out["responders classified as in truth"] = f"{agree}/{len(both)}"
+    out.update(_associations_recovered(results, truth))
+    return out
+
+
+def _associations_recovered(results: Path, truth: Path) -> dict[str, object]:
+    """Designed guild-measure links of ``truth/associations.tsv`` found by plain Spearman
+    (q < 0.05, designed sign) for the guild itself or for a taxon named after it."""
+    path = truth / "associations.tsv"
+    if not path.exists():
+        return {}
+    designed = pd.read_csv(path, sep="\t")
+    designed = designed[designed["direction"].isin(["positive", "negative"])]
+    found: dict[str, list[str]] = {"strong": [], "weak": []}
+    totals = {"strong": 0, "weak": 0}
+    for _, row in designed.iterrows():
+        kind = "weak" if str(row.get("mechanism", "")).startswith("weak") else "strong"
+        totals[kind] += 1
+        table = results / f"associations-{row['table']}-spearman.tsv"
+        if not table.exists():
+            continue
+        assoc = pd.read_csv(table, sep="\t")
+        guild = str(row["guild"]).lower().replace("-", "_")
+        name = str(row["guild"]).split("-")[0].capitalize()
+        hits = assoc[(assoc["measure"] == row["measure"])
+                     & ((assoc["feature"].str.lower() == guild) | assoc["feature"].str.contains(f"__{name}"))]
+        sign = 1 if row["direction"] == "positive" else -1
+        if ((hits["q_value"] < 0.05) & (np.sign(hits["rho"]) == sign)).any():
+            found[kind].append(f"{row['guild']}~{row['measure']}")
+    out: dict[str, object] = {}
+    for kind in ("strong", "weak"):
+        if totals[kind]:
+            out[f"designed associations recovered ({kind})"] = (
+                f"{len(found[kind])}/{totals[kind]}: {', '.join(found[kind]) or 'none'}")
     return out
