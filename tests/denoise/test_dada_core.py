@@ -7,6 +7,7 @@ import pytest
 
 from _naive_denoise import derep, known_err, mutate, random_seq, simulate_reads
 from microtrial.denoise import DadaResult, Derep, dada
+from microtrial.denoise import _kernels as K
 
 
 def _derep_of(items):
@@ -123,6 +124,34 @@ def test_pseudo_pooling_uses_priors():
     pseudo = dada(d, err=known_err(), pool="pseudo")
     assert b not in none[2].sequences
     assert b in pseudo[2].sequences and c not in pseudo[2].sequences
+
+
+def test_pseudo_pooling_buds_abundant_priors_before_rare_neighbours():
+    # y (far from x: screened out, p = 0) is a prior; z is 1 substitution from y with
+    # 2 reads at low quality: an error of y.  DADA2 tests the most significant unique
+    # overall against OMEGA_A first, so y (more abundant at the same p = 0) becomes a
+    # centre first and explains z.  Trying non-priors first made z an ASV (issue 3).
+    rng = np.random.default_rng(16)
+    x = random_seq(rng, 150)
+    y = random_seq(rng, 150)
+    z = mutate(rng, y, 1)
+    d = [_derep_of([(x, 1500, 30), (y, 300, 30), (z, 2, 12)]) for _ in range(2)]
+    none = dada(d, err=known_err(), pool="none")
+    pseudo = dada(d, err=known_err(), pool="pseudo")
+    for r in none + pseudo:
+        assert r.sequences == (x, y)
+        assert r.abundances.tolist() == [1500, 302]
+
+
+def test_prior_pvalue_is_not_conditioned_on_presence():
+    # DADA2's calc_pA(prior=TRUE): P(X >= a), not P(X >= a | X >= 1)
+    from scipy.stats import poisson
+
+    pv = np.ones(2)
+    K.update_pvals(pv, np.zeros(2, np.int64), np.array([1.0, 1e-3]), np.array([1000.0]),
+                   np.array([1000, 3], np.int64), np.array([True, False]), np.ones(1, np.bool_),
+                   False, np.array([False, True]))
+    assert pv[1] == pytest.approx(poisson.sf(2, 1.0), rel=1e-9)
 
 
 def test_bad_pool_and_err_rejected():

@@ -209,7 +209,11 @@ def partition(
         with np.errstate(divide="ignore", invalid="ignore"):
             fold_ok = (e == 0) | (abund >= MIN_FOLD * e)
         eligible = (~is_centre) & (own_nsub >= MIN_HAMMING) & fold_ok
-        cand = np.flatnonzero(eligible & ~prior_ok & (pvals < bonf))
+        # DADA2's bud: the most significant unique of all (priors included) is tested
+        # against OMEGA_A; only when none passes is the most significant prior tested
+        # against OMEGA_P.  (Trying non-priors first would let rare non-prior uniques bud
+        # before the abundant prior variants that explain them as errors.)
+        cand = np.flatnonzero(eligible & (pvals < bonf))
         if cand.size == 0:
             cand = np.flatnonzero(eligible & prior_ok & (pvals < omega_p))
             if cand.size == 0:

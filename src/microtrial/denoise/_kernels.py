@@ -404,7 +404,12 @@ def shuffle_pass(assign, own_lam, own_nsub, reads, is_centre, abund, k_start, k_
 
 @njit(cache=True, nogil=True)
 def update_pvals(pvals, assign, own_lam, reads, abund, is_centre, dirty, detect_singletons, prior_ok):
-    """Recompute p-values of uniques in clusters flagged ``dirty``; centres get 1."""
+    """Recompute p-values of uniques in clusters flagged ``dirty``; centres get 1.
+
+    Uniques with prior evidence (``prior_ok``) get DADA2's unconditioned ``P(X >= a)``
+    (``calc_pA(..., prior=TRUE)``: a prior sequence is expected, so its presence is not
+    conditioned on), singletons included; the others ``P(X >= a | X >= 1)``.
+    """
     n = assign.shape[0]
     for j in range(n):
         k = assign[j]
@@ -414,7 +419,13 @@ def update_pvals(pvals, assign, own_lam, reads, abund, is_centre, dirty, detect_
             pvals[j] = 1.0
             continue
         e = own_lam[j] * reads[k]
-        pvals[j] = poisson_pval(abund[j], e, detect_singletons or prior_ok[j])
+        if prior_ok[j]:
+            p = poisson_pval(abund[j], e, True)
+            if abund[j] > 1:
+                p *= -math.expm1(-e)
+            pvals[j] = p
+        else:
+            pvals[j] = poisson_pval(abund[j], e, detect_singletons)
 
 
 @njit(cache=True, nogil=True)
