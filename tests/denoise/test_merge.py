@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microtrial.denoise._merge import align_ends_free, merge_pairs
+from microtrial.denoise._merge import align_ends_free, merge_pairs, reverse_partners
 from microtrial.denoise._types import DadaResult, Derep
 from microtrial.seqs import reverse_complement
 
@@ -204,3 +204,63 @@ def test_exact_overlap_shortcut_equals_dp():
             n_fast += 1
             assert k == kd and (fa[:k] == da[:kd]).all() and (fb[:k] == db[:kd]).all()
     assert n_fast > 50
+
+
+def _flip(seq: str, i: int) -> str:
+    return seq[:i] + ("A" if seq[i] != "A" else "C") + seq[i + 1 :]
+
+
+def _partner_case(x_reverse_reads_carry_x: bool):
+    """W abundant, X rare: X differs at amplicon 10 (forward only) and 50 (reverse only).
+
+    Reads 40 + 40 over the 65-nt amplicon (overlap 25..39).  The reverse denoising has
+    absorbed X's reverse unique into W's reverse variant (unique_to_asv [0, 0]), as happens
+    when the rare variant's reverse reads are tested against all of W's.  Returns the merge
+    arguments of one sample and the error matrix (substitutions 1e-3 at every quality).
+    """
+    w, x = AMPLICON, _flip(_flip(AMPLICON, 10), 50)
+    w_r, x_r = reverse_complement(w[25:]), reverse_complement(x[25:])
+    r_unique_of_x = x_r if x_reverse_reads_carry_x else w_r
+    fwd = (w[:40], x[:40])
+    rev = (w_r, x_r) if x_reverse_reads_carry_x else (w_r,)
+    pairs_f = np.array([0] * 20 + [1] * 3, dtype=np.int64)
+    pairs_r = np.array([0] * 20 + [rev.index(r_unique_of_x)] * 3, dtype=np.int64)
+    qual = lambda s: np.full(len(s), 38.0)  # noqa: E731
+    df = Derep(fwd, np.bincount(pairs_f).astype(np.int64), tuple(qual(s) for s in fwd), pairs_f)
+    dr = Derep(rev, np.bincount(pairs_r).astype(np.int64), tuple(qual(s) for s in rev), pairs_r)
+    ddf = DadaResult(fwd, df.abundances.copy(), np.arange(2, dtype=np.int64))
+    ddr = DadaResult((w_r,), np.array([23], dtype=np.int64), np.zeros(len(rev), dtype=np.int64))
+    err = np.full((16, 41), 1e-3 / 3)
+    err[[0, 5, 10, 15]] = 1 - 1e-3
+    return (ddf, df, ddr, dr), err, w, x, x_r
+
+
+def test_reverse_partner_gives_rare_variant_its_own_reverse_half():
+    args, err, w, x, x_r = _partner_case(x_reverse_reads_carry_x=True)
+    plain = merge_pairs(*args)
+    chimeric = x[:50] + w[50] + x[51:]  # X's forward half with W's reverse half
+    assert dict(zip(plain.sequences, plain.abundances.tolist())) == {w: 20, chimeric: 3}
+    ddf, _, ddr, _ = args
+    partners = reverse_partners([(ddf, ddr, plain)])  # one sample: X_f only pairs with W_r here
+    assert partners == {}
+    partners = {x[:40]: (reverse_complement(w[25:]), x_r)}  # X_f met X_r in another sample
+    fixed = merge_pairs(*args, err_r=err, partners_r=partners)
+    assert dict(zip(fixed.sequences, fixed.abundances.tolist())) == {w: 20, x: 3}
+
+
+def test_reverse_partner_keeps_reads_that_carry_the_abundant_base():
+    # the same class, but its reverse reads really carry W's base at 50: W_r explains them
+    args, err, w, x, x_r = _partner_case(x_reverse_reads_carry_x=False)
+    partners = {x[:40]: (reverse_complement(w[25:]), x_r)}
+    fixed = merge_pairs(*args, err_r=err, partners_r=partners)
+    assert dict(zip(fixed.sequences, fixed.abundances.tolist())) == {w: 20, x[:50] + w[50] + x[51:]: 3}
+
+
+def test_reverse_partners_over_samples():
+    args, err, w, x, x_r = _partner_case(x_reverse_reads_carry_x=True)
+    ddf, df, ddr, dr = args
+    own = DadaResult(dr.sequences, dr.abundances.copy(), np.arange(2, dtype=np.int64))
+    a = merge_pairs(ddf, df, ddr, dr)  # X_f + W_r
+    b = merge_pairs(ddf, df, own, dr)  # X_f + X_r
+    got = reverse_partners([(ddf, ddr, a), (ddf, own, b)])
+    assert got == {x[:40]: tuple(sorted([reverse_complement(w[25:]), x_r]))}

@@ -188,3 +188,23 @@ def test_cli(exact_denoiser, reads_dir, tmp_path):
     assert len(read_fasta(out / "dna-sequences.fasta")) == 3  # the chimera stays
     info = json.loads((out / "run-info.json").read_text())
     assert info["options"]["max_ee"] == [2.0, 3.0] and info["options"]["chimeras"] is False
+
+
+def test_one_off_chimeras_and_study_singletons(exact_denoiser, tmp_path):
+    # a bimera of A and B with one base that neither parent has (where A and B agree), and
+    # a variant C seen in one read of the whole run
+    i = next(k for k in range(70, 110) if A[k] == B[k])
+    one_off = CHIMERA[:i] + ("A" if CHIMERA[i] != "A" else "C") + CHIMERA[i + 1 :]
+    c = "".join(RNG.choice(list("ACGT"), 120))
+    d = tmp_path / "reads"
+    _write_pairs(d, "s1", [A] * 50 + [B] * 30 + [one_off] * 5 + [c])
+    _write_pairs(d, "s2", [B] * 40 + [A] * 20 + [one_off] * 4)
+    opts = dict(trunc_len_f=75, trunc_len_r=75)
+    default = denoise_stage(d, tmp_path / "a", options=DenoiseOptions(**opts))
+    assert set(read_fasta(tmp_path / "a" / "dna-sequences.fasta").values()) == {A, B}
+    assert default.tracking["non-chimeric"].tolist() == [80, 60]
+    dada2_like = denoise_stage(d, tmp_path / "b", options=DenoiseOptions(**opts, chimera_one_off=False, min_reads=1))
+    assert set(read_fasta(tmp_path / "b" / "dna-sequences.fasta").values()) == {A, B, one_off, c}
+    assert dada2_like.n_asvs == 4
+    with pytest.raises(Exception, match="--min-reads"):
+        denoise_stage(d, tmp_path / "c", options=DenoiseOptions(**opts, min_reads=0))

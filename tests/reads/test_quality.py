@@ -7,9 +7,11 @@ import pytest
 
 from microtrial.reads._fastq import Reads
 from microtrial.reads._quality import (
+    amplicon_length_estimates,
     amplicon_length_from_primers,
     choose_trunc_len,
     estimate_amplicon_length,
+    planning_amplicon_length,
     quality_histogram,
     quality_profile,
 )
@@ -92,3 +94,23 @@ def test_histogram_kernel_matches_naive():
             want[p, min(v, 93)] += 1
     assert (h.counts == want).all()
     assert h.lengths.tolist() == np.bincount([len(q) for q in quals], minlength=h.lengths.size).tolist()
+
+
+def test_planning_length_keeps_long_minority_classes():
+    # 0.01 % of pairs is the planning limit: k = ceil((1 - 1e-4) * n) - 1 of the sorted
+    # lengths; n = 20000 -> k = 19997, the third longest: three 437-nt pairs (0.015 %) set
+    # the plan, two (0.01 %) do not
+    three = np.array([425] * 19997 + [437] * 3)
+    two = np.array([425] * 19998 + [437] * 2)
+    assert planning_amplicon_length(three, 20000) == 437
+    assert planning_amplicon_length(two, 20000) == 425
+    assert planning_amplicon_length(np.array([425] * 9), 9) is None  # too few to measure
+    assert planning_amplicon_length(np.array([425] * 50), 500) is None  # under 20 % overlap
+
+
+def test_amplicon_length_estimates_per_pair():
+    rng = np.random.default_rng(1)
+    amps = ["".join(rng.choice(list("ACGT"), n)) for n in [230] * 20 + [250] * 5]
+    f = _reads([[38] * 150] * 25, [a[:150] for a in amps])
+    r = _reads([[38] * 150] * 25, [reverse_complement(a[-150:]) for a in amps])
+    assert sorted(amplicon_length_estimates(f, r).tolist()) == [230] * 20 + [250] * 5

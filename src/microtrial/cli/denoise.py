@@ -25,14 +25,17 @@ from microtrial.cli._common import output_option, progress_bars
 @click.option("--pool", type=click.Choice(["none", "pseudo", "all"]), default="none", show_default=True, help="Denoise samples independently, pseudo-pooled, or pooled.")
 @click.option("--min-overlap", type=int, default=12, show_default=True, help="Minimum overlap to merge a pair.")
 @click.option("--max-mismatch", type=int, default=0, show_default=True, help="Maximum mismatches in the overlap.")
+@click.option("--reverse-partners/--no-reverse-partners", default=True, show_default=True, help="Merge stage: give each (forward, reverse) pair class the most likely reverse variant among those its forward variant merges with (fixes rare variants whose reverse reads were absorbed into a near-identical abundant one; not in DADA2).")
 @click.option("--chimera-removal/--no-chimera-removal", "chimeras", default=True, show_default=True, help="Remove bimeras (DADA2's consensus method).")
+@click.option("--chimera-one-off/--no-chimera-one-off", default=True, show_default=True, help="Also flag sequences one mismatch away from a bimera (DADA2's allowOneOff; DADA2's default is off).")
+@click.option("--min-reads", type=int, default=2, show_default=True, help="Drop ASVs with fewer reads than this in the whole run, after chimera removal (2: no study-wide singletons; 1 keeps all, as DADA2).")
 @click.option("--amplicon-length", type=int, default=None, help="Amplicon length without primers, for the automatic truncation (default: from the primers or the reads' overlap).")
 @click.option("--threads", type=int, default=2, show_default=True, help="Threads (samples in parallel).")
 def command(
     reads_dir: Path, output_dir: Path, trunc_len_f: int | None, trunc_len_r: int | None,
     max_ee: tuple[float, float], trunc_q: int, min_len: int, max_n: int, rm_phix: bool,
     primer_f: str | None, primer_r: str | None, keep_untrimmed: bool, pool: str,
-    min_overlap: int, max_mismatch: int, chimeras: bool, amplicon_length: int | None, threads: int,
+    min_overlap: int, max_mismatch: int, reverse_partners: bool, chimeras: bool, chimera_one_off: bool, min_reads: int, amplicon_length: int | None, threads: int,
 ) -> None:
     """Denoise paired-end (or single-end) FASTQ files in READS_DIR into an ASV table.
 
@@ -46,7 +49,8 @@ def command(
         trunc_len_f=trunc_len_f, trunc_len_r=trunc_len_r, max_ee=(float(max_ee[0]), float(max_ee[1])),
         trunc_q=trunc_q, min_len=min_len, max_n=max_n, rm_phix=rm_phix, primer_f=primer_f,
         primer_r=primer_r, discard_untrimmed=not keep_untrimmed, pool=pool, min_overlap=min_overlap,
-        max_mismatch=max_mismatch, chimeras=chimeras, amplicon_length=amplicon_length, threads=threads,
+        max_mismatch=max_mismatch, reverse_partners=reverse_partners, chimeras=chimeras,
+        chimera_one_off=chimera_one_off, min_reads=min_reads, amplicon_length=amplicon_length, threads=threads,
     )
     with progress_bars() as progress:
         summary = denoise_stage(reads_dir, output_dir, options=options, progress=progress)

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from microtrial.denoise._chimera import is_bimera_denovo_table, remove_bimera_denovo
 from microtrial.denoise._error_model import fit_errors, learn_errors
+from microtrial.denoise._merge import MergeResult, merge_pairs, reverse_partners
 from microtrial.denoise._pool import dada
 from microtrial.denoise._types import DadaResult, Derep
 
-__all__ = ["DadaResult", "Derep", "dada", "fit_errors", "learn_errors"]
+__all__ = [
+    "DadaResult",
+    "Derep",
+    "MergeResult",
+    "dada",
+    "fit_errors",
+    "is_bimera_denovo_table",
+    "learn_errors",
+    "merge_pairs",
+    "remove_bimera_denovo",
+    "reverse_partners",
+]

@@ -248,13 +248,13 @@ def is_bimera_denovo_table(
     for s in range(n_samples):
         row = counts[s]
         present = np.nonzero(row > 0)[0]
-        for q in present:
-            par = present[(row[present] > min_fold_parent_over_abundance * row[q]) & (row[present] >= min_parent_abundance)]
-            par = par[par != q]
-            tasks.append((s, int(q), par))
+        for qn in present:
+            par = present[(row[present] > min_fold_parent_over_abundance * row[qn]) & (row[present] >= min_parent_abundance)]
+            par = par[par != qn]
+            tasks.append((s, int(qn), par))
             if par.size >= 2 or (par.size >= 1 and allow_one_off):
                 for p in par:
-                    needed.setdefault((int(q), int(p)), len(needed))
+                    needed.setdefault((int(qn), int(p)), len(needed))
     lengths = [len(x) for x in sequences]
     pairs = np.array(list(needed.keys()), dtype=np.int64).reshape(-1, 2)
     codes, offsets = _pack(list(sequences))

@@ -28,6 +28,7 @@ Callahan BJ et al. (2016) Nat Methods 13:581-583; DADA2 manual page ``mergePairs
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,7 @@ from numba import njit
 from microtrial.denoise._types import DadaResult, Derep
 from microtrial.seqs import reverse_complement
 
-__all__ = ["MergeResult", "merge_pairs", "align_ends_free"]
+__all__ = ["MergeResult", "merge_pairs", "align_ends_free", "partner_likelihood_choice", "reverse_partners"]
 
 GAP_CODE = 4
 _CODE = np.full(256, 255, dtype=np.uint8)
@@ -324,6 +325,8 @@ def merge_pairs(
     min_overlap: int = 12,
     max_mismatch: int = 0,
     trim_overhang: bool = False,
+    err_r: np.ndarray | None = None,
+    partners_r: Mapping[str, Sequence[str]] | None = None,
 ) -> MergeResult:
     """Merge the denoised forward and reverse reads of one sample (DADA2 ``mergePairs``).
 
@@ -338,6 +341,12 @@ def merge_pairs(
         Maximum mismatches plus indels in the overlap (default 0).
     trim_overhang : bool
         Cut overhangs (see the module docstring).
+    err_r : numpy.ndarray, shape (16, 41), optional
+        Error matrix of the reverse reads; with ``partners_r``, each class's reverse
+        variant is re-chosen by :func:`partner_likelihood_choice` (not in DADA2).
+    partners_r : mapping of str to sequence of str, optional
+        Forward variant -> reverse variants it merges with (in any sample), from
+        :func:`reverse_partners` on a first merge.
 
     Returns
     -------
@@ -357,6 +366,12 @@ def merge_pairs(
     f_codes = [_codes(s) for s in dada_f.sequences]
     r_codes = [_codes(reverse_complement(s)) for s in dada_r.sequences]
     stats = np.zeros(5, dtype=np.int64)
+    check = err_r is not None and partners_r is not None
+    if check:
+        order = np.argsort(key, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        ur_all = derep_r.read_to_unique[ok][order]
+        lerr_r = np.log(np.clip(np.asarray(err_r, np.float64), 1e-300, 1.0))
     for c, (k, cnt) in enumerate(zip(combos, counts)):
         fi, ri = int(k // n_r), int(k % n_r)
         f, r = f_codes[fi], r_codes[ri]
@@ -365,6 +380,18 @@ def merge_pairs(
         out_b = np.empty(width, dtype=np.uint8)
         merged = np.empty(width, dtype=np.uint8)
         _merge_one(f, r, min_overlap, max_mismatch, trim_overhang, out_a, out_b, merged, stats)
+        if check and stats[3] and partners_r is not None:
+            seq_r = dada_r.sequences[ri]
+            cands = [x for x in partners_r.get(dada_f.sequences[fi], ()) if x != seq_r]
+            if cands:
+                sl = slice(bounds[c], bounds[c + 1])
+                span = int(stats[0] + stats[1] + stats[2])
+                best = partner_likelihood_choice(seq_r, cands, derep_r, ur_all[sl], lerr_r,
+                                                 stop=len(seq_r) - span)
+                if best != seq_r:
+                    r = _codes(reverse_complement(best))
+                    _merge_one(f, r, min_overlap, max_mismatch, trim_overhang, out_a, out_b,
+                               merged, stats)
         rows[c] = (fi, ri, cnt, stats[0], stats[1], stats[2], stats[3])
         if stats[3]:
             seq = _BASES[merged[: stats[4]]].tobytes().decode()
@@ -373,3 +400,88 @@ def merge_pairs(
     seqs = sorted(merged_counts, key=lambda s: (-merged_counts[s], merged_first[s]))
     abund = np.array([merged_counts[s] for s in seqs], dtype=np.int64)
     return MergeResult(tuple(seqs), abund, int(ok.sum()), rows)
+
+
+
+def reverse_partners(
+    results: Sequence[tuple[DadaResult, DadaResult, MergeResult]],
+) -> dict[str, tuple[str, ...]]:
+    """Forward variant -> the reverse variants it merged with (accepted), over all samples."""
+    out: dict[str, set[str]] = {}
+    for df, dr, m in results:
+        for fi, ri, _n, *_rest, acc in m.combinations.tolist():
+            if acc:
+                out.setdefault(df.sequences[fi], set()).add(dr.sequences[ri])
+    return {k: tuple(sorted(v)) for k, v in out.items() if len(v) > 1}
+
+
+def partner_likelihood_choice(
+    current: str,
+    candidates: Sequence[str],
+    derep: Derep,
+    uniques: np.ndarray,
+    logerr: np.ndarray,
+    *,
+    stop: int | None = None,
+) -> str:
+    """The reverse variant that best explains the reverse reads of one pair class.
+
+    Not in DADA2.  Each read direction is denoised on its own, so the reverse reads of a
+    rare variant ``X`` that differs from an abundant variant ``W`` by a substitution seen
+    only by the (noisier) reverse reads can be absorbed into ``W``'s reverse variant ``W_r``
+    (the reverse test weighs ``X``'s reads against *all* of ``W``'s reverse reads).
+    Merging then pairs ``X_f`` with ``W_r``: the merged sequence is a false variant and
+    ``X`` loses those reads.
+
+    The forward partition already separates ``X``'s pairs from ``W``'s, and ``X_f`` merges
+    with its own reverse variant ``X_r`` where ``X_r`` was found (another sample, or other
+    pairs).  So the reverse reads of the class (``X_f``, ``W_r``) are scored under each
+    reverse variant ``c`` that ``X_f`` merges with (the candidates) and under ``W_r``:
+    ``log L(c) = sum_u a_u sum_p log err[c_p -> u_p, q_up]`` (``a_u`` pairs of reverse
+    unique ``u``, mean quality ``q_up``; the error model the denoising used), and the class
+    takes the variant of highest likelihood (ties keep ``current``).  All candidates are
+    variants inferred from the data, so this is a maximum-likelihood assignment among
+    known variants, not a new test; a class of true ``X_f + W_r`` molecules has reads that
+    carry ``W_r``'s bases and keeps ``W_r``.  Only candidates of the same length that
+    differ from ``current`` before ``stop`` only (outside the overlap, which merging
+    already checks against the forward read) are considered; reads of other lengths are
+    ignored.
+
+    Returns
+    -------
+    str
+        ``current`` or the chosen candidate.
+    """
+    L = len(current)
+    stop = L if stop is None else max(0, min(stop, L))
+    c0 = _codes(current)
+    cs = []
+    for x in candidates:
+        if len(x) != L:
+            continue
+        cx = _codes(x)
+        diff = np.flatnonzero(cx != c0)
+        if diff.size and diff.max() < stop:
+            cs.append((x, cx))
+    if not cs or uniques.size == 0:
+        return current
+    u, w = np.unique(uniques, return_counts=True)
+    keep = [i for i in range(u.size) if len(derep.sequences[u[i]]) == L]
+    if not keep:
+        return current
+    u, w = u[keep], w[keep].astype(np.float64)
+    pos = np.unique(np.concatenate([np.flatnonzero(cx != c0) for _, cx in cs]))
+    m = np.stack([_codes(derep.sequences[j])[pos] for j in u])  # (n_u, n_pos)
+    q = np.stack([np.clip(np.floor(np.asarray(derep.mean_quality[j], np.float64)[pos] + 0.5),
+                          0, logerr.shape[1] - 1).astype(np.int64) for j in u])
+    m = np.minimum(m, 3)  # N: scored as T (same for every candidate only if they agree)
+
+    def loglik(cx: np.ndarray) -> float:
+        return float((w[:, None] * logerr[4 * cx[pos][None, :] + m, q]).sum())
+
+    best, best_ll = current, loglik(c0)
+    for x, cx in cs:
+        ll = loglik(cx)
+        if ll > best_ll:
+            best, best_ll = x, ll
+    return best

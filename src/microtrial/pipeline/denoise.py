@@ -3,7 +3,9 @@
 Steps: find samples by Illumina names -> per sample (one at a time, ``threads`` in
 parallel; only dereplicated reads are kept): read, remove primers (optional), quality
 histogram, filterAndTrim, dereplicate -> learn the error model per read direction -> denoise
-(``dada``) -> merge pairs -> sequence table -> consensus bimera removal -> outputs.
+(``dada``) -> merge pairs (optionally re-choosing each pair class's reverse variant among
+the forward variant's partners, :func:`microtrial.denoise._merge.partner_likelihood_choice`)
+-> sequence table -> consensus bimera removal -> outputs.
 
 When no truncation lengths are given, the files are read twice: once for the pooled
 quality profiles that choose the lengths (see
@@ -31,9 +33,10 @@ from microtrial.reads._filter import FilterParams, filter_pair
 from microtrial.reads._primers import remove_primers
 from microtrial.reads._quality import (
     QualityHistogram,
+    amplicon_length_estimates,
     amplicon_length_from_primers,
     choose_trunc_len,
-    estimate_amplicon_length,
+    planning_amplicon_length,
     quality_histogram,
     quality_profile,
 )
@@ -64,6 +67,9 @@ class DenoiseOptions:
     max_mismatch: int = 0
     chimeras: bool = True
     amplicon_length: int | None = None
+    reverse_partners: bool = True  # re-choose reverse variants among forward partners (not DADA2)
+    chimera_one_off: bool = True  # also flag bimeras one mismatch off (DADA2's allowOneOff)
+    min_reads: int = 2  # drop ASVs with fewer reads than this in the whole run
     threads: int = 2
 
 
@@ -105,6 +111,8 @@ def _check_options(o: DenoiseOptions) -> None:
         raise InputError("--max-mismatch", f"must be >= 0, got {o.max_mismatch}")
     if o.threads < 1:
         raise InputError("--threads", f"must be >= 1, got {o.threads}")
+    if o.min_reads < 1:
+        raise InputError("--min-reads", f"must be >= 1, got {o.min_reads}")
     if o.primer_r is not None and o.primer_f is None:
         raise InputError("--primer-f", "the reverse primer is given without the forward primer")
 
@@ -123,12 +131,14 @@ def _load(files: SampleFiles, o: DenoiseOptions):  # noqa: ANN202
 
 def _profile_sample(files: SampleFiles, o: DenoiseOptions):  # noqa: ANN202
     _, fwd, rev = _load(files, o)
-    amp = None
+    amp = np.zeros(0, dtype=np.int64)
+    n_examined = 0
     if rev is not None and fwd.n_reads:
-        amp = estimate_amplicon_length(fwd, rev)
+        n_examined = min(fwd.n_reads, rev.n_reads)
+        amp = amplicon_length_estimates(fwd, rev, max_pairs=n_examined)
     hf = quality_histogram(fwd)
     hr = None if rev is None else quality_histogram(rev)
-    return hf, hr, amp
+    return hf, hr, amp, n_examined
 
 
 def _process_sample(files: SampleFiles, o: DenoiseOptions, tf: int, tr: int | None) -> _SampleOut:
@@ -240,7 +250,7 @@ def denoise_stage(
         A bad option or input file (naming the file and, where known, the line).
     """
     from microtrial.denoise._chimera import is_bimera_denovo_table
-    from microtrial.denoise._merge import merge_pairs
+    from microtrial.denoise._merge import merge_pairs, reverse_partners
     from microtrial.io._atomic import atomic_open
     from microtrial.io.fasta import sequence_id, write_fasta
     from microtrial.io.feature_table import write_biom, write_table_tsv
@@ -260,7 +270,7 @@ def denoise_stage(
 
     # ---- truncation lengths -------------------------------------------------------------
     tf, tr = o.trunc_len_f, (o.trunc_len_r if paired else None)
-    amplicon = o.amplicon_length or amplicon_length_from_primers(o.primer_f, o.primer_r)
+    amplicon = o.amplicon_length
     auto = tf is None or (paired and tr is None)
     t0 = time.perf_counter()
     if auto:
@@ -268,8 +278,12 @@ def denoise_stage(
         hf_all = sum((p[0] for p in prof), QualityHistogram.empty())
         hr_all = sum((p[1] for p in prof), QualityHistogram.empty()) if paired else None
         if paired and amplicon is None:
-            ests = [p[2] for p in prof if p[2] is not None]
-            amplicon = int(np.median(ests)) if ests else None
+            # plan for the long end of the measured lengths; the primers' typical length
+            # only when the reads do not overlap enough to measure them
+            amplicon = planning_amplicon_length(np.concatenate([p[2] for p in prof]),
+                                                sum(p[3] for p in prof))
+            if amplicon is None:
+                amplicon = amplicon_length_from_primers(o.primer_f, o.primer_r)
             if amplicon is None:
                 log.warning("could not estimate the amplicon length from the read overlap")
         af, ar = choose_trunc_len(hf_all, hr_all, max_ee=o.max_ee, amplicon_length=amplicon)
@@ -285,20 +299,30 @@ def denoise_stage(
                                   progress, "filter + dereplicate")
     timings["filter_derep"] = round(time.perf_counter() - t0, 3)
     hist_f = sum((x.hist_f for x in outs), QualityHistogram.empty())
-    hist_r = sum((x.hist_r for x in outs), QualityHistogram.empty()) if paired else None  # type: ignore[misc]
+    hist_r = (sum((x.hist_r for x in outs if x.hist_r is not None), QualityHistogram.empty())
+              if paired else None)
 
     # ---- denoise ---------------------------------------------------------------------------
     t0 = time.perf_counter()
     dd_f, _ = _denoise([x.derep_f for x in outs], o, progress, "forward")
     timings["denoise_f"] = round(time.perf_counter() - t0, 3)
     dd_r: list[DadaResult | None] = [None] * len(outs)
+    err_r: np.ndarray | None = None
     if paired:
         t0 = time.perf_counter()
-        dd_r, _ = _denoise([x.derep_r for x in outs], o, progress, "reverse")  # type: ignore[misc]
+        dd_r, err_r = _denoise([x.derep_r for x in outs], o, progress, "reverse")  # type: ignore[misc]
         timings["denoise_r"] = round(time.perf_counter() - t0, 3)
 
     # ---- merge -------------------------------------------------------------------------
     t0 = time.perf_counter()
+    partners = None
+    if paired and o.reverse_partners:
+        first = []
+        for x, df, dr in zip(outs, dd_f, dd_r):
+            if df is not None and dr is not None:
+                m = merge_pairs(df, x.derep_f, dr, x.derep_r, min_overlap=o.min_overlap, max_mismatch=o.max_mismatch)  # type: ignore[arg-type]
+                first.append((df, dr, m))
+        partners = reverse_partners(first)
     per_sample: list[dict[str, int]] = []
     tracking = []
     for x, df, dr in zip(outs, dd_f, dd_r):
@@ -309,7 +333,8 @@ def denoise_stage(
         if paired:
             den_r = _n_denoised(dr, x.derep_r)
             if df is not None and dr is not None:
-                m = merge_pairs(df, x.derep_f, dr, x.derep_r, min_overlap=o.min_overlap, max_mismatch=o.max_mismatch)  # type: ignore[arg-type]
+                m = merge_pairs(df, x.derep_f, dr, x.derep_r, min_overlap=o.min_overlap, max_mismatch=o.max_mismatch,  # type: ignore[arg-type]
+                                err_r=err_r if partners else None, partners_r=partners)
                 merged = dict(zip(m.sequences, (int(a) for a in m.abundances)))
         elif df is not None:
             for s, a in zip(df.sequences, df.abundances):
@@ -323,12 +348,18 @@ def denoise_stage(
     t0 = time.perf_counter()
     counts, seqs = _table(per_sample, sample_ids)
     if o.chimeras and seqs:
-        bim = is_bimera_denovo_table(counts, seqs)
+        bim = is_bimera_denovo_table(counts, seqs, allow_one_off=o.chimera_one_off)
         log.info("%d of %d sequences are bimeras (%.1f%% of reads)", int(bim.sum()), len(seqs),
                  100.0 * counts[:, bim].sum() / max(counts.sum(), 1))
         counts = counts[:, ~bim]
         seqs = [s for s, b in zip(seqs, bim) if not b]
     timings["chimeras"] = round(time.perf_counter() - t0, 3)
+    if o.min_reads > 1 and seqs:
+        rare = counts.sum(axis=0) < o.min_reads
+        log.info("%d ASVs with fewer than %d reads in the run dropped (%d reads)", int(rare.sum()),
+                 o.min_reads, int(counts[:, rare].sum()))
+        counts = counts[:, ~rare]
+        seqs = [s for s, r in zip(seqs, rare) if not r]
     for row, n in zip(tracking, counts.sum(axis=1)):
         row.append(int(n))
     track = pd.DataFrame(tracking, columns=TRACKING_COLUMNS)

@@ -14,9 +14,11 @@ from microtrial.reads._filter import (
 from microtrial.reads._primers import PrimerStats, remove_primers
 from microtrial.reads._quality import (
     QualityHistogram,
+    amplicon_length_estimates,
     amplicon_length_from_primers,
     choose_trunc_len,
     estimate_amplicon_length,
+    planning_amplicon_length,
     quality_histogram,
     quality_profile,
 )
@@ -27,6 +29,7 @@ __all__ = [
     "QualityHistogram",
     "Reads",
     "SampleFiles",
+    "amplicon_length_estimates",
     "amplicon_length_from_primers",
     "choose_trunc_len",
     "dereplicate",
@@ -36,6 +39,7 @@ __all__ = [
     "find_samples",
     "is_phix",
     "phix_genome",
+    "planning_amplicon_length",
     "quality_histogram",
     "quality_profile",
     "read_fastq",

@@ -19,9 +19,11 @@ from microtrial.reads._fastq import Reads
 
 __all__ = [
     "QualityHistogram",
+    "amplicon_length_estimates",
     "amplicon_length_from_primers",
     "choose_trunc_len",
     "estimate_amplicon_length",
+    "planning_amplicon_length",
     "quality_histogram",
     "quality_profile",
 ]
@@ -35,6 +37,7 @@ N_Q = 94  # Phred 0..93 (Phred+33 printable range)
 _REGION_LENGTHS: dict[str, int] = {"V4": 253, "V3-V4": 425}
 _MIN_MEDIAN_Q = 30  # auto truncation: the pooled median Phred score must stay >= this
 _OVERLAP_MARGIN = 20  # auto truncation keeps at least this overlap for merging
+PLAN_FRACTION = 1e-4  # auto truncation lets length classes above this share of pairs merge
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,16 +127,20 @@ def amplicon_length_from_primers(primer_f: str | None, primer_r: str | None) -> 
     return None
 
 
-def estimate_amplicon_length(
+def amplicon_length_estimates(
     fwd: Reads, rev: Reads, *, max_pairs: int = 500, word: int = 20
-) -> int | None:
-    """Estimate the amplicon length from how read pairs overlap, or None if they do not.
+) -> np.ndarray:
+    """Amplicon lengths of read pairs, measured from how the two reads overlap.
 
     For up to ``max_pairs`` pairs, a ``word``-long piece of the forward read (taken at
     several offsets from its 3' end) is searched for in the reverse complement of the
     reverse read; a hit at index ``j`` for the piece starting at ``i`` puts the amplicon
-    length at ``i - j + len(rev)``.  The median over the pairs that overlap is returned
-    (None when fewer than 10 pairs, or under 20 % of them, overlap).
+    length at ``i - j + len(rev)``.  Pairs that do not overlap give no estimate.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        One length per overlapping pair (possibly empty).
     """
     from microtrial.seqs import reverse_complement
 
@@ -153,9 +160,43 @@ def estimate_amplicon_length(
             if j >= 0:
                 estimates.append(i - j + len(r))
                 break
-    if len(estimates) < 10 or len(estimates) < 0.2 * n:
+    return np.asarray(estimates, dtype=np.int64)
+
+
+def estimate_amplicon_length(
+    fwd: Reads, rev: Reads, *, max_pairs: int = 500, word: int = 20
+) -> int | None:
+    """The median amplicon length of :func:`amplicon_length_estimates`, or None.
+
+    None when fewer than 10 pairs, or under 20 % of those examined, overlap.
+    """
+    n = min(fwd.n_reads, rev.n_reads, max_pairs)
+    est = amplicon_length_estimates(fwd, rev, max_pairs=max_pairs, word=word)
+    if est.size < 10 or est.size < 0.2 * n:
         return None
-    return int(np.median(estimates))
+    return int(np.median(est))
+
+
+def planning_amplicon_length(
+    estimates: np.ndarray, n_examined: int, *, fraction: float = PLAN_FRACTION
+) -> int | None:
+    """The amplicon length the automatic truncation must let merge, from pair estimates.
+
+    Amplicon lengths vary between taxa (V3-V4 341F/805R: about 400 to 460 nt), and a pair
+    whose reads do not overlap cannot merge, so its variant is lost.  Planning for the
+    typical length loses the long ones (a 437-nt variant next to a 425-nt typical length
+    is lost with 20 nt of overlap planned).  The truncation therefore plans for the
+    ``1 - fraction`` quantile of the measured lengths (R's type 1): a length class that
+    makes up more than ``fraction`` (default 1 in 10,000) of the pairs keeps its overlap.
+    Measuring is cheap (about 2 microseconds a pair), so the pipeline measures every pair.
+
+    Returns None when fewer than 10 pairs, or under 20 % of those examined, overlap.
+    """
+    est = np.sort(np.asarray(estimates, dtype=np.int64))
+    if est.size < 10 or est.size < 0.2 * n_examined:
+        return None
+    k = max(0, math.ceil((1.0 - fraction) * est.size) - 1)
+    return int(est[k])
 
 
 def choose_trunc_len(
