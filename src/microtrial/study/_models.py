@@ -95,6 +95,9 @@ class Reads(_Frozen):
     pool: Literal["none", "pseudo", "all"] = "none"
     min_overlap: int = Field(default=12, ge=4)
     max_mismatch: int = Field(default=0, ge=0)
+    reverse_partners: bool = True
+    chimera_one_off: bool = True
+    min_reads: int = Field(default=2, ge=1)
 
     @field_validator("max_ee", mode="before")
     @classmethod
