@@ -147,8 +147,6 @@ def _golden_agreement(out: Path, golden: Path, samples: list[str]) -> float:
 
 @pytest.mark.requires_shared
 def test_agrees_with_r_dada2_on_real_samples(shared_data, tmp_path):
-    if not hasattr(microtrial.denoise, "dada"):
-        pytest.skip("the denoiser (microtrial.denoise.dada) is not in this checkout yet")
     sop = shared_data / "miseq-sop"
     samples = ["F3D1", "F3D141", "F3D142"]
     reads = tmp_path / "reads"
@@ -157,7 +155,7 @@ def test_agrees_with_r_dada2_on_real_samples(shared_data, tmp_path):
         if p.name.split("_")[0] in samples:
             (reads / p.name).symlink_to(p)
     out = tmp_path / "out"
-    summary = denoise_stage(reads, out, options=DenoiseOptions(trunc_len_f=240, trunc_len_r=160, threads=2))
+    summary = denoise_stage(reads, out, options=DenoiseOptions(trunc_len_f=240, trunc_len_r=160, pool="none", threads=2))
     # R DADA2 1.26 filterAndTrim counts (see tests/reads/test_filter_real.py)
     filtered = dict(zip(summary.tracking["sample-id"], summary.tracking["filtered"]))
     assert filtered == {"F3D1": 5299, "F3D141": 5463, "F3D142": 2914}

@@ -22,7 +22,7 @@ from microtrial.cli._common import output_option, progress_bars
 @click.option("--primer-f", default=None, help="Forward primer 5'->3' (IUPAC) to remove; default: primers already removed.")
 @click.option("--primer-r", default=None, help="Reverse primer 5'->3' (IUPAC) to remove.")
 @click.option("--keep-untrimmed", is_flag=True, default=False, help="Keep pairs where a primer was not found (default: discard them).")
-@click.option("--pool", type=click.Choice(["none", "pseudo", "all"]), default="none", show_default=True, help="Denoise samples independently, pseudo-pooled, or pooled.")
+@click.option("--pool", type=click.Choice(["none", "pseudo", "all"]), default="pseudo", show_default=True, help="Denoise samples independently (DADA2's default), pseudo-pooled (variants found in any sample are priors in all), or pooled.")
 @click.option("--min-overlap", type=int, default=12, show_default=True, help="Minimum overlap to merge a pair.")
 @click.option("--max-mismatch", type=int, default=0, show_default=True, help="Maximum mismatches in the overlap.")
 @click.option("--reverse-partners/--no-reverse-partners", default=True, show_default=True, help="Merge stage: give each (forward, reverse) pair class the most likely reverse variant among those its forward variant merges with (fixes rare variants whose reverse reads were absorbed into a near-identical abundant one; not in DADA2).")

@@ -92,7 +92,7 @@ class Reads(_Frozen):
     trunc_len_r: int | None = Field(default=None, ge=0)
     max_ee: tuple[float, float] = (2.0, 2.0)
     trunc_q: int = Field(default=2, ge=0, le=41)
-    pool: Literal["none", "pseudo", "all"] = "none"
+    pool: Literal["none", "pseudo", "all"] = "pseudo"
     min_overlap: int = Field(default=12, ge=4)
     max_mismatch: int = Field(default=0, ge=0)
     reverse_partners: bool = True
