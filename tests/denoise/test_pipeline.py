@@ -99,7 +99,7 @@ def test_outputs_and_tracking(exact_denoiser, reads_dir, tmp_path, caplog, threa
 
 
 def test_automatic_truncation_and_no_chimera_removal(exact_denoiser, reads_dir, tmp_path):
-    summary = denoise_stage(reads_dir, tmp_path / "o", options=DenoiseOptions(chimeras=False))
+    summary = denoise_stage(reads_dir, tmp_path / "o", options=DenoiseOptions(chimeras=False, min_reads=1))  # the 9-read chimera stays
     # error-free Q40 reads of 80 nt: every rule allows the full length
     assert (summary.trunc_len_f, summary.trunc_len_r) == (80, 80)
     assert summary.n_asvs == 3
@@ -119,7 +119,7 @@ def test_single_end(exact_denoiser, tmp_path):
     d.mkdir()
     recs = "".join(f"@r{i}\n{A[:70]}\n+\n{'I' * 70}\n" for i in range(7))
     (d / "x.fastq").write_text(recs)
-    summary = denoise_stage(d, tmp_path / "o", options=DenoiseOptions(trunc_len_f=60))
+    summary = denoise_stage(d, tmp_path / "o", options=DenoiseOptions(trunc_len_f=60, min_reads=1))
     assert summary.n_asvs == 1 and not summary.paired
     assert read_fasta(tmp_path / "o" / "dna-sequences.fasta") == {sequence_id(A[:60]): A[:60]}
     track = pd.read_csv(tmp_path / "o" / "read-tracking.tsv", sep="\t")
@@ -155,7 +155,9 @@ def test_agrees_with_r_dada2_on_real_samples(shared_data, tmp_path):
         if p.name.split("_")[0] in samples:
             (reads / p.name).symlink_to(p)
     out = tmp_path / "out"
-    summary = denoise_stage(reads, out, options=DenoiseOptions(trunc_len_f=240, trunc_len_r=160, pool="none", threads=2))
+    summary = denoise_stage(reads, out, options=DenoiseOptions(
+        trunc_len_f=240, trunc_len_r=160, pool="none", chimera_one_off=False, reverse_partners=False, min_reads=1,
+        threads=2))  # R DADA2's settings
     # R DADA2 1.26 filterAndTrim counts (see tests/reads/test_filter_real.py)
     filtered = dict(zip(summary.tracking["sample-id"], summary.tracking["filtered"]))
     assert filtered == {"F3D1": 5299, "F3D141": 5463, "F3D142": 2914}
@@ -180,7 +182,7 @@ def test_cli(exact_denoiser, reads_dir, tmp_path):
     from microtrial.cli import main
 
     out = tmp_path / "cli"
-    code = main(["denoise", str(reads_dir), "-o", str(out), "--trunc-len-f", "75", "--trunc-len-r", "75",
+    code = main(["denoise", str(reads_dir), "-o", str(out), "--trunc-len-f", "75", "--trunc-len-r", "75", "--min-reads", "1",
                  "--no-chimera-removal", "--threads", "1", "--max-ee", "2", "3"])
     assert code == 0
     assert len(read_fasta(out / "dna-sequences.fasta")) == 3  # the chimera stays
@@ -189,8 +191,8 @@ def test_cli(exact_denoiser, reads_dir, tmp_path):
 
 
 def test_one_off_chimeras_and_study_singletons(exact_denoiser, tmp_path):
-    # a bimera of A and B with one base that neither parent has (where A and B agree), and
-    # a variant C seen in one read of the whole run
+    # a bimera of A and B with one base that neither parent has (where A and B agree), in
+    # 9 reads, and a variant C seen in one read of the whole run
     i = next(k for k in range(70, 110) if A[k] == B[k])
     one_off = CHIMERA[:i] + ("A" if CHIMERA[i] != "A" else "C") + CHIMERA[i + 1 :]
     c = "".join(RNG.choice(list("ACGT"), 120))
@@ -201,6 +203,12 @@ def test_one_off_chimeras_and_study_singletons(exact_denoiser, tmp_path):
     default = denoise_stage(d, tmp_path / "a", options=DenoiseOptions(**opts))
     assert set(read_fasta(tmp_path / "a" / "dna-sequences.fasta").values()) == {A, B}
     assert default.tracking["non-chimeric"].tolist() == [80, 60]
+    keep_rare = denoise_stage(d, tmp_path / "k", options=DenoiseOptions(**opts, min_reads=1))
+    assert set(read_fasta(tmp_path / "k" / "dna-sequences.fasta").values()) == {A, B, c}  # one-off flagged
+    assert keep_rare.tracking["non-chimeric"].tolist() == [81, 60]
+    nine = denoise_stage(d, tmp_path / "n", options=DenoiseOptions(**opts, chimera_one_off=False, min_reads=9))
+    assert set(read_fasta(tmp_path / "n" / "dna-sequences.fasta").values()) == {A, B, one_off}  # 5 + 4 reads
+    assert nine.n_asvs == 3
     dada2_like = denoise_stage(d, tmp_path / "b", options=DenoiseOptions(**opts, chimera_one_off=False, min_reads=1))
     assert set(read_fasta(tmp_path / "b" / "dna-sequences.fasta").values()) == {A, B, one_off, c}
     assert dada2_like.n_asvs == 4

@@ -28,7 +28,7 @@ from microtrial.cli._common import output_option, progress_bars
 @click.option("--reverse-partners/--no-reverse-partners", default=True, show_default=True, help="Merge stage: give each (forward, reverse) pair class the most likely reverse variant among those its forward variant merges with (fixes rare variants whose reverse reads were absorbed into a near-identical abundant one; not in DADA2).")
 @click.option("--chimera-removal/--no-chimera-removal", "chimeras", default=True, show_default=True, help="Remove bimeras (DADA2's consensus method).")
 @click.option("--chimera-one-off/--no-chimera-one-off", default=True, show_default=True, help="Also flag sequences one mismatch away from a bimera (DADA2's allowOneOff; DADA2's default is off).")
-@click.option("--min-reads", type=int, default=2, show_default=True, help="Drop ASVs with fewer reads than this in the whole run, after chimera removal (2: no study-wide singletons; 1 keeps all, as DADA2).")
+@click.option("--min-reads", type=int, default=10, show_default=True, help="Drop ASVs with fewer reads than this in the whole run, after chimera removal (QIIME 2 deblur's --p-min-reads default; 1 keeps all, as DADA2).")
 @click.option("--amplicon-length", type=int, default=None, help="Amplicon length without primers, for the automatic truncation (default: from the primers or the reads' overlap).")
 @click.option("--threads", type=int, default=2, show_default=True, help="Threads (samples in parallel).")
 def command(

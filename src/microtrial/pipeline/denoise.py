@@ -69,7 +69,7 @@ class DenoiseOptions:
     amplicon_length: int | None = None
     reverse_partners: bool = True  # re-choose reverse variants among forward partners (not DADA2)
     chimera_one_off: bool = True  # also flag bimeras one mismatch off (DADA2's allowOneOff)
-    min_reads: int = 2  # drop ASVs with fewer reads than this in the whole run
+    min_reads: int = 10  # drop ASVs with fewer reads in the whole run (deblur's --p-min-reads 10)
     threads: int = 2
 
 

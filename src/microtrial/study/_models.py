@@ -97,7 +97,7 @@ class Reads(_Frozen):
     max_mismatch: int = Field(default=0, ge=0)
     reverse_partners: bool = True
     chimera_one_off: bool = True
-    min_reads: int = Field(default=2, ge=1)
+    min_reads: int = Field(default=10, ge=1)
 
     @field_validator("max_ee", mode="before")
     @classmethod
