@@ -210,7 +210,7 @@ def _flip(seq: str, i: int) -> str:
     return seq[:i] + ("A" if seq[i] != "A" else "C") + seq[i + 1 :]
 
 
-def _partner_case(x_reverse_reads_carry_x: bool):
+def _partner_case(x_reverse_reads_carry_x: bool, deletion: bool = False):
     """W abundant, X rare: X differs at amplicon 10 (forward only) and 50 (reverse only).
 
     Reads 40 + 40 over the 65-nt amplicon (overlap 25..39).  The reverse denoising has
@@ -218,8 +218,10 @@ def _partner_case(x_reverse_reads_carry_x: bool):
     when the rare variant's reverse reads are tested against all of W's.  Returns the merge
     arguments of one sample and the error matrix (substitutions 1e-3 at every quality).
     """
-    w, x = AMPLICON, _flip(_flip(AMPLICON, 10), 50)
-    w_r, x_r = reverse_complement(w[25:]), reverse_complement(x[25:])
+    w = AMPLICON
+    x = _flip(AMPLICON, 10)
+    x = x[:50] + x[51:] if deletion else _flip(x, 50)  # a deletion shifts X's reverse read
+    w_r, x_r = reverse_complement(w[25:]), reverse_complement(x[-40:])
     r_unique_of_x = x_r if x_reverse_reads_carry_x else w_r
     fwd = (w[:40], x[:40])
     rev = (w_r, x_r) if x_reverse_reads_carry_x else (w_r,)
@@ -246,6 +248,15 @@ def test_reverse_partner_gives_rare_variant_its_own_reverse_half():
     partners = {x[:40]: (reverse_complement(w[25:]), x_r)}  # X_f met X_r in another sample
     fixed = merge_pairs(*args, err_r=err, partners_r=partners)
     assert dict(zip(fixed.sequences, fixed.abundances.tolist())) == {w: 20, x: 3}
+
+
+def test_reverse_partner_with_an_indel_in_the_reverse_read():
+    args, err, w, x, x_r = _partner_case(x_reverse_reads_carry_x=True, deletion=True)
+    plain = merge_pairs(*args)
+    assert dict(zip(plain.sequences, plain.abundances.tolist())) == {w: 20, x[:40] + w[40:]: 3}
+    fixed = merge_pairs(*args, err_r=err, partners_r={x[:40]: (reverse_complement(w[25:]), x_r)})
+    assert dict(zip(fixed.sequences, fixed.abundances.tolist())) == {w: 20, x: 3}
+    assert len(x) == 64
 
 
 def test_reverse_partner_keeps_reads_that_carry_the_abundant_base():

@@ -385,13 +385,14 @@ def merge_pairs(
             cands = [x for x in partners_r.get(dada_f.sequences[fi], ()) if x != seq_r]
             if cands:
                 sl = slice(bounds[c], bounds[c + 1])
-                span = int(stats[0] + stats[1] + stats[2])
-                best = partner_likelihood_choice(seq_r, cands, derep_r, ur_all[sl], lerr_r,
-                                                 stop=len(seq_r) - span)
+                best = partner_likelihood_choice(seq_r, cands, derep_r, ur_all[sl], lerr_r)
                 if best != seq_r:
-                    r = _codes(reverse_complement(best))
-                    _merge_one(f, r, min_overlap, max_mismatch, trim_overhang, out_a, out_b,
+                    r2 = _codes(reverse_complement(best))
+                    _merge_one(f, r2, min_overlap, max_mismatch, trim_overhang, out_a, out_b,
                                merged, stats)
+                    if not stats[3]:  # the better reverse variant does not merge: keep the first
+                        _merge_one(f, r, min_overlap, max_mismatch, trim_overhang, out_a, out_b,
+                                   merged, stats)
         rows[c] = (fi, ri, cnt, stats[0], stats[1], stats[2], stats[3])
         if stats[3]:
             seq = _BASES[merged[: stats[4]]].tobytes().decode()
@@ -421,8 +422,6 @@ def partner_likelihood_choice(
     derep: Derep,
     uniques: np.ndarray,
     logerr: np.ndarray,
-    *,
-    stop: int | None = None,
 ) -> str:
     """The reverse variant that best explains the reverse reads of one pair class.
 
@@ -442,10 +441,11 @@ def partner_likelihood_choice(
     takes the variant of highest likelihood (ties keep ``current``).  All candidates are
     variants inferred from the data, so this is a maximum-likelihood assignment among
     known variants, not a new test; a class of true ``X_f + W_r`` molecules has reads that
-    carry ``W_r``'s bases and keeps ``W_r``.  Only candidates of the same length that
-    differ from ``current`` before ``stop`` only (outside the overlap, which merging
-    already checks against the forward read) are considered; reads of other lengths are
-    ignored.
+    carry ``W_r``'s bases and keeps ``W_r``.  Candidates of the same length are compared
+    position by position wherever any of them differs from ``current`` (an indel shifts
+    the rest of the read, and the reads then side with the candidate they match); reads
+    of other lengths are ignored.  The caller keeps ``current`` when the chosen variant
+    does not merge with the forward read.
 
     Returns
     -------
@@ -453,7 +453,6 @@ def partner_likelihood_choice(
         ``current`` or the chosen candidate.
     """
     L = len(current)
-    stop = L if stop is None else max(0, min(stop, L))
     c0 = _codes(current)
     cs = []
     for x in candidates:
@@ -461,7 +460,7 @@ def partner_likelihood_choice(
             continue
         cx = _codes(x)
         diff = np.flatnonzero(cx != c0)
-        if diff.size and diff.max() < stop:
+        if diff.size:
             cs.append((x, cx))
     if not cs or uniques.size == 0:
         return current
