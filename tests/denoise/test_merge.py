@@ -244,7 +244,8 @@ def test_reverse_partner_gives_rare_variant_its_own_reverse_half():
     assert dict(zip(plain.sequences, plain.abundances.tolist())) == {w: 20, chimeric: 3}
     ddf, _, ddr, _ = args
     partners = reverse_partners([(ddf, ddr, plain)])  # one sample: X_f only pairs with W_r here
-    assert partners == {}
+    assert partners == {w[:40]: (reverse_complement(w[25:]),), x[:40]: (reverse_complement(w[25:]),)}
+    assert merge_pairs(*args, err_r=err, partners_r=partners).sequences == plain.sequences
     partners = {x[:40]: (reverse_complement(w[25:]), x_r)}  # X_f met X_r in another sample
     fixed = merge_pairs(*args, err_r=err, partners_r=partners)
     assert dict(zip(fixed.sequences, fixed.abundances.tolist())) == {w: 20, x: 3}
@@ -274,4 +275,27 @@ def test_reverse_partners_over_samples():
     a = merge_pairs(ddf, df, ddr, dr)  # X_f + W_r
     b = merge_pairs(ddf, df, own, dr)  # X_f + X_r
     got = reverse_partners([(ddf, ddr, a), (ddf, own, b)])
-    assert got == {x[:40]: tuple(sorted([reverse_complement(w[25:]), x_r]))}
+    assert got == {x[:40]: tuple(sorted([reverse_complement(w[25:]), x_r])), w[:40]: (reverse_complement(w[25:]),)}
+
+
+def test_reverse_partner_rescues_a_pair_that_does_not_merge():
+    # X differs from W by a deletion inside the overlap's reach: X_f + W_r cannot merge (the
+    # shifted overlap mismatches), so without the check X's pairs are lost
+    w = AMPLICON
+    x = _flip(w, 10)
+    x = x[:30] + x[31:]  # deletion at 30, inside the 25..39 overlap of W's reads
+    w_r, x_r = reverse_complement(w[25:]), reverse_complement(x[-40:])
+    fwd, rev = (w[:40], x[:40]), (w_r, x_r)
+    pf = np.array([0] * 20 + [1] * 3, dtype=np.int64)
+    pr = np.array([0] * 20 + [1] * 3, dtype=np.int64)
+    q = tuple(np.full(40, 38.0) for _ in range(2))
+    df = Derep(fwd, np.bincount(pf).astype(np.int64), q, pf)
+    dr = Derep(rev, np.bincount(pr).astype(np.int64), q, pr)
+    ddf = DadaResult(fwd, df.abundances.copy(), np.arange(2, dtype=np.int64))
+    ddr = DadaResult((w_r,), np.array([23], dtype=np.int64), np.zeros(2, dtype=np.int64))  # X_r absorbed
+    err = np.full((16, 41), 1e-3 / 3)
+    err[[0, 5, 10, 15]] = 1 - 1e-3
+    plain = merge_pairs(ddf, df, ddr, dr)
+    assert dict(zip(plain.sequences, plain.abundances.tolist())) == {w: 20}
+    fixed = merge_pairs(ddf, df, ddr, dr, err_r=err, partners_r={x[:40]: (x_r,)})
+    assert dict(zip(fixed.sequences, fixed.abundances.tolist())) == {w: 20, x: 3}

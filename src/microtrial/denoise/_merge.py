@@ -380,7 +380,7 @@ def merge_pairs(
         out_b = np.empty(width, dtype=np.uint8)
         merged = np.empty(width, dtype=np.uint8)
         _merge_one(f, r, min_overlap, max_mismatch, trim_overhang, out_a, out_b, merged, stats)
-        if check and stats[3] and partners_r is not None:
+        if check and partners_r is not None:  # accepted or not: a better partner may merge
             seq_r = dada_r.sequences[ri]
             cands = [x for x in partners_r.get(dada_f.sequences[fi], ()) if x != seq_r]
             if cands:
@@ -390,7 +390,7 @@ def merge_pairs(
                     r2 = _codes(reverse_complement(best))
                     _merge_one(f, r2, min_overlap, max_mismatch, trim_overhang, out_a, out_b,
                                merged, stats)
-                    if not stats[3]:  # the better reverse variant does not merge: keep the first
+                    if not stats[3]:  # the better reverse variant does not merge: the first stands
                         _merge_one(f, r, min_overlap, max_mismatch, trim_overhang, out_a, out_b,
                                    merged, stats)
         rows[c] = (fi, ri, cnt, stats[0], stats[1], stats[2], stats[3])
@@ -413,7 +413,7 @@ def reverse_partners(
         for fi, ri, _n, *_rest, acc in m.combinations.tolist():
             if acc:
                 out.setdefault(df.sequences[fi], set()).add(dr.sequences[ri])
-    return {k: tuple(sorted(v)) for k, v in out.items() if len(v) > 1}
+    return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def partner_likelihood_choice(
@@ -429,8 +429,9 @@ def partner_likelihood_choice(
     rare variant ``X`` that differs from an abundant variant ``W`` by a substitution seen
     only by the (noisier) reverse reads can be absorbed into ``W``'s reverse variant ``W_r``
     (the reverse test weighs ``X``'s reads against *all* of ``W``'s reverse reads).
-    Merging then pairs ``X_f`` with ``W_r``: the merged sequence is a false variant and
-    ``X`` loses those reads.
+    Merging then pairs ``X_f`` with ``W_r``: the merged sequence is a false variant, or,
+    when ``X`` and ``W`` differ by an indel before the overlap, the pair does not merge;
+    either way ``X`` loses those reads.
 
     The forward partition already separates ``X``'s pairs from ``W``'s, and ``X_f`` merges
     with its own reverse variant ``X_r`` where ``X_r`` was found (another sample, or other
@@ -444,8 +445,9 @@ def partner_likelihood_choice(
     carry ``W_r``'s bases and keeps ``W_r``.  Candidates of the same length are compared
     position by position wherever any of them differs from ``current`` (an indel shifts
     the rest of the read, and the reads then side with the candidate they match); reads
-    of other lengths are ignored.  The caller keeps ``current`` when the chosen variant
-    does not merge with the forward read.
+    of other lengths are ignored.  :func:`merge_pairs` asks for every pair class, merged
+    or not, and keeps ``current`` when the chosen variant does not merge with the forward
+    read.
 
     Returns
     -------
