@@ -20,14 +20,19 @@ def words(seq: str, k: int) -> list[int]:
 
 
 def train(seqs: list[str], taxa: list[str], k: int):  # noqa: ANN201
-    """Group lineages (first-seen order) and dense log P(w|g) [g][w] from the formulas."""
+    """Group lineages (first-seen order; groups are the distinct texts of the reference's
+    levels down to genus, as DADA2's headers; reported normalised) and dense log P(w|g)
+    [g][w] from the formulas."""
+    keys: list[list[str]] = []
     lineages: list[str] = []
     group = []
     for t in taxa:
-        lin = "; ".join(split_taxon(t)[:6])
-        if lin not in lineages:
-            lineages.append(lin)
-        group.append(lineages.index(lin))
+        norm = split_taxon(t)[:6]
+        key = [p.strip() for p in t.split(";") if p.strip()][: len(norm)]
+        if key not in keys:
+            keys.append(key)
+            lineages.append("; ".join(norm))
+        group.append(keys.index(key))
     n_words = 4**k
     N = len(seqs)
     n_w = [0] * n_words
@@ -44,7 +49,9 @@ def train(seqs: list[str], taxa: list[str], k: int):  # noqa: ANN201
     return lineages, np.array(lp)
 
 
-def best_group(lp: np.ndarray, query_words: list[int]) -> int:
+def best_groups(lp: np.ndarray, query_words: list[int]) -> set[int]:
+    """All groups with the highest score (a tie is broken at random by the classifier)."""
     scores = [sum(lp[g][w] for w in query_words) for g in range(lp.shape[0])]
-    return int(np.argmax(scores))
+    top = max(scores)
+    return {g for g, sc in enumerate(scores) if sc == top}
 

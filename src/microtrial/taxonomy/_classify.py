@@ -2,12 +2,22 @@
 
 Notes
 -----
-A query's words are all its overlapping k-mers (non-ACGT words skipped). Its group is
-argmax_g sum_w log P(w | g). Confidence (Wang et al. 2007; DADA2's ``minBoot``): 100 times,
-draw 1/8 of the query's words with replacement and classify that subset; the confidence at
-rank r is the fraction of these bootstraps whose group has the same names as the full
-query's group at r and every rank above. Ranks are reported down to the deepest one whose
-confidence reaches the threshold (DADA2 ``minBoot=80`` is ``confidence=0.8``).
+A query's words are all its overlapping k-mers (non-ACGT words skipped; a word occurring
+twice counts twice). Its group is argmax_g sum_w log P(w | g). Confidence (Wang et al.
+2007; DADA2's ``minBoot``): 100 times, draw 1/8 of the query's words with replacement and
+classify that subset; the confidence at rank r is the fraction of these bootstraps whose
+group has the same names as the full query's group at r and every rank above. Ranks are
+reported down to the deepest one whose confidence reaches the threshold (DADA2
+``minBoot=80`` is ``confidence=0.8``).
+
+Groups with exactly equal scores (the words cannot tell them apart, e.g. two genera that
+share a reference sequence) are tied, and the full query and each bootstrap pick one of
+them uniformly at random, as DADA2 does. A query identical to a sequence held by genera A
+and B thus gets genus confidence about 0.5 and no genus, not a confident call of whichever
+group comes first. Random draws are seeded per query from ``seed`` and the sequence.
+
+``both_orientations=True`` corresponds to DADA2's ``tryRC=TRUE`` (DADA2's default is
+``FALSE``): the reverse complement is used when its best score is higher.
 
 Species (DADA2 ``addSpecies``): the query must occur exactly (as a substring) in reference
 sequences labelled with a species, all hits must share one genus, that genus must agree

@@ -162,7 +162,13 @@ def _best_group(wptr, wgroup, wdelta, log_den, words, n_words, scores):
 
         score_g = -n log(M_g + 1) + sum_w [m(w, g) > 0] (log(m(w, g) + P_w) - log P_w)
 
-    which equals sum_w log P(w | g) - sum_w log P_w. Ties go to the lowest index."""
+    which equals sum_w log P(w | g) - sum_w log P_w.
+
+    Groups with exactly equal scores (groups that ``words`` cannot tell apart, such as
+    genera sharing a reference sequence) are tied, and the tie goes to one of them chosen
+    uniformly at random (reservoir sampling with numba's generator, which the caller
+    seeds), as in DADA2's ``assignTaxonomy``: a fixed choice would let every bootstrap
+    agree with the full query, turning an even split into 100% confidence."""
     n_groups = log_den.shape[0]
     for g in range(n_groups):
         scores[g] = -n_words * log_den[g]
@@ -171,9 +177,15 @@ def _best_group(wptr, wgroup, wdelta, log_den, words, n_words, scores):
         for p in range(wptr[w], wptr[w + 1]):
             scores[wgroup[p]] += wdelta[p]
     best = 0
+    n_tied = 1
     for g in range(1, n_groups):
         if scores[g] > scores[best]:
             best = g
+            n_tied = 1
+        elif scores[g] == scores[best]:
+            n_tied += 1
+            if np.random.random() * n_tied < 1.0:
+                best = g
     return best, scores[best]
 
 
@@ -182,8 +194,10 @@ def classify_kernel(wptr, wgroup, wdelta, log_den, log_prior, rank_ids, codes, o
                     n_boot, seeds, best_out, boot_out, score_out, strand_out):
     """Classify every query: best group and per-rank bootstrap agreement counts.
 
-    Query i's bootstraps draw, with replacement, 1/8 of its words (at least one) with a
-    generator seeded by ``seeds[i]`` (so results do not depend on the number of threads).
+    Query i's bootstraps draw, with replacement, 1/8 of its words (at least one); these
+    draws and the random choice among tied groups (``_best_group``; for the full query
+    too) use a generator seeded by ``seeds[i]``, so results do not depend on the number
+    of threads.
     ``boot_out[i, r]`` counts bootstraps whose best group has the same name as the
     full-query best group at rank r and at every rank above it. With ``try_rc`` the
     reverse complement (``rc_codes``) is scored too and kept when its score is higher
@@ -202,6 +216,7 @@ def classify_kernel(wptr, wgroup, wdelta, log_den, log_prior, rank_ids, codes, o
         strand_out[i] = 0
         if m < 1:
             continue
+        np.random.seed(seeds[i])
         best, sc = _best_group(wptr, wgroup, wdelta, log_den, words, m, scores)
         if try_rc:
             words_rc = np.empty(max(L, 1), dtype=np.int64)
@@ -224,7 +239,6 @@ def classify_kernel(wptr, wgroup, wdelta, log_den, log_prior, rank_ids, codes, o
         score_out[i] = sc
         n_draw = max(m // 8, 1)
         sub = np.empty(n_draw, dtype=np.int64)
-        np.random.seed(seeds[i])
         for _b in range(n_boot):
             for j in range(n_draw):
                 sub[j] = words[np.random.randint(0, m)]

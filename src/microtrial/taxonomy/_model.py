@@ -3,7 +3,12 @@
 Notes
 -----
 Each reference sequence belongs to a *group*: its lineage down to the genus rank (as in
-DADA2's ``assignTaxonomy``, a lineage that stops above genus is a group of its own). With
+DADA2's ``assignTaxonomy``, a lineage that stops above genus is a group of its own).
+Groups, and names at each rank, are told apart by the reference's own text, as DADA2 tells
+them apart by the exact header: Greengenes' ``g__[Ruminococcus]`` and ``g__Ruminococcus``
+(both in Lachnospiraceae) are two groups and two genus names although both are reported,
+normalised, as ``g__Ruminococcus``. Merging them would pool two clades into one group and
+count bootstraps landing in either as agreement. With
 n(w) the number of reference sequences holding word w, N the number of reference sequences,
 m(w, g) the number of sequences of group g holding w and M_g the size of group g:
 
@@ -35,13 +40,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from microtrial.taxa import PREFIXES, RANKS, split_taxon
+from microtrial.taxa import RANKS, split_taxon
 from microtrial.taxonomy import _kernels
 
 log = logging.getLogger(__name__)
 
 N_CLASS_RANKS = 6  # domain .. genus; species comes from exact matching
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2  # 2: groups keyed by the reference's own names (brackets kept)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,13 @@ def lineage_levels(taxon: str, depth: int = N_CLASS_RANKS) -> list[str]:
     return split_taxon(taxon)[:depth]
 
 
+def reference_levels(taxon: str, depth: int = N_CLASS_RANKS) -> list[str]:
+    """The same levels as :func:`lineage_levels` (same ranks, same stop) in the
+    reference's own text (each level stripped of surrounding spaces, nothing else)."""
+    n = len(lineage_levels(taxon, depth))
+    return [p for p in (part.strip() for part in str(taxon).split(";")) if p][:n]
+
+
 @dataclass(frozen=True)
 class Scorer:
     """Word-major form of a model: for word w, the groups holding it
@@ -111,9 +123,11 @@ class TaxonomyModel:
         Word length.
     lineages : tuple of str
         One normalised lineage per group (``d__...; ...; g__...``, shorter when the
-        reference names no deeper rank).
+        reference names no deeper rank); two groups may share one when the reference's
+        names differ only in what normalisation removes (``[Ruminococcus]``).
     rank_ids : ndarray of int32, (n_groups, n_ranks)
-        Integer id of each group's name at each rank (an unnamed rank is a name of its own).
+        Integer id of each group's name, in the reference's own text, at each rank (an
+        unnamed rank is a name of its own).
     indptr, words, counts : CSR of m(w, g) by group.
     prior_counts : ndarray of uint32, (4^k,)
         n(w).
@@ -205,26 +219,29 @@ class TaxonomyModel:
 
 
 def _groups(taxa: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Unique genus-depth lineages (first-seen order), group of each sequence, rank ids."""
-    index: dict[str, int] = {}
-    levels: list[list[str]] = []
+    """Groups: unique genus-depth lineages in the reference's own text (first-seen order);
+    their normalised lineages, the group of each sequence, and per rank the integer id of
+    each group's own name there (an unnamed rank is a name of its own, '')."""
+    index: dict[tuple[str, ...], int] = {}
+    raw: list[tuple[str, ...]] = []
+    lineages: list[str] = []
     group = np.empty(len(taxa), dtype=np.int64)
     for i, t in enumerate(taxa):
-        lv = lineage_levels(t)
-        key = "; ".join(lv)
+        key = tuple(reference_levels(t))
         g = index.get(key)
         if g is None:
-            g = index[key] = len(levels)
-            levels.append(lv)
+            g = index[key] = len(raw)
+            raw.append(key)
+            lineages.append("; ".join(lineage_levels(t)))
         group[i] = g
-    depth = max((len(lv) for lv in levels), default=1) or 1
+    depth = max((len(lv) for lv in raw), default=1) or 1
     name_ids: list[dict[str, int]] = [{} for _ in range(depth)]
-    rank_ids = np.empty((len(levels), depth), dtype=np.int32)
-    for g, lv in enumerate(levels):
+    rank_ids = np.empty((len(raw), depth), dtype=np.int32)
+    for g, lv in enumerate(raw):
         for r in range(depth):
-            name = lv[r] if r < len(lv) else PREFIXES[r]
+            name = lv[r] if r < len(lv) else ""
             rank_ids[g, r] = name_ids[r].setdefault(name, len(name_ids[r]))
-    return ["; ".join(lv) for lv in levels], group, rank_ids
+    return lineages, group, rank_ids
 
 
 def train_classifier(reference: Reference, *, k: int = 8) -> TaxonomyModel:
