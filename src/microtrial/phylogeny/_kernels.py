@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from microtrial.taxonomy._kernels import kmer_codes
+
 GAP = 5
 
 
@@ -18,26 +20,6 @@ def _hash_keep(w, modulus):
     """Keep word ``w`` in the sketch when a multiplicative hash of it falls in 1/modulus."""
     h = (np.uint64(w) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)
     return (h % np.uint64(modulus)) == np.uint64(0)
-
-
-@njit(cache=True, nogil=True)
-def _words(codes, start, stop, k, out):
-    n = 0
-    word = 0
-    valid = 0
-    mask = (1 << (2 * k)) - 1
-    for i in range(start, stop):
-        c = codes[i]
-        if c > 3:
-            valid = 0
-            word = 0
-            continue
-        word = ((word << 2) | c) & mask
-        valid += 1
-        if valid >= k:
-            out[n] = word
-            n += 1
-    return n
 
 
 @njit(cache=True, nogil=True)
@@ -53,7 +35,7 @@ def build_sketch_index(codes, offsets, k, modulus, wptr, postings):
     if not fill_only:
         wptr[:] = 0
         for r in range(n_refs):
-            m = _words(codes, offsets[r], offsets[r + 1], k, buf)
+            m = kmer_codes(codes[offsets[r] : offsets[r + 1]], k, buf)
             for j in range(m):
                 w = buf[j]
                 if seen[w] != r and _hash_keep(w, modulus):
@@ -64,7 +46,7 @@ def build_sketch_index(codes, offsets, k, modulus, wptr, postings):
         return wptr[n_words]
     fill = wptr[:-1].copy()
     for r in range(n_refs):
-        m = _words(codes, offsets[r], offsets[r + 1], k, buf)
+        m = kmer_codes(codes[offsets[r] : offsets[r + 1]], k, buf)
         for j in range(m):
             w = buf[j]
             if seen[w] != r and _hash_keep(w, modulus):
@@ -118,7 +100,7 @@ def nearest_candidates(q_codes, q_offsets, r_codes, r_offsets, wptr, postings, k
     for i in prange(n_q):
         L = q_offsets[i + 1] - q_offsets[i]
         qw = np.empty(max(L, 1), dtype=np.int64)
-        m = _words(q_codes, q_offsets[i], q_offsets[i + 1], k, qw)
+        m = kmer_codes(q_codes[q_offsets[i] : q_offsets[i + 1]], k, qw)
         for t in range(n_out):
             cand_out[i, t] = -1
             shared_out[i, t] = 0
@@ -146,7 +128,7 @@ def nearest_candidates(q_codes, q_offsets, r_codes, r_offsets, wptr, postings, k
             if votes[r] == 0:
                 exact[t] = -1
                 continue
-            mr = _words(r_codes, r_offsets[r], r_offsets[r + 1], k, rw)
+            mr = kmer_codes(r_codes[r_offsets[r] : r_offsets[r + 1]], k, rw)
             c = 0
             for p in range(mr):
                 w = rw[p]
