@@ -3,13 +3,23 @@
 Steps: find samples by Illumina names -> per sample (one at a time, ``threads`` in
 parallel; only dereplicated reads are kept): read, remove primers (optional), quality
 histogram, filterAndTrim, dereplicate -> learn the error model per read direction -> denoise
-(``dada``) -> merge pairs (optionally re-choosing each pair class's reverse variant among
-the forward variant's partners, :func:`microtrial.denoise._merge.partner_likelihood_choice`)
--> sequence table -> consensus bimera removal -> outputs.
+(``dada``) -> merge pairs (re-choosing each pair class's reverse variant among the forward
+variant's partners, :func:`microtrial.denoise._merge.partner_likelihood_choice`) ->
+sequence table -> consensus bimera removal -> ASVs under ``min_reads`` dropped -> outputs.
+
+Defaults differ from R DADA2's in four ways, each of which removed false or lost variants
+on simulated V3-V4 studies (``benchmarks/denoise_simulated.py``): pseudo-pooling
+(``pool="pseudo"``; R: independent samples), the merge-stage partner check (not in R),
+bimeras one mismatch off flagged too (R's ``allowOneOff=FALSE``), and ASVs with fewer than
+10 reads in the whole run dropped (QIIME 2 deblur's ``--p-min-reads`` default; R keeps
+all).  ``pool="none", reverse_partners=False, chimera_one_off=False, min_reads=1`` is R's
+behaviour.  The ``non-chimeric`` column of the read tracking counts the reads in the final
+table (after the ``min_reads`` floor too).
 
 When no truncation lengths are given, the files are read twice: once for the pooled
-quality profiles that choose the lengths (see
-:func:`microtrial.reads.choose_trunc_len`), once to filter.
+quality profiles and the amplicon lengths measured from the pairs' overlap, which choose
+the lengths (see :func:`microtrial.reads.choose_trunc_len` and
+:func:`microtrial.reads.planning_amplicon_length`), once to filter.
 """
 
 from __future__ import annotations
@@ -50,7 +60,7 @@ TRACKING_COLUMNS = ["sample-id", "input", "filtered", "denoised-f", "denoised-r"
 
 @dataclass(frozen=True)
 class DenoiseOptions:
-    """Options of :func:`denoise_stage` (DADA2's defaults where DADA2 has one)."""
+    """Options of :func:`denoise_stage` (DADA2's defaults except the four in the module docs)."""
 
     trunc_len_f: int | None = None  # None = automatic
     trunc_len_r: int | None = None
