@@ -30,7 +30,7 @@ def _split(text: str | None) -> list[str]:
 @click.option("--covariates", "covariates", default="", show_default=True,
               help="Comma-separated covariate columns (ANCOM-BC and linear models).")
 @click.option("--method", "method", default="all", show_default=True,
-              help="Comma-separated methods: lefse, ancombc, aldex, lmm, paired-wilcoxon, or all.")
+              help="Comma-separated methods: lefse (does not control FDR), ancombc, aldex, lmm, paired-wilcoxon, or all.")
 @click.option("--rank", "rank", default="asv", show_default=True,
               help="Comma-separated ranks: asv, species, genus, family, order, class, phylum.")
 @click.option("--taxonomy", "taxonomy", default=None, type=click.Path(path_type=Path),

@@ -1,5 +1,11 @@
 """LEfSe: linear discriminant analysis effect size (Segata et al. 2011).
 
+LEfSe does not control the false discovery rate: its tests are uncorrected (alpha 0.05)
+and the LDA threshold is an effect-size filter, so its list mixes true and false calls at
+a rate nobody sets (``benchmarks/differential.py`` prints its empirical FDR beside the
+methods that do control it: ANCOM-BC, ALDEx2-style and the mixed model, BH q < 0.05).
+Report it, as clinical papers do, but weigh it with the consensus table.
+
 Written here (LEfSe itself runs R through rpy2, which is not a dependency) from the paper
 and the documented behaviour of LEfSe 1.1.2 (``lefse_format_input.py -o 1000000``,
 ``lefse_run.py`` defaults), step by step:
