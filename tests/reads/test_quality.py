@@ -10,7 +10,6 @@ from microtrial.reads._quality import (
     amplicon_length_estimates,
     amplicon_length_from_primers,
     choose_trunc_len,
-    estimate_amplicon_length,
     planning_amplicon_length,
     quality_histogram,
     quality_profile,
@@ -81,7 +80,7 @@ def test_amplicon_length():
     amps = ["".join(rng.choice(list("ACGT"), 230)) for _ in range(30)]
     f = _reads([[38] * 150] * 30, [a[:150] for a in amps])
     r = _reads([[38] * 150] * 30, [reverse_complement(a[-150:]) for a in amps])
-    assert estimate_amplicon_length(f, r) == 230
+    assert planning_amplicon_length(amplicon_length_estimates(f, r), 30) == 230
 
 
 def test_histogram_kernel_matches_naive():

@@ -29,7 +29,7 @@ from microtrial.cli._common import output_option, progress_bars
 @click.option("--chimera-removal/--no-chimera-removal", "chimeras", default=True, show_default=True, help="Remove bimeras (DADA2's consensus method).")
 @click.option("--chimera-one-off/--no-chimera-one-off", default=True, show_default=True, help="Also flag sequences one mismatch away from a bimera (DADA2's allowOneOff; DADA2's default is off).")
 @click.option("--min-reads", type=int, default=10, show_default=True, help="Drop ASVs with fewer reads than this in the whole run, after chimera removal (QIIME 2 deblur's --p-min-reads default; 1 keeps all, as DADA2).")
-@click.option("--amplicon-length", type=int, default=None, help="Amplicon length without primers, for the automatic truncation (default: from the primers or the reads' overlap).")
+@click.option("--amplicon-length", type=int, default=None, help="Amplicon length without primers, for the automatic truncation (default: measured from the reads' overlap, else typical for the primers).")
 @click.option("--threads", type=int, default=2, show_default=True, help="Threads (samples in parallel).")
 def command(
     reads_dir: Path, output_dir: Path, trunc_len_f: int | None, trunc_len_r: int | None,

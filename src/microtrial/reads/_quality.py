@@ -22,7 +22,6 @@ __all__ = [
     "amplicon_length_estimates",
     "amplicon_length_from_primers",
     "choose_trunc_len",
-    "estimate_amplicon_length",
     "planning_amplicon_length",
     "quality_histogram",
     "quality_profile",
@@ -161,20 +160,6 @@ def amplicon_length_estimates(
                 estimates.append(i - j + len(r))
                 break
     return np.asarray(estimates, dtype=np.int64)
-
-
-def estimate_amplicon_length(
-    fwd: Reads, rev: Reads, *, max_pairs: int = 500, word: int = 20
-) -> int | None:
-    """The median amplicon length of :func:`amplicon_length_estimates`, or None.
-
-    None when fewer than 10 pairs, or under 20 % of those examined, overlap.
-    """
-    n = min(fwd.n_reads, rev.n_reads, max_pairs)
-    est = amplicon_length_estimates(fwd, rev, max_pairs=max_pairs, word=word)
-    if est.size < 10 or est.size < 0.2 * n:
-        return None
-    return int(np.median(est))
 
 
 def planning_amplicon_length(
