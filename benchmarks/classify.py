@@ -2,7 +2,7 @@
 
 Usage:
     .venv/bin/python benchmarks/classify.py [--shared ../shared/data] [--cv] [--folds 5]
-        [--cv-test 300] [--cv-only] [--skip-r]
+        [--cv-test 300] [--cv-replicates 1] [--cv-only] [--skip-r]
 
 Input: the 189 MiSeq SOP ASVs of the golden file
 ``miseq-sop/reference-outputs/dada2-1.26-assignTaxonomy-gg13_8.tsv`` and Greengenes 13_8
@@ -14,7 +14,13 @@ as a fresh ``microtrial classify`` process), R's ``assignTaxonomy(seqs, TRAIN,
 multithread=2, minBoot=80)`` time on the same input, their ratio, and per-rank agreement
 of both with the golden file (NA = not assigned). With ``--cv``: k-fold cross-validation
 on Greengenes with identical folds and held-out sequences for both classifiers, scored by
-the same code (precision, recall, F-measure per rank).
+the same code (precision, recall, F-measure per rank).  With ``--cv-replicates K`` every
+held-out sequence is classified K times by each tool (independent bootstrap draws; R gets
+the queries K times in one ``assignTaxonomy`` call), and the F-measures are reported as
+mean and standard deviation over the K replicates, with the standard error of the
+difference, so bootstrap noise is not mistaken for a difference between the tools.  It
+also tests, query by query, whether one tool names the genus more often than the other
+(paired over queries, averaged over replicates).
 """
 
 from __future__ import annotations
@@ -137,6 +143,8 @@ def main() -> None:
     ap.add_argument("--cv", action="store_true", help="Also run k-fold cross-validation (both classifiers).")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--cv-test", type=int, default=300, help="Held-out sequences classified per fold.")
+    ap.add_argument("--cv-replicates", type=int, default=1,
+                    help="Classify every held-out sequence this many times with each tool.")
     ap.add_argument("--cv-only", action="store_true", help="Only the cross-validation.")
     ap.add_argument("--skip-r", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
@@ -218,6 +226,7 @@ def main() -> None:
 
 def cross_validation(args: argparse.Namespace, work: Path, have_r: bool) -> None:
     import qiime_default_reference as qdr
+    from scipy import stats
 
     from microtrial.io.fasta import read_fasta
     from microtrial.taxonomy import Reference, classify, train_classifier
@@ -227,7 +236,10 @@ def cross_validation(args: argparse.Namespace, work: Path, have_r: bool) -> None
     ids = list(seqs)
     rng = np.random.default_rng(0)
     parts = np.array_split(rng.permutation(len(ids)), args.folds)
-    truth_all, ours_all, r_all = [], [], []
+    k_rep = max(1, args.cv_replicates)
+    truth_all: list[list[str]] = []
+    ours_all: list[list[list[str]]] = [[] for _ in range(k_rep)]
+    r_all: list[list[list[str]]] = [[] for _ in range(k_rep)]
     t_ours = t_r = 0.0
     for f, test in enumerate(parts):
         train = np.concatenate([p for i, p in enumerate(parts) if i != f])
@@ -238,26 +250,54 @@ def cross_validation(args: argparse.Namespace, work: Path, have_r: bool) -> None
         t0 = time.perf_counter()
         ref = Reference(tuple(train_ids), tuple(seqs[i] for i in train_ids), tuple(tax[i] for i in train_ids))
         model = train_classifier(ref)
-        res = classify({str(k): s for k, s in enumerate(test_seqs)}, model, confidence=0.8, seed=f,
-                       both_orientations=False, threads=2)
+        for rep in range(k_rep):
+            # replicate 0 keeps the seed of the single-replicate benchmark
+            res = classify({str(k): s for k, s in enumerate(test_seqs)}, model, confidence=0.8,
+                           seed=f + 1000 * rep, both_orientations=False, threads=2)
+            ours_all[rep] += [norm([t]) if t != "Unassigned" else [] for t in res["Taxon"]]
         t_ours += time.perf_counter() - t0
-        ours_all += [norm([t]) if t != "Unassigned" else [] for t in res["Taxon"]]
         if have_r:
             fa = work / f"fold{f}.fa"
             write_dada2_reference(train_ids, seqs, tax, fa)
-            rdf, el = run_r(test_seqs, fa, work, f"fold{f}")
+            rdf, el = run_r(test_seqs * k_rep, fa, work, f"fold{f}")
             t_r += el
-            r_all += [norm(levels_from_row(rdf.iloc[k])) for k in range(len(test_seqs))]
+            n = len(test_seqs)
+            for rep in range(k_rep):
+                r_all[rep] += [norm(levels_from_row(rdf.iloc[rep * n + k])) for k in range(n)]
         print(f"fold {f + 1}/{args.folds} done (load {os.getloadavg()[0]:.2f})", flush=True)
     print(f"\n{args.folds}-fold cross-validation on Greengenes 13_8 97% "
-          f"({args.cv_test} held-out full-length sequences per fold, minBoot 80):")
-    ours_tab = score(truth_all, ours_all)
-    print(f"microtrial ({t_ours:.0f} s):")
-    print(ours_tab.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-    if have_r:
-        r_tab = score(truth_all, r_all)
-        print(f"R dada2 assignTaxonomy, same folds and held-out sequences ({t_r:.0f} s):")
-        print(r_tab.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+          f"({args.cv_test} held-out full-length sequences per fold, minBoot 80, "
+          f"{k_rep} classification replicate(s) each):")
+    tools = [("microtrial", ours_all, t_ours)] + ([("R dada2 assignTaxonomy", r_all, t_r)] if have_r else [])
+    tabs = {}
+    for name, calls, secs in tools:
+        reps = [score(truth_all, c) for c in calls]
+        tab = reps[0][["rank"]].copy()
+        for col in ["precision", "recall", "f_measure"]:
+            vals = np.array([r[col].to_numpy() for r in reps])
+            tab[col] = vals.mean(axis=0)
+            if k_rep > 1:
+                tab[f"{col}_sd"] = vals.std(axis=0, ddof=1)
+        tabs[name] = (tab, np.array([r["f_measure"].to_numpy() for r in reps]))
+        print(f"{name} ({secs:.0f} s; mean over replicates):")
+        print(tab.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    if have_r and k_rep > 1:
+        f_o, f_r = tabs["microtrial"][1], tabs["R dada2 assignTaxonomy"][1]
+        diff = f_o.mean(axis=0) - f_r.mean(axis=0)
+        se = np.sqrt(f_o.var(axis=0, ddof=1) / k_rep + f_r.var(axis=0, ddof=1) / k_rep)
+        print("F-measure, microtrial minus R (mean over replicates, standard error):")
+        for r, name in enumerate(RANK_COLS):
+            print(f"  {name:8s} {diff[r]:+.4f}  (se {se[r]:.4f})")
+        # per query: how often each tool names the true genus / any genus, over the replicates
+        g = 5
+        def rate(calls: list[list[list[str]]], correct: bool) -> np.ndarray:
+            return np.array([[(len(c[q]) > g and (not correct or len(truth_all[q]) > g and c[q][g] == truth_all[q][g]))
+                              for q in range(len(truth_all))] for c in calls], float).mean(axis=0)
+        for label, correct in [("named the true genus", True), ("named any genus", False)]:
+            a, b = rate(ours_all, correct), rate(r_all, correct)
+            t = stats.ttest_rel(a, b)
+            print(f"  per query, share of replicates that {label}: microtrial {a.mean():.4f}, R {b.mean():.4f}, "
+                  f"paired t = {t.statistic:.2f}, p = {t.pvalue:.3g} ({int((a != b).sum())} queries differ)")
 
 
 if __name__ == "__main__":
