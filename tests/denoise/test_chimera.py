@@ -89,10 +89,47 @@ def test_bounds_never_below_exact():
     q = np.repeat(np.arange(len(seqs)), len(seqs))
     p = np.tile(np.arange(len(seqs)), len(seqs))
     stats = np.zeros((q.size, 5), dtype=np.int64)
-    bounds = np.zeros((q.size, 2), dtype=np.int64)
+    bounds = np.zeros((q.size, 4), dtype=np.int64)
     _pair_stats(codes, offsets, q, p, 16, stats)
     _pair_bounds(codes, offsets, q, p, 16, bounds)
-    assert (bounds[:, 0] >= stats[:, 0]).all() and (bounds[:, 1] >= stats[:, 1]).all()
+    # exact left/right, then the one-off versions (one mismatch or 1-base gap allowed)
+    for col in range(4):
+        assert (bounds[:, col] >= stats[:, col]).all(), col
+    # and the one-off bounds are tight enough to prune: most unrelated pairs fall short
+    assert (bounds[:, 2] < stats[:, 2] + 60).all()
+
+
+def test_pruning_never_changes_one_off_flags(test_data, monkeypatch):
+    # the alignment-free bounds only skip alignments that cannot make a bimera: flags with
+    # them equal flags from aligning every candidate parent (bounds disabled)
+    import pandas as pd
+
+    from microtrial.denoise import _chimera
+
+    st = pd.read_csv(test_data / "reads" / "dada2-1.26-sop-prechimera.tsv.gz", sep="\t", index_col=0)
+    st.pop("bimera")
+    counts, seqs = st.to_numpy().T, list(st.index)
+    # add one-off bimeras: the left half of the most abundant sequence joined to the right
+    # half of the second, one base changed, with a few reads in every sample
+    order = np.argsort(-counts.sum(axis=0))
+    a, b = seqs[order[0]], seqs[order[1]]
+    extra = []
+    for cut, pos in [(120, 30), (150, 220), (100, 180)]:
+        c = list(a[:cut] + b[cut:])
+        c[pos] = "A" if c[pos] != "A" else "C"
+        extra.append("".join(c))
+    seqs = seqs + extra
+    counts = np.hstack([counts, np.full((counts.shape[0], len(extra)), 3)])
+    exact = is_bimera_denovo_table(counts, seqs)
+    pruned = is_bimera_denovo_table(counts, seqs, allow_one_off=True)
+    assert not exact[-3:].any() and pruned[-3:].all()
+
+    def no_bounds(codes, offsets, q_idx, p_idx, band, out):
+        out[:] = 10**6
+
+    monkeypatch.setattr(_chimera, "_pair_bounds", no_bounds)
+    full = is_bimera_denovo_table(counts, seqs, allow_one_off=True)
+    assert (pruned == full).all()
 
 
 def test_flags_equal_r_dada2_on_real_table(test_data):

@@ -133,13 +133,41 @@ def _pair_stats(codes, offsets, q_idx, p_idx, max_shift, out):
 
 
 @njit(cache=True, nogil=True)
+def _lcp(codes, qs, m, qi, ps, n, pj):
+    """Exact matches from q[qi], p[pj] forward (bases other than ACGT never match)."""
+    k = 0
+    while qi + k < m and pj + k < n and codes[qs + qi + k] == codes[ps + pj + k] and codes[qs + qi + k] < 4:
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _lcs(codes, qs, qi, ps, pj):
+    """Exact matches from q[qi - 1], p[pj - 1] backward."""
+    k = 0
+    while k < qi and k < pj and codes[qs + qi - 1 - k] == codes[ps + pj - 1 - k] and codes[qs + qi - 1 - k] < 4:
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
 def _pair_bounds(codes, offsets, q_idx, p_idx, band, out):
-    """Upper bounds of left(p) and right(p) for each pair, without aligning.
+    """Upper bounds of left(p), right(p) and their one-off versions, without aligning.
 
     In the banded alignment q's first base can only face parent position s <= band, and
     left counts exact matches from there: left <= max_s lcp(q, p[s:]) (at least 1 for
     the degenerate path along the last column).  q's last base can only face parent
     position j - 1 with |j - len(q)| <= band: right <= max_j lcs(q, p[:j]).
+
+    One-off (``out[:, 2:4]``): along any alignment path the exact run from diagonal s ends
+    at q position a <= lcp(q, p[s:]); the one error allowed is a single mismatch (same
+    diagonal), a base of q facing a gap (diagonal s - 1) or a base of p facing a gap
+    (diagonal s + 1), after which the count runs to the next difference.  Placing that
+    error before the end of the longest exact run gains nothing (the run on the new
+    diagonal either stops sooner or passes through the same point), so
+    left_one_off <= max_s max(a + 1 + lcp(q[a+1:], p[s+a+1:]), a + 1 + lcp(q[a+1:],
+    p[s+a:]), a + lcp(q[a:], p[s+a+1:])) with a = lcp(q, p[s:]); a path starting with q
+    overhanging the parent allows 1 + lcp(q[1:], p).  Right: the mirror image.
     """
     for t in range(q_idx.shape[0]):
         qs = offsets[q_idx[t]]
@@ -147,21 +175,31 @@ def _pair_bounds(codes, offsets, q_idx, p_idx, band, out):
         ps = offsets[p_idx[t]]
         n = offsets[p_idx[t] + 1] - ps
         best_l = 1
+        best_loo = 2 + _lcp(codes, qs, m, 1, ps, n, 0)
         for sft in range(0, min(band, n - 1) + 1):
-            k = 0
-            while k < m and sft + k < n and codes[qs + k] == codes[ps + sft + k] and codes[qs + k] < 4:
-                k += 1
-            if k > best_l:
-                best_l = k
+            a = _lcp(codes, qs, m, 0, ps, n, sft)
+            if a > best_l:
+                best_l = a
+            oo = a + 1 + _lcp(codes, qs, m, a + 1, ps, n, sft + a + 1)
+            oo = max(oo, a + 1 + _lcp(codes, qs, m, a + 1, ps, n, sft + a))
+            oo = max(oo, a + _lcp(codes, qs, m, a, ps, n, sft + a + 1))
+            if oo > best_loo:
+                best_loo = oo
         best_r = 1
+        best_roo = 2 + _lcs(codes, qs, m - 1, ps, n)
         for j in range(max(1, m - band), min(n, m + band) + 1):
-            k = 0
-            while k < m and k < j and codes[qs + m - 1 - k] == codes[ps + j - 1 - k] and codes[qs + m - 1 - k] < 4:
-                k += 1
-            if k > best_r:
-                best_r = k
+            b = _lcs(codes, qs, m, ps, j)
+            if b > best_r:
+                best_r = b
+            oo = b + 1 + _lcs(codes, qs, m - b - 1, ps, j - b - 1) if m - b - 1 >= 0 and j - b - 1 >= 0 else b + 1
+            oo = max(oo, b + 1 + (_lcs(codes, qs, m - b - 1, ps, j - b) if m - b - 1 >= 0 else 0))
+            oo = max(oo, b + (_lcs(codes, qs, m - b, ps, j - b - 1) if j - b - 1 >= 0 else 0))
+            if oo > best_roo:
+                best_roo = oo
         out[t, 0] = best_l
         out[t, 1] = best_r
+        out[t, 2] = min(max(best_loo, best_l), m)
+        out[t, 3] = min(max(best_roo, best_r), m)
 
 
 def _pack(seqs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -259,15 +297,20 @@ def is_bimera_denovo_table(
     pairs = np.array(list(needed.keys()), dtype=np.int64).reshape(-1, 2)
     codes, offsets = _pack(list(sequences))
     # cheap exact upper bounds of left/right first; align only where they allow a bimera
-    bounds = np.zeros((len(needed), 2), dtype=np.int64)
+    bounds = np.zeros((len(needed), 4), dtype=np.int64)
     if needed:
         _pair_bounds(codes, offsets, pairs[:, 0].copy(), pairs[:, 1].copy(), max_shift, bounds)
     task_rows: list[list[int]] = []
     align = np.zeros(len(needed), dtype=bool)
     for _, q, par in tasks:
         rows = [needed[(q, int(p))] for p in par] if par.size and (q, int(par[0])) in needed else []
-        if rows and not allow_one_off:
-            if bounds[rows, 0].max() + bounds[rows, 1].max() < lengths[q]:
+        if rows:
+            b = bounds[rows]
+            lmax, rmax = b[:, 0].max(), b[:, 1].max()
+            possible = lmax + rmax >= lengths[q]
+            if allow_one_off and not possible:
+                possible = max(b[:, 2].max() + rmax, lmax + b[:, 3].max()) >= lengths[q]
+            if not possible:
                 rows = []  # cannot be a bimera in this sample
         task_rows.append(rows)
         align[rows] = True
