@@ -130,7 +130,7 @@ def run_vsearch(data: Path, work: Path, threads: int) -> tuple[float, float, int
         print("vsearch UNOISE3: skipped: vsearch not found")
         return None
     d = work / "vsearch"
-    d.mkdir()
+    d.mkdir(parents=True)
     lines = ["set -euo pipefail", f"cd {d}", ": > merged.fq"]
     for r1 in sorted(data.glob("*_R1_001.fastq.gz")):
         sample = r1.name.split("_")[0]
@@ -173,28 +173,35 @@ def main() -> None:
         mt = sorted(times)[len(times) // 2]
         ours = _microtrial_table(mt_out)
         print(f"microtrial     : {mt:7.1f} s  peak RSS {mt_rss:7.0f} MB  ({ours.shape[0]} ASVs; runs {[round(t, 1) for t in times]})")
+        dmed = 0.0
         golden = data / "reference-outputs" / "dada2-1.26-seqtab.tsv"
         if golden.exists():
             gold = pd.read_csv(golden, sep="\t", index_col=0)
             print(f"  reads in ASVs identical to golden R DADA2 1.26 table: {100 * _agreement(ours, gold):.2f} %"
                   f" ({gold.shape[0]} golden ASVs)")
-            wall, _ = _timed([*_exe(data, args.threads, []), "-o", str(work / "mt-defaults")])
-            dflt = _microtrial_table(work / "mt-defaults")
+            dtimes = [_timed([*_exe(data, args.threads, []), "-o", str(work / f"mt-defaults-{i}")])[0]
+                      for i in range(args.repeats)]
+            dmed = sorted(dtimes)[len(dtimes) // 2]
+            dflt = _microtrial_table(work / "mt-defaults-0")
             print(f"microtrial defaults (pseudo-pooling, one-off bimeras, reverse partners, min 10 reads): "
-                  f"{wall:.1f} s, {dflt.shape[0]} ASVs, {100 * _agreement(dflt, gold):.2f} % of reads in golden ASVs")
+                  f"{dmed:.1f} s (runs {[round(t, 1) for t in dtimes]}), {dflt.shape[0]} ASVs, "
+                  f"{100 * _agreement(dflt, gold):.2f} % of reads in golden ASVs")
         if not args.no_r:
             r = run_r(data, work, args.threads)
             if r is not None:
                 wall, rss, tab = r
+                extra = f", R/microtrial defaults = {wall / dmed:.1f}x" if dmed else ""
                 print(f"R DADA2        : {wall:7.1f} s  peak RSS {rss:7.0f} MB  ({tab.shape[0]} ASVs)  "
-                      f"ratio R/microtrial = {wall / mt:.1f}x")
+                      f"ratio R/microtrial = {wall / mt:.1f}x{extra}")
                 print(f"  reads in ASVs identical to R DADA2 (live run): {100 * _agreement(ours, tab):.2f} %")
         if not args.no_vsearch:
-            v = run_vsearch(data, work, args.threads)
-            if v is not None:
-                wall, rss, n = v
-                print(f"vsearch UNOISE3: {wall:7.1f} s  peak RSS {rss:7.0f} MB  ({n} ZOTUs)  "
-                      f"ratio vsearch/microtrial = {wall / mt:.2f}x")
+            runs = [run_vsearch(data, work / f"vs-{i}", args.threads) for i in range(args.repeats)]
+            if runs[0] is not None:
+                vt = sorted(r[0] for r in runs if r is not None)
+                wall, rss, n = vt[len(vt) // 2], max(r[1] for r in runs if r is not None), runs[0][2]
+                extra = f", vsearch/microtrial defaults = {wall / dmed:.2f}x" if dmed else ""
+                print(f"vsearch UNOISE3: {wall:7.1f} s  peak RSS {rss:7.0f} MB  ({n} ZOTUs; runs "
+                      f"{[round(t, 1) for t in vt]})  ratio vsearch/microtrial = {wall / mt:.2f}x{extra}")
         info = mt_out / "run-info.json"
         if info.exists():
             import json
