@@ -134,18 +134,19 @@ def _pair_stats(codes, offsets, q_idx, p_idx, max_shift, out):
 
 @njit(cache=True, nogil=True)
 def _lcp(codes, qs, m, qi, ps, n, pj):
-    """Exact matches from q[qi], p[pj] forward (bases other than ACGT never match)."""
+    """Equal codes from q[qi], p[pj] forward.  N against N counts as equal, as in
+    ``_left_right`` (which compares the aligned codes), so these stay upper bounds."""
     k = 0
-    while qi + k < m and pj + k < n and codes[qs + qi + k] == codes[ps + pj + k] and codes[qs + qi + k] < 4:
+    while qi + k < m and pj + k < n and codes[qs + qi + k] == codes[ps + pj + k]:
         k += 1
     return k
 
 
 @njit(cache=True, nogil=True)
 def _lcs(codes, qs, qi, ps, pj):
-    """Exact matches from q[qi - 1], p[pj - 1] backward."""
+    """Equal codes from q[qi - 1], p[pj - 1] backward (N against N counts as equal)."""
     k = 0
-    while k < qi and k < pj and codes[qs + qi - 1 - k] == codes[ps + pj - 1 - k] and codes[qs + qi - 1 - k] < 4:
+    while k < qi and k < pj and codes[qs + qi - 1 - k] == codes[ps + pj - 1 - k]:
         k += 1
     return k
 
