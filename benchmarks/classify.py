@@ -14,7 +14,12 @@ as a fresh ``microtrial classify`` process), R's ``assignTaxonomy(seqs, TRAIN,
 multithread=2, minBoot=80)`` time on the same input, their ratio, and per-rank agreement
 of both with the golden file (NA = not assigned). With ``--cv``: k-fold cross-validation
 on Greengenes with identical folds and held-out sequences for both classifiers, scored by
-the same code (precision, recall, F-measure per rank).  With ``--cv-replicates K`` every
+the same code (precision, recall, F-measure per rank).  ``--cv-region PRIMER_F PRIMER_R``
+cross-validates as the classifiers are used on amplicon data: the held-out sequences are
+cut to the primers' amplicon (those without both primer sites are skipped), and each tool
+is trained on the training folds either cut to the same region (our ``--primers`` option;
+for R, the same cut reference written in DADA2 format) or at full length (how
+``assignTaxonomy`` is usually trained).  With ``--cv-replicates K`` every
 held-out sequence is classified K times by each tool (independent bootstrap draws; R gets
 the queries K times in one ``assignTaxonomy`` call), and the F-measures are reported as
 mean and standard deviation over the K replicates, with the standard error of the
@@ -145,6 +150,9 @@ def main() -> None:
     ap.add_argument("--cv-test", type=int, default=300, help="Held-out sequences classified per fold.")
     ap.add_argument("--cv-replicates", type=int, default=1,
                     help="Classify every held-out sequence this many times with each tool.")
+    ap.add_argument("--cv-region", nargs=2, metavar=("PRIMER_F", "PRIMER_R"), default=None,
+                    help="Cross-validate on amplicon queries: held-out sequences cut to this "
+                         "region, classifiers trained on the region or on full length.")
     ap.add_argument("--cv-only", action="store_true", help="Only the cross-validation.")
     ap.add_argument("--skip-r", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
@@ -152,7 +160,10 @@ def main() -> None:
     have_r = shutil.which("Rscript") is not None and not args.skip_r
     if args.cv_only:
         with tempfile.TemporaryDirectory() as tmp:
-            cross_validation(args, Path(tmp), have_r)
+            if args.cv_region:
+                region_cross_validation(args, Path(tmp), have_r)
+            else:
+                cross_validation(args, Path(tmp), have_r)
         return
     golden = pd.read_csv(args.shared / "miseq-sop/reference-outputs/dada2-1.26-assignTaxonomy-gg13_8.tsv", sep="\t")
     queries = list(golden["sequence"])
@@ -298,6 +309,72 @@ def cross_validation(args: argparse.Namespace, work: Path, have_r: bool) -> None
             t = stats.ttest_rel(a, b)
             print(f"  per query, share of replicates that {label}: microtrial {a.mean():.4f}, R {b.mean():.4f}, "
                   f"paired t = {t.statistic:.2f}, p = {t.pvalue:.3g} ({int((a != b).sum())} queries differ)")
+
+
+def region_cross_validation(args: argparse.Namespace, work: Path, have_r: bool) -> None:
+    import qiime_default_reference as qdr
+
+    from microtrial.io.fasta import read_fasta
+    from microtrial.seqs import extract_amplicon
+    from microtrial.taxonomy import Reference, classify, extract_region, train_classifier
+
+    pf, pr = args.cv_region
+    seqs = read_fasta(qdr.get_reference_sequences())
+    tax = dict(line.rstrip("\n").split("\t") for line in open(qdr.get_reference_taxonomy()))
+    ids = list(seqs)
+    rng = np.random.default_rng(0)
+    parts = np.array_split(rng.permutation(len(ids)), args.folds)
+    k_rep = max(1, args.cv_replicates)
+    arms = ["microtrial, trained on the region", "microtrial, trained full-length"]
+    if have_r:
+        arms += ["R assignTaxonomy, trained on the region", "R assignTaxonomy, trained full-length"]
+    calls: dict[str, list[list[list[str]]]] = {a: [[] for _ in range(k_rep)] for a in arms}
+    secs = dict.fromkeys(arms, 0.0)
+    truth_all: list[list[str]] = []
+    for f, test in enumerate(parts):
+        train = np.concatenate([p for i, p in enumerate(parts) if i != f])
+        amp = {i: extract_amplicon(seqs[ids[i]], pf, pr) for i in test}
+        usable = np.array([i for i in test if amp[i] is not None and len(amp[i]) >= 50])
+        test = rng.choice(usable, size=min(args.cv_test, len(usable)), replace=False)
+        queries = [str(amp[i]) for i in test]
+        truth_all += [norm(gg_levels(tax[ids[i]])) for i in test]
+        train_ids = [ids[i] for i in train]
+        full = Reference(tuple(train_ids), tuple(seqs[i] for i in train_ids), tuple(tax[i] for i in train_ids))
+        cut = extract_region(full, pf, pr)
+        for arm, ref in [(arms[0], cut), (arms[1], full)]:
+            t0 = time.perf_counter()
+            model = train_classifier(ref)
+            for rep in range(k_rep):
+                res = classify({str(k): q for k, q in enumerate(queries)}, model, confidence=0.8,
+                               seed=f + 1000 * rep, both_orientations=False, threads=2)
+                calls[arm][rep] += [norm([t]) if t != "Unassigned" else [] for t in res["Taxon"]]
+            secs[arm] += time.perf_counter() - t0
+        if have_r:
+            cut_seqs = dict(zip(cut.ids, cut.sequences, strict=True))
+            for arm, rids, rseqs in [(arms[2], list(cut.ids), cut_seqs), (arms[3], train_ids, seqs)]:
+                fa = work / f"fold{f}-{arm[-6:]}.fa"
+                write_dada2_reference(rids, rseqs, tax, fa)
+                rdf, el = run_r(queries * k_rep, fa, work, f"fold{f}")
+                secs[arm] += el
+                n = len(queries)
+                for rep in range(k_rep):
+                    calls[arm][rep] += [norm(levels_from_row(rdf.iloc[rep * n + k])) for k in range(n)]
+        print(f"fold {f + 1}/{args.folds} done: {len(queries)} queries, region found in "
+              f"{len(cut)} of {len(full)} training sequences (load {os.getloadavg()[0]:.2f})", flush=True)
+    print(f"\n{args.folds}-fold cross-validation on Greengenes 13_8 97%, amplicon queries "
+          f"({pf} / {pr}; up to {args.cv_test} per fold, minBoot 80, {k_rep} replicate(s)):")
+    genus_f = {}
+    for arm in arms:
+        reps = [score(truth_all, c) for c in calls[arm]]
+        tab = reps[0][["rank"]].copy()
+        for col in ["precision", "recall", "f_measure"]:
+            tab[col] = np.mean([r[col].to_numpy() for r in reps], axis=0)
+        genus_f[arm] = np.array([r["f_measure"].to_numpy()[5] for r in reps])
+        print(f"{arm} ({secs[arm]:.0f} s):")
+        print(tab.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    print("genus F-measure per replicate:")
+    for arm in arms:
+        print(f"  {arm:42s} {' '.join(f'{x:.4f}' for x in genus_f[arm])}")
 
 
 if __name__ == "__main__":
