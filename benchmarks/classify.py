@@ -91,6 +91,25 @@ def run_r(queries: list[str], train_fa: Path, work: Path, tag: str) -> tuple[pd.
     return df, max(wall, r_el)
 
 
+def greengenes() -> tuple[dict[str, str], dict[str, str]]:
+    """Greengenes 13_8 97% sequences and taxonomy strings from ``qiime-default-reference``."""
+    import qiime_default_reference as qdr
+
+    from microtrial.io.fasta import read_fasta
+
+    seqs = read_fasta(qdr.get_reference_sequences())
+    with open(qdr.get_reference_taxonomy()) as fh:
+        tax = dict(line.rstrip("\n").split("\t") for line in fh)
+    return seqs, tax
+
+
+def cv_split(n: int, folds: int) -> tuple[np.random.Generator, list[np.ndarray]]:
+    """The cross-validation folds (seeded); the returned generator then draws each fold's
+    held-out sequences, in fold order, so every script reproduces the same queries."""
+    rng = np.random.default_rng(0)
+    return rng, np.array_split(rng.permutation(n), folds)
+
+
 def levels_from_row(row: pd.Series) -> list[str]:
     out = []
     for c in RANK_COLS:
@@ -138,7 +157,7 @@ def score(truth: list[list[str]], pred: list[list[str]]) -> pd.DataFrame:
 def main() -> None:
     import qiime_default_reference as qdr
 
-    from microtrial.io.fasta import read_fasta, sequence_id, write_fasta
+    from microtrial.io.fasta import sequence_id, write_fasta
     from microtrial.io.taxonomy import read_reference
     from microtrial.pipeline.classify import classify_stage
     from microtrial.taxonomy import classify, train_classifier
@@ -220,8 +239,7 @@ def main() -> None:
               ", ".join(f"{c} {a:.1%}" for c, a in zip(RANK_COLS, agr, strict=True)))
         if have_r:
             train_fa = work / "gg13_8_dada2.fa"
-            seqs = read_fasta(qdr.get_reference_sequences())
-            tax = dict(line.rstrip("\n").split("\t") for line in open(qdr.get_reference_taxonomy()))
+            seqs, tax = greengenes()
             write_dada2_reference(list(seqs), seqs, tax, train_fa)
             rdf, t_r = run_r(queries, train_fa, work, "sop")
             r_levels = [norm(levels_from_row(rdf.loc[s])) for s in queries]
@@ -236,17 +254,13 @@ def main() -> None:
 
 
 def cross_validation(args: argparse.Namespace, work: Path, have_r: bool) -> None:
-    import qiime_default_reference as qdr
     from scipy import stats
 
-    from microtrial.io.fasta import read_fasta
     from microtrial.taxonomy import Reference, classify, train_classifier
 
-    seqs = read_fasta(qdr.get_reference_sequences())
-    tax = dict(line.rstrip("\n").split("\t") for line in open(qdr.get_reference_taxonomy()))
+    seqs, tax = greengenes()
     ids = list(seqs)
-    rng = np.random.default_rng(0)
-    parts = np.array_split(rng.permutation(len(ids)), args.folds)
+    rng, parts = cv_split(len(ids), args.folds)
     k_rep = max(1, args.cv_replicates)
     truth_all: list[list[str]] = []
     ours_all: list[list[list[str]]] = [[] for _ in range(k_rep)]
@@ -312,18 +326,13 @@ def cross_validation(args: argparse.Namespace, work: Path, have_r: bool) -> None
 
 
 def region_cross_validation(args: argparse.Namespace, work: Path, have_r: bool) -> None:
-    import qiime_default_reference as qdr
-
-    from microtrial.io.fasta import read_fasta
     from microtrial.seqs import extract_amplicon
     from microtrial.taxonomy import Reference, classify, extract_region, train_classifier
 
     pf, pr = args.cv_region
-    seqs = read_fasta(qdr.get_reference_sequences())
-    tax = dict(line.rstrip("\n").split("\t") for line in open(qdr.get_reference_taxonomy()))
+    seqs, tax = greengenes()
     ids = list(seqs)
-    rng = np.random.default_rng(0)
-    parts = np.array_split(rng.permutation(len(ids)), args.folds)
+    rng, parts = cv_split(len(ids), args.folds)
     k_rep = max(1, args.cv_replicates)
     arms = ["microtrial, trained on the region", "microtrial, trained full-length"]
     if have_r:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classify import RANK_COLS, write_dada2_reference  # noqa: E402
+from classify import RANK_COLS, cv_split, greengenes, write_dada2_reference  # noqa: E402
 
 R_SCRIPT = r"""
 suppressMessages(library(dada2))
@@ -42,9 +42,6 @@ write.table(res$boot, args[3], sep="\t", quote=FALSE, row.names=FALSE)
 
 
 def main() -> None:
-    import qiime_default_reference as qdr
-
-    from microtrial.io.fasta import read_fasta
     from microtrial.taxonomy import Reference, classify, train_classifier
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -52,11 +49,9 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=20)
     ap.add_argument("--folds", type=int, default=5)
     a = ap.parse_args()
-    seqs = read_fasta(qdr.get_reference_sequences())
-    tax = dict(line.rstrip("\n").split("\t") for line in open(qdr.get_reference_taxonomy()))
+    seqs, tax = greengenes()
     ids = list(seqs)
-    rng = np.random.default_rng(0)  # the same split and held-out draw as classify.py --cv
-    parts = np.array_split(rng.permutation(len(ids)), a.folds)
+    rng, parts = cv_split(len(ids), a.folds)  # the same split and held-out draw as classify.py --cv
     train = np.concatenate(parts[1:])
     test = rng.choice(parts[0], size=min(a.queries, len(parts[0])), replace=False)
     train_ids = [ids[i] for i in train]

@@ -192,9 +192,9 @@ def _pair_bounds(codes, offsets, q_idx, p_idx, band, out):
             b = _lcs(codes, qs, m, ps, j)
             if b > best_r:
                 best_r = b
-            oo = b + 1 + _lcs(codes, qs, m - b - 1, ps, j - b - 1) if m - b - 1 >= 0 and j - b - 1 >= 0 else b + 1
-            oo = max(oo, b + 1 + (_lcs(codes, qs, m - b - 1, ps, j - b) if m - b - 1 >= 0 else 0))
-            oo = max(oo, b + (_lcs(codes, qs, m - b, ps, j - b - 1) if j - b - 1 >= 0 else 0))
+            oo = b + 1 + _lcs(codes, qs, m - b - 1, ps, j - b - 1)  # _lcs is 0 past either end
+            oo = max(oo, b + 1 + _lcs(codes, qs, m - b - 1, ps, j - b))
+            oo = max(oo, b + _lcs(codes, qs, m - b, ps, j - b - 1))
             if oo > best_roo:
                 best_roo = oo
         out[t, 0] = best_l
