@@ -6,29 +6,28 @@ one that is slightly worse.  This script removes the noise: it gives microtrial'
 the very uniform random numbers that R DADA2's ``assignTaxonomy`` used, and compares the
 two classifiers' choices draw by draw.
 
-R side: on each cross-validation fold of ``benchmarks/classify.py --cv`` (same split of
-Greengenes 13_8 97%, same held-out sequences), R trains exactly as ``assignTaxonomy``
-does (DADA2-format headers padded to equal depth, groups = unique headers in file order,
-one integer per name and rank) and calls DADA2's own ``C_assign_taxonomy2`` directly, so
-that it can return the genus chosen by every bootstrap (``boot_tax``), which
-``assignTaxonomy`` discards.  Right before that call the script re-seeds R's generator
-and draws the same ``runif`` vector that ``C_assign_taxonomy2`` draws first, and saves it.
+R side (``dada2_replay.R``): on each cross-validation fold of ``benchmarks/classify.py
+--cv`` (same split of Greengenes 13_8 97%, same held-out sequences), R trains exactly as
+``assignTaxonomy`` does (DADA2-format headers padded to equal depth, groups = unique
+headers in file order, one integer per name and rank) and calls DADA2's own
+``C_assign_taxonomy2`` directly, so that it returns the genus chosen by every bootstrap
+(``boot_tax``), which ``assignTaxonomy`` discards.  It also saves the ``runif`` vector
+that ``C_assign_taxonomy2`` draws first (re-seeded, drawn again), and the script checks
+that microtrial's ``r_runif`` (R's ``set.seed`` and generator) gives exactly those numbers.
 
-microtrial side: the model trained by ``train_classifier`` on the same training
-sequences, scored with microtrial's own kernels (``_kernels.kmer_codes`` and
-``_kernels._best_group``: the word-major sparse scorer with float64 sums and random
-choice among tied groups).  For each query the words are sorted (as DADA2 does before
-drawing) and bootstrap b takes the words at positions ``floor(n * u)`` for DADA2's
-uniforms u (query j's draws start at ``j * max_arraylen``, and run on across its 100
-bootstraps, as in DADA2's C code).  Only what DADA2 draws with ``std::random_device``
-(the choice among tied genera) cannot be replayed.
+microtrial side (``microtrial.taxonomy._replay``): the model trained by
+``train_classifier`` on the same training sequences must group them exactly as R did;
+it is scored with microtrial's own kernels (the word-major sparse scorer with float64 sums
+and random choice among tied groups), each bootstrap taking the words that DADA2's layout
+of the uniforms picks.  Only what DADA2 draws with ``std::random_device`` (the choice
+among tied genera) cannot be replayed.
 
-Printed: the groups of the two trainings (must be the same partition); how many full
-queries and how many bootstraps choose the same genus; every disagreement classed as an
-exact tie in microtrial's score (a random choice in both tools), a near tie (microtrial's
-score of R's genus within 1e-3 of its best: R sums float32 log-probabilities, so it cannot
-order genera closer than that), or other; and precision, recall and F-measure per rank of
-R's calls and of microtrial's calls on R's draws, plus microtrial's with its own draws.
+Printed: how many full queries and how many bootstraps choose R's genus; every
+disagreement classed as an exact tie in microtrial's score (a random choice in both
+tools), a near tie (microtrial's score of R's genus within 1e-3 of its best: R sums
+float32 log-probabilities, so it cannot order genera closer than that), or other; per-rank
+bootstrap counts equal to R's; and precision, recall and F-measure per rank of R's calls,
+of microtrial's calls on R's draws and of microtrial's with its own draws.
 
 Usage::
 
