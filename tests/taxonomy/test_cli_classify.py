@@ -35,3 +35,33 @@ def test_classify_cli_evaluate(tmp_path, test_data, capsys):
     out = capsys.readouterr().out
     assert "f_measure" in out and "genus" in out
     assert (tmp_path / "ev/evaluation.tsv").exists()
+
+
+def _one_error(capsys, argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_classify_cli_max_species_below_one(tmp_path, test_data, capsys):
+    d = test_data / "taxonomy"
+    line = _one_error(capsys, ["classify", str(d / "queries.fasta"), "-o", str(tmp_path / "out"),
+                               "--ref-seqs", str(d / "ref-dada2.fasta"), "--no-cache",
+                               "--max-species", "0"])
+    assert line == "error: --max-species: must be >= 1, got 0"
+    assert not (tmp_path / "out/taxonomy.tsv").exists()
+
+
+def test_classify_cli_invalid_primer_names_the_option(tmp_path, test_data, capsys):
+    d = test_data / "taxonomy"
+    base = ["classify", str(d / "queries.fasta"), "-o", str(tmp_path / "out"),
+            "--ref-seqs", str(d / "ref-dada2.fasta"), "--no-cache"]
+    line = _one_error(capsys, [*base, "--primer-f", "JJJ", "--primer-r", "GGACTACHVGGGTWTCTAAT"])
+    assert line.startswith("error: --primer-f: 'JJJ' is not a primer sequence")
+    line = _one_error(capsys, [*base, "--primer-f", "GTGCCAGCMGCCGCGGTAA", "--primer-r", "AC-GT"])
+    assert line.startswith("error: --primer-r: 'AC-GT' is not a primer sequence")
+    line = _one_error(capsys, ["classify", "--evaluate", "-o", str(tmp_path / "ev"), "--ref-seqs",
+                               str(d / "ref-dada2.fasta"), "--primer-f", "JJJ", "--primer-r", "ACGT"])
+    assert line.startswith("error: --primer-f: ")
+    assert not (tmp_path / "out/taxonomy.tsv").exists()

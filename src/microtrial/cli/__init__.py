@@ -1,8 +1,9 @@
 """The ``microtrial`` command line: one thin module per command, loaded lazily.
 
-``main(argv)`` maps every :class:`~microtrial.errors.MicrotrialError` (and unreadable
-files) to one line ``error: <file>: <what is wrong>`` and exit status 2; ``--debug``
-shows the traceback; Ctrl-C exits 130.
+``main(argv)`` maps every :class:`~microtrial.errors.MicrotrialError`, every ``OSError``
+(unreadable files, read-only file system, full disk) and every bad option value click
+finds to one line ``error: <file or option>: <what is wrong>`` and exit status 2;
+``--debug`` shows the traceback; Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -38,6 +40,17 @@ COMMANDS: dict[str, str] = {
 
 
 class _LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EOFError as exc:
+            # click turns EOFError into Abort ("interrupted", exit 130); here it means a
+            # truncated (gzip) input that the reader did not catch, not Ctrl-C
+            from microtrial.errors import InputError
+
+            message = f"an input file ended unexpectedly (truncated?): {exc}"
+            raise InputError(None, message) from exc
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if _available(name))
 
@@ -53,6 +66,14 @@ def _available(name: str) -> bool:
 
 
 _STATE = {"debug": False}
+
+# click >= 8.2 / 8.4 only (pyproject allows click 8.1); an empty tuple matches nothing
+_NO_ARGS_IS_HELP: tuple[type[click.ClickException], ...] = tuple(
+    getattr(click.exceptions, n) for n in ("NoArgsIsHelpError",) if hasattr(click.exceptions, n)
+)
+_NO_SUCH_COMMAND: tuple[type[click.ClickException], ...] = tuple(
+    getattr(click.exceptions, n) for n in ("NoSuchCommand",) if hasattr(click.exceptions, n)
+)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -80,7 +101,7 @@ def _stderr_console():  # noqa: ANN202
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
-    from microtrial.errors import InputError, MicrotrialError
+    from microtrial.errors import MicrotrialError
 
     # Stages parallelise themselves (threads/processes); a multi-threaded BLAS on top of
     # that oversubscribes small machines badly (measured: a 600x600 eigendecomposition took
@@ -97,8 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    except click.ClickException as exc:
+    except _NO_ARGS_IS_HELP as exc:  # a bare group (click >= 8.2): show its help
         exc.show()
+        return 2
+    except click.ClickException as exc:  # bad option values etc.: no traceback even with --debug
+        click.echo(f"error: {_click_error_line(exc)}", err=True)
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
@@ -107,9 +131,79 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError) as exc:
+    except OSError as exc:  # missing/unreadable files, read-only file system, disk full, ...
         if _STATE["debug"]:
             traceback.print_exc()
-        click.echo(f"error: {InputError(exc.filename, exc.strerror or str(exc))}", err=True)
+        click.echo(f"error: {_os_error_line(exc)}", err=True)
         return 2
     return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()).rstrip(".")
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``<file>: <strerror>`` (``<file> -> <file2>`` for renames; no file when unknown)."""
+    from microtrial.errors import InputError
+
+    message = _one_line(exc.strerror or str(exc) or type(exc).__name__)
+    if exc.filename is None:
+        return message
+    name = exc.filename
+    where = os.fsdecode(name) if isinstance(name, str | bytes | os.PathLike) else str(name)
+    if exc.filename2 is not None:
+        where = f"{where} -> {os.fsdecode(exc.filename2)}"
+    return str(InputError(where, message))
+
+
+def _param_name(param: click.Parameter, ctx: click.Context | None) -> str:
+    """``--threads`` for an option (its longest name), ``SEQUENCES`` for an argument."""
+    if isinstance(param, click.Option) and param.opts:
+        return max(param.opts, key=len)
+    if isinstance(param, click.Argument):
+        return param.human_readable_name
+    return param.get_error_hint(ctx) if ctx is not None else str(param.name)
+
+
+def _click_error_line(exc: click.ClickException) -> str:
+    """One line ``<option or argument>: <what is wrong>`` for an error click caught itself."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "microtrial"
+    if isinstance(exc, click.BadParameter):
+        hint = exc.param_hint
+        if hint is not None:  # given by our own code, maybe quoted as click does
+            where = " / ".join(h.strip("'\"") for h in ([hint] if isinstance(hint, str) else hint))
+        elif exc.param is not None:
+            where = _param_name(exc.param, exc.ctx)
+        else:
+            where = command
+        if isinstance(exc, click.MissingParameter):
+            kind = exc.param_type or (
+                exc.param.param_type_name if exc.param is not None else "parameter"
+            )
+            # "Missing option '--x'. Choose from: ..." -> "missing option (Choose from: ...)"
+            extra = _one_line(exc.format_message().partition(".")[2])
+            what = f"missing {kind}" + (f" ({extra})" if extra else "")
+        else:
+            what = _one_line(exc.message)  # the message without "Invalid value for '--x':"
+        return f"{where}: {what}"
+    if isinstance(exc, click.NoSuchOption):
+        what = "no such option"
+        if exc.possibilities:
+            what += f" (did you mean {' or '.join(sorted(exc.possibilities))}?)"
+        return f"{exc.option_name}: {what}"
+    if isinstance(exc, click.BadOptionUsage):
+        # "Option '--x' requires an argument." -> "--x: requires an argument"
+        what = _one_line(exc.message).removeprefix(f"Option {exc.option_name!r} ")
+        return f"{exc.option_name}: {what}"
+    if isinstance(exc, _NO_SUCH_COMMAND):
+        name = getattr(exc, "command_name", "")
+        possibilities = getattr(exc, "possibilities", None)
+        what = "no such command"
+        if possibilities:
+            what += f" (did you mean {' or '.join(sorted(possibilities))}?)"
+        return f"{name}: {what} (see '{command} --help')"
+    if isinstance(exc, click.FileError):
+        return f"{exc.ui_filename}: {_one_line(exc.message)}"
+    return f"{command}: {_one_line(exc.format_message())}"

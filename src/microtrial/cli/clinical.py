@@ -28,16 +28,22 @@ from microtrial.cli._common import existing_file, output_option, parse_key_value
 def command(clinical: Path, immune: Path | None, baseline: str, followup: str, uln: str | None,
             mmt_scale: str, population: str, output_dir: Path) -> None:
     """Clinical response (IMACS DOI, 2016 ACR/EULAR TIS) and paired immune endpoints."""
+    from microtrial.clinical._response import check_uln
+    from microtrial.errors import InputError
     from microtrial.pipeline.clinical import clinical_stage
 
+    limits = parse_key_values(uln, "--uln")
+    try:
+        check_uln(limits)  # before the table is read: its entry checks divide by the ULN
+    except ValueError as exc:
+        raise InputError("--uln", str(exc)) from None
     existing_file(clinical)
     if immune is not None:
         existing_file(immune)
     with progress_bars() as progress:
         summary = clinical_stage(
             clinical, output_dir, immune=immune, baseline=baseline, followup=followup,
-            uln=parse_key_values(uln, "--uln"), mmt_scale=int(mmt_scale), population=population,
-            progress=progress,
+            uln=limits, mmt_scale=int(mmt_scale), population=population, progress=progress,
         )
     met = sum(bool(v) for v in summary.responders.values())
     n = sum(v is not None for v in summary.responders.values())

@@ -70,6 +70,8 @@ def command(table: Path, metadata: Path, group: str, levels: str | None, subject
         lv = _split(levels)
         if len(lv) != 2:
             raise InputError("--levels", "give two levels: TEST,REFERENCE")
+        if lv[0] == lv[1]:
+            raise InputError("--levels", f"TEST and REFERENCE are both '{lv[0]}'; give two different levels")
         missing = [x for x in lv if x not in present]
         if missing:
             raise InputError("--levels", f"{', '.join(missing)} not in column '{group}' ({', '.join(present)})")

@@ -72,10 +72,12 @@ def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
             healthy: str | None, metrics: str, covariates: str, rarefy: str, iterations: int,
             permutations: int, seed: int, output_dir: Path) -> None:
     """Alpha/beta diversity, PCoA, PERMANOVA, PERMDISP, ANOSIM and rank tests."""
+    from click.core import ParameterSource
+
     from microtrial.design import Comparison
     from microtrial.errors import InputError
     from microtrial.io.metadata import read_metadata
-    from microtrial.pipeline.diversity import diversity_stage
+    from microtrial.pipeline.diversity import BETA_METRICS, PHYLOGENETIC, diversity_stage
 
     existing_file(table)
     existing_file(metadata)
@@ -116,13 +118,28 @@ def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
     if healthy:
         if "=" not in healthy:
             raise InputError("--healthy", "give COLUMN=LEVEL")
-        c, lv = healthy.split("=", 1)
-        healthy_t = (c.strip(), lv.strip())
+        c, lv = (x.strip() for x in healthy.split("=", 1))
+        if c not in md.columns:
+            raise InputError(metadata, f"no column '{c}' (--healthy)")
+        present = sorted(md[c].dropna().astype(str).unique())
+        if lv not in present:
+            raise InputError("--healthy", f"level '{lv}' is not in column '{c}' ({', '.join(present)})")
+        healthy_t = (c, lv)
+    metric_list = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    if not metric_list:
+        raise InputError("--metrics", f"no beta metric given; choose from {', '.join(BETA_METRICS)}")
+    explicit = click.get_current_context().get_parameter_source("metrics") is not ParameterSource.DEFAULT
+    needs_tree = [m for m in metric_list if m in PHYLOGENETIC]
+    if explicit and needs_tree and tree is None:
+        one = len(needs_tree) == 1
+        raise InputError("--tree", f"{', '.join(needs_tree)} {'needs' if one else 'need'} a "
+                                   f"phylogenetic tree: give --tree or drop {'it' if one else 'them'} "
+                                   f"from --metrics")
     with progress_bars() as progress:
         summary = diversity_stage(
             table, metadata, output_dir, comparisons=comparisons, tree=tree, subject=subject,
             healthy=healthy_t, rarefy=_rarefy_value(rarefy),
-            metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
+            metrics=metric_list,
             permutations=permutations, seed=seed, progress=progress,
             group_columns=tuple(group_columns),
             covariates=tuple(c.strip() for c in covariates.split(",") if c.strip()),

@@ -310,12 +310,21 @@ def score_response(
     return out
 
 
+def check_uln(uln: Mapping[str, float]) -> None:
+    """Raise ValueError unless every upper limit of normal is a positive finite number
+    (enzyme / ULN ratios choose the TIS enzyme; a ULN <= 0 makes them meaningless)."""
+    bad = [f"{k}={v:g}" for k, v in uln.items() if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise ValueError(f"{', '.join(bad)}: an upper limit of normal must be a positive number")
+
+
 def resolve_uln(clinical: pd.DataFrame, uln: Mapping[str, float] | None) -> dict[str, float]:
     """ULN per enzyme column present: the given value, else :data:`DEFAULT_ULN` (warned)."""
     given = {k.lower(): float(v) for k, v in (uln or {}).items()}
     unknown = sorted(set(given) - set(ENZYMES))
     if unknown:
         raise ValueError(f"ULN given for unknown enzyme(s) {', '.join(unknown)}; choose from {', '.join(ENZYMES)}")
+    check_uln(given)
     out = {}
     defaulted = []
     for enz in ENZYMES:

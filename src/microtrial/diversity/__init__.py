@@ -41,11 +41,12 @@ from microtrial.diversity._stats import (
     mann_whitney,
     wilcoxon_signed_rank,
 )
-from microtrial.diversity._unifrac import faith_pd, unifrac
+from microtrial.diversity._unifrac import check_tree, faith_pd, unifrac
 
 __all__ = [
     "ALPHA_METRICS", "BETA_METRICS", "DepthSuggestion", "RankTest", "ace", "alpha_diversity",
-    "alpha_kruskal", "alpha_mixed_model", "alpha_tests", "comparison_samples", "anosim", "beta_diversity", "bh", "chao1", "choose_depth",
+    "alpha_kruskal", "alpha_mixed_model", "alpha_tests", "comparison_samples", "anosim", "beta_diversity", "bh", "chao1",
+    "check_tree", "choose_depth",
     "clr", "dysbiosis", "dysbiosis_change", "faith_pd", "goods_coverage", "kruskal_wallis",
     "mann_whitney", "pairwise_permanova", "pcoa", "permanova", "permdisp", "permutation_matrix",
     "pielou_evenness", "rarefaction_curves", "rarefy", "rclr", "shannon", "simpson",

@@ -55,6 +55,12 @@ def _tree_arrays(tree: object, feature_ids: tuple[str, ...]) -> tuple[np.ndarray
     return parent, length, tip_node
 
 
+def check_tree(tree: object, feature_ids: tuple[str, ...]) -> None:
+    """Raise :class:`~microtrial.errors.AnalysisError` unless every feature is a tip of
+    ``tree`` (once) and no branch length is negative (what Faith's PD and UniFrac need)."""
+    _tree_arrays(tree, tuple(feature_ids))
+
+
 def _node_matrix(table: FeatureTable, tree: object, *, proportions: bool):
     parent, length, tip_node = _tree_arrays(tree, table.feature_ids)
     x = sp.csr_matrix(table.data.T, dtype=np.float64)  # samples x features

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import pandas as pd
@@ -10,15 +11,23 @@ from microtrial.errors import InputError
 from microtrial.io._atomic import atomic_open, open_text
 
 _ID_HEADERS = {"feature id", "feature-id", "featureid", "id", "#otuid", "#otu id"}
+_TAXON_HEADERS = {"taxon", "taxonomy"}
 
 
 def read_taxonomy(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a taxonomy TSV into a DataFrame indexed by feature id with ``Taxon`` and
-    ``Confidence`` (NaN when absent) columns."""
+    ``Confidence`` (NaN when absent) columns.
+
+    With a header (QIIME 2: ``Feature ID<TAB>Taxon[<TAB>Confidence]``) the second column
+    must be ``Taxon`` (or ``Taxonomy``, any case); without one, every line is
+    ``id<TAB>taxon[<TAB>confidence]`` (Greengenes style). Leading ``#`` comment lines are
+    skipped. A taxon that is a number is an error (a feature table is not a taxonomy).
+    """
     ids: list[str] = []
+    seen: set[str] = set()
     taxa: list[str] = []
     conf: list[float] = []
-    header: list[str] | None = None
+    started = False
     try:
         with open_text(path) as fh:
             for lineno, raw in enumerate(fh, start=1):
@@ -26,17 +35,30 @@ def read_taxonomy(path: str | os.PathLike[str]) -> pd.DataFrame:
                 if not line.strip():
                     continue
                 cells = line.split("\t")
-                if header is None:
-                    if cells[0].strip().lower() not in _ID_HEADERS or len(cells) < 2:
-                        raise InputError(path, "header must be 'Feature ID<TAB>Taxon'", line=lineno)
-                    header = [c.strip() for c in cells]
-                    continue
+                if not started:
+                    started = True
+                    first = cells[0].strip().lower()
+                    if first in _ID_HEADERS:
+                        second = cells[1].strip() if len(cells) > 1 else ""
+                        if second.lower() not in _TAXON_HEADERS:
+                            hint = " (this looks like a feature table)" if first.startswith("#otu") else ""
+                            raise InputError(path, f"header must be 'Feature ID<TAB>Taxon', the second "
+                                                   f"column is '{second}'{hint}", line=lineno)
+                        continue
+                    if first.startswith("#"):  # a comment before the header or the first row
+                        started = False
+                        continue
                 if len(cells) < 2 or not cells[1].strip():
-                    raise InputError(path, "row without a taxon", line=lineno)
-                if cells[0] in ids:
-                    raise InputError(path, f"duplicate feature id '{cells[0]}'", line=lineno)
-                ids.append(cells[0])
-                taxa.append(cells[1].strip())
+                    raise InputError(path, "row without a taxon (expected id<TAB>taxon)", line=lineno)
+                fid, taxon = cells[0], cells[1].strip()
+                if fid in seen:
+                    raise InputError(path, f"duplicate feature id '{fid}'", line=lineno)
+                if _is_number(taxon):
+                    raise InputError(path, f"taxon '{taxon}' is a number, not a taxonomy "
+                                           f"(is this a feature table?)", line=lineno)
+                seen.add(fid)
+                ids.append(fid)
+                taxa.append(taxon)
                 if len(cells) > 2 and cells[2].strip():
                     try:
                         conf.append(float(cells[2]))
@@ -48,9 +70,16 @@ def read_taxonomy(path: str | os.PathLike[str]) -> pd.DataFrame:
         if isinstance(exc, FileNotFoundError):
             raise InputError(path, "no such file") from exc
         raise InputError(path, f"cannot read: {exc}") from exc
-    if header is None:
+    if not started:
         raise InputError(path, "empty taxonomy file")
     return pd.DataFrame({"Taxon": taxa, "Confidence": conf}, index=pd.Index(ids, name="Feature ID"))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def write_taxonomy(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:

@@ -25,6 +25,24 @@ SILVA and GTDB training sets are distributed."""
 K = 8
 
 
+def check_primers(primer_f: str | None, primer_r: str | None) -> None:
+    """Both primers or neither, each a non-empty string of IUPAC nucleotide codes; errors
+    name the option."""
+    from microtrial.seqs import primer_regex
+
+    if (primer_f is None) != (primer_r is None):
+        raise InputError("--primer-f/--primer-r", "give both primers or neither")
+    for name, primer in (("--primer-f", primer_f), ("--primer-r", primer_r)):
+        if primer is None:
+            continue
+        if not primer.strip():
+            raise InputError(name, "is empty")
+        try:
+            primer_regex(primer)
+        except ValueError as exc:
+            raise InputError(name, f"'{primer}' is not a primer sequence: {exc}") from None
+
+
 def default_cache_dir() -> Path:
     """``$MICROTRIAL_CACHE`` or ``~/.cache/microtrial``."""
     env = os.environ.get("MICROTRIAL_CACHE")
@@ -171,8 +189,9 @@ def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengen
 
     if not 0.0 <= confidence <= 1.0:
         raise InputError("--confidence", f"{confidence} is not between 0 and 1")
-    if (primer_f is None) != (primer_r is None):
-        raise InputError("--primer-f/--primer-r", "give both primers or neither")
+    if max_species < 1:
+        raise InputError("--max-species", f"must be >= 1, got {max_species}")
+    check_primers(primer_f, primer_r)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     queries = read_fasta(sequences)
@@ -217,11 +236,17 @@ def evaluate_stage(out_dir: Path, *, reference: str = "greengenes", ref_seqs: Pa
     from microtrial.io.taxonomy import read_reference
     from microtrial.taxonomy import cross_validate, extract_region
 
+    if not 0.0 <= confidence <= 1.0:
+        raise InputError("--confidence", f"{confidence} is not between 0 and 1")
+    check_primers(primer_f, primer_r)
     t0 = time.perf_counter()
     seqs_path, tax_path = reference_files(reference, ref_seqs, ref_taxonomy)
     ref = read_reference(seqs_path, tax_path)
     if primer_f and primer_r:
-        ref = extract_region(ref, primer_f, primer_r)
+        try:
+            ref = extract_region(ref, primer_f, primer_r)
+        except ValueError as exc:
+            raise InputError(seqs_path, str(exc)) from exc
     try:
         table = cross_validate(ref, folds=folds, confidence=confidence,
                                max_test_per_fold=max_test_per_fold, seed=seed, threads=threads)

@@ -50,6 +50,7 @@ from microtrial.reads._quality import (
     quality_histogram,
     quality_profile,
 )
+from microtrial.seqs import primer_regex
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +111,16 @@ def _check_options(o: DenoiseOptions) -> None:
     if o.pool not in POOL_METHODS:
         raise InputError("--pool", f"'{o.pool}' is not one of {', '.join(POOL_METHODS)}")
     for name, v in (("--trunc-len-f", o.trunc_len_f), ("--trunc-len-r", o.trunc_len_r),
-                    ("--amplicon-length", o.amplicon_length)):
+                    ("--trunc-q", o.trunc_q), ("--min-len", o.min_len), ("--max-n", o.max_n)):
         if v is not None and v < 0:
             raise InputError(name, f"must be >= 0, got {v}")
     if len(o.max_ee) != 2 or any(not (x > 0) for x in o.max_ee):
         raise InputError("--max-ee", f"needs two positive numbers, got {o.max_ee}")
     if o.min_overlap < 1:
         raise InputError("--min-overlap", f"must be >= 1, got {o.min_overlap}")
+    if o.amplicon_length is not None and o.amplicon_length < o.min_overlap:
+        raise InputError("--amplicon-length", f"must be at least the minimum overlap of the read pairs "
+                         f"(--min-overlap {o.min_overlap}), got {o.amplicon_length}")
     if o.max_mismatch < 0:
         raise InputError("--max-mismatch", f"must be >= 0, got {o.max_mismatch}")
     if o.threads < 1:
@@ -125,6 +129,45 @@ def _check_options(o: DenoiseOptions) -> None:
         raise InputError("--min-reads", f"must be >= 1, got {o.min_reads}")
     if o.primer_r is not None and o.primer_f is None:
         raise InputError("--primer-f", "the reverse primer is given without the forward primer")
+    for name, primer in (("--primer-f", o.primer_f), ("--primer-r", o.primer_r)):
+        if primer is not None:
+            if not primer.strip():
+                raise InputError(name, "is empty")
+            try:
+                primer_regex(primer)
+            except ValueError as exc:
+                raise InputError(name, f"'{primer}' is not a primer sequence: {exc}") from None
+
+
+def _longest(hist: QualityHistogram) -> int:
+    """Length of the longest read counted in ``hist`` (0 without reads)."""
+    nonzero = np.flatnonzero(hist.lengths)
+    return int(nonzero[-1]) if nonzero.size else 0
+
+
+def _check_lengths(o: DenoiseOptions, tf: int, tr: int | None, hist_f: QualityHistogram,
+                   hist_r: QualityHistogram | None) -> None:
+    """Refuse truncation lengths no read reaches, and an overlap longer than the reads.
+
+    As in DADA2's ``filterAndTrim``, a read shorter than its truncation length is dropped;
+    when *every* read of the run is shorter, the option is at fault, not the data (a study
+    where some samples lose all their reads still runs).
+    """
+    lengths = []
+    for name, trunc, hist, what in (("--trunc-len-f", tf, hist_f, "forward"),
+                                    ("--trunc-len-r", tr, hist_r, "reverse")):
+        if hist is None or trunc is None or hist.n_reads == 0:
+            continue
+        longest = _longest(hist)
+        if trunc > longest:
+            after = " after primer removal" if o.primer_f is not None else ""
+            raise InputError(name, f"{trunc} is longer than every {what} read (the longest is "
+                             f"{longest} nt{after}): no read would survive filtering")
+        lengths.append(trunc or longest)
+    if hist_r is not None and len(lengths) == 2 and o.min_overlap > min(lengths):
+        raise InputError("--min-overlap", f"{o.min_overlap} is longer than the reads "
+                         f"({lengths[0]} nt forward, {lengths[1]} nt reverse after truncation): "
+                         "no pair could merge")
 
 
 def _load(files: SampleFiles, o: DenoiseOptions):  # noqa: ANN202
@@ -311,6 +354,7 @@ def denoise_stage(
     hist_f = sum((x.hist_f for x in outs), QualityHistogram.empty())
     hist_r = (sum((x.hist_r for x in outs if x.hist_r is not None), QualityHistogram.empty())
               if paired else None)
+    _check_lengths(o, int(tf or 0), tr, hist_f, hist_r)
 
     # ---- denoise ---------------------------------------------------------------------------
     t0 = time.perf_counter()

@@ -22,6 +22,8 @@ import pandas as pd
 
 from microtrial.design import Comparison
 from microtrial.differential import (
+    FEATURE_RANKS,
+    METHODS,
     Contrast,
     filter_features,
     get_method,
@@ -38,6 +40,7 @@ from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
 from microtrial.io.runinfo import write_run_info
 from microtrial.io.taxonomy import read_taxonomy
+from microtrial.taxa import UNASSIGNED
 
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[[str, int, int], None]
@@ -55,6 +58,32 @@ class DifferentialSummary:
     n_called: dict[str, int] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def _check_options(methods: Sequence[str], ranks: Sequence[str], *, min_prevalence: float,
+                   min_abundance: float, threads: int) -> tuple[list[str], list[str]]:
+    """Method and rank names resolved (duplicates dropped) and the numeric options checked;
+    errors name the command-line option."""
+    try:
+        names = list(dict.fromkeys(get_method(m).name for m in methods))
+    except AnalysisError as exc:
+        raise InputError("--method", str(exc)) from exc
+    if not names:
+        raise InputError("--method", f"no method given; choose from {', '.join(METHODS)}")
+    checked: list[str] = []
+    for r in ranks:
+        try:
+            checked.append(check_rank(r))
+        except ValueError as exc:
+            raise InputError("--rank", f"unknown rank '{r}'; choose from {', '.join(FEATURE_RANKS)}") from exc
+    checked = list(dict.fromkeys(checked))
+    if not 0.0 <= min_prevalence <= 1.0:
+        raise InputError("--min-prevalence", f"{min_prevalence} is not a fraction between 0 and 1")
+    if not 0.0 <= min_abundance <= 1.0:
+        raise InputError("--min-abundance", f"{min_abundance} is not a relative abundance between 0 and 1")
+    if threads < 1:
+        raise InputError("--threads", f"must be >= 1, got {threads}")
+    return names, checked
 
 
 def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str],
@@ -132,13 +161,27 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
     """
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
-    names = [get_method(m).name for m in methods]
-    ranks = [check_rank(r) for r in ranks]
+    names, ranks = _check_options(methods, ranks, min_prevalence=min_prevalence,
+                                  min_abundance=min_abundance, threads=threads)
     ftable = read_table(table)
     md = read_metadata(metadata)
+    shared = [s for s in ftable.sample_ids if s in md.index]
+    if len(shared) < 2:
+        example = (f"; e.g. '{ftable.sample_ids[0]}' in the table, '{md.index[0]}' in the metadata"
+                   if len(ftable.sample_ids) and len(md.index) else "")
+        raise InputError(table, f"fewer than 2 samples ({len(shared)}) are also in the metadata "
+                                f"{metadata}{example}")
     tax: pd.Series | None = None
     if taxonomy is not None:
         tax = read_taxonomy(taxonomy)["Taxon"]
+        known = int(pd.Index(ftable.feature_ids).isin(tax.index).sum())
+        n = len(ftable.feature_ids)
+        if known == 0 and n:
+            raise InputError(taxonomy, f"none of the {n} features of {table} are in it "
+                                       f"(e.g. '{ftable.feature_ids[0]}')")
+        if known < n:
+            log.warning("%d of %d features of %s are not in %s; they count as %s",
+                        n - known, n, table, taxonomy, UNASSIGNED)
     elif any(r != "asv" for r in ranks):
         raise InputError(str(taxonomy or "--taxonomy"), f"ranks {', '.join(r for r in ranks if r != 'asv')} need a taxonomy")
     summary = DifferentialSummary(out_dir)

@@ -39,6 +39,7 @@ from microtrial.diversity import (
     alpha_tests,
     anosim,
     beta_diversity,
+    check_tree,
     choose_depth,
     comparison_samples,
     dysbiosis,
@@ -123,6 +124,40 @@ def _clean_inputs(table: FeatureTable, md: pd.DataFrame, table_path: Path,
     return table.select_samples(keep).drop_empty_features(), md.loc[keep]
 
 
+def _check_columns(md: pd.DataFrame, metadata_path: Path, *, comparisons: Sequence[Comparison],
+                   subject: str | None, healthy: tuple[str, str] | None,
+                   group_columns: Sequence[str], covariates: Sequence[str]) -> None:
+    """Every column an option or comparison names must be in the metadata."""
+    wanted: list[tuple[str, str]] = [("--covariates", c) for c in covariates]
+    wanted += [("--group", c) for c in group_columns]
+    if subject is not None:
+        wanted.append(("--subject", subject))
+    if healthy is not None:
+        wanted.append(("--healthy", healthy[0]))
+    for comp in comparisons:
+        cols = [comp.column, *comp.where, *([comp.subject] if comp.subject else [])]
+        wanted += [(f"comparison '{comp.name}'", c) for c in cols]
+    for opt, col in wanted:
+        if col not in md.columns:
+            names = [str(c) for c in md.columns]
+            shown = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
+            raise InputError(metadata_path, f"no column '{col}' ({opt}); columns are {shown}")
+
+
+def _check_integer_counts(ft: FeatureTable, table_path: Path) -> None:
+    """Rarefaction and rarefaction curves subsample reads: the counts must be whole numbers."""
+    data = ft.data.tocoo()
+    bad = np.flatnonzero(data.data != np.round(data.data))
+    if bad.size:
+        k = bad[0]
+        raise InputError(
+            table_path,
+            f"counts must be whole numbers (reads), but {bad.size} are not, e.g. "
+            f"{data.data[k]:g} for feature '{ft.feature_ids[data.row[k]]}' in sample "
+            f"'{ft.sample_ids[data.col[k]]}'",
+        )
+
+
 def _usable(comp: Comparison, md: pd.DataFrame, summary: DiversitySummary) -> pd.DataFrame | None:
     """The samples a comparison can use, or None (with a logged reason) when it cannot run."""
     try:
@@ -190,23 +225,32 @@ def diversity_stage(
     """
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     summary = DiversitySummary(out_dir)
     prog = progress or (lambda desc, done, total: None)
     unknown = [m for m in metrics if m not in BETA_METRICS]
     if unknown:
-        raise InputError("metrics", f"unknown beta metric(s) {unknown}; choose from {list(BETA_METRICS)}")
+        raise InputError("--metrics", f"unknown beta metric(s) {unknown}; choose from {list(BETA_METRICS)}")
     if permutations < 0:
         raise InputError("--permutations", "must be >= 0")
+    if rarefaction_iterations < 1:
+        raise InputError("--rarefaction-iterations", "must be >= 1")
 
+    # every input is read and checked before anything is written
     ft = read_table(table)
     md = read_metadata(metadata)
+    _check_columns(md, Path(metadata), comparisons=comparisons, subject=subject, healthy=healthy,
+                   group_columns=group_columns, covariates=covariates)
     ft, md = _clean_inputs(ft, md, Path(table), summary)
+    _check_integer_counts(ft, Path(table))  # rarefaction (and its curves) draw whole reads
     tree_obj = None
     if tree is not None:
         from microtrial.io.newick import read_tree
 
         tree_obj = read_tree(tree)
+        try:
+            check_tree(tree_obj, ft.feature_ids)
+        except AnalysisError as exc:
+            raise InputError(tree, str(exc)) from exc
     metrics = [m for m in metrics if m not in PHYLOGENETIC or tree_obj is not None]
     for m in set(PHYLOGENETIC) - set(metrics):
         summary.skipped.append(f"{m}: no tree given")
@@ -231,6 +275,7 @@ def diversity_stage(
     if rt.shape[1] < 2:
         raise InputError("--rarefy", f"fewer than 2 samples left at depth {depth}")
     summary.n_samples = rt.shape[1]
+    out_dir.mkdir(parents=True, exist_ok=True)
     _write(rarefaction_curves(ft, seed=seed), out_dir / "rarefaction-curves.tsv", summary)
     summary.timings["rarefaction"] = round(time.perf_counter() - t0, 3)
 
@@ -374,8 +419,6 @@ def rarefy_table(ft: FeatureTable, depth: int, seed: int, iterations: int) -> Fe
 def _global_tests(col: str, md: pd.DataFrame, alpha: pd.DataFrame, dms: dict[str, pd.DataFrame],
                   permutations: int, seed: int, summary: DiversitySummary,
                   test_rows: list, perm_rows: list, pair_rows: list) -> None:
-    if col not in md.columns:
-        raise InputError("--group", f"no metadata column '{col}'")
     g = md[col].dropna().astype(str)
     counts = g.value_counts()
     for lv in counts.index[counts < 2]:

@@ -51,6 +51,7 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
             tree_path = Path(ref_tree) if ref_tree is not None else Path(qdr.get_reference_tree())
             refs = read_fasta(seqs_path)
             reference_tree = read_tree(tree_path)
+            _check_reference(refs, reference_tree, seqs_path, tree_path)
             timings["read_reference"] = round(time.perf_counter() - t0, 3)
             if progress is not None:
                 progress("tree: placing ASVs", 0, len(queries))
@@ -65,6 +66,7 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
         else:
             aln_path = Path(ref_alignment) if ref_alignment is not None else Path(qdr.get_template_alignment())
             template = read_fasta(aln_path)
+            _check_alignment(template, aln_path)
             tree = de_novo_tree(queries, template)
             timings["de_novo"] = round(time.perf_counter() - t0, 3)
             reference = {"alignment": aln_path}
@@ -84,3 +86,32 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
                    options={"sequences": sequences, "method": m, "threads": threads, **reference},
                    timings=timings, extra={"n_tips": len(tips)})
     return path
+
+
+def _first(ids: list[str], n: int = 3) -> str:
+    return ", ".join(ids[:n]) + (", ..." if len(ids) > n else "")
+
+
+def _check_reference(refs: dict[str, str], tree, seqs_path: Path, tree_path: Path) -> None:  # noqa: ANN001
+    """Every reference sequence must name a tip of the reference tree (else the ASVs placed
+    next to it would be left out of the tree)."""
+    if not refs:
+        raise InputError(seqs_path, "no reference sequences")
+    tips = {t.name for t in tree.tips()}
+    missing = [r for r in refs if r not in tips]
+    if missing:
+        raise InputError(tree_path, f"{len(missing)} of the {len(refs)} reference sequence ids in "
+                         f"{seqs_path} are not tips of this tree (e.g. {_first(missing)})")
+
+
+def _check_alignment(template: dict[str, str], aln_path: Path) -> None:
+    """A template alignment: at least one row, every row of the same length."""
+    if not template:
+        raise InputError(aln_path, "no aligned sequences")
+    lengths = {k: len(v) for k, v in template.items()}
+    first = next(iter(lengths))
+    odd = [k for k, n in lengths.items() if n != lengths[first]]
+    if odd:
+        raise InputError(aln_path, f"not an alignment: rows have different lengths ({len(odd)} "
+                         f"differ from '{first}' with {lengths[first]} columns, e.g. '{odd[0]}' "
+                         f"with {lengths[odd[0]]})")

@@ -11,6 +11,8 @@ file (and the 1-based line, where known).
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -22,11 +24,20 @@ from microtrial.errors import InputError
 
 __all__ = ["Reads", "SampleFiles", "find_samples", "read_fastq", "read_pair"]
 
+log = logging.getLogger(__name__)
+
 _FASTQ_EXT = r"\.(?:fastq|fq)(?:\.gz)?"
 # <sample>_S1_L001_R1_001.fastq.gz  (bcl2fastq / Illumina naming)
 _ILLUMINA = re.compile(rf"^(?P<sample>.+?)_S\d+_L\d{{3}}_R(?P<dir>[12])_001{_FASTQ_EXT}$")
-# <sample>_R1.fastq.gz, <sample>_1.fastq.gz  (SRA and common short forms)
-_SHORT = re.compile(rf"^(?P<sample>.+?)_R?(?P<dir>[12]){_FASTQ_EXT}$")
+# <sample>_R1.fastq.gz, <sample>_R1_001.fastq.gz, <sample>_1.fastq.gz  (SRA and common short forms)
+_SHORT = re.compile(rf"^(?P<sample>.+?)_(?:R(?P<dir>[12])(?:_\d{{3}})?|(?P<num>[12])){_FASTQ_EXT}$")
+# <sample>_forward.fastq.gz / <sample>_reverse.fastq.gz
+_WORDS = re.compile(rf"^(?P<sample>.+?)_(?P<word>forward|reverse){_FASTQ_EXT}$", re.IGNORECASE)
+# a direction-like tag anywhere in a name that none of the patterns above recognised
+# (bare 1/2 or F/R after '-' or '.' are left out: 'mouse-1', 'mouse-2' are two samples)
+_DIR_LIKE = re.compile(r"^(?P<pre>.*)(?P<sep>[._-])(?P<tag>R[12]|fwd|rev|forward|reverse)"
+                       r"(?P<post>(?:[._-].*)?)$", re.IGNORECASE)
+_TAG_DIR = {"r1": "1", "fwd": "1", "forward": "1", "r2": "2", "rev": "2", "reverse": "2"}
 _ANY_FASTQ = re.compile(rf"^(?P<sample>.+?){_FASTQ_EXT}$")
 
 # ASCII -> True for the accepted bases
@@ -88,34 +99,51 @@ def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
     """Find the samples in a folder of demultiplexed FASTQ(.gz) files.
 
     Pairs are recognised by Illumina names: ``<sample>_S<n>_L<nnn>_R1_001.fastq.gz`` with
-    ``..._R2_001.fastq.gz``, or the short forms ``<sample>_1.fastq.gz`` / ``_2`` and
-    ``<sample>_R1.fastq.gz`` / ``_R2``.  The sample id is the part of the name before
-    ``_S<n>_L<nnn>_R1_001`` (or ``_1`` / ``_R1``).  A folder without any R2 file is read as
-    single-end (every FASTQ file one sample; the id is the name without the direction tag).
+    ``..._R2_001.fastq.gz``, or the short forms ``<sample>_1.fastq.gz`` / ``_2``,
+    ``<sample>_R1.fastq.gz`` / ``_R2`` (also ``_R1_001``), and
+    ``<sample>_forward.fastq.gz`` / ``_reverse`` (only when both are there).  The sample
+    id is the part of the name before ``_S<n>_L<nnn>_R1_001`` (or ``_1`` / ``_R1`` /
+    ``_forward``).  A folder without any R2 file is read as single-end (every FASTQ file
+    one sample; the id is the name without the direction tag); two of its files whose
+    names differ only by a direction-like tag (``x.R1.fq`` / ``x.R2.fq``, ``x-fwd.fq`` /
+    ``x-rev.fq``) are logged as a warning: they look like a pair that was not recognised.
 
     Raises
     ------
     InputError
-        The folder is missing or holds no FASTQ file; a sample has only R1 or only R2
-        while other samples are paired; two files give the same sample id and direction.
+        The folder is missing or holds no FASTQ file; a FASTQ name is a broken symbolic
+        link; a sample has only R1 or only R2 while other samples are paired; two files
+        give the same sample id and direction.
     """
     folder = Path(reads_dir)
     if not folder.is_dir():
         raise InputError(folder, "no such folder (expected a folder of FASTQ files)")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and _ANY_FASTQ.match(p.name))
+    files = []
+    for p in sorted(folder.iterdir()):
+        if not _ANY_FASTQ.match(p.name):
+            continue
+        if p.is_symlink() and not p.exists():
+            raise InputError(p, f"broken symbolic link: its target {os.readlink(p)} does not exist")
+        if p.is_file():
+            files.append(p)
     if not files:
         raise InputError(folder, "no FASTQ files (*.fastq, *.fastq.gz, *.fq, *.fq.gz) found")
     tagged: dict[str, dict[str, Path]] = {}
     untagged: dict[str, Path] = {}
+    named = {p: _direction(p.name) for p in files}
+    words = {d for p, d in named.items() if d is not None and _WORDS.match(p.name)}
     for p in files:
-        m = _ILLUMINA.match(p.name) or _SHORT.match(p.name)
-        if m is None:
+        parsed = named[p]
+        if parsed is not None and _WORDS.match(p.name) \
+                and (parsed[0], "2" if parsed[1] == "1" else "1") not in words:
+            parsed = None  # a lone <x>_forward / <x>_reverse file: a sample name, not half a pair
+        if parsed is None:
             sid = _ANY_FASTQ.match(p.name).group("sample")  # type: ignore[union-attr]
             if sid in untagged:
                 raise InputError(p, f"sample id '{sid}' is also given by {untagged[sid].name}")
             untagged[sid] = p
             continue
-        sid, d = m.group("sample"), m.group("dir")
+        sid, d = parsed
         slot = tagged.setdefault(sid, {})
         if d in slot:
             raise InputError(p, f"sample '{sid}' R{d} is also given by {slot[d].name}")
@@ -139,7 +167,39 @@ def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
             if any(s.sample_id == sid for s in samples):
                 raise InputError(p, f"sample id '{sid}' is given by two files")
             samples.append(SampleFiles(sid, p))
+        _warn_unrecognised_pairs([s.r1 for s in samples])
     return sorted(samples, key=lambda s: s.sample_id)
+
+
+def _direction(name: str) -> tuple[str, str] | None:
+    """``(sample id, "1" or "2")`` from a recognised paired FASTQ name, else None."""
+    m = _ILLUMINA.match(name)
+    if m is not None:
+        return m.group("sample"), m.group("dir")
+    m = _SHORT.match(name)
+    if m is not None:
+        return m.group("sample"), m.group("dir") or m.group("num")
+    m = _WORDS.match(name)
+    if m is not None:
+        return m.group("sample"), "1" if m.group("word").lower() == "forward" else "2"
+    return None
+
+
+def _warn_unrecognised_pairs(files: list[Path]) -> None:
+    """Warn about single-end files whose names differ only by a direction-like tag."""
+    by_rest: dict[tuple[str, str, str], dict[str, Path]] = {}
+    for p in files:
+        m = _DIR_LIKE.match(p.name)
+        if m is None:
+            continue
+        key = (m.group("pre"), m.group("sep"), m.group("post"))
+        by_rest.setdefault(key, {}).setdefault(_TAG_DIR[m.group("tag").lower()], p)
+    for slot in by_rest.values():
+        if "1" in slot and "2" in slot:
+            log.warning(
+                "%s and %s look like the two reads of one pair but were read as two single-end "
+                "samples: name them <sample>_R1.fastq.gz / <sample>_R2.fastq.gz (or Illumina's "
+                "<sample>_S1_L001_R1_001.fastq.gz) to pair them", slot["1"].name, slot["2"].name)
 
 
 def _strip_name(name: str) -> str:

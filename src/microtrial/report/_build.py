@@ -13,11 +13,51 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from microtrial.errors import InputError, MicrotrialError
 from microtrial.io._atomic import atomic_open
 from microtrial.report import _figures as figs
 from microtrial.report._truth import score_against_truth
 
 log = logging.getLogger(__name__)
+
+# What a run (or one stage) writes; a results folder holds at least one of these.
+RESULT_FILES = (
+    "read-tracking.tsv", "feature-table.biom", "feature-table.tsv", "dna-sequences.fasta",
+    "taxonomy.tsv", "tree.nwk", "clinical-response.tsv", "immune-paired.tsv",
+    "alpha-diversity.tsv", "permanova.tsv", "beta-*.tsv", "pcoa-*.tsv", "differential-*.tsv",
+    "associations-*.tsv",
+)
+ALPHA_INDICES = ("observed_features", "shannon", "simpson", "chao1", "faith_pd")
+
+
+def read_result_table(path: Path, **kwargs: object) -> pd.DataFrame:
+    """A tab-separated result table; an unreadable one is an :class:`InputError` naming it."""
+    try:
+        return pd.read_csv(path, sep="\t", **kwargs)  # type: ignore[call-overload, no-any-return]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        msg = " ".join(str(exc).split()).replace("Error tokenizing data. C error: ", "")
+        raise InputError(path, f"not a readable tab-separated table ({msg})") from None
+
+
+def _numeric(df: pd.DataFrame, path: Path, columns: list[str]) -> None:
+    """Refuse a table whose ``columns`` hold anything but numbers (or empty cells)."""
+    for c in columns:
+        values = pd.to_numeric(df[c], errors="coerce")
+        bad = values.isna() & df[c].notna()
+        if bad.any():
+            row = str(df.index[bad.to_numpy().nonzero()[0][0]])
+            raise InputError(path, f"'{df[c][bad].iloc[0]}' (row '{row}') is not a number", field=c)
+
+
+def _check_folders(results: Path, truth: Path | None) -> None:
+    if not results.is_dir():
+        raise InputError(results, "not a results folder")
+    if not any(any(results.glob(pattern)) for pattern in RESULT_FILES):
+        raise InputError(results, "holds none of the result tables of a run (read-tracking.tsv, "
+                         "feature-table.biom, alpha-diversity.tsv, ...): is it the output "
+                         "folder of 'microtrial run'?")
+    if truth is not None and not truth.is_dir():
+        raise InputError(truth, "no such folder (expected a simulator's truth/ folder)")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
@@ -72,12 +112,14 @@ class _Report:
         path = self.results / name
         if not path.exists():
             return None
-        return pd.read_csv(path, sep="\t", **kwargs)  # type: ignore[call-overload]
+        return read_result_table(path, **kwargs)
 
     def guarded(self, title: str, fn: Callable[[], None]) -> None:
         self.section(title)
         try:
             fn()
+        except MicrotrialError:  # a bad input file is the user's to fix: say which
+            raise
         except Exception as exc:  # a broken section must not sink the report
             log.warning("report section %r failed: %s", title, exc)
             self.text(f"This section could not be drawn: {exc}", cls="missing")
@@ -99,8 +141,16 @@ def write_report(
         The study's name.
     truth_dir : Path, optional
         A simulator's ``truth/`` folder: adds a section scoring the results against it.
+
+    Raises
+    ------
+    InputError
+        ``results_dir`` holds none of a run's result tables, ``truth_dir`` is not a folder,
+        or a result table cannot be read (``report.html`` is then not written).
     """
     results_dir = Path(results_dir)
+    truth = Path(truth_dir) if truth_dir is not None else None
+    _check_folders(results_dir, truth)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
     rep = _Report(results_dir, out_dir)
     metadata = _metadata(results_dir)
@@ -112,9 +162,8 @@ def write_report(
     rep.guarded("Beta diversity", lambda: _beta(rep, metadata))
     rep.guarded("Differential abundance", lambda: _differential(rep))
     rep.guarded("Associations with clinical, immune and metabolite measures", lambda: _associations(rep))
-    if truth_dir is not None and Path(truth_dir).exists():
-        rep.guarded("Simulation truth: how close are the results?",
-                    lambda: _truth(rep, Path(truth_dir)))
+    if truth is not None:
+        rep.guarded("Simulation truth: how close are the results?", lambda: _truth(rep, truth))
     rep.guarded("Methods and provenance", lambda: _methods(rep))
 
     nav = " ".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in rep.toc)
@@ -202,7 +251,11 @@ def _alpha(rep: _Report, metadata: pd.DataFrame | None) -> None:
     if alpha is None:
         rep.text("No alpha diversity table.")
         return
-    cols = [c for c in ("observed_features", "shannon", "simpson", "chao1", "faith_pd") if c in alpha]
+    cols = [c for c in ALPHA_INDICES if c in alpha]
+    if not cols:
+        raise InputError(rep.results / "alpha-diversity.tsv",
+                         f"no alpha diversity column (any of {', '.join(ALPHA_INDICES)})", line=1)
+    _numeric(alpha, rep.results / "alpha-diversity.tsv", cols)
     if metadata is not None and cols:
         for by in _design_columns(metadata):
             rep.figure(figs.grouped_boxes(alpha, metadata[by].astype(str), cols, f"Alpha diversity by {by}"),
@@ -225,7 +278,7 @@ def _beta(rep: _Report, metadata: pd.DataFrame | None) -> None:
         path = rep.results / f"pcoa-{metric}.tsv"
         if not path.exists() or metadata is None:
             continue
-        coords = pd.read_csv(path, sep="\t", index_col=0, comment="#")
+        coords = read_result_table(path, index_col=0, comment="#")
         if not {"PC1", "PC2"} <= set(coords.columns):
             continue
         explained = _explained(path)
@@ -247,7 +300,7 @@ def _beta(rep: _Report, metadata: pd.DataFrame | None) -> None:
 def _explained(path: Path) -> tuple[float, float] | None:
     side = path.with_name(path.name.replace("pcoa-", "pcoa-explained-"))
     if side.exists():
-        df = pd.read_csv(side, sep="\t")
+        df = read_result_table(side)
         col = [c for c in df.columns if "explained" in c.lower()]
         if col and len(df) >= 2:
             return float(df[col[0]].iloc[0]), float(df[col[0]].iloc[1])
@@ -288,7 +341,7 @@ def _associations(rep: _Report) -> None:
         rep.text("No association results.")
         return
     for path in tables:
-        df = pd.read_csv(path, sep="\t")
+        df = read_result_table(path)
         if {"feature", "measure", "rho"} <= set(df.columns) and len(df):
             kind = path.stem.removeprefix("associations-")
             q = df["q_value"] if "q_value" in df else pd.Series(np.nan, index=df.index)
@@ -315,7 +368,10 @@ def _methods(rep: _Report) -> None:
 
     rows = []
     for path in sorted((rep.results / "logs").glob("*.run-info.json")):
-        info = json.loads(path.read_text())
+        try:
+            info = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(path, f"not a readable run-info file ({exc})") from None
         secs = sum(info.get("timings_seconds", {}).values()) if info.get("timings_seconds") else None
         rows.append({"stage": path.name.split(".")[0], "command": info.get("command"),
                      "seconds": secs, "options": json.dumps(info.get("options", {}))[:200]})

@@ -6,7 +6,10 @@ the suffix:
 - ``<sample>_S<n>_L<lane>_R1_001.fastq.gz`` (Illumina/CASAVA 1.8, what MiSeq writes;
   the sample id drops ``_S<n>_L<lane>`` as QIIME 2's Casava import does),
 - ``<sample>_R1_001.fastq.gz``, ``<sample>_R1.fastq.gz``,
-- ``<sample>_1.fastq.gz`` (SRA/ENA style), with ``R2``/``2`` for the reverse reads.
+- ``<sample>_1.fastq.gz`` (SRA/ENA style), with ``R2``/``2`` for the reverse reads,
+- ``<sample>_forward.fastq.gz`` / ``<sample>_reverse.fastq.gz``.
+
+The same names as the denoise stage's :func:`microtrial.reads._fastq.find_samples`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ _PATTERNS = (
     re.compile(r"^(?P<sample>.+?)_S\d+_L\d{3}_R(?P<read>[12])_\d{3}\.f(?:ast)?q(?:\.gz)?$"),
     re.compile(r"^(?P<sample>.+?)_R(?P<read>[12])(?:_\d{3})?\.f(?:ast)?q(?:\.gz)?$"),
     re.compile(r"^(?P<sample>.+?)_(?P<read>[12])\.f(?:ast)?q(?:\.gz)?$"),
+    re.compile(r"^(?P<sample>.+?)_(?P<read>forward|reverse)\.f(?:ast)?q(?:\.gz)?$", re.IGNORECASE),
 )
+_READ = {"1": 1, "2": 2, "forward": 1, "reverse": 2}
 _FASTQ = re.compile(r"\.f(?:ast)?q(?:\.gz)?$")
 
 
@@ -31,6 +36,7 @@ class ReadPairs:
     unpaired: tuple[Path, ...] = ()
     unrecognised: tuple[Path, ...] = ()
     duplicates: tuple[str, ...] = ()
+    broken_links: tuple[Path, ...] = ()
 
 
 def parse_fastq_name(name: str) -> tuple[str, int] | None:
@@ -38,7 +44,7 @@ def parse_fastq_name(name: str) -> tuple[str, int] | None:
     for pattern in _PATTERNS:
         m = pattern.match(name)
         if m is not None:
-            return m.group("sample"), int(m.group("read"))
+            return m.group("sample"), _READ[m.group("read").lower()]
     return None
 
 
@@ -46,8 +52,14 @@ def find_read_pairs(folder: Path) -> ReadPairs:
     """Pair the FASTQ files in ``folder`` (not recursive) by sample id."""
     found: dict[str, dict[int, list[Path]]] = {}
     unrecognised: list[Path] = []
+    broken: list[Path] = []
     for p in sorted(folder.iterdir()):
-        if not p.is_file() or not _FASTQ.search(p.name):
+        if not _FASTQ.search(p.name):
+            continue
+        if p.is_symlink() and not p.exists():
+            broken.append(p)
+            continue
+        if not p.is_file():
             continue
         parsed = parse_fastq_name(p.name)
         if parsed is None:
@@ -66,4 +78,4 @@ def find_read_pairs(folder: Path) -> ReadPairs:
             pairs[sample] = (reads[1][0], reads[2][0])
         else:
             unpaired.extend(v[0] for v in reads.values())
-    return ReadPairs(pairs, tuple(unpaired), tuple(unrecognised), tuple(duplicates))
+    return ReadPairs(pairs, tuple(unpaired), tuple(unrecognised), tuple(duplicates), tuple(broken))

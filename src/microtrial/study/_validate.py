@@ -245,6 +245,8 @@ def _check_reads(p: Parsed, md: pd.DataFrame | None) -> None:
         p.add(("reads", "dir"), f"{f} has no mate (expected R1 and R2 files per sample)")
     for s in found.duplicates:
         p.add(("reads", "dir"), f"sample '{s}' has more than one R1 or R2 file")
+    for f in found.broken_links:
+        p.add(("reads", "dir"), f"{f} is a broken symbolic link (its target does not exist)")
     if found.unrecognised:
         p.add(("reads", "dir"), "cannot tell sample and read from these FASTQ names "
               f"(use <sample>_S1_L001_R1_001.fastq.gz or <sample>_1.fastq.gz): "
@@ -351,6 +353,7 @@ def _check_subject_tables(p: Parsed, md: pd.DataFrame | None, design: Any) -> No
     for loc, path, exact in tables:
         if not _file(p, loc, path):
             continue
+        n_problems = len(p.problems)
         try:
             header, rows = _read_tsv(path)
         except InputError as exc:
@@ -385,6 +388,23 @@ def _check_subject_tables(p: Parsed, md: pd.DataFrame | None, design: Any) -> No
             if stray:
                 p.add(loc, f"visits in {path} that are not time points of the metadata: "
                       f"{_ids(stray)}")
+        if len(p.problems) == n_problems:
+            _check_values(p, loc, path, clinical if loc[0] == "clinical" else None)
+
+
+def _check_values(p: Parsed, loc: tuple[str, ...], path: Path, clinical: Any) -> None:
+    """Read a clinical or immune table as the clinical stage will (numbers, scale ranges),
+    so that a bad value is found now rather than after the slow stages of a run."""
+    from microtrial.clinical import read_clinical, read_immune
+
+    try:
+        if clinical is not None:
+            read_clinical(path, mmt_scale=clinical.mmt_scale, baseline=clinical.baseline,
+                          uln=clinical.uln)
+        else:
+            read_immune(path)
+    except InputError as exc:
+        p.add(loc, str(exc))
 
 
 def _check_metabolites(p: Parsed, md: pd.DataFrame | None) -> None:

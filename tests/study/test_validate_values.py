@@ -1,0 +1,58 @@
+"""``validate`` reads the clinical and immune tables as the clinical stage does, so a bad
+value fails validation instead of a run minutes later."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from microtrial.cli import main
+from microtrial.errors import StudyError
+from microtrial.study import validate_study
+
+SAMPLES = ["P1-0", "P1-12", "P2-0", "P2-12", "C1-0", "C2-0"]
+
+
+@pytest.fixture
+def study_dir(tmp_path, test_data) -> Path:
+    d = tmp_path / "study"
+    shutil.copytree(test_data / "study", d)
+    (d / "reads").mkdir()
+    for s in SAMPLES:
+        for r in (1, 2):
+            (d / "reads" / f"{s}_S1_L001_R{r}_001.fastq.gz").touch()
+    return d
+
+
+def test_non_numeric_clinical_score(study_dir, capsys):
+    clinical = study_dir / "clinical.tsv"
+    clinical.write_text(clinical.read_text().replace("P1\tweek12\t2\t2\t74", "P1\tweek12\t2\t2\tn.d."))
+    with pytest.raises(StudyError) as info:
+        validate_study(study_dir / "study.yaml")
+    assert info.value.problems == [
+        f"{study_dir / 'study.yaml'}: line 34: clinical.table: clinical.tsv: line 3: mmt8: "
+        "subject 'P1' visit 'week12': 'n.d.' is not a number"]
+    assert main(["validate", str(study_dir / "study.yaml")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {study_dir / 'study.yaml'}: 1 problem found")
+
+
+def test_clinical_value_outside_its_scale(study_dir):
+    clinical = study_dir / "clinical.tsv"
+    clinical.write_text(clinical.read_text().replace("P2\tbaseline\t5\t6\t66", "P2\tbaseline\t5\t6\t96"))
+    with pytest.raises(StudyError) as info:
+        validate_study(study_dir / "study.yaml")
+    assert len(info.value.problems) == 1
+    assert "line 4: mmt8: subject 'P2' visit 'baseline': 96 is outside the scale's range 0-80" \
+        in info.value.problems[0]
+
+
+def test_non_numeric_immune_value(study_dir):
+    immune = study_dir / "immune.tsv"
+    immune.write_text(immune.read_text().replace("16.4", "high"))
+    with pytest.raises(StudyError) as info:
+        validate_study(study_dir / "study.yaml")
+    assert info.value.problems == [
+        f"{study_dir / 'study.yaml'}: line 38: immune: immune.tsv: line 5: treg_pct: "
+        "subject 'P2' visit 'week12': 'high' is not a number"]
