@@ -87,3 +87,24 @@ def test_cli(cohort, capsys) -> None:
     assert err.startswith("error: ") and "bad.tsv" in err and "mmt8" in err and "'P2'" in err and "'week12'" in err
     assert not (cohort / "bad-out" / "clinical-response.tsv").exists()
     assert main(["clinical", "--help"]) == 0
+
+
+def test_failed_rerun_into_a_used_folder_does_not_look_complete(cohort, monkeypatch) -> None:
+    """run-info.json marks a complete folder; a run that fails while writing removes the
+    earlier run's, and a run that fails on its inputs leaves the earlier folder as it was."""
+    import microtrial.pipeline.clinical as stage
+
+    out = cohort / "out"
+    clinical_stage(cohort / "clinical.tsv", out, uln={"ck": 200, "aldolase": 7.6})
+    assert (out / "run-info.json").exists()
+    with pytest.raises(InputError):  # bad input: nothing touched
+        clinical_stage(cohort / "clinical.tsv", out, followup="month6")
+    assert (out / "run-info.json").exists()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(stage, "write_tsv", disk_full)
+    with pytest.raises(OSError):
+        clinical_stage(cohort / "clinical.tsv", out, uln={"ck": 200, "aldolase": 7.6})
+    assert not (out / "run-info.json").exists()

@@ -23,9 +23,10 @@ def export_cmd(artifact: Path, output_dir: Path) -> None:
     The folder also gets run-info.json recording the artifact's UUID and type.
     """
     from microtrial.io.qza import export_qza, qza_info
-    from microtrial.io.runinfo import write_run_info
+    from microtrial.io.runinfo import start_output, write_run_info
 
     info = qza_info(artifact)
+    start_output(output_dir)
     files = export_qza(artifact, output_dir)
     for path in files:
         click.echo(f"{info.type}: {path}")

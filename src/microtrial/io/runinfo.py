@@ -45,6 +45,17 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def start_output(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` for a run's outputs and remove a ``run-info.json`` left there by an
+    earlier run. Every stage writes ``run-info.json`` last, so until this run completes the
+    folder is visibly incomplete: a run that fails half-way through a reused folder must not
+    leave it looking complete. Call it once the inputs are checked, before the first write."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "run-info.json").unlink(missing_ok=True)
+    return out
+
+
 def write_run_info(
     out_dir: str | Path,
     *,

@@ -39,7 +39,7 @@ from microtrial.clinical._io import _long_table
 from microtrial.errors import InputError
 from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
-from microtrial.io.runinfo import write_run_info
+from microtrial.io.runinfo import start_output, write_run_info
 from microtrial.io.taxonomy import read_taxonomy
 from microtrial.pipeline.clinical import write_tsv
 from microtrial.taxa import collapse
@@ -178,7 +178,7 @@ def associations_stage(
     files: dict[str, Path] = {}
     n_tests: dict[str, int] = {}
     n_sig: dict[str, int] = {}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    start_output(out_dir)
     total = len(measures)
     for i, (kind, meas) in enumerate(measures.items()):
         if meas.shape[1] == 0 or feats.shape[1] == 0:

@@ -183,7 +183,7 @@ def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengen
     """Classify the ASVs in ``sequences`` (FASTA) and write ``taxonomy.tsv`` and
     ``run-info.json`` into ``out_dir``; returns the taxonomy path."""
     from microtrial.io.fasta import read_fasta
-    from microtrial.io.runinfo import write_run_info
+    from microtrial.io.runinfo import start_output, write_run_info
     from microtrial.io.taxonomy import read_species_reference, write_taxonomy
     from microtrial.taxonomy import classify
 
@@ -210,7 +210,7 @@ def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengen
                       both_orientations=both_orientations, progress=progress)
     timings["classify"] = round(time.perf_counter() - t1, 3)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    start_output(out_dir)
     path = out_dir / "taxonomy.tsv"
     write_taxonomy(result[["Taxon", "Confidence"]], path)
     write_run_info(
@@ -232,7 +232,7 @@ def evaluate_stage(out_dir: Path, *, reference: str = "greengenes", ref_seqs: Pa
                    max_test_per_fold: int | None = 500, primer_f: str | None = None,
                    primer_r: str | None = None, threads: int = 2, seed: int = 0) -> Path:
     """k-fold cross-validation on the reference; writes ``evaluation.tsv`` (+ run-info)."""
-    from microtrial.io.runinfo import write_run_info
+    from microtrial.io.runinfo import start_output, write_run_info
     from microtrial.io.taxonomy import read_reference
     from microtrial.taxonomy import cross_validate, extract_region
 
@@ -253,7 +253,7 @@ def evaluate_stage(out_dir: Path, *, reference: str = "greengenes", ref_seqs: Pa
     except ValueError as exc:
         raise InputError(seqs_path, str(exc)) from exc
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    start_output(out_dir)
     path = out_dir / "evaluation.tsv"
     with atomic_open(path) as fh:
         table.to_csv(fh, sep="\t", index=False, float_format="%.4f")

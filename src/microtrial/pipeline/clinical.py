@@ -23,7 +23,7 @@ from microtrial.clinical import (
 from microtrial.clinical._response import resolve_uln
 from microtrial.errors import InputError
 from microtrial.io._atomic import atomic_open
-from microtrial.io.runinfo import write_run_info
+from microtrial.io.runinfo import start_output, write_run_info
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def clinical_stage(
     rates = response_rates(response)
     imm = read_immune(immune) if immune is not None else None
     paired = immune_paired(imm, baseline=baseline, followup=followup) if imm is not None else None
-    out_dir.mkdir(parents=True, exist_ok=True)
+    start_output(out_dir)
     files = {"clinical-response.tsv": out_dir / "clinical-response.tsv",
              "response-rates.tsv": out_dir / "response-rates.tsv"}
     write_tsv(_response_table(response), files["clinical-response.tsv"])

@@ -307,7 +307,7 @@ def denoise_stage(
     from microtrial.io._atomic import atomic_open
     from microtrial.io.fasta import sequence_id, write_fasta
     from microtrial.io.feature_table import write_biom, write_table_tsv
-    from microtrial.io.runinfo import write_run_info
+    from microtrial.io.runinfo import start_output, write_run_info
     from microtrial.table import FeatureTable
 
     o = options
@@ -426,7 +426,7 @@ def denoise_stage(
     # ---- write ------------------------------------------------------------------------------
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    start_output(out_dir)
     ids = [sequence_id(s) for s in seqs]
     keep_samples = counts.sum(axis=1) > 0
     if not keep_samples.any():

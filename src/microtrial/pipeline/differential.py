@@ -38,7 +38,7 @@ from microtrial.errors import AnalysisError, InputError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
-from microtrial.io.runinfo import write_run_info
+from microtrial.io.runinfo import start_output, write_run_info
 from microtrial.io.taxonomy import read_taxonomy
 from microtrial.taxa import UNASSIGNED
 
@@ -274,7 +274,7 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
         step += 1
         if progress:
             progress("differential", step, total_steps)
-    out_dir.mkdir(parents=True, exist_ok=True)  # only once every test has run
+    start_output(out_dir)  # only once every test has run
     merged: dict[str, pd.DataFrame] = {}
     for name in names:
         df = pd.concat(results[name], ignore_index=True) if results[name] else pd.DataFrame(columns=BASE_COLUMNS)

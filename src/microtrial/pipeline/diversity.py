@@ -57,7 +57,7 @@ from microtrial.errors import AnalysisError, InputError, MicrotrialError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
-from microtrial.io.runinfo import write_run_info
+from microtrial.io.runinfo import start_output, write_run_info
 from microtrial.stats import bh
 from microtrial.table import FeatureTable
 
@@ -275,7 +275,7 @@ def diversity_stage(
     if rt.shape[1] < 2:
         raise InputError("--rarefy", f"fewer than 2 samples left at depth {depth}")
     summary.n_samples = rt.shape[1]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    start_output(out_dir)
     _write(rarefaction_curves(ft, seed=seed), out_dir / "rarefaction-curves.tsv", summary)
     summary.timings["rarefaction"] = round(time.perf_counter() - t0, 3)
 

@@ -95,15 +95,12 @@ def run_study(
     truth_dir : Path, optional
         A simulator's ``truth/`` folder: the report then scores the results against it.
     """
-    from microtrial.io.runinfo import write_run_info
+    from microtrial.io.runinfo import start_output, write_run_info
     from microtrial.study import validate_study
 
     study = validate_study(study_path)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stale = out_dir / "run-info.json"
-    if stale.exists():
-        stale.unlink()  # the folder is incomplete until this run finishes
+    start_output(out_dir)  # the folder is incomplete until this run finishes
     rec = RunRecord(out_dir)
     opts = study.options
     n_threads = threads or opts.threads

@@ -33,7 +33,7 @@ from microtrial.io._atomic import atomic_open, atomic_path
 from microtrial.io.fasta import write_fasta
 from microtrial.io.feature_table import write_table_tsv
 from microtrial.io.metadata import write_metadata
-from microtrial.io.runinfo import write_run_info
+from microtrial.io.runinfo import start_output, write_run_info
 from microtrial.io.taxonomy import write_taxonomy
 from microtrial.simulate import SimulatedTrial, SimulationDesign, simulate_trial
 from microtrial.table import FeatureTable
@@ -79,6 +79,7 @@ def simulate_stage(
     timings["simulate"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
+    start_output(out_dir)
     reads_dir.mkdir(parents=True, exist_ok=True)
     written = _write_reads(trial, reads_dir, progress)
     for path in stale:

@@ -30,7 +30,7 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
 
     from microtrial.io.fasta import read_fasta
     from microtrial.io.newick import read_tree, write_tree
-    from microtrial.io.runinfo import write_run_info
+    from microtrial.io.runinfo import start_output, write_run_info
     from microtrial.phylogeny import build_reference_index, de_novo_tree, insertion_tree
 
     m = method.lower().replace("_", "-").replace("denovo", "de-novo")
@@ -79,7 +79,7 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
     if missing:  # an internal guarantee; never write a tree that lacks ASVs
         raise RuntimeError(f"{len(missing)} ASVs missing from the tree")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    start_output(out_dir)
     path = out_dir / "tree.nwk"
     write_tree(tree, path)
     write_run_info(out_dir, command="tree",
