@@ -134,3 +134,16 @@ def test_ctrl_c_still_exits_130(capsys, monkeypatch):
     monkeypatch.setattr(qza, "import_file", fail)
     assert main(["qza", "import", "t.tsv", "--type", "FeatureTable[Frequency]", "-o", "x.qza"]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_warnings_are_one_plain_line_when_not_a_terminal(tmp_path, capsys):
+    """Logged to a file or CI (stderr not a TTY): ``warning: <message>``, never wrapped."""
+    import logging
+
+    assert main(["validate", str(tmp_path / "missing.yaml")]) == 2  # configures logging
+    capsys.readouterr()
+    message = "a long warning " * 12 + "\nwith a second line"
+    logging.getLogger("microtrial.test").warning(message)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("warning: a long warning") and err.rstrip().endswith("with a second line")

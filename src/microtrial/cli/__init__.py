@@ -84,13 +84,26 @@ def cli(verbose: int, debug: bool) -> None:
     """microtrial: 16S amplicon analysis of clinical studies, from reads to report."""
     _STATE["debug"] = debug
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    from rich.logging import RichHandler
+    handler: logging.Handler
+    if sys.stderr.isatty():
+        from rich.logging import RichHandler
 
-    handler = RichHandler(show_path=False, show_time=False, console=_stderr_console())
+        handler = RichHandler(show_path=False, show_time=False, console=_stderr_console())
+    else:  # logs and CI: one plain line per message, never wrapped ("warning: ...")
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_PlainFormatter("%(levelname)s: %(message)s"))
     root = logging.getLogger("microtrial")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+class _PlainFormatter(logging.Formatter):
+    """``warning: <message>`` on one line (newlines in the message folded)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return " ".join(text.split("\n")).replace(record.levelname, record.levelname.lower(), 1)
 
 
 def _stderr_console():  # noqa: ANN202
