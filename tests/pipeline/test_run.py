@@ -77,5 +77,6 @@ def test_run_refuses_a_bad_study_in_one_line(tmp_path: Path, capsys):
                    "table: none.tsv\n")
     assert main(["run", str(bad), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {bad}")
+    assert err.splitlines()[-1].startswith(f"error: {bad}: ")  # ends in one error line
+    assert sum(line.startswith("error: ") for line in err.splitlines()) == 1
     assert "Traceback" not in err

@@ -199,15 +199,16 @@ def test_cli_ok_and_error(study_dir, capsys):
     assert main(["validate", str(study_dir / "study.yaml")]) == 2
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
-    assert lines[0] == f"error: {study_dir / 'study.yaml'}: 2 problems found"
-    assert lines[1].startswith(f"  - {study_dir / 'study.yaml'}: line 12: reads.pool: ")
-    assert lines[2].startswith(f"  - {study_dir / 'study.yaml'}: line 41: options.seed: ")
+    assert len(lines) == 3  # the problems, then one closing error line
+    assert lines[0].startswith(f"{study_dir / 'study.yaml'}: line 12: reads.pool: ")
+    assert lines[1].startswith(f"{study_dir / 'study.yaml'}: line 41: options.seed: ")
+    assert lines[2] == f"error: {study_dir / 'study.yaml'}: 2 problems found (listed above)"
     assert "Traceback" not in captured.err + captured.out
 
 
 def test_cli_missing_study_file(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
-    assert capsys.readouterr().err.startswith("error: ")
+    assert capsys.readouterr().err == f"error: {tmp_path / 'nope.yaml'}: no such file\n"
 
 
 def test_load_study_metadata_problem_is_input_error(study_dir):

@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MicrotrialError as exc:
         if _STATE["debug"]:
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
+        click.echo(_error_lines(exc), err=True)
         return 2
     except OSError as exc:  # missing/unreadable files, read-only file system, disk full, ...
         if _STATE["debug"]:
@@ -150,6 +150,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"error: {_os_error_line(exc)}", err=True)
         return 2
     return 0
+
+
+def _error_lines(exc: Exception) -> str:
+    """What stderr gets for one of our errors: ends in one line ``error: <file>: <what>``.
+
+    A study with several problems lists them first, one line each (each names its file and
+    line), then ``error: <study>: N problems found (listed above)``; a single problem is
+    just ``error: <problem>``."""
+    from microtrial.errors import StudyError
+
+    if isinstance(exc, StudyError):
+        problems = [_one_line(p) for p in exc.problems]
+        if len(problems) == 1:
+            return f"error: {problems[0]}"
+        if problems:
+            return "\n".join([*problems, f"error: {exc.path}: {len(problems)} problems found (listed above)"])
+    return f"error: {_one_line(str(exc))}"
 
 
 def _one_line(text: str) -> str:
