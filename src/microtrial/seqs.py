@@ -36,6 +36,21 @@ def primer_regex(primer: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
+def check_primer_option(option: str, primer: str | None) -> None:
+    """Raise an InputError naming ``option`` unless ``primer`` is None or a non-empty
+    sequence of IUPAC nucleotide codes."""
+    from microtrial.errors import InputError
+
+    if primer is None:
+        return
+    if not primer.strip():
+        raise InputError(option, "is empty")
+    try:
+        primer_regex(primer)
+    except ValueError as exc:
+        raise InputError(option, f"'{primer}' is not a primer sequence: {exc}") from None
+
+
 def extract_amplicon(
     seq: str, primer_f: str, primer_r: str, *, keep_primers: bool = False
 ) -> str | None:

@@ -3,61 +3,25 @@ any output is written; truncation longer than some (not all) reads still runs.""
 
 from __future__ import annotations
 
-import gzip
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-import microtrial.denoise
-from microtrial.cli import main
-from microtrial.denoise._types import DadaResult
+from cli_checks import one_error as _one_error
 from microtrial.errors import InputError
 from microtrial.pipeline.denoise import DenoiseOptions, denoise_stage
-from microtrial.seqs import reverse_complement
+
+from ._reads import write_pairs
 
 RNG = np.random.default_rng(7)
 AMPLICON = "".join(RNG.choice(list("ACGT"), 120))
 
 
-def _write_pairs(folder: Path, sample: str, n: int, read_len: int) -> None:
-    r1, r2 = [], []
-    q = "I" * read_len
-    for i in range(n):
-        name = f"@M1:1:FC:1:1101:{i}:1"
-        r1.append(f"{name} 1:N:0:1\n{AMPLICON[:read_len]}\n+\n{q}\n")
-        r2.append(f"{name} 2:N:0:1\n{reverse_complement(AMPLICON)[:read_len]}\n+\n{q}\n")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{sample}_S1_L001_R1_001.fastq.gz").write_bytes(gzip.compress("".join(r1).encode()))
-    (folder / f"{sample}_S1_L001_R2_001.fastq.gz").write_bytes(gzip.compress("".join(r2).encode()))
-
-
-@pytest.fixture
-def exact_denoiser(monkeypatch):
-    """Every unique sequence its own variant (the true answer for error-free reads)."""
-
-    def dada(dereps, **kw):
-        return [DadaResult(d.sequences, d.abundances.copy(), np.arange(len(d.sequences), dtype=np.int64))
-                for d in dereps]
-
-    monkeypatch.setattr(microtrial.denoise, "dada", dada, raising=False)
-    monkeypatch.setattr(microtrial.denoise, "learn_errors", lambda dereps, **kw: np.zeros((16, 41)),
-                        raising=False)
-
-
 @pytest.fixture
 def reads_dir(tmp_path):
     d = tmp_path / "reads"
-    _write_pairs(d, "s1", 20, 80)
-    _write_pairs(d, "s2", 15, 80)
+    write_pairs(d, "s1", [AMPLICON] * 20, 80)
+    write_pairs(d, "s2", [AMPLICON] * 15, 80)
     return d
-
-
-def _one_error(capsys, argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
 
 
 @pytest.mark.parametrize(("option", "value"), [
@@ -91,7 +55,7 @@ def test_overlap_longer_than_the_reads(exact_denoiser, reads_dir, tmp_path, caps
 
 
 def test_truncation_longer_than_some_samples_reads_still_runs(exact_denoiser, reads_dir, tmp_path):
-    _write_pairs(reads_dir, "short", 10, 60)  # shorter than the truncation: loses every read
+    write_pairs(reads_dir, "short", [AMPLICON] * 10, 60)  # shorter than the truncation: loses every read
     summary = denoise_stage(reads_dir, tmp_path / "o", options=DenoiseOptions(
         trunc_len_f=75, trunc_len_r=75, min_reads=1, threads=1))
     rows = dict(zip(summary.tracking["sample-id"], summary.tracking["filtered"]))

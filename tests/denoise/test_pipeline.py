@@ -9,7 +9,6 @@ golden sequence table.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from pathlib import Path
@@ -18,12 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import microtrial.denoise
-from microtrial.denoise._types import DadaResult
+from microtrial.errors import InputError
 from microtrial.io.fasta import read_fasta, sequence_id
 from microtrial.io.feature_table import read_biom, read_table_tsv
 from microtrial.pipeline.denoise import DenoiseOptions, denoise_stage
-from microtrial.seqs import reverse_complement
+
+from ._reads import write_pairs
 
 RNG = np.random.default_rng(42)
 A = "".join(RNG.choice(list("ACGT"), 120))
@@ -32,41 +31,12 @@ CHIMERA = A[:60] + B[60:]
 READ = 80  # 80 + 80 over a 120-nt amplicon: 40-nt overlap
 
 
-def _write_pairs(folder: Path, sample: str, amplicons: list[str], *, bad_quality: bool = False) -> None:
-    r1, r2 = [], []
-    for i, amp in enumerate(amplicons):
-        q = "I" * READ if not bad_quality else "IIII#" + "I" * (READ - 5)
-        name = f"@M1:1:FC:1:1101:{i}:1"
-        r1.append(f"{name} 1:N:0:1\n{amp[:READ]}\n+\n{q}\n")
-        r2.append(f"{name} 2:N:0:1\n{reverse_complement(amp)[:READ]}\n+\n{q}\n")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{sample}_S1_L001_R1_001.fastq.gz").write_bytes(gzip.compress("".join(r1).encode()))
-    (folder / f"{sample}_S1_L001_R2_001.fastq.gz").write_bytes(gzip.compress("".join(r2).encode()))
-
-
-def _exact_dada(dereps, *, err, pool="none", threads=1, progress=None, **kw):
-    return [
-        DadaResult(d.sequences, d.abundances.copy(), np.arange(len(d.sequences), dtype=np.int64))
-        for d in dereps
-    ]
-
-
-def _no_errors(dereps, **kw):
-    return np.zeros((16, 41))
-
-
-@pytest.fixture
-def exact_denoiser(monkeypatch):
-    monkeypatch.setattr(microtrial.denoise, "dada", _exact_dada, raising=False)
-    monkeypatch.setattr(microtrial.denoise, "learn_errors", _no_errors, raising=False)
-
-
 @pytest.fixture
 def reads_dir(tmp_path):
     d = tmp_path / "reads"
-    _write_pairs(d, "s1", [A] * 50 + [B] * 30 + [CHIMERA] * 5)
-    _write_pairs(d, "s2", [B] * 40 + [A] * 20 + [CHIMERA] * 4)
-    _write_pairs(d, "lost", [A] * 10, bad_quality=True)  # Q2 at base 5: truncQ leaves 4 nt
+    write_pairs(d, "s1", [A] * 50 + [B] * 30 + [CHIMERA] * 5, READ)
+    write_pairs(d, "s2", [B] * 40 + [A] * 20 + [CHIMERA] * 4, READ)
+    write_pairs(d, "lost", [A] * 10, READ, bad_quality=True)  # Q2 at base 5: truncQ leaves 4 nt
     return d
 
 
@@ -108,10 +78,14 @@ def test_automatic_truncation_and_no_chimera_removal(exact_denoiser, reads_dir, 
 
 
 def test_merge_options_respected(exact_denoiser, reads_dir, tmp_path):
-    # a 40-nt overlap cannot satisfy min_overlap 50: nothing merges, samples kept in tracking
-    summary = denoise_stage(reads_dir, tmp_path / "o", options=DenoiseOptions(trunc_len_f=80, trunc_len_r=80, min_overlap=50))
-    assert summary.n_asvs == 0
-    assert summary.tracking["merged"].tolist() == [0, 0, 0]
+    # a 40-nt overlap cannot satisfy min_overlap 50: nothing merges, so no ASV is left, an
+    # error that names the reads folder and the step (merging), before anything is written
+    with pytest.raises(InputError) as exc:
+        denoise_stage(reads_dir, tmp_path / "o", options=DenoiseOptions(trunc_len_f=80, trunc_len_r=80, min_overlap=50))
+    assert exc.value.path == str(reads_dir)
+    assert "lost at merging" in exc.value.message and "merged 0," in exc.value.message
+    assert "--min-overlap 50" in exc.value.message
+    assert not (tmp_path / "o").exists()
 
 
 def test_single_end(exact_denoiser, tmp_path):
@@ -165,17 +139,20 @@ def test_agrees_with_r_dada2_on_real_samples(shared_data, tmp_path):
     assert frac >= 0.95
 
 
-def test_all_samples_lost(exact_denoiser, tmp_path, caplog):
+def test_all_samples_lost(exact_denoiser, tmp_path):
+    # every read fails the quality filter: an error (not an empty table) saying so, with the
+    # read-tracking totals, and no output at all
     d = tmp_path / "reads"
-    _write_pairs(d, "a", [A] * 3, bad_quality=True)
-    _write_pairs(d, "b", [B] * 2, bad_quality=True)
-    with caplog.at_level(logging.WARNING, logger="microtrial"):
-        summary = denoise_stage(d, tmp_path / "o", options=DenoiseOptions(trunc_len_f=70, trunc_len_r=70))
-    assert summary.n_asvs == 0
-    track = pd.read_csv(tmp_path / "o" / "read-tracking.tsv", sep="\t")
-    assert track.iloc[:, 1:].to_numpy().tolist() == [[3, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0]]
-    assert any("no reads survived" in r.getMessage() for r in caplog.records)
-    assert (tmp_path / "o" / "feature-table.biom").exists()
+    write_pairs(d, "a", [A] * 3, READ, bad_quality=True)
+    write_pairs(d, "b", [B] * 2, READ, bad_quality=True)
+    with pytest.raises(InputError) as exc:
+        denoise_stage(d, tmp_path / "o", options=DenoiseOptions(trunc_len_f=70, trunc_len_r=70))
+    assert exc.value.path == str(d)
+    assert exc.value.message.startswith(
+        "no ASV left in any sample: all 5 read pairs were lost at quality filtering (input 5, "
+        "filtered 0, denoised-f 0, denoised-r 0, merged 0, non-chimeric 0): check "
+        "--trunc-len-f/--trunc-len-r (used 70 nt/70 nt), --trunc-q 2")
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli(exact_denoiser, reads_dir, tmp_path):
@@ -197,8 +174,8 @@ def test_one_off_chimeras_and_study_singletons(exact_denoiser, tmp_path):
     one_off = CHIMERA[:i] + ("A" if CHIMERA[i] != "A" else "C") + CHIMERA[i + 1 :]
     c = "".join(RNG.choice(list("ACGT"), 120))
     d = tmp_path / "reads"
-    _write_pairs(d, "s1", [A] * 50 + [B] * 30 + [one_off] * 5 + [c])
-    _write_pairs(d, "s2", [B] * 40 + [A] * 20 + [one_off] * 4)
+    write_pairs(d, "s1", [A] * 50 + [B] * 30 + [one_off] * 5 + [c], READ)
+    write_pairs(d, "s2", [B] * 40 + [A] * 20 + [one_off] * 4, READ)
     opts = dict(trunc_len_f=75, trunc_len_r=75)
     default = denoise_stage(d, tmp_path / "a", options=DenoiseOptions(**opts))
     assert set(read_fasta(tmp_path / "a" / "dna-sequences.fasta").values()) == {A, B}

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli_checks import one_error
 from microtrial.cli import main
 from microtrial.design import Comparison
 from microtrial.errors import InputError
@@ -34,13 +35,7 @@ def _study(tmp: Path, sim) -> tuple[Path, Path, Path]:
 
 
 def _error(capsys: pytest.CaptureFixture[str], argv: list[str], out: Path) -> str:
-    rc = main(["differential", *argv, "-o", str(out)])
-    err = capsys.readouterr().err
-    lines = [x for x in err.splitlines() if x.startswith("error: ")]
-    assert rc == 2, err
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert not out.exists()
-    return lines[0]
+    return one_error(capsys, ["differential", *argv, "-o", str(out)], out=out, allow_warnings=True)
 
 
 @pytest.mark.parametrize(("args", "start"), [

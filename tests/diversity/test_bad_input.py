@@ -7,24 +7,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from diversity_inputs import golden_paired, write_inputs
 
+from cli_checks import one_error
 from microtrial.cli import main
 from microtrial.errors import InputError
 from microtrial.pipeline.diversity import diversity_stage
 
-GOLDEN = Path(__file__).parent / "golden"
-
 
 def _inputs(tmp_path: Path) -> tuple[Path, Path]:
-    t = pd.read_csv(GOLDEN / "paired-table.tsv", sep="\t", index_col=0)
-    m = pd.read_csv(GOLDEN / "paired-metadata.tsv", sep="\t", index_col=0)
+    t, m = golden_paired()
     m["age"] = [30 + i % 9 for i in range(len(m))]
-    t.index.name = "#OTU ID"
-    m.index.name = "sample-id"
-    tp, mp = tmp_path / "table.tsv", tmp_path / "metadata.tsv"
-    t.to_csv(tp, sep="\t")
-    m.to_csv(mp, sep="\t")
-    return tp, mp
+    return write_inputs(tmp_path, t, m)
 
 
 def _tree(tmp_path: Path, first_tip: str = "OTU01") -> Path:
@@ -40,14 +34,8 @@ def _run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str, table: 
     """Run the command; check exit status 2, one error line and no output; return the line."""
     tp, mp = _inputs(tmp_path)
     out = tmp_path / "out"
-    rc = main(["diversity", "--table", str(table or tp), "--metadata", str(mp), "--permutations", "0",
-               *args, "-o", str(out)])
-    err = capsys.readouterr().err
-    lines = [x for x in err.splitlines() if x.startswith("error: ")]
-    assert rc == 2, err
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert not out.exists()
-    return lines[0]
+    return one_error(capsys, ["diversity", "--table", str(table or tp), "--metadata", str(mp),
+                              "--permutations", "0", *args, "-o", str(out)], out=out, allow_warnings=True)
 
 
 @pytest.mark.parametrize("design", [["--subject", "subject", "--time", "time"], ["--group", "group"]])

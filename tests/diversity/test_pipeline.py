@@ -8,17 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from diversity_inputs import GOLDEN, golden_paired, write_inputs
 
 from microtrial.cli import main
 from microtrial.design import Comparison
 from microtrial.pipeline.diversity import diversity_stage
 
-GOLDEN = Path(__file__).parent / "golden"
-
 
 def _inputs(tmp_path: Path, *, bad: bool = False) -> tuple[Path, Path]:
-    t = pd.read_csv(GOLDEN / "paired-table.tsv", sep="\t", index_col=0)
-    m = pd.read_csv(GOLDEN / "paired-metadata.tsv", sep="\t", index_col=0)
+    t, m = golden_paired()
     if bad:
         t["orphan"] = 3  # in the table, not in the metadata
         t["empty"] = 0  # all-zero sample
@@ -27,12 +25,7 @@ def _inputs(tmp_path: Path, *, bad: bool = False) -> tuple[Path, Path]:
         m.loc["empty"] = ["P90", "baseline", "patient"]
         m.loc["lonely"] = ["P91", "baseline", "patient"]
         m.loc["single"] = ["P92", "baseline", "other"]
-    t.index.name = "#OTU ID"
-    m.index.name = "sample-id"
-    tp, mp = tmp_path / "table.tsv", tmp_path / "metadata.tsv"
-    t.to_csv(tp, sep="\t")
-    m.to_csv(mp, sep="\t")
-    return tp, mp
+    return write_inputs(tmp_path, t, m)
 
 
 def _tree(tmp_path: Path) -> Path:

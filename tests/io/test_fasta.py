@@ -66,3 +66,24 @@ def test_write_refuses_ids_that_would_not_read_back(tmp_path):
     with pytest.raises(ValueError):
         write_fasta({"a b": "ACGT"}, tmp_path / "x.fasta")
     assert not (tmp_path / "x.fasta").exists()
+
+
+def test_as_dna_removes_gaps_and_u_with_one_warning(tmp_path, caplog):
+    path = tmp_path / "q.fasta"
+    path.write_text(">a\nAC-GT..A\n>b\nacgu\nuu\n>c\nACGT\n")
+    assert read_fasta(path) == {"a": "AC-GT..A", "b": "ACGUUU", "c": "ACGT"}  # default: as written
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="microtrial"):
+        assert read_fasta(path, as_dna=True) == {"a": "ACGTA", "b": "ACGTTT", "c": "ACGT"}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: 2 of 3 sequences had alignment gaps ('-', '.') or U: read with the gaps "
+        "removed and U as T"]
+
+
+def test_as_dna_refuses_a_record_of_gaps_only(tmp_path):
+    path = tmp_path / "q.fasta"
+    path.write_text(">a\nACGT\n>b\n--..\n")
+    assert read_fasta(path)["b"] == "--.."  # an alignment row may be all gaps
+    with pytest.raises(InputError) as exc:
+        read_fasta(path, as_dna=True)
+    assert str(exc.value) == f"{path}: line 3: record 'b' holds only alignment gaps"

@@ -102,3 +102,23 @@ def test_broken_biom_is_input_error(tmp_path):
         read_table(tmp_path / "x.biom")
     with pytest.raises(InputError, match="no such file"):
         read_table(tmp_path / "missing.biom")
+
+
+@pytest.mark.parametrize("taxonomy", [False, True])
+def test_table_without_features_keeps_its_samples(tmp_path, taxonomy):
+    meta = pd.DataFrame({"taxonomy": pd.Series([], dtype=object)}, index=[]) if taxonomy else None
+    empty = FeatureTable(sp.csr_matrix((0, 2), dtype=np.int64), (), ("S1", "S2"), meta)
+    write_table_tsv(empty, tmp_path / "t.tsv")
+    assert (tmp_path / "t.tsv").read_text() == "#OTU ID\tS1\tS2\n"
+    back = read_table_tsv(tmp_path / "t.tsv")
+    assert back.sample_ids == ("S1", "S2") and back.feature_ids == () and back.data.shape == (0, 2)
+    write_biom(empty, tmp_path / "t.biom")
+    assert read_biom(tmp_path / "t.biom").sample_ids == ("S1", "S2")
+
+
+def test_table_without_samples_is_not_written(tmp_path):
+    # '#OTU ID\t' with no sample would not read back ("empty sample id in header")
+    no_samples = FeatureTable(sp.csr_matrix((2, 0), dtype=np.int64), ("f1", "f2"), ())
+    with pytest.raises(ValueError, match="without samples"):
+        write_table_tsv(no_samples, tmp_path / "t.tsv")
+    assert not (tmp_path / "t.tsv").exists()

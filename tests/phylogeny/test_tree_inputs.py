@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from cli_checks import one_error as _one_error
 from microtrial.cli import main
 from microtrial.io.fasta import write_fasta
 
 RNG = np.random.default_rng(3)
 REFS = {f"ref{i}": "".join(RNG.choice(list("ACGT"), 200)) for i in range(4)}
 TREE = "((ref0:0.1,ref1:0.1):0.1,(ref2:0.1,ref3:0.1):0.1);\n"
-
-
-def _one_error(capsys, argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
 
 
 def _asvs(tmp_path):

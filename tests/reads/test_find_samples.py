@@ -76,3 +76,29 @@ def test_broken_link_in_study_reads_folder(tmp_path):
     (tmp_path / "A_R2.fastq").symlink_to(tmp_path / "gone.fastq")
     found = find_read_pairs(tmp_path)
     assert found.broken_links == (tmp_path / "A_R2.fastq",)
+
+
+@pytest.mark.parametrize(("char", "what"), [("\t", "a tab"), ("\n", "a line break"), ("\r", "a carriage return")])
+@pytest.mark.parametrize("paired", [True, False])
+def test_sample_id_with_a_tab_or_line_break_is_refused(tmp_path, capsys, char, what, paired):
+    # the id goes into tab-separated tables (feature table, read tracking, metadata): refused
+    # when the samples are found, naming the file, before anything is written
+    reads = tmp_path / "reads"
+    reads.mkdir()
+    for sample in ("ok", f"bad{char}name"):
+        if paired:
+            _fastq(reads / f"{sample}_S1_L001_R1_001.fastq", "1")
+            _fastq(reads / f"{sample}_S1_L001_R2_001.fastq", "2")
+        else:
+            _fastq(reads / f"{sample}.fastq")
+    bad = reads / (f"bad{char}name_S1_L001_R1_001.fastq" if paired else f"bad{char}name.fastq")
+    with pytest.raises(InputError) as exc:
+        find_samples(reads)
+    assert exc.value.path == str(bad)
+    assert exc.value.message.startswith(f"sample id {f'bad{char}name'!r} taken from this file "
+                                        f"name contains {what}")
+    out = tmp_path / "out"
+    assert main(["denoise", str(reads), "-o", str(out), "--threads", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "taken from this file name" in err[0]
+    assert not out.exists()

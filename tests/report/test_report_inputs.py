@@ -8,16 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from microtrial.cli import main
+from cli_checks import one_error as _one_error
 from microtrial.errors import InputError
 from microtrial.report import write_report
-
-
-def _one_error(capsys, argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
 
 
 @pytest.fixture

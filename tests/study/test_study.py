@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from pydantic import ValidationError
 
@@ -11,24 +8,8 @@ from microtrial.design import Comparison
 from microtrial.errors import InputError, StudyError
 from microtrial.study import find_read_pairs, load_study, parse_fastq_name, validate_study
 
-SAMPLES = ["P1-0", "P1-12", "P2-0", "P2-12", "C1-0", "C2-0"]
-
-
-@pytest.fixture
-def study_dir(tmp_path, test_data) -> Path:
-    d = tmp_path / "study"
-    shutil.copytree(test_data / "study", d)
-    (d / "reads").mkdir()
-    for s in SAMPLES:
-        for r in (1, 2):
-            (d / "reads" / f"{s}_S1_L001_R{r}_001.fastq.gz").touch()
-    return d
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert text.count(old) == 1, old
-    path.write_text(text.replace(old, new))
+from ._files import SAMPLES
+from ._files import edit as _edit
 
 
 def test_valid_study_loads(study_dir):
@@ -221,30 +202,35 @@ def test_load_study_metadata_problem_is_input_error(study_dir):
         load_study(y)
 
 
-def test_numeric_looking_levels_get_a_hint(study_dir):
+@pytest.mark.parametrize("declared", ["categorical", ""])
+def test_numeric_looking_levels_match_numeric_and_text_columns(study_dir, declared):
+    # time 0/12: read as numbers (0.0, 12.0) when undeclared, as text when categorical;
+    # the levels typed in the study (YAML 0, "12", "0.0" on the numeric column) match both.
     md = study_dir / "metadata.tsv"
     text = md.read_text().replace("baseline", "0").replace("week12", "12")
     md.write_text(text.replace("#q2:types\tcategorical\tcategorical\tcategorical\tnumeric",
-                               "#q2:types\tcategorical\tcategorical\t\tnumeric"))
+                               f"#q2:types\tcategorical\tcategorical\t{declared}\tnumeric"))
     y = study_dir / "study.yaml"
     _edit(y, "time: {column: time, reference: baseline}", "time: {column: time, reference: 0}")
-    with pytest.raises(StudyError) as info:
-        validate_study(y)
-    assert any(p.startswith(f"{y}: line 6: design.time.reference: level '0' is not in column "
-                            "'time'") and "declare it categorical" in p
-               for p in info.value.problems), info.value.problems
-    # declared categorical, the same values are found
-    md.write_text(text)
-    _edit(y, "levels: [week12, baseline]", "levels: [12, 0]")
+    _edit(y, "levels: [week12, baseline]", 'levels: ["12", 0]')
     _edit(y, "where: {time: baseline}", "where: {time: 0}")
     _edit(y, "where: {group: patient, time: baseline}", "where: {group: patient, time: 0}")
-    (study_dir / "clinical.tsv").write_text(
-        (study_dir / "clinical.tsv").read_text().replace("baseline", "0").replace("week12", "12"))
-    (study_dir / "immune.tsv").write_text(
-        (study_dir / "immune.tsv").read_text().replace("baseline", "0").replace("week12", "12"))
+    for name in ("clinical.tsv", "immune.tsv"):
+        (study_dir / name).write_text(
+            (study_dir / name).read_text().replace("baseline", "0").replace("week12", "12"))
     _edit(y, "  baseline: baseline\n  followup: week12", "  baseline: 0\n  followup: 12")
     s = validate_study(y)
     assert s.comparisons[1].levels == ("12", "0")
+    assert s.design.time is not None and s.design.time.reference == "0"
+    # the paired comparison keeps both visits of P1 and P2 (metadata.tsv: 2 patients)
+    from microtrial.io.metadata import read_metadata
+
+    rows = s.comparisons[1].samples(read_metadata(md))
+    assert sorted(rows.index) == ["P1-0", "P1-12", "P2-0", "P2-12"]
+    assert sorted(rows["time"]) == ["0", "0", "12", "12"]
+    if not declared:  # on the numeric column "0.0" names 0 as well
+        _edit(y, "time: {column: time, reference: 0}", 'time: {column: time, reference: "0.0"}')
+        assert validate_study(y).design.time.reference == "0"
 
 
 def test_clinical_duplicates_and_missing_columns(study_dir):

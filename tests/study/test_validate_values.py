@@ -3,27 +3,11 @@ value fails validation instead of a run minutes later."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from microtrial.cli import main
 from microtrial.errors import StudyError
 from microtrial.study import validate_study
-
-SAMPLES = ["P1-0", "P1-12", "P2-0", "P2-12", "C1-0", "C2-0"]
-
-
-@pytest.fixture
-def study_dir(tmp_path, test_data) -> Path:
-    d = tmp_path / "study"
-    shutil.copytree(test_data / "study", d)
-    (d / "reads").mkdir()
-    for s in SAMPLES:
-        for r in (1, 2):
-            (d / "reads" / f"{s}_S1_L001_R{r}_001.fastq.gz").touch()
-    return d
 
 
 def test_non_numeric_clinical_score(study_dir, capsys):

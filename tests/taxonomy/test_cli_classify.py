@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cli_checks import one_error as _one_error
 from microtrial.cli import main
 from microtrial.io.taxonomy import read_taxonomy
 
@@ -35,13 +36,6 @@ def test_classify_cli_evaluate(tmp_path, test_data, capsys):
     out = capsys.readouterr().out
     assert "f_measure" in out and "genus" in out
     assert (tmp_path / "ev/evaluation.tsv").exists()
-
-
-def _one_error(capsys, argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
 
 
 def test_classify_cli_max_species_below_one(tmp_path, test_data, capsys):

@@ -39,7 +39,8 @@ from microtrial.cli._common import existing_file, output_option, progress_bars
 @click.option("--max-test", type=click.IntRange(min=1), default=500, show_default=True,
               help="Held-out sequences classified per fold with --evaluate.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True, help="Threads.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap (and folds).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="Seed of the bootstrap (and folds), 0 to 2^32-1 as in the study file.")
 def command(sequences: Path | None, output_dir: Path, reference: str, ref_seqs: Path | None,
             ref_taxonomy: Path | None, ref_species: Path | None, confidence: float,
             max_species: int, primer_f: str | None, primer_r: str | None,

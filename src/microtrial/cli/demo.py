@@ -11,7 +11,8 @@ from microtrial.cli._common import output_option, progress_bars
 
 @click.command(name="demo", context_settings={"show_default": True})
 @output_option
-@click.option("--seed", type=int, default=1, help="Simulation seed.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1,
+              help="Simulation seed (0 to 2^32-1, the study file's range).")
 @click.option("--threads", type=click.IntRange(1, 256), default=2, help="Worker threads.")
 def command(output_dir: Path, seed: int, threads: int) -> None:
     """Simulate a trial (13 patients at baseline and week 12, 15 controls) and run every stage."""

@@ -15,7 +15,7 @@ from microtrial.cli._common import output_option, progress_bars
 @click.option("--trunc-len-f", type=int, default=None, help="Truncate forward reads to this length (default: chosen from the quality profile).")
 @click.option("--trunc-len-r", type=int, default=None, help="Truncate reverse reads to this length (default: chosen from the quality profile).")
 @click.option("--max-ee", nargs=2, type=float, default=(2.0, 2.0), show_default=True, help="Maximum expected errors, forward and reverse.")
-@click.option("--trunc-q", type=int, default=2, show_default=True, help="Cut reads at the first base with quality <= this.")
+@click.option("--trunc-q", type=click.IntRange(0, 41), default=2, show_default=True, help="Cut reads at the first base with Phred quality <= this (0-41, as in the study file).")
 @click.option("--min-len", type=int, default=20, show_default=True, help="Drop reads shorter than this after trimming.")
 @click.option("--max-n", type=int, default=0, show_default=True, help="Drop reads with more than this many N.")
 @click.option("--phix-removal/--no-phix-removal", "rm_phix", default=True, show_default=True, help="Drop reads matching the PhiX genome.")

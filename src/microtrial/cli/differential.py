@@ -21,7 +21,7 @@ def _split(text: str | None) -> list[str]:
 @click.option("--group", "group", required=True, help="Metadata column holding the levels.")
 @click.option("--levels", "levels", default=None, show_default=True,
               help="TEST,REFERENCE levels (default: the column's two levels, the "
-                   "alphabetically first as reference).")
+                   "first in numeric or alphabetical order as reference).")
 @click.option("--subject", "subject", default=None, show_default=True,
               help="Subject column; subjects sampled at both levels make a paired comparison.")
 @click.option("--kind", "kind", type=click.Choice(["auto", "between", "paired"]), default="auto",
@@ -42,7 +42,8 @@ def _split(text: str | None) -> list[str]:
               help="Keep features present in at least this fraction of the compared samples.")
 @click.option("--min-abundance", "min_abundance", default=0.0, type=float, show_default=True,
               help="Keep features with at least this mean relative abundance in the compared samples.")
-@click.option("--seed", "seed", default=0, type=int, show_default=True, help="Random seed.")
+@click.option("--seed", "seed", default=0, type=click.IntRange(0, 2**32 - 1), show_default=True,
+              help="Random seed (0 to 2^32-1).")
 @click.option("--threads", "threads", default=2, type=int, show_default=True,
               help="Threads (recorded; the methods are vectorised).")
 @output_option
@@ -50,7 +51,7 @@ def command(table: Path, metadata: Path, group: str, levels: str | None, subject
             kind: str, covariates: str, method: str, rank: str, taxonomy: Path | None,
             subclass: str | None, min_prevalence: float, min_abundance: float, seed: int, threads: int, output_dir: Path) -> None:
     """Differential abundance of features (and guilds) between two levels of --group."""
-    from microtrial.design import Comparison
+    from microtrial.design import Comparison, column_levels, level_strings, user_level
     from microtrial.differential import METHODS
     from microtrial.errors import InputError
     from microtrial.io.metadata import read_metadata
@@ -65,14 +66,16 @@ def command(table: Path, metadata: Path, group: str, levels: str | None, subject
         raise InputError(metadata, f"no column '{group}' (--group)")
     if subject is not None and subject not in md.columns:
         raise InputError(metadata, f"no column '{subject}' (--subject)")
-    present = sorted(md[group].dropna().astype(str).unique())
+    present = column_levels(md[group])
     if levels:
-        lv = _split(levels)
-        if len(lv) != 2:
+        typed = _split(levels)
+        if len(typed) != 2:
             raise InputError("--levels", "give two levels: TEST,REFERENCE")
+        lv = [user_level(x, md[group]) for x in typed]
         if lv[0] == lv[1]:
-            raise InputError("--levels", f"TEST and REFERENCE are both '{lv[0]}'; give two different levels")
-        missing = [x for x in lv if x not in present]
+            same = f"'{typed[0]}'" if typed[0] == typed[1] else f"'{typed[0]}' and '{typed[1]}' (the same value)"
+            raise InputError("--levels", f"TEST and REFERENCE are both {same}; give two different levels")
+        missing = [t for t, x in zip(typed, lv) if x not in present]
         if missing:
             raise InputError("--levels", f"{', '.join(missing)} not in column '{group}' ({', '.join(present)})")
         test, ref = lv
@@ -83,7 +86,7 @@ def command(table: Path, metadata: Path, group: str, levels: str | None, subject
     if kind == "auto":
         kind = "between"
         if subject is not None:
-            sub = md[md[group].astype(str).isin([test, ref])]
+            sub = md[level_strings(md[group]).isin([test, ref])]
             per_subject = sub.groupby(sub[subject].astype(str))[group].nunique()
             kind = "paired" if (per_subject == 2).sum() >= 2 else "between"
     if kind == "paired" and subject is None:
@@ -99,5 +102,5 @@ def command(table: Path, metadata: Path, group: str, levels: str | None, subject
         )
     for name, n in summary.n_called.items():
         click.echo(f"{name}: {n} features called")
-    for note in summary.skipped:
-        click.echo(f"note: {note}", err=True)
+    if summary.skipped:  # each logged by the stage (warning, or info with -v)
+        click.echo(f"{len(summary.skipped)} test(s) skipped; reasons in {output_dir / 'run-info.json'}")

@@ -47,7 +47,7 @@ def _rarefy_value(text: str) -> int | str | None:
               help="Compare the levels of this column (independent groups).")
 @click.option("--reference", "reference", default=None, show_default=True,
               help="Reference level of --group/--time (default: control/baseline-like name, "
-                   "else the alphabetically first).")
+                   "else the first in numeric or alphabetical order).")
 @click.option("--subject", "subject", default=None, show_default=True,
               help="Subject column (with --time: paired comparison, permutations within subject).")
 @click.option("--time", "time_col", default=None, show_default=True,
@@ -65,7 +65,8 @@ def _rarefy_value(text: str) -> int | str | None:
               help="Average this many rarefactions.")
 @click.option("--permutations", "permutations", default=999, type=int, show_default=True,
               help="Permutations for PERMANOVA, PERMDISP and ANOSIM.")
-@click.option("--seed", "seed", default=0, type=int, show_default=True, help="Random seed.")
+@click.option("--seed", "seed", default=0, type=click.IntRange(0, 2**32 - 1), show_default=True,
+              help="Random seed (0 to 2^32-1).")
 @output_option
 def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
             reference: str | None, subject: str | None, time_col: str | None,
@@ -74,7 +75,7 @@ def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
     """Alpha/beta diversity, PCoA, PERMANOVA, PERMDISP, ANOSIM and rank tests."""
     from click.core import ParameterSource
 
-    from microtrial.design import Comparison
+    from microtrial.design import Comparison, column_levels, user_level
     from microtrial.errors import InputError
     from microtrial.io.metadata import read_metadata
     from microtrial.pipeline.diversity import BETA_METRICS, PHYLOGENETIC, diversity_stage
@@ -85,7 +86,8 @@ def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
         existing_file(tree)
     md = read_metadata(metadata)
     if reference is not None and not any(
-        reference in md[c].dropna().astype(str).unique() for c in (group, time_col) if c in md.columns
+        user_level(reference, md[c]) in column_levels(md[c])
+        for c in (group, time_col) if c in md.columns
     ):
         raise InputError("--reference", f"level '{reference}' is not in --group or --time")
     comparisons: list[Comparison] = []
@@ -94,10 +96,11 @@ def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
         if col is not None and col not in md.columns:
             raise InputError(metadata, f"no column '{col}' ({opt})")
     if group is not None:
-        levels = sorted(md[group].dropna().astype(str).unique())
+        levels = column_levels(md[group])
         if len(levels) < 2:
             raise InputError(metadata, f"column '{group}' has fewer than two levels")
-        ref = _reference(levels, reference if reference in levels else None)
+        given = None if reference is None else user_level(reference, md[group])
+        ref = _reference(levels, given if given in levels else None)
         for lv in levels:
             if lv != ref:
                 comparisons.append(Comparison(f"{group}-{lv}-vs-{ref}", "between", group, (lv, ref)))
@@ -106,10 +109,11 @@ def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
     if time_col is not None:
         if subject is None:
             raise InputError("--time", "a paired comparison of time points needs --subject")
-        levels = sorted(md[time_col].dropna().astype(str).unique())
+        levels = column_levels(md[time_col])
         if len(levels) < 2:
             raise InputError(metadata, f"column '{time_col}' has fewer than two levels")
-        ref = _reference(levels, reference if reference in levels else None)
+        given = None if reference is None else user_level(reference, md[time_col])
+        ref = _reference(levels, given if given in levels else None)
         for lv in levels:
             if lv != ref:
                 comparisons.append(Comparison(f"{time_col}-{lv}-vs-{ref}", "paired", time_col,
@@ -121,10 +125,10 @@ def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
         c, lv = (x.strip() for x in healthy.split("=", 1))
         if c not in md.columns:
             raise InputError(metadata, f"no column '{c}' (--healthy)")
-        present = sorted(md[c].dropna().astype(str).unique())
-        if lv not in present:
+        present = column_levels(md[c])
+        if user_level(lv, md[c]) not in present:
             raise InputError("--healthy", f"level '{lv}' is not in column '{c}' ({', '.join(present)})")
-        healthy_t = (c, lv)
+        healthy_t = (c, user_level(lv, md[c]))
     metric_list = tuple(m.strip() for m in metrics.split(",") if m.strip())
     if not metric_list:
         raise InputError("--metrics", f"no beta metric given; choose from {', '.join(BETA_METRICS)}")

@@ -26,15 +26,15 @@ def export_cmd(artifact: Path, output_dir: Path) -> None:
     from microtrial.io.runinfo import start_output, write_run_info
 
     info = qza_info(artifact)
-    start_output(output_dir)
+    start_output(output_dir, command="qza export")
     files = export_qza(artifact, output_dir)
     for path in files:
         click.echo(f"{info.type}: {path}")
     write_run_info(
         output_dir, command="qza export", options={"artifact": str(artifact)},
         extra={"artifact": {"uuid": info.uuid, "type": info.type, "format": info.format,
-                            "archive_version": info.archive_version},
-               "outputs": [p.name for p in files]},
+                            "archive_version": info.archive_version}},
+        outputs=files,
     )
 
 

@@ -14,10 +14,10 @@ from microtrial.cli._common import output_option, progress_bars
 @output_option
 @click.option(
     "--seed",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, 2**32 - 1),  # the study file's options.seed range
     default=1,
     show_default=True,
-    help="Random seed; the same seed gives identical files.",
+    help="Random seed (0 to 2^32-1); the same seed gives identical files.",
 )
 @click.option(
     "--patients",

@@ -108,12 +108,15 @@ def immune_paired(
         bm, bq1, bq3 = quantiles7(b)
         fm, fq1, fq3 = quantiles7(f)
         res = wilcoxon_paired(f, b, conf_level=conf_level, exact_max_n=exact_max_n)
+        method = res.method
+        if not ok.any():  # not "no non-zero differences": there is nothing to difference
+            method = f"not computed: no subject measured at both {baseline} and {followup}"
         rows.append({
             "measure": m, "n": int(ok.sum()),
             "baseline_median": bm, "baseline_q1": bq1, "baseline_q3": bq3,
             "followup_median": fm, "followup_q1": fq1, "followup_q3": fq3,
             "median_difference": quantiles7(f - b)[0],
-            "statistic_v": res.statistic, "p_value": res.p_value, "method": res.method,
+            "statistic_v": res.statistic, "p_value": res.p_value, "method": method,
             "hl_estimate": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
             "conf_level": res.conf_level,
             "summary": (f"{fm:.3g} [{fq1:.3g}, {fq3:.3g}] vs {bm:.3g} [{bq1:.3g}, {bq3:.3g}]"

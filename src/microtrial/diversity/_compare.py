@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from microtrial.design import Comparison
+from microtrial.design import Comparison, level_text, user_level
 from microtrial.diversity._permanova import permanova
 from microtrial.diversity._stats import bh, kruskal_wallis, mann_whitney, wilcoxon_signed_rank
 from microtrial.errors import AnalysisError
@@ -184,7 +184,8 @@ def dysbiosis(distance: pd.DataFrame, metadata: pd.DataFrame, healthy: tuple[str
     if col not in metadata.columns:
         raise AnalysisError(f"no metadata column '{col}' for the healthy reference")
     ids = [s for s in distance.index if s in metadata.index]
-    ref = [s for s in ids if str(metadata.at[s, col]) == str(level)]
+    want = user_level(level, metadata[col])  # '0', '0.0' and 0 name the same numeric level
+    ref = [s for s in ids if level_text(metadata.at[s, col]) == want]
     if len(ref) < 2:
         raise AnalysisError(f"dysbiosis needs at least 2 samples with {col} = {level}, found {len(ref)}")
     d = distance.loc[ids, ref].to_numpy()

@@ -25,6 +25,7 @@ Oksanen et al., vegan 2.6 (``adonis2``, ``betadisper``, ``anosim``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -34,6 +35,17 @@ from scipy.stats import rankdata
 from microtrial.errors import AnalysisError
 
 _EPS = np.sqrt(np.finfo(float).eps)
+
+log = logging.getLogger(__name__)
+
+
+def _all_distances_equal(distance: np.ndarray) -> bool:
+    """True when every off-diagonal distance is the same (e.g. all 0: identical samples)."""
+    n = distance.shape[0]
+    if n < 2:
+        return True
+    off = distance[np.triu_indices(n, 1)]
+    return bool(np.ptp(off) <= 1e-12 * float(np.abs(off).max()))
 
 
 def permutation_matrix(
@@ -156,7 +168,10 @@ def permanova(
         if md[t].isna().any():
             raise AnalysisError(f"metadata column '{t}' has missing values")
     n = len(ids)
-    g = gower_centred(distance.to_numpy())
+    d = distance.to_numpy(dtype=np.float64)
+    # all distances 0: no variation to partition, F = 0/0 and every permutation ties
+    degenerate = not np.any(d[np.triu_indices(n, 1)] > 0)
+    g = gower_centred(d)
     total = float(np.trace(g))
     cols = [_term_columns(md[t]) for t in terms]
     if by == "terms":
@@ -185,15 +200,24 @@ def permanova(
     dfs = np.array([b.shape[1] for b in bases])
     ss = np.array([float(np.einsum("ij,ij->", b, g @ b)) for b in bases])
     ss_res = total - (ss.sum() if by == "terms" else float(np.einsum("ij,ij->", full, g @ full)))
+    ss_res = float(_snap_zero(ss_res, total))  # a perfect fit: F = inf, not +-1e16 from rounding
+    pvals = np.full(len(terms), np.nan)
+    if degenerate:
+        log.warning("PERMANOVA of %s: all %d samples are at distance 0 from each other (no "
+                    "variation to partition): pseudo-F and p-value are undefined (NaN)",
+                    ", ".join(terms), n)
+        f0 = np.full(len(terms), np.nan)
+        ss = np.zeros(len(terms))
+        return _permanova_table(terms, dfs, ss, f0, pvals, r, n, 0.0, 0.0, permutations, strata)
     with np.errstate(divide="ignore", invalid="ignore"):
         f0 = (ss / dfs) / (ss_res / r)
     perms = permutation_matrix(n, permutations, strata=md[strata].tolist() if strata else None, seed=seed)
-    pvals = np.full(len(terms), np.nan)
     if permutations > 0:
         if by == "terms":
             num = _quad_forms(g, bases, perms)
-            den = total - num.sum(axis=1)
-            fp = (num / dfs[None, :]) / (den[:, None] / r)
+            den = _snap_zero(total - num.sum(axis=1), total)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                fp = (num / dfs[None, :]) / (den[:, None] / r)
             pvals = ((fp >= f0[None, :] - _EPS).sum(axis=0) + 1) / (permutations + 1)
         else:
             for k in range(len(terms)):
@@ -202,15 +226,31 @@ def permanova(
                 e = e - (e @ z) @ z.T
                 qf = _quad_forms(e, [bases[k], z], perms)
                 num = qf[:, 0]
-                den = float(np.trace(e)) - qf[:, 1] - num
-                fp = (num / dfs[k]) / (den / r)
+                den = _snap_zero(float(np.trace(e)) - qf[:, 1] - num, total)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    fp = (num / dfs[k]) / (den / r)
                 pvals[k] = ((fp >= f0[k] - _EPS).sum() + 1) / (permutations + 1)
+    return _permanova_table(terms, dfs, ss, f0, pvals, r, n, ss_res, total, permutations, strata)
+
+
+def _snap_zero(x: np.ndarray | float, scale: float) -> np.ndarray:
+    """Residual sums of squares within rounding error of 0 set to exactly 0."""
+    return np.where(np.abs(x) <= 1e-10 * abs(scale), 0.0, x)
+
+
+def _permanova_table(
+    terms: Sequence[str], dfs: np.ndarray, ss: np.ndarray, f0: np.ndarray, pvals: np.ndarray,
+    r: int, n: int, ss_res: float, total: float, permutations: int, strata: str | None,
+) -> pd.DataFrame:
+    with np.errstate(divide="ignore", invalid="ignore"):  # total 0: R2 undefined (NaN)
+        r2 = ss / total if total > 0 else np.full(len(terms), np.nan)
+        r2_res = ss_res / total if total > 0 else np.nan
     rows = pd.DataFrame({
-        "term": list(terms), "df": dfs, "SumOfSqs": ss, "R2": ss / total, "pseudo_F": f0,
+        "term": list(terms), "df": dfs, "SumOfSqs": ss, "R2": r2, "pseudo_F": f0,
         "p_value": pvals,
     })
     tail = pd.DataFrame({"term": ["Residual", "Total"], "df": [r, n - 1],
-                         "SumOfSqs": [ss_res, total], "R2": [ss_res / total, 1.0],
+                         "SumOfSqs": [ss_res, total], "R2": [r2_res, 1.0 if total > 0 else np.nan],
                          "pseudo_F": [np.nan, np.nan], "p_value": [np.nan, np.nan]})
     out = pd.concat([rows, tail], ignore_index=True)
     out["permutations"] = permutations
@@ -254,10 +294,21 @@ def permdisp(
         fitted = means[codes]
         ssb = ((fitted - y.mean()) ** 2).sum()
         ssw = ((y - fitted) ** 2).sum()
-        return float((ssb / (levels.size - 1)) / (ssw / (y.size - levels.size)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float((ssb / (levels.size - 1)) / (ssw / (y.size - levels.size)))
 
+    zc = z - (np.bincount(codes, z) / np.bincount(codes))[codes]
+    # rounding: z^2 is exact to ~1e-16 of the scale of G, so z (a square root) to ~1e-8
+    tol = 1e-10 * max(float(np.trace(g)), 0.0)
+    if len(ids) <= levels.size or float((zc ** 2).sum()) <= tol:
+        # no spread of the distances within groups (e.g. all distances 0): F = x/0
+        why = ("every sample is at its group centroid" if float((z ** 2).sum()) <= tol
+               else "within each group, every sample is equally far from the centroid")
+        log.warning("PERMDISP of %d samples: the distances to the group centroids do not vary "
+                    "within groups (%s): F and p-value are undefined (NaN)", len(ids), why)
+        return np.nan, np.nan, pd.Series(z, index=ids, name="distance_to_centroid")
     f0 = anova_f(z)
-    resid = z - (np.bincount(codes, z) / np.bincount(codes))[codes]
+    resid = zc
     perms = permutation_matrix(len(ids), permutations, seed=seed)
     fp = np.array([anova_f(resid[p]) for p in perms])
     p = float(((fp >= f0).sum() + 1) / (permutations + 1))
@@ -276,7 +327,7 @@ def anosim(
     ids = list(distance.index)
     grp = groups.loc[ids].astype(str).to_numpy()
     n = len(ids)
-    d = distance.to_numpy()
+    d = distance.to_numpy(dtype=np.float64)
     iu = np.triu_indices(n, 1)
     ranks = np.zeros((n, n))
     ranks[iu] = rankdata(d[iu])
@@ -288,6 +339,12 @@ def anosim(
     n_within = float(((y.sum(axis=0) * (y.sum(axis=0) - 1)) / 2).sum())
     if n_within == 0 or n_within == m:
         raise AnalysisError("ANOSIM needs groups with more than one sample and more than one group")
+    if _all_distances_equal(d):
+        # every rank tied: R = 0 for the data and every permutation, which says nothing
+        log.warning("ANOSIM: all %d samples are at the same distance from each other (%s): "
+                    "R and p-value are undefined (NaN)", n,
+                    "all distances are 0" if not np.any(d[iu] > 0) else f"all {d[iu][0]:.6g}")
+        return np.nan, np.nan
 
     def stat(within_sum: np.ndarray) -> np.ndarray:
         rw = within_sum / n_within

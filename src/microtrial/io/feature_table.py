@@ -220,8 +220,20 @@ def read_table_tsv(path: str | os.PathLike[str]) -> FeatureTable:
 def write_table_tsv(table: FeatureTable, path: str | os.PathLike[str]) -> None:
     """Write the TSV form with a ``#OTU ID`` header; integer counts stay integers.
 
-    A ``taxonomy`` column of ``feature_metadata`` is written as the last column.
+    A ``taxonomy`` column of ``feature_metadata`` is written as the last column. A table
+    without features is written as its header (every sample id), so it reads back as
+    written.
+
+    Raises
+    ------
+    ValueError
+        A table without samples (:func:`read_table_tsv` refuses a header without sample
+        columns, so no stage may write one), or an id that is empty or holds a tab or
+        line break.
     """
+    if not table.sample_ids:
+        raise ValueError("a feature table without samples cannot be written as TSV "
+                         "(it would not read back)")
     dense = table.data.toarray()
     is_int = bool(np.all(dense == np.round(dense)))
     tax = None

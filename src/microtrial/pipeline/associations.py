@@ -178,7 +178,7 @@ def associations_stage(
     files: dict[str, Path] = {}
     n_tests: dict[str, int] = {}
     n_sig: dict[str, int] = {}
-    start_output(out_dir)
+    start_output(out_dir, command="associations")
     total = len(measures)
     for i, (kind, meas) in enumerate(measures.items()):
         if meas.shape[1] == 0 or feats.shape[1] == 0:
@@ -224,5 +224,6 @@ def associations_stage(
         timings={"associations": _time.perf_counter() - t0},
         extra={"n_features": int(feats.shape[1]), "n_tests": n_tests, "n_significant_q05": n_sig,
                "cross_sectional_samples": len(cross), "paired_subjects": len(paired)},
+        outputs=files.values(),
     )
     return AssociationsSummary(files, n_tests, n_sig, int(feats.shape[1]))

@@ -28,19 +28,12 @@ K = 8
 def check_primers(primer_f: str | None, primer_r: str | None) -> None:
     """Both primers or neither, each a non-empty string of IUPAC nucleotide codes; errors
     name the option."""
-    from microtrial.seqs import primer_regex
+    from microtrial.seqs import check_primer_option
 
     if (primer_f is None) != (primer_r is None):
         raise InputError("--primer-f/--primer-r", "give both primers or neither")
-    for name, primer in (("--primer-f", primer_f), ("--primer-r", primer_r)):
-        if primer is None:
-            continue
-        if not primer.strip():
-            raise InputError(name, "is empty")
-        try:
-            primer_regex(primer)
-        except ValueError as exc:
-            raise InputError(name, f"'{primer}' is not a primer sequence: {exc}") from None
+    check_primer_option("--primer-f", primer_f)
+    check_primer_option("--primer-r", primer_r)
 
 
 def default_cache_dir() -> Path:
@@ -55,15 +48,19 @@ def reference_files(reference: str, ref_seqs: Path | None, ref_taxonomy: Path | 
     if ref_seqs is not None:
         return Path(ref_seqs), (Path(ref_taxonomy) if ref_taxonomy is not None else None)
     if ref_taxonomy is not None:
-        raise InputError(ref_taxonomy, "--ref-taxonomy needs --ref-seqs")
-    name = reference.lower().replace("_", "-")
+        raise InputError("--ref-taxonomy",
+                         "needs --ref-seqs (the reference sequences it describes)")
+    name = reference.strip().lower().replace("_", "-")
     if name in ("greengenes", "gg", "gg-13-8", "greengenes-13-8"):
         import qiime_default_reference as qdr
 
         return Path(qdr.get_reference_sequences()), Path(qdr.get_reference_taxonomy())
+    if name == "custom":
+        raise InputError("--reference", "custom needs --ref-seqs FASTA [--ref-taxonomy TSV]")
     raise InputError(
-        reference, f"unknown reference; choose from {', '.join(REFERENCES)} "
-        "(custom needs --ref-seqs [--ref-taxonomy])",
+        "--reference", f"unknown reference '{reference}'; the known ones are "
+        f"{', '.join(REFERENCES)} (custom = your own files with --ref-seqs [--ref-taxonomy], "
+        "e.g. a SILVA or GTDB training set in DADA2 format)",
     )
 
 
@@ -194,7 +191,7 @@ def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengen
     check_primers(primer_f, primer_r)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    queries = read_fasta(sequences)
+    queries = read_fasta(sequences, as_dna=True)  # gapped or RNA ASVs classify as plain DNA
     seqs_path, tax_path = reference_files(reference, ref_seqs, ref_taxonomy)
     species = read_species_reference(ref_species) if ref_species is not None else None
     model, own_species, info = load_or_train(
@@ -210,7 +207,7 @@ def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengen
                       both_orientations=both_orientations, progress=progress)
     timings["classify"] = round(time.perf_counter() - t1, 3)
     out_dir = Path(out_dir)
-    start_output(out_dir)
+    start_output(out_dir, command="classify")
     path = out_dir / "taxonomy.tsv"
     write_taxonomy(result[["Taxon", "Confidence"]], path)
     write_run_info(
@@ -223,6 +220,7 @@ def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengen
         seeds={"bootstrap": seed}, timings=timings,
         extra={"classifier": {**info, "n_groups": model.n_groups, "n_reference_sequences": model.n_refs},
                "reverse_complemented": int((result["Strand"] == "-").sum())},
+        outputs=[path],
     )
     return path
 
@@ -253,7 +251,7 @@ def evaluate_stage(out_dir: Path, *, reference: str = "greengenes", ref_seqs: Pa
     except ValueError as exc:
         raise InputError(seqs_path, str(exc)) from exc
     out_dir = Path(out_dir)
-    start_output(out_dir)
+    start_output(out_dir, command="classify --evaluate")
     path = out_dir / "evaluation.tsv"
     with atomic_open(path) as fh:
         table.to_csv(fh, sep="\t", index=False, float_format="%.4f")
@@ -261,5 +259,6 @@ def evaluate_stage(out_dir: Path, *, reference: str = "greengenes", ref_seqs: Pa
                    options={"reference": reference, "ref_seqs": seqs_path, "ref_taxonomy": tax_path,
                             "confidence": confidence, "folds": folds,
                             "max_test_per_fold": max_test_per_fold, "threads": threads},
-                   seeds={"folds": seed}, timings={"evaluate": round(time.perf_counter() - t0, 3)})
+                   seeds={"folds": seed}, timings={"evaluate": round(time.perf_counter() - t0, 3)},
+                   outputs=[path])
     return path

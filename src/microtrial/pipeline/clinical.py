@@ -20,7 +20,7 @@ from microtrial.clinical import (
     response_rates,
     score_response,
 )
-from microtrial.clinical._response import resolve_uln
+from microtrial.clinical._response import ENZYMES, resolve_uln
 from microtrial.errors import InputError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.runinfo import start_output, write_run_info
@@ -71,6 +71,48 @@ def _response_table(response: pd.DataFrame) -> pd.DataFrame:
     return response[cols].reset_index()
 
 
+def _check_evaluable(response: pd.DataFrame, table: pd.DataFrame, clinical: Path, *,
+                     baseline: str, followup: str) -> None:
+    """Warn about subjects not evaluable (naming the columns at fault); an error when not
+    one subject is evaluable (the stage would have no result)."""
+    at_visits = table[table["visit"].astype(str).isin([baseline, followup])]
+    core = [c for c in ("phga", "ptga", "mmt8", "haq", "extramuscular") if c in at_visits.columns]
+    empty = [c for c in core if at_visits[c].isna().all()]
+    enzymes = [e for e in ENZYMES if e in at_visits.columns]
+    if enzymes and all(at_visits[e].isna().all() for e in enzymes):
+        empty.append(f"every enzyme ({', '.join(enzymes)})")
+    not_eval = response[response["imacs_doi"].isna()]
+    if len(not_eval) == len(response):
+        if empty:
+            what = (f"column {empty[0]!r} has" if len(empty) == 1
+                    else f"columns {', '.join(repr(c) for c in empty)} have")
+            reason = f"{what} no value at visit '{baseline}' or '{followup}'"
+        else:
+            reason = "; ".join(f"{s}: {r}" for s, r in not_eval["not_evaluable"].head(3).items())
+            reason += "; ..." if len(not_eval) > 3 else ""
+        raise InputError(clinical, f"no subject is evaluable for IMACS DOI and TIS ({reason})")
+    for e in enzymes:
+        if at_visits[e].isna().all():
+            log.warning("%s: column '%s' has no value at visit '%s' or '%s'; the TIS enzyme is "
+                        "chosen among the others", clinical, e, baseline, followup)
+    if len(not_eval):
+        listed = ", ".join(f"{s} ({r})" for s, r in not_eval["not_evaluable"].head(5).items())
+        log.warning("%s: %d of %d subjects not evaluable for IMACS DOI and TIS: %s%s", clinical,
+                    len(not_eval), len(response), listed, ", ..." if len(not_eval) > 5 else "")
+
+
+def _check_immune_visits(imm: pd.DataFrame, immune: Path, *, baseline: str, followup: str) -> None:
+    """Both visits present (as the clinical table must have them), and some subject at both."""
+    visits = set(imm["visit"].astype(str))
+    for label, opt in ((baseline, "--baseline"), (followup, "--followup")):
+        if label not in visits:
+            raise InputError(immune, f"no visit '{label}' ({opt}); visits found: {', '.join(sorted(visits))}",
+                             field="visit")
+    at = imm.groupby(imm["subject"].astype(str))["visit"].agg(lambda v: {baseline, followup} <= set(v.astype(str)))
+    if not at.any():
+        raise InputError(immune, f"no subject has both a '{baseline}' and a '{followup}' visit", field="visit")
+
+
 def clinical_stage(
     clinical: Path,
     out_dir: Path,
@@ -106,12 +148,19 @@ def clinical_stage(
         response = score_response(table, baseline=baseline, followup=followup, uln=uln_used, population=population)
     except ValueError as exc:
         raise InputError("--uln", str(exc)) from exc
+    _check_evaluable(response, table, clinical, baseline=baseline, followup=followup)
     if progress:
         progress("clinical response", 1, 2)
     rates = response_rates(response)
     imm = read_immune(immune) if immune is not None else None
-    paired = immune_paired(imm, baseline=baseline, followup=followup) if imm is not None else None
-    start_output(out_dir)
+    paired = None
+    if imm is not None and immune is not None:
+        _check_immune_visits(imm, Path(immune), baseline=baseline, followup=followup)
+        paired = immune_paired(imm, baseline=baseline, followup=followup)
+        for m in paired.loc[paired["n"] == 0, "measure"]:
+            log.warning("%s: column '%s' has no subject measured at both '%s' and '%s': not tested",
+                        immune, m, baseline, followup)
+    start_output(out_dir, command="clinical")
     files = {"clinical-response.tsv": out_dir / "clinical-response.tsv",
              "response-rates.tsv": out_dir / "response-rates.tsv"}
     write_tsv(_response_table(response), files["clinical-response.tsv"])
@@ -134,6 +183,7 @@ def clinical_stage(
             "enzyme = the most abnormal at baseline as x ULN",
             "percentages compared in exact rational arithmetic",
         ]},
+        outputs=files.values(),
     )
     if progress:
         progress("clinical response", 2, 2)

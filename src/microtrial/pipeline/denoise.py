@@ -50,7 +50,7 @@ from microtrial.reads._quality import (
     quality_histogram,
     quality_profile,
 )
-from microtrial.seqs import primer_regex
+from microtrial.seqs import check_primer_option
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +129,8 @@ def _check_options(o: DenoiseOptions) -> None:
         raise InputError("--min-reads", f"must be >= 1, got {o.min_reads}")
     if o.primer_r is not None and o.primer_f is None:
         raise InputError("--primer-f", "the reverse primer is given without the forward primer")
-    for name, primer in (("--primer-f", o.primer_f), ("--primer-r", o.primer_r)):
-        if primer is not None:
-            if not primer.strip():
-                raise InputError(name, "is empty")
-            try:
-                primer_regex(primer)
-            except ValueError as exc:
-                raise InputError(name, f"'{primer}' is not a primer sequence: {exc}") from None
+    check_primer_option("--primer-f", o.primer_f)
+    check_primer_option("--primer-r", o.primer_r)
 
 
 def _longest(hist: QualityHistogram) -> int:
@@ -267,6 +261,55 @@ def _table(per_sample: list[dict[str, int]], sample_ids: list[str]) -> tuple[np.
             counts[i, seen[s]] = c
     order = np.lexsort((np.arange(len(seqs)), -counts.sum(axis=0))) if seqs else np.zeros(0, int)
     return counts[:, order], [seqs[j] for j in order]
+
+
+def _read_loss(track: pd.DataFrame, paired: bool, *, o: DenoiseOptions | None = None,
+               trunc: tuple[int | None, int | None] = (None, None),
+               n_after_chimeras: int | None = None) -> str:
+    """At which step the reads of ``track`` (read-tracking rows whose ``non-chimeric``
+    total is 0) were lost, with the tracking totals; with ``o``, what to check."""
+    tot = {c: int(pd.to_numeric(track[c]).fillna(0).sum()) for c in TRACKING_COLUMNS[1:]}
+    den = (f"denoised-f {tot['denoised-f']}, denoised-r {tot['denoised-r']}" if paired
+           else f"denoised {tot['denoised-f']}")
+    numbers = (f"input {tot['input']}, filtered {tot['filtered']}, {den}, merged {tot['merged']}, "
+               f"non-chimeric {tot['non-chimeric']}")
+    tf, tr = trunc
+    why = ""
+    if tot["input"] == 0:
+        step = "reading: the files hold no reads"
+    elif tot["filtered"] == 0:
+        step = "quality filtering"
+        if o is not None:
+            used = "/".join(f"{t} nt" if t else "none" for t in ((tf, tr) if paired else (tf,)))
+            opt = "--trunc-len-f/--trunc-len-r" if paired else "--trunc-len-f"
+            why = (f": check {opt} (used {used}), --trunc-q "
+                   f"{o.trunc_q}, --max-ee {o.max_ee[0]:g} {o.max_ee[1]:g}, --min-len {o.min_len}, "
+                   f"--max-n {o.max_n}")
+            if o.primer_f is not None:
+                step = "primer removal and quality filtering"
+                why += " and the primers (pairs without them are discarded unless --keep-untrimmed)"
+    elif tot["denoised-f"] == 0 or (paired and tot["denoised-r"] == 0):
+        step = "denoising"
+        why = ": no read was assigned to a sequence variant"
+    elif tot["merged"] == 0:
+        step = "merging"
+        if o is not None:
+            lens = ", ".join(f"{t} nt" if t else "untruncated" for t in (tf, tr))
+            why = (f": no pair's reads ({lens}) overlap by at least "
+                   f"--min-overlap {o.min_overlap} nt with at most --max-mismatch "
+                   f"{o.max_mismatch} mismatches; are the reads long enough to overlap across "
+                   "the amplicon?")
+    elif n_after_chimeras == 0:
+        step = "chimera removal"
+        why = ": every merged sequence was flagged as a bimera (--no-chimera-removal keeps them)"
+    elif o is not None and n_after_chimeras is not None:
+        step = "the --min-reads floor"
+        why = (f": every ASV had fewer than --min-reads {o.min_reads} reads in the whole run "
+               f"({n_after_chimeras} reads in all; --min-reads 1 keeps them)")
+    else:
+        step = "chimera removal or the --min-reads floor"
+    what = "read pairs" if paired else "reads"
+    return f"all {tot['input']} {what} were lost at {step} ({numbers}){why}"
 
 
 def denoise_stage(
@@ -408,6 +451,7 @@ def denoise_stage(
         counts = counts[:, ~bim]
         seqs = [s for s, b in zip(seqs, bim) if not b]
     timings["chimeras"] = round(time.perf_counter() - t0, 3)
+    n_after_chimeras = int(counts.sum())
     if o.min_reads > 1 and seqs:
         rare = counts.sum(axis=0) < o.min_reads
         log.info("%d ASVs with fewer than %d reads in the run dropped (%d reads)", int(rare.sum()),
@@ -419,31 +463,38 @@ def denoise_stage(
     track = pd.DataFrame(tracking, columns=TRACKING_COLUMNS)
     if not paired:  # same columns as for pairs (a stable schema); no reverse reads
         track["denoised-r"] = pd.NA
-    for _, r in track.iterrows():
+    if not seqs:  # nothing to write: say where the reads went, before any output exists
+        lost = _read_loss(track, paired, o=o, trunc=(tf, tr), n_after_chimeras=n_after_chimeras)
+        raise InputError(reads_dir, f"no ASV left in any sample: {lost}")
+    for i, r in track.iterrows():
         if r["non-chimeric"] == 0:
-            log.warning("sample %s has no reads left (input %d, filtered %d)", r["sample-id"], r["input"], r["filtered"])
+            log.warning("sample %s has no reads left: %s", r["sample-id"],
+                        _read_loss(track.loc[[i]], paired))
 
     # ---- write ------------------------------------------------------------------------------
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
-    start_output(out_dir)
+    start_output(out_dir, command="denoise")
     ids = [sequence_id(s) for s in seqs]
     keep_samples = counts.sum(axis=1) > 0
-    if not keep_samples.any():
-        log.warning("no reads survived in any sample: the feature table is empty")
     kept_ids = [s for s, k in zip(sample_ids, keep_samples) if k]
     table_df = pd.DataFrame(counts[keep_samples].T, index=ids, columns=kept_ids)
     table = FeatureTable.from_dataframe(table_df)
-    write_biom(table, out_dir / "feature-table.biom")
-    write_table_tsv(table, out_dir / "feature-table.tsv")
-    write_fasta(dict(zip(ids, seqs)), out_dir / "dna-sequences.fasta")
-    with atomic_open(out_dir / "read-tracking.tsv") as fh:
+    biom, tsv, fasta, track_path, qual_f, qual_r = (out_dir / n for n in (
+        "feature-table.biom", "feature-table.tsv", "dna-sequences.fasta", "read-tracking.tsv",
+        "quality-profile-f.tsv", "quality-profile-r.tsv"))
+    write_biom(table, biom)
+    write_table_tsv(table, tsv)
+    write_fasta(dict(zip(ids, seqs)), fasta)
+    with atomic_open(track_path) as fh:
         track.to_csv(fh, sep="\t", index=False)
-    with atomic_open(out_dir / "quality-profile-f.tsv") as fh:
+    with atomic_open(qual_f) as fh:
         quality_profile(hist_f).to_csv(fh, sep="\t", index=False)
+    written = [biom, tsv, fasta, track_path, qual_f]
     if hist_r is not None:
-        with atomic_open(out_dir / "quality-profile-r.tsv") as fh:
+        with atomic_open(qual_r) as fh:
             quality_profile(hist_r).to_csv(fh, sep="\t", index=False)
+        written.append(qual_r)
     timings["write"] = round(time.perf_counter() - t0, 3)
     timings["total"] = round(time.perf_counter() - t_all, 3)
     opts = asdict(o)
@@ -452,5 +503,6 @@ def denoise_stage(
         extra={"truncation": {"trunc_len_f": tf, "trunc_len_r": tr, "automatic": auto,
                               "amplicon_length": amplicon},
                "paired": paired, "n_samples": len(samples), "n_asvs": len(seqs)},
+        outputs=written,
     )
     return DenoiseSummary(len(samples), len(seqs), track, int(tf or 0), tr, timings, paired)

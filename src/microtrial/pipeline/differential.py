@@ -7,6 +7,11 @@ species when asked for; all clades together, as LEfSe's cladogram input), or ove
 there is no taxonomy; the other methods run per rank. Methods that do not apply to a
 comparison's kind (LEfSe and ANCOM-BC to paired comparisons, the paired Wilcoxon test to
 between-group comparisons) are skipped with a logged note.
+
+Samples without reads are left out (with a warning). A comparison that cannot be tested
+(too few samples, no subject sampled at both levels, a covariate missing for all of its
+samples) is skipped with a warning; when nothing at all could be tested the stage raises
+:class:`~microtrial.errors.InputError` (before writing anything) with the reasons.
 """
 
 from __future__ import annotations
@@ -86,34 +91,77 @@ def _check_options(methods: Sequence[str], ranks: Sequence[str], *, min_prevalen
     return names, checked
 
 
+def _check_covariates(comparisons: Sequence[Comparison], covariates: Sequence[str],
+                      metadata: pd.DataFrame, sample_ids: Sequence[str], metadata_path: Path) -> None:
+    """A covariate may be neither a comparison's own column nor its subject column, and
+    must have a value for at least one sample (errors name ``--covariates``)."""
+    for comp in comparisons:
+        for c in covariates:
+            if c == comp.column:
+                raise InputError("--covariates", f"'{c}' is the compared column of comparison "
+                                                 f"'{comp.name}'; a covariate cannot be the group itself")
+            if comp.subject is not None and c == comp.subject:
+                raise InputError("--covariates", f"'{c}' is the subject column of comparison "
+                                                 f"'{comp.name}'; subjects are not a covariate")
+    for c in covariates:
+        if c in metadata.columns and metadata.loc[list(sample_ids), c].isna().all():
+            raise InputError(metadata_path, f"covariate '{c}' (--covariates) is missing for "
+                                            f"every sample")
+
+
 def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str],
-              covariates: Sequence[str], metadata_path: Path) -> Contrast | None:
+              covariates: Sequence[str], metadata_path: Path) -> Contrast | str:
+    """The comparison's contrast (no counts yet), or why it cannot be tested."""
     for col in [comp.column, *comp.where, *covariates, *([comp.subject] if comp.subject else [])]:
         if col not in metadata.columns:
             raise InputError(metadata_path, f"comparison '{comp.name}': no column '{col}'")
     md = comp.samples(metadata)
     md = md[md.index.isin(set(sample_ids))]
+    dropped = ""
     if covariates:
+        all_missing = [c for c in covariates if len(md) and md[c].isna().all()]
+        if all_missing:
+            return (f"covariate {', '.join(repr(c) for c in all_missing)} is missing for all "
+                    f"{len(md)} of its samples")
         complete = md[list(covariates)].notna().all(axis=1)
         if not complete.all():
-            log.info("%s: %d samples without covariates dropped", comp.name, int((~complete).sum()))
+            n_drop = int((~complete).sum())
+            log.info("%s: %d samples without covariates dropped", comp.name, n_drop)
+            dropped = f" after leaving out {n_drop} without covariate values"
         md = md[complete]
     level = md[comp.column].astype(str)
     subject = md[comp.subject].astype(str) if comp.subject else None
+    test, ref = comp.levels
     if comp.kind == "paired":
         if subject is None:
             raise InputError(metadata_path, f"comparison '{comp.name}' is paired but has no subject column")
-        both = set(subject[level == comp.levels[0]]) & set(subject[level == comp.levels[1]])
+        both = set(subject[level == test]) & set(subject[level == ref])
+        if len(both) < 2:
+            who = "no subject" if not both else "only one subject"
+            return (f"paired, but {who} (column '{comp.subject}') has samples at both "
+                    f"'{test}' and '{ref}'{dropped}")
         keep = subject.isin(both) & ~pd.DataFrame({"s": subject, "l": level}).duplicated()
         md, level, subject = md[keep], level[keep], subject[keep]
-    test, ref = comp.levels
     n_t, n_r = int((level == test).sum()), int((level == ref).sum())
     if n_t < 2 or n_r < 2:
-        log.warning("comparison %s skipped: %d %s and %d %s samples", comp.name, n_t, test, n_r, ref)
-        return None
+        return f"{n_t} {test} and {n_r} {ref} samples{dropped} (at least 2 of each needed)"
     empty = pd.DataFrame(np.zeros((0, len(md))), columns=md.index)
     return Contrast(empty, level, test, ref, comp.kind, subject,
                     md[list(covariates)] if covariates else pd.DataFrame(index=md.index))
+
+
+def _pairs_hint(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str]) -> str:
+    """For a between comparison with a subject column: why it is not paired, if no pairs."""
+    if comp.subject is None or comp.subject not in metadata.columns:
+        return ""
+    md = comp.samples(metadata)
+    md = md[md.index.isin(set(sample_ids))]
+    level, subject = md[comp.column].astype(str), md[comp.subject].astype(str)
+    n = len(set(subject[level == comp.levels[0]]) & set(subject[level == comp.levels[1]]))
+    if n >= 2:
+        return ""
+    return (f" ({'no subject' if n == 0 else 'only one subject'} (column '{comp.subject}') has "
+            f"samples at both '{comp.levels[0]}' and '{comp.levels[1]}')")
 
 
 def _annotate(res: pd.DataFrame, comp: Comparison, contrast: Contrast, rank: str | pd.Series,
@@ -171,6 +219,18 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                    if len(ftable.sample_ids) and len(md.index) else "")
         raise InputError(table, f"fewer than 2 samples ({len(shared)}) are also in the metadata "
                                 f"{metadata}{example}")
+    reads = ftable.sample_totals()
+    usable = [s for s in shared if reads[s] > 0]
+    if len(usable) < 2:
+        what = ("all counts are zero" if not (reads > 0).any()
+                else f"fewer than 2 samples with reads ({len(usable)}) among the {len(shared)} "
+                     f"also in the metadata {metadata}")
+        raise InputError(table, what)
+    if len(usable) < len(shared):
+        empty = [s for s in shared if reads[s] <= 0]
+        log.warning("%d sample(s) of %s have no reads and are left out: %s%s", len(empty), table,
+                    ", ".join(empty[:5]), ", ..." if len(empty) > 5 else "")
+    _check_covariates(comparisons, covariates, md, usable, Path(metadata))
     tax: pd.Series | None = None
     if taxonomy is not None:
         tax = read_taxonomy(taxonomy)["Taxon"]
@@ -195,12 +255,26 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
     results: dict[str, list[pd.DataFrame]] = {m: [] for m in names}
     guild_results: list[pd.DataFrame] = []
     contrasts = []
+    # skipped tests are logged once at the end: when nothing could be tested at all, the
+    # stage raises one error with the reasons instead (and writes nothing)
+    notes: list[tuple[int, str]] = []
+
+    def skip(level: int, note: str) -> None:
+        notes.append((level, note))
+        summary.skipped.append(note)
+
+    untestable: list[str] = []
     for comp in comparisons:
-        c = _contrast(comp, md, ftable.sample_ids, covariates, Path(metadata))
-        if c is None:
-            summary.skipped.append(f"{comp.name}: too few samples")
+        c = _contrast(comp, md, usable, covariates, Path(metadata))
+        if isinstance(c, str):
+            skip(logging.WARNING, f"comparison {comp.name} skipped: {c}")
+            untestable.append(f"{comp.name}: {c}")
         else:
             contrasts.append((comp, c))
+    if not contrasts:
+        raise InputError(metadata, f"no comparison can be tested ({'; '.join(untestable)})")
+    n_run = 0
+    not_applicable: list[str] = []
     total_steps = max(len(contrasts) * (len(ranks) * len(names) + 1), 1)
     step = 0
     gcounts = None
@@ -215,9 +289,11 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
         for name in names:
             method = get_method(name)
             if c0.kind not in method.kinds:
-                note = f"{name} skipped for {comp.name}: it does not apply to {c0.kind} comparisons"
-                log.info(note)
-                summary.skipped.append(note)
+                hint = _pairs_hint(comp, md, usable) if "paired" in method.kinds else ""
+                note = f"{name} skipped for {comp.name}: it does not apply to {c0.kind} comparisons{hint}"
+                skip(logging.INFO, note)
+                not_applicable.append(f"{name} does not apply to {c0.kind} comparison "
+                                      f"{comp.name}{hint}")
                 continue
             t0 = time.perf_counter()
             if name == "lefse":
@@ -234,24 +310,31 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                     if lefse_subclass not in md.columns:
                         raise InputError(metadata, f"no column '{lefse_subclass}' (LEfSe subclass)")
                     subclass = md.loc[cols, lefse_subclass].astype(str)
-                res = method.func(contrast, totals=tot, subclass=subclass, seed=seed)
-                results[name].append(_annotate(res, comp, contrast, hrank, tot, tax if hier is None else None))
+                if sub.shape[0] == 0:
+                    skip(logging.WARNING, f"{name} {comp.name}: no feature left after the "
+                                          f"prevalence and abundance filters")
+                else:
+                    res = method.func(contrast, totals=tot, subclass=subclass, seed=seed)
+                    results[name].append(_annotate(res, comp, contrast, hrank, tot,
+                                                   tax if hier is None else None))
+                    n_run += 1
             else:
                 for rank in ranks:
                     sub = filter_features(per_rank[rank][cols], min_prevalence=min_prevalence,
                                       min_abundance=min_abundance, totals=tot)
                     if sub.shape[0] < 2:
-                        summary.skipped.append(f"{name} {rank} {comp.name}: fewer than 2 features")
+                        skip(logging.WARNING, f"{name} {rank} {comp.name}: fewer than 2 features "
+                                              f"({sub.shape[0]}) left after the prevalence and "
+                                              f"abundance filters")
                         continue
                     contrast = c0.with_counts(sub)
                     try:
                         res = method.func(contrast, seed=seed)
                     except AnalysisError as exc:
-                        note = f"{name} {rank} {comp.name}: {exc}"
-                        log.warning(note)
-                        summary.skipped.append(note)
+                        skip(logging.WARNING, f"{name} {rank} {comp.name}: {exc}")
                         continue
                     results[name].append(_annotate(res, comp, contrast, rank, tot, tax))
+                    n_run += 1
                     step += 1
                     if progress:
                         progress("differential", step, total_steps)
@@ -261,7 +344,7 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                 try:
                     res = method.func(contrast, seed=seed, **({"totals": tot} if name == "lefse" else {}))
                 except AnalysisError as exc:
-                    summary.skipped.append(f"{name} guilds {comp.name}: {exc}")
+                    skip(logging.WARNING, f"{name} guilds {comp.name}: {exc}")
                     continue
                 res = _annotate(res, comp, contrast, "guild", tot, None)
                 res = res[res["feature"] != "other"].copy()
@@ -274,7 +357,13 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
         step += 1
         if progress:
             progress("differential", step, total_steps)
-    start_output(out_dir)  # only once every test has run
+    if n_run == 0:
+        if not_applicable and len(not_applicable) == len(contrasts) * len(names):
+            raise InputError("--method", "; ".join(not_applicable))
+        raise InputError(table, "no differential test could run: " + "; ".join(summary.skipped))
+    for level, note in notes:
+        log.log(level, "%s", note)
+    start_output(out_dir, command="differential")  # only once every test has run
     merged: dict[str, pd.DataFrame] = {}
     for name in names:
         df = pd.concat(results[name], ignore_index=True) if results[name] else pd.DataFrame(columns=BASE_COLUMNS)
@@ -298,5 +387,6 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                  "lefse_subclass": lefse_subclass, "min_abundance": min_abundance},
         seeds={"differential": seed}, timings=summary.timings,
         extra={"n_called": summary.n_called, "skipped": summary.skipped},
+        outputs=summary.files,
     )
     return summary

@@ -275,7 +275,7 @@ def diversity_stage(
     if rt.shape[1] < 2:
         raise InputError("--rarefy", f"fewer than 2 samples left at depth {depth}")
     summary.n_samples = rt.shape[1]
-    start_output(out_dir)
+    start_output(out_dir, command="diversity")
     _write(rarefaction_curves(ft, seed=seed), out_dir / "rarefaction-curves.tsv", summary)
     summary.timings["rarefaction"] = round(time.perf_counter() - t0, 3)
 
@@ -405,6 +405,7 @@ def diversity_stage(
                  "rarefaction_iterations": rarefaction_iterations},
         seeds={"seed": seed}, timings=summary.timings,
         extra={"dropped_samples": summary.dropped, "skipped": summary.skipped},
+        outputs=summary.files,
     )
     return summary
 

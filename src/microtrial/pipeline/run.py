@@ -3,7 +3,9 @@
 Each stage runs into its own staging folder and its files are then moved into the output
 folder with ``os.replace`` (atomic per file); the stage's ``run-info.json`` is kept as
 ``logs/<stage>.run-info.json``. The output folder's ``run-info.json`` is written last and
-lists the stages that completed, so a folder without it is visibly incomplete.
+lists the stages that completed and every file the run wrote, so a folder without it is
+visibly incomplete, and the next run into the folder removes this run's files first (never
+the study's own input files, should they lie in the folder).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +102,9 @@ def run_study(
 
     study = validate_study(study_path)
     out_dir = Path(out_dir)
-    start_output(out_dir)  # the folder is incomplete until this run finishes
+    # the folder is incomplete until this run finishes; an earlier run's files go
+    start_output(out_dir, command="run", keep=[Path(study_path), *_study_paths(study.model_dump()),
+                                               *([truth_dir] if truth_dir is not None else [])])
     rec = RunRecord(out_dir)
     opts = study.options
     n_threads = threads or opts.threads
@@ -211,7 +215,7 @@ def run_study(
         rec.skip("associations", "no clinical, immune or metabolite measures, or no time column")
 
     # ---- report -------------------------------------------------------------------------
-    _copy_inputs(
+    copies = _copy_inputs(
         {"metadata.tsv": study.metadata, "immune.tsv": study.immune,
          "clinical.tsv": study.clinical.table if study.clinical else None,
          "metabolites.tsv": study.metabolites, "study.yaml": Path(study_path)},
@@ -220,14 +224,15 @@ def run_study(
     from microtrial.report import write_report
 
     with rec.stage("report", progress) as sd:
-        write_report(out_dir, sd, title=study.name, truth_dir=truth_dir)
+        write_report(out_dir, sd, title=study.name, truth_dir=truth_dir, finishing_run=True)
 
     write_run_info(
         out_dir, command="run",
         options={"study": str(study_path), "threads": n_threads, "study_options": opts.model_dump()},
         seeds={"seed": seed}, timings=rec.timings,
         extra={"stages_completed": list(rec.timings), "stages_skipped": rec.skipped,
-               "outputs": rec.outputs},
+               "stage_outputs": rec.outputs},
+        outputs=[*(out_dir / p for files in rec.outputs.values() for p in files), *copies],
     )
     shutil.rmtree(out_dir / ".staging", ignore_errors=True)
     return rec
@@ -268,13 +273,30 @@ def _metadata_with_response(
     return dest
 
 
-def _copy_inputs(paths: dict[str, Path | None], results: Path) -> None:
-    """Copy the small input tables into ``results/inputs/`` so the report can show them."""
+def _copy_inputs(paths: dict[str, Path | None], results: Path) -> list[Path]:
+    """Copy the small input tables into ``results/inputs/`` so the report can show them;
+    returns the copies."""
     dest = results / "inputs"
     dest.mkdir(parents=True, exist_ok=True)
+    copies = []
     for name, path in paths.items():
         if path is not None and Path(path).exists():
-            shutil.copyfile(path, dest / name)
+            if not (dest / name).exists() or not os.path.samefile(path, dest / name):
+                shutil.copyfile(path, dest / name)  # (a study may name an earlier run's copy)
+            copies.append(dest / name)
+    return copies
+
+
+def _study_paths(value: Any) -> Iterable[Path]:
+    """Every file or folder named anywhere in a study (``Study.model_dump()``)."""
+    if isinstance(value, Path):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _study_paths(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _study_paths(v)
 
 
 def _other_level(study: Any) -> str:

@@ -79,22 +79,24 @@ def simulate_stage(
     timings["simulate"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
-    start_output(out_dir)
+    start_output(out_dir, command="simulate")
     reads_dir.mkdir(parents=True, exist_ok=True)
     written = _write_reads(trial, reads_dir, progress)
-    for path in stale:
+    for path in stale:  # an earlier run's FASTQ, also when its run-info.json lists no outputs
         if path.name not in written:
             path.unlink(missing_ok=True)
+    outputs = [reads_dir / name for name in written]
     timings["reads"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
-    _write_subject_data(trial, out_dir)
-    _write_truth(trial, out_dir / "truth")
+    outputs += _write_subject_data(trial, out_dir)
+    outputs += _write_truth(trial, out_dir / "truth")
     timings["tables"] = round(time.perf_counter() - t0, 3)
     study = out_dir / "study.yaml"
     with atomic_open(study) as fh:
         fh.write(f"# Simulated by microtrial simulate (seed {seed}); truth in truth/\n")
         yaml.safe_dump(study_dict(trial), fh, sort_keys=False, default_flow_style=None)
+    outputs.append(study)
     write_run_info(
         out_dir,
         command="simulate",
@@ -106,6 +108,7 @@ def simulate_stage(
             "features": len(trial.pool),
             "read_pairs": int(sum(len(s.source) for s in trial.sources.values())),
         },
+        outputs=outputs,
     )
     return study
 
@@ -170,14 +173,26 @@ def _write_tsv(df: pd.DataFrame, path: Path, *, index: bool = False) -> None:
         df.to_csv(fh, sep="\t", index=index, lineterminator="\n")
 
 
-def _write_subject_data(trial: SimulatedTrial, out_dir: Path) -> None:
-    write_metadata(trial.metadata, out_dir / "metadata.tsv")
-    _write_tsv(trial.clinical, out_dir / "clinical.tsv")
-    _write_tsv(trial.immune, out_dir / "immune.tsv")
-    _write_tsv(trial.metabolites, out_dir / "metabolites.tsv", index=True)
+def _write_subject_data(trial: SimulatedTrial, out_dir: Path) -> list[Path]:
+    metadata, clinical, immune, metabolites = (
+        out_dir / n for n in ("metadata.tsv", "clinical.tsv", "immune.tsv", "metabolites.tsv")
+    )
+    write_metadata(trial.metadata, metadata)
+    _write_tsv(trial.clinical, clinical)
+    _write_tsv(trial.immune, immune)
+    _write_tsv(trial.metabolites, metabolites, index=True)
+    return [metadata, clinical, immune, metabolites]
 
 
-def _write_truth(trial: SimulatedTrial, truth: Path) -> None:
+_TRUTH_FILES = (
+    "asv-sequences.fasta", "taxonomy.tsv", "composition.tsv", "counts.tsv", "read-origins.tsv.gz",
+    "chimeras.fasta", "chimeras.tsv", "effects.tsv", "responders.tsv", "associations.tsv",
+    "guild-abundance.tsv", "reference-pool.tsv", "design.json",
+)
+
+
+def _write_truth(trial: SimulatedTrial, truth: Path) -> list[Path]:
+    """Write the simulation truth into ``truth`` and return the files (``_TRUTH_FILES``)."""
     truth.mkdir(parents=True, exist_ok=True)
     pool = trial.pool
     write_fasta(dict(pool["sequence"]), truth / "asv-sequences.fasta")
@@ -212,18 +227,34 @@ def _write_truth(trial: SimulatedTrial, truth: Path) -> None:
     with atomic_open(truth / "design.json") as fh:
         json.dump({"seed": trial.seed, "design": trial.design.to_dict()}, fh, indent=2)
         fh.write("\n")
+    return [truth / name for name in _TRUTH_FILES]
 
 
 def study_dict(trial: SimulatedTrial) -> dict[str, Any]:
-    """The ``study.yaml`` of a simulated trial (docs/study-file.md schema)."""
+    """The ``study.yaml`` of a simulated trial (docs/study-file.md schema).
+
+    Without controls (``n_controls=0``, which the design allows) the group column holds
+    only ``patient``: that is the group's reference level and the patient-vs-control
+    comparison is left out, so the study still validates.
+    """
     d = trial.design
     primer_f, primer_r = d.primers
+    controls = d.n_controls > 0
+    between_groups = [
+        {
+            "name": "patient-vs-control",
+            "kind": "between",
+            "column": "group",
+            "levels": ["patient", "control"],
+            "where": {"time": "baseline"},
+        }
+    ] if controls else []
     return {
         "name": f"Simulated low-dose IL-2 trial in dermatomyositis (seed {trial.seed})",
         "metadata": "metadata.tsv",
         "design": {
             "subject": "subject",
-            "group": {"column": "group", "reference": "control"},
+            "group": {"column": "group", "reference": "control" if controls else "patient"},
             "time": {"column": "time", "reference": "baseline"},
         },
         "reads": {
@@ -244,13 +275,7 @@ def study_dict(trial: SimulatedTrial) -> dict[str, Any]:
         "taxonomy": {"reference": "greengenes", "confidence": 0.8, "extract_region": True},
         "tree": "insertion",
         "comparisons": [
-            {
-                "name": "patient-vs-control",
-                "kind": "between",
-                "column": "group",
-                "levels": ["patient", "control"],
-                "where": {"time": "baseline"},
-            },
+            *between_groups,
             {
                 "name": "week12-vs-baseline",
                 "kind": "paired",

@@ -39,7 +39,7 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
     if (ref_seqs is None) != (ref_tree is None):
         raise InputError("--ref-seqs/--ref-tree", "give both the reference sequences and tree, or neither")
     timings: dict[str, float] = {}
-    queries = read_fasta(sequences)
+    queries = read_fasta(sequences, as_dna=True)  # gapped or RNA ASVs place as plain DNA
     if not queries:
         raise InputError(sequences, "no sequences")
     old_threads = numba.get_num_threads()
@@ -79,12 +79,12 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
     if missing:  # an internal guarantee; never write a tree that lacks ASVs
         raise RuntimeError(f"{len(missing)} ASVs missing from the tree")
     out_dir = Path(out_dir)
-    start_output(out_dir)
+    start_output(out_dir, command="tree")
     path = out_dir / "tree.nwk"
     write_tree(tree, path)
     write_run_info(out_dir, command="tree",
                    options={"sequences": sequences, "method": m, "threads": threads, **reference},
-                   timings=timings, extra={"n_tips": len(tips)})
+                   timings=timings, extra={"n_tips": len(tips)}, outputs=[path])
     return path
 
 

@@ -28,17 +28,23 @@ log = logging.getLogger(__name__)
 
 _FASTQ_EXT = r"\.(?:fastq|fq)(?:\.gz)?"
 # <sample>_S1_L001_R1_001.fastq.gz  (bcl2fastq / Illumina naming)
-_ILLUMINA = re.compile(rf"^(?P<sample>.+?)_S\d+_L\d{{3}}_R(?P<dir>[12])_001{_FASTQ_EXT}$")
+_ILLUMINA = re.compile(rf"^(?P<sample>.+?)_S\d+_L\d{{3}}_R(?P<dir>[12])_001{_FASTQ_EXT}\Z",
+                       re.DOTALL)
 # <sample>_R1.fastq.gz, <sample>_R1_001.fastq.gz, <sample>_1.fastq.gz  (SRA and common short forms)
-_SHORT = re.compile(rf"^(?P<sample>.+?)_(?:R(?P<dir>[12])(?:_\d{{3}})?|(?P<num>[12])){_FASTQ_EXT}$")
+_SHORT = re.compile(rf"^(?P<sample>.+?)_(?:R(?P<dir>[12])(?:_\d{{3}})?|(?P<num>[12])){_FASTQ_EXT}\Z",
+                    re.DOTALL)
 # <sample>_forward.fastq.gz / <sample>_reverse.fastq.gz
-_WORDS = re.compile(rf"^(?P<sample>.+?)_(?P<word>forward|reverse){_FASTQ_EXT}$", re.IGNORECASE)
+_WORDS = re.compile(rf"^(?P<sample>.+?)_(?P<word>forward|reverse){_FASTQ_EXT}\Z",
+                    re.IGNORECASE | re.DOTALL)
 # a direction-like tag anywhere in a name that none of the patterns above recognised
 # (bare 1/2 or F/R after '-' or '.' are left out: 'mouse-1', 'mouse-2' are two samples)
 _DIR_LIKE = re.compile(r"^(?P<pre>.*)(?P<sep>[._-])(?P<tag>R[12]|fwd|rev|forward|reverse)"
                        r"(?P<post>(?:[._-].*)?)$", re.IGNORECASE)
 _TAG_DIR = {"r1": "1", "fwd": "1", "forward": "1", "r2": "2", "rev": "2", "reverse": "2"}
-_ANY_FASTQ = re.compile(rf"^(?P<sample>.+?){_FASTQ_EXT}$")
+# (DOTALL and \Z: a name with a line break is still found, and refused, not skipped)
+_ANY_FASTQ = re.compile(rf"^(?P<sample>.+?){_FASTQ_EXT}\Z", re.DOTALL)
+# characters a sample id may not hold: the tables it goes into are tab- and line-separated
+_ID_BREAKS = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}
 
 # ASCII -> True for the accepted bases
 _VALID = np.zeros(256, dtype=bool)
@@ -113,7 +119,8 @@ def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
     InputError
         The folder is missing or holds no FASTQ file; a FASTQ name is a broken symbolic
         link; a sample has only R1 or only R2 while other samples are paired; two files
-        give the same sample id and direction.
+        give the same sample id and direction; a sample id (taken from the file name) holds
+        a tab or line break, which no feature table or metadata file can hold.
     """
     folder = Path(reads_dir)
     if not folder.is_dir():
@@ -168,6 +175,12 @@ def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
                 raise InputError(p, f"sample id '{sid}' is given by two files")
             samples.append(SampleFiles(sid, p))
         _warn_unrecognised_pairs([s.r1 for s in samples])
+    for s in samples:
+        bad = next((ch for ch in s.sample_id if ch in _ID_BREAKS), None)
+        if bad is not None:
+            raise InputError(s.r1, f"sample id {s.sample_id!r} taken from this file name contains "
+                             f"{_ID_BREAKS[bad]}: rename the file (tables are tab-separated, one "
+                             "line per record)")
     return sorted(samples, key=lambda s: s.sample_id)
 
 

@@ -28,6 +28,15 @@ RESULT_FILES = (
     "associations-*.tsv",
 )
 ALPHA_INDICES = ("observed_features", "shannon", "simpson", "chao1", "faith_pd")
+# What every finished run holds (alternatives in one tuple); what else it holds depends on
+# the study (clinical, immune, taxonomy, tree), so only these are listed as missing.
+EXPECTED_OUTPUTS = (
+    ("feature-table.biom", "feature-table.tsv"), ("alpha-diversity.tsv",), ("permanova.tsv",),
+    ("differential-consensus.tsv",),
+)
+# Files of a simulator's truth/ folder that the truth section scores against.
+TRUTH_FILES = ("asv-sequences.fasta", "counts.tsv", "composition.tsv", "responders.tsv",
+               "associations.tsv")
 
 
 def read_result_table(path: Path, **kwargs: object) -> pd.DataFrame:
@@ -58,6 +67,24 @@ def _check_folders(results: Path, truth: Path | None) -> None:
                          "folder of 'microtrial run'?")
     if truth is not None and not truth.is_dir():
         raise InputError(truth, "no such folder (expected a simulator's truth/ folder)")
+    if truth is not None and not any((truth / name).is_file() for name in TRUTH_FILES):
+        raise InputError("--truth", f"{truth} holds none of a simulator's truth files "
+                                    f"({', '.join(TRUTH_FILES)})")
+
+
+def _incomplete(results: Path) -> str | None:
+    """Why ``results`` looks like an unfinished run (no ``run-info.json``), else ``None``.
+
+    Every finished run or stage writes ``run-info.json`` last.
+    """
+    if (results / "run-info.json").is_file():
+        return None
+    missing = [alts[0] for alts in EXPECTED_OUTPUTS if not any((results / a).exists() for a in alts)]
+    stages = sorted(p.name.split(".")[0] for p in (results / "logs").glob("*.run-info.json"))
+    why = f"{results} has no run-info.json: the run that wrote it did not finish (or is still running)"
+    why += f"; missing expected outputs: {', '.join(missing)}" if missing else ""
+    why += f"; stages that finished: {', '.join(stages)}" if stages else ""
+    return why
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
@@ -127,7 +154,7 @@ class _Report:
 
 def write_report(
     results_dir: Path, out_dir: Path | None = None, *, title: str = "microtrial study report",
-    truth_dir: Path | None = None,
+    truth_dir: Path | None = None, finishing_run: bool = False,
 ) -> Path:
     """Build ``report.html`` from the result tables in ``results_dir``.
 
@@ -141,19 +168,32 @@ def write_report(
         The study's name.
     truth_dir : Path, optional
         A simulator's ``truth/`` folder: adds a section scoring the results against it.
+    finishing_run : bool
+        Set by ``microtrial run``, which writes the report as its last stage and its
+        ``run-info.json`` right after: the folder is not flagged as incomplete.
 
     Raises
     ------
     InputError
-        ``results_dir`` holds none of a run's result tables, ``truth_dir`` is not a folder,
-        or a result table cannot be read (``report.html`` is then not written).
+        ``results_dir`` holds none of a run's result tables, ``truth_dir`` is not a folder
+        or holds no truth file, or a result table cannot be read (``report.html`` is then
+        not written).
+
+    Notes
+    -----
+    A ``results_dir`` without ``run-info.json`` is an unfinished run: the report says so at
+    the top (with the expected outputs that are missing) and one warning is logged.
     """
     results_dir = Path(results_dir)
     truth = Path(truth_dir) if truth_dir is not None else None
     _check_folders(results_dir, truth)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
+    incomplete = None if finishing_run else _incomplete(results_dir)
     rep = _Report(results_dir, out_dir)
     metadata = _metadata(results_dir)
+    if incomplete is not None:
+        rep.text(f"Incomplete results folder: {incomplete}. This report shows only the "
+                 "results that are there.", cls="missing")
 
     rep.guarded("Reads and denoising", lambda: _reads(rep))
     rep.guarded("Cohort and clinical response", lambda: _clinical(rep))
@@ -164,7 +204,7 @@ def write_report(
     rep.guarded("Associations with clinical, immune and metabolite measures", lambda: _associations(rep))
     if truth is not None:
         rep.guarded("Simulation truth: how close are the results?", lambda: _truth(rep, truth))
-    rep.guarded("Methods and provenance", lambda: _methods(rep))
+    rep.guarded("Methods and provenance", lambda: _methods(rep, complete=incomplete is None))
 
     nav = " ".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in rep.toc)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -177,6 +217,8 @@ def write_report(
     dest = out_dir / "report.html"
     with atomic_open(dest) as fh:
         fh.write(doc)
+    if incomplete is not None:  # once the report is written (a failing report just errors)
+        log.warning("incomplete results folder: %s", incomplete)
     return dest
 
 
@@ -359,11 +401,16 @@ def _associations(rep: _Report) -> None:
 
 def _truth(rep: _Report, truth: Path) -> None:
     scores = score_against_truth(rep.results, truth)
+    if not scores:
+        log.warning("nothing in %s can be scored against %s", rep.results, truth)
+        rep.text(f"None of the results can be scored against {truth} (no ASV sequences, "
+                 "feature table, clinical response or association tables to compare).", cls="missing")
+        return
     rep.text("The demo's data are simulated, so every result can be scored against the truth.")
     rep.table(pd.DataFrame(scores.items(), columns=["measure", "value"]).set_index("measure"), "truth-scores")
 
 
-def _methods(rep: _Report) -> None:
+def _methods(rep: _Report, *, complete: bool) -> None:
     import json
 
     rows = []
@@ -377,7 +424,12 @@ def _methods(rep: _Report) -> None:
                      "seconds": secs, "options": json.dumps(info.get("options", {}))[:200]})
     if rows:
         rep.table(pd.DataFrame(rows).set_index("stage"), "provenance")
-    rep.text("Every output folder holds run-info.json with the versions, options and seeds used.")
+    if complete:
+        rep.text("Every output folder holds run-info.json with the versions, options and seeds used.")
+    else:
+        rep.text("This results folder has no run-info.json: the versions, options and seeds of "
+                 "the run that wrote it are not recorded (see logs/ for the stages that finished).",
+                 cls="missing")
 
 
 def _design_columns(metadata: pd.DataFrame) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from microtrial.design import Comparison
+from microtrial.design import Comparison, level_strings, level_text, user_level
 from microtrial.errors import StudyError
 from microtrial.study._models import ComparisonSpec, Study, StudySpec
 from microtrial.study._yaml import duplicate_keys, line_of, parse_yaml
@@ -246,6 +246,10 @@ def build_study(parsed: Parsed, metadata: Any = None) -> Study:
         )
         for c in specs
     )
+    if metadata is not None:
+        # Levels as the stages compare them: "1.0" or YAML 1 on a numeric column is "1".
+        comparisons = tuple(c.resolved(metadata) for c in comparisons)
+        design = resolved_design(design, metadata)
     taxonomy = s["taxonomy"]
     if s["taxonomy_file"] is not None:
         taxonomy = None
@@ -259,9 +263,16 @@ def build_study(parsed: Parsed, metadata: Any = None) -> Study:
     )
 
 
-def _level_text(v: Any) -> str:
-    """A metadata value as the stages compare it (``str``, as in ``Comparison.samples``)."""
-    return str(v)
+def resolved_design(design: Any, metadata: Any) -> Any:
+    """``design`` with its reference levels in canonical text for ``metadata``'s columns
+    (:func:`microtrial.design.user_level`)."""
+    update = {}
+    for key in ("group", "time"):
+        factor = getattr(design, key)
+        if factor is not None and factor.column in metadata.columns:
+            ref = user_level(factor.reference, metadata[factor.column])
+            update[key] = factor.model_copy(update={"reference": ref})
+    return design.model_copy(update=update)
 
 
 def default_comparisons(design: Any, metadata: Any) -> tuple[ComparisonSpec, ...]:
@@ -272,11 +283,12 @@ def default_comparisons(design: Any, metadata: Any) -> tuple[ComparisonSpec, ...
     at both, each non-reference time point against the reference time point (paired).
     """
     out: list[ComparisonSpec] = []
-    g, t = design.group, design.time
-    if g.column not in metadata.columns:
+    if design.group.column not in metadata.columns:
         return ()
-    g_levels = list(dict.fromkeys(_level_text(v) for v in metadata[g.column].dropna()))
-    gcol = metadata[g.column].map(lambda v: v if v is None else _level_text(v))
+    design = resolved_design(design, metadata)
+    g, t = design.group, design.time
+    g_levels = list(dict.fromkeys(level_text(v) for v in metadata[g.column].dropna()))
+    gcol = level_strings(metadata[g.column])
     for level in g_levels:
         if level == g.reference:
             continue
@@ -284,7 +296,7 @@ def default_comparisons(design: Any, metadata: Any) -> tuple[ComparisonSpec, ...
         out.append(ComparisonSpec(name=f"{level}-vs-{g.reference}", kind="between",
                                   column=g.column, levels=(level, g.reference), where=where))
     if t is not None and t.column in metadata.columns and design.subject in metadata.columns:
-        tcol = metadata[t.column].map(lambda v: v if v is None else _level_text(v))
+        tcol = level_strings(metadata[t.column])
         t_levels = list(dict.fromkeys(tcol.dropna()))
         for level in t_levels:
             if level == t.reference:

@@ -11,6 +11,7 @@ visits, metabolite samples exist. Everything is collected into one :class:`Study
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -19,11 +20,11 @@ from typing import Any
 
 import pandas as pd
 
+from microtrial.design import level_strings, user_level
 from microtrial.errors import InputError, StudyError
 from microtrial.io._atomic import open_text
 from microtrial.study._load import (
     Parsed,
-    _level_text,
     build_study,
     default_comparisons,
     parse_study,
@@ -34,6 +35,8 @@ from microtrial.study._reads import find_read_pairs
 log = logging.getLogger(__name__)
 
 _RESPONSE = "response"  # added to the metadata by the clinical stage
+# Its levels, as microtrial.clinical.responders_metadata writes them (a test ties the two).
+RESPONSE_LEVELS = ("responder", "non-responder")
 
 
 def _ids(values: Iterable[Any], n: int = 6) -> str:
@@ -43,7 +46,7 @@ def _ids(values: Iterable[Any], n: int = 6) -> str:
 
 
 def _levels(series: pd.Series) -> set[str]:
-    return {_level_text(v) for v in series.dropna()}
+    return set(level_strings(series.dropna()))
 
 
 def _hint(value: str, levels: Iterable[str]) -> str:
@@ -60,11 +63,6 @@ def _hint(value: str, levels: Iterable[str]) -> str:
         except ValueError:
             continue
     return ""
-
-
-def _as_levels(series: pd.Series) -> pd.Series:
-    return series.map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v))
-                      else _level_text(v))
 
 
 def _file(p: Parsed, loc: Sequence[str | int], path: Path | None, *, folder: bool = False) -> bool:
@@ -174,10 +172,21 @@ def _check_design(p: Parsed, md: pd.DataFrame, design: Any) -> None:
                   f"column '{factor.column}' is not in {mpath} (columns: {cols})")
             continue
         levels = _levels(md[factor.column])
-        if factor.reference not in levels:
+        if user_level(factor.reference, md[factor.column]) not in levels:
             p.add(("design", key, "reference"),
                   f"level '{factor.reference}' is not in column '{factor.column}' of {mpath} "
-                  f"(levels: {_ids(levels)}){_hint(factor.reference, levels)}")
+                  f"(levels: {_ids(levels)})")
+
+
+def _response_level(p: Parsed, loc: Sequence[str | int], value: str, what: str) -> bool:
+    """Record a problem unless ``value`` is a level of the clinical stage's ``response``."""
+    if value in RESPONSE_LEVELS:
+        return True
+    close = difflib.get_close_matches(value, RESPONSE_LEVELS, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    p.add(loc, f"{what} '{value}' is not a level of column '{_RESPONSE}', which the clinical "
+          f"stage fills with {' or '.join(RESPONSE_LEVELS)}{hint}")
+    return False
 
 
 def _check_comparisons(p: Parsed, md: pd.DataFrame, design: Any) -> None:
@@ -190,47 +199,65 @@ def _check_comparisons(p: Parsed, md: pd.DataFrame, design: Any) -> None:
             p.add(("comparisons",), f"none given and none can be derived from the design "
                   f"(column '{design.group.column}' has only the reference level?)")
         return
-    late_columns = {_RESPONSE} if p.get("clinical") is not None else set()
+    if not specs:
+        # A run needs at least one comparison (the differential stage has nothing to test).
+        p.add(("comparisons",), "the list is empty: list at least one comparison, or omit "
+              "'comparisons' to derive them from the design")
+        return
+    # With 'clinical', the run (re)writes the response column from the clinical table.
+    late = p.get("clinical") is not None
     for i, c in enumerate(specs):
         base = ("comparisons", i) if explicit else ()
         frame = md
         ok = True
         for col, value in c.where.items():
+            if late and col == _RESPONSE:
+                _response_level(p, (*base, "where", col), value, "filter level")
+                ok = False
+                continue
             if col not in md.columns:
-                if col not in late_columns:
-                    p.add((*base, "where", col), f"filter column '{col}' is not in {mpath}")
+                p.add((*base, "where", col), f"filter column '{col}' is not in {mpath}")
                 ok = False
                 continue
             levels = _levels(md[col])
-            if value not in levels:
+            wanted = user_level(value, md[col])
+            if wanted not in levels:
                 p.add((*base, "where", col), f"filter level '{value}' is not in column '{col}' "
-                      f"of {mpath} (levels: {_ids(levels)}){_hint(value, levels)}")
+                      f"of {mpath} (levels: {_ids(levels)})")
                 ok = False
                 continue
-            frame = frame[_as_levels(frame[col]) == value]
+            frame = frame[level_strings(frame[col]) == wanted]
+        if late and c.column == _RESPONSE:
+            for j, level in enumerate(c.levels):
+                _response_level(p, (*base, "levels", j), level, "level")
+            continue
         if c.column not in md.columns:
-            if c.column not in late_columns:
-                hint = " (added by the clinical stage only when 'clinical' is given)" if c.column == _RESPONSE else ""
-                p.add((*base, "column"), f"column '{c.column}' is not in {mpath}{hint}")
+            hint = " (added by the clinical stage only when 'clinical' is given)" if c.column == _RESPONSE else ""
+            p.add((*base, "column"), f"column '{c.column}' is not in {mpath}{hint}")
             continue
         levels = _levels(md[c.column])
-        for j, level in enumerate(c.levels):
-            if level not in levels:
+        wanted_levels = [user_level(level, md[c.column]) for level in c.levels]
+        for j, (level, wanted) in enumerate(zip(c.levels, wanted_levels)):
+            if wanted not in levels:
                 p.add((*base, "levels", j), f"level '{level}' is not in column '{c.column}' of "
-                      f"{mpath} (levels: {_ids(levels)}){_hint(level, levels)}")
+                      f"{mpath} (levels: {_ids(levels)})")
                 ok = False
+        if ok and wanted_levels[0] == wanted_levels[1]:
+            p.add((*base, "levels"), f"'{c.levels[0]}' and '{c.levels[1]}' are the same level "
+                  f"({wanted_levels[0]}) of the numeric column '{c.column}'")
+            ok = False
         if not ok:
             continue
-        col_levels = _as_levels(frame[c.column])
+        col_levels = level_strings(frame[c.column])
         where_txt = f" where {', '.join(f'{k}={v}' for k, v in c.where.items())}" if c.where else ""
-        for j, level in enumerate(c.levels):
-            if not (col_levels == level).any():
+        for j, (level, wanted) in enumerate(zip(c.levels, wanted_levels)):
+            if not (col_levels == wanted).any():
                 p.add((*base, "levels", j), f"no sample has {c.column}={level}{where_txt}")
                 ok = False
         if ok and c.kind == "paired" and design.subject in md.columns:
             subj = frame[design.subject]
-            a = set(subj[col_levels == c.levels[0]].dropna())
-            b = set(subj[col_levels == c.levels[1]].dropna())
+            a = set(subj[col_levels == wanted_levels[0]].dropna())
+            b = set(subj[col_levels == wanted_levels[1]].dropna())
             if not a & b:
                 p.add((*base, "kind"), f"paired, but no subject has samples at both "
                       f"{c.levels[0]} and {c.levels[1]}{where_txt}")
@@ -411,10 +438,11 @@ def _check_metabolites(p: Parsed, md: pd.DataFrame | None) -> None:
     path = p.get("metabolites")
     if not _file(p, ("metabolites",), path):
         return
-    from microtrial.io.metadata import read_metadata
+    # The associations stage's own reader: numbers only (a bad value names its line).
+    from microtrial.clinical import read_sample_matrix
 
     try:
-        met = read_metadata(path)
+        met = read_sample_matrix(path, None if md is None else list(map(str, md.index)))
     except InputError as exc:
         p.add(("metabolites",), f"cannot read: {exc}")
         return

@@ -54,10 +54,21 @@ def _pack(seq: str) -> int | None:
     return code
 
 
+def _plain_dna(seq: str) -> str:
+    """Upper case, alignment gaps (``-``, ``.``) removed, ``U`` as ``T``."""
+    return seq.upper().replace("-", "").replace(".", "").replace("U", "T")
+
+
 def find_exact_hits(queries: Sequence[str], refs: Sequence[str]) -> list[list[int]]:
-    """For each query, the indices of references that contain it exactly (upper case)."""
-    qs = [q.upper() for q in queries]
-    refs_u = [r.upper() for r in refs]
+    """For each query, the indices of references that contain it exactly.
+
+    Queries and references are compared as plain DNA: case, alignment gaps (``-``, ``.``)
+    and ``U``/``T`` make no difference (as in the reference readers and
+    :func:`microtrial.io.fasta.read_fasta` with ``as_dna``). A query that is empty as plain
+    DNA has no hits.
+    """
+    qs = [_plain_dna(q) for q in queries]
+    refs_u = [_plain_dna(r) for r in refs]
     hits: list[set[int]] = [set() for _ in qs]
     by_key: dict[int, list[int]] = {}
     slow: list[int] = []
