@@ -102,3 +102,26 @@ def test_sample_id_with_a_tab_or_line_break_is_refused(tmp_path, capsys, char, w
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "taken from this file name" in err[0]
     assert not out.exists()
+
+
+def test_dada2_example_names_pair_up(tmp_path):
+    """DADA2's example data and tutorial name pairs sam1F / sam1R; a lone xF stays a sample."""
+    _fastq(tmp_path / "sam1F.fastq")
+    _fastq(tmp_path / "sam1R.fastq", tag="2")
+    _fastq(tmp_path / "sam2_F.fq")
+    _fastq(tmp_path / "sam2_R.fq", tag="2")
+    assert [(s.sample_id, s.r1.name, s.r2.name if s.r2 else None) for s in find_samples(tmp_path)] == [
+        ("sam1", "sam1F.fastq", "sam1R.fastq"), ("sam2", "sam2_F.fq", "sam2_R.fq")]
+    assert set(find_read_pairs(tmp_path).pairs) == {"sam1", "sam2"}
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    _fastq(lone / "mouseF.fastq")
+    _fastq(lone / "other.fastq")
+    assert [s.sample_id for s in find_samples(lone)] == ["mouseF", "other"]
+
+
+@pytest.mark.requires_shared
+def test_dada2_extdata_is_two_paired_samples(shared_data):
+    samples = find_samples(shared_data / "dada2-extdata")
+    assert [(s.sample_id, s.r1.name, s.r2.name if s.r2 else None) for s in samples] == [
+        ("sam1", "sam1F.fastq.gz", "sam1R.fastq.gz"), ("sam2", "sam2F.fastq.gz", "sam2R.fastq.gz")]

@@ -160,7 +160,7 @@ def test_fastq_names():
     assert parse_fastq_name("my_sample_S2_L001_R2_001.fastq") == ("my_sample", 2)
     assert parse_fastq_name("A1_R2.fq.gz") == ("A1", 2)
     assert parse_fastq_name("SRR123_1.fastq.gz") == ("SRR123", 1)
-    assert parse_fastq_name("sam1F.fastq.gz") is None
+    assert parse_fastq_name("sam1F.fastq.gz") == ("sam1", 1)  # DADA2's example names
 
 
 @pytest.mark.requires_shared

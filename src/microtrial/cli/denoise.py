@@ -39,8 +39,9 @@ def command(
 ) -> None:
     """Denoise paired-end (or single-end) FASTQ files in READS_DIR into an ASV table.
 
-    Pairs are found by Illumina names (<sample>_S1_L001_R1_001.fastq.gz / _R2_001, or
-    <sample>_1.fastq.gz / _2).  Writes feature-table.biom/.tsv, dna-sequences.fasta,
+    Pairs are found by Illumina names (<sample>_S1_L001_R1_001.fastq.gz / _R2_001), or
+    <sample>_1 / _2, _R1 / _R2, _forward / _reverse, or DADA2's <sample>F / <sample>R
+    (.fastq, .fq, optionally .gz).  Writes feature-table.biom/.tsv, dna-sequences.fasta,
     read-tracking.tsv, quality-profile-f/-r.tsv and run-info.json.
     """
     from microtrial.pipeline.denoise import DenoiseOptions, denoise_stage

@@ -36,6 +36,8 @@ _SHORT = re.compile(rf"^(?P<sample>.+?)_(?:R(?P<dir>[12])(?:_\d{{3}})?|(?P<num>[
 # <sample>_forward.fastq.gz / <sample>_reverse.fastq.gz
 _WORDS = re.compile(rf"^(?P<sample>.+?)_(?P<word>forward|reverse){_FASTQ_EXT}\Z",
                     re.IGNORECASE | re.DOTALL)
+# DADA2's example data and tutorial: sam1F.fastq.gz / sam1R.fastq.gz (also sam1_F / sam1_R)
+_LETTERS = re.compile(rf"^(?P<sample>.+?)_?(?P<letter>[FR]){_FASTQ_EXT}\Z", re.DOTALL)
 # a direction-like tag anywhere in a name that none of the patterns above recognised
 # (bare 1/2 or F/R after '-' or '.' are left out: 'mouse-1', 'mouse-2' are two samples)
 _DIR_LIKE = re.compile(r"^(?P<pre>.*)(?P<sep>[._-])(?P<tag>R[12]|fwd|rev|forward|reverse)"
@@ -107,9 +109,10 @@ def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
     Pairs are recognised by Illumina names: ``<sample>_S<n>_L<nnn>_R1_001.fastq.gz`` with
     ``..._R2_001.fastq.gz``, or the short forms ``<sample>_1.fastq.gz`` / ``_2``,
     ``<sample>_R1.fastq.gz`` / ``_R2`` (also ``_R1_001``), and
-    ``<sample>_forward.fastq.gz`` / ``_reverse`` (only when both are there).  The sample
-    id is the part of the name before ``_S<n>_L<nnn>_R1_001`` (or ``_1`` / ``_R1`` /
-    ``_forward``).  A folder without any R2 file is read as single-end (every FASTQ file
+    ``<sample>_forward.fastq.gz`` / ``_reverse`` and DADA2's ``<sample>F.fastq.gz`` /
+    ``<sample>R.fastq.gz`` (these two only when both files are there).  The sample id is the
+    part of the name before ``_S<n>_L<nnn>_R1_001`` (or ``_1`` / ``_R1`` / ``_forward`` /
+    ``F``).  A folder without any R2 file is read as single-end (every FASTQ file
     one sample; the id is the name without the direction tag); two of its files whose
     names differ only by a direction-like tag (``x.R1.fq`` / ``x.R2.fq``, ``x-fwd.fq`` /
     ``x-rev.fq``) are logged as a warning: they look like a pair that was not recognised.
@@ -137,13 +140,13 @@ def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
         raise InputError(folder, "no FASTQ files (*.fastq, *.fastq.gz, *.fq, *.fq.gz) found")
     tagged: dict[str, dict[str, Path]] = {}
     untagged: dict[str, Path] = {}
-    named = {p: _direction(p.name) for p in files}
-    words = {d for p, d in named.items() if d is not None and _WORDS.match(p.name)}
+    named = {p: parse_pair_name(p.name) for p in files}
+    words = {d for p, d in named.items() if d is not None and _needs_partner(p.name)}
     for p in files:
         parsed = named[p]
-        if parsed is not None and _WORDS.match(p.name) \
+        if parsed is not None and _needs_partner(p.name) \
                 and (parsed[0], "2" if parsed[1] == "1" else "1") not in words:
-            parsed = None  # a lone <x>_forward / <x>_reverse file: a sample name, not half a pair
+            parsed = None  # a lone <x>_forward or <x>F file: a sample name, not half a pair
         if parsed is None:
             sid = _ANY_FASTQ.match(p.name).group("sample")  # type: ignore[union-attr]
             if sid in untagged:
@@ -184,8 +187,10 @@ def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
     return sorted(samples, key=lambda s: s.sample_id)
 
 
-def _direction(name: str) -> tuple[str, str] | None:
-    """``(sample id, "1" or "2")`` from a recognised paired FASTQ name, else None."""
+def parse_pair_name(name: str) -> tuple[str, str] | None:
+    """``(sample id, "1" or "2")`` from a recognised paired FASTQ name, else None (the
+    names :func:`find_samples` documents; ``_forward``/``F`` names pair only when the
+    other half is there, which this single-name check cannot see)."""
     m = _ILLUMINA.match(name)
     if m is not None:
         return m.group("sample"), m.group("dir")
@@ -195,7 +200,18 @@ def _direction(name: str) -> tuple[str, str] | None:
     m = _WORDS.match(name)
     if m is not None:
         return m.group("sample"), "1" if m.group("word").lower() == "forward" else "2"
+    m = _LETTERS.match(name)
+    if m is not None:
+        return m.group("sample"), "1" if m.group("letter") == "F" else "2"
     return None
+
+
+def _needs_partner(name: str) -> bool:
+    """Named ``<x>_forward``/``_reverse`` or ``<x>F``/``<x>R``: half of a pair only when the
+    other half is there (otherwise the whole name is a sample id)."""
+    if _ILLUMINA.match(name) or _SHORT.match(name):
+        return False
+    return bool(_WORDS.match(name) or _LETTERS.match(name))
 
 
 def _warn_unrecognised_pairs(files: list[Path]) -> None:

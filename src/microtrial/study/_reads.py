@@ -1,15 +1,10 @@
-"""Find paired FASTQ files by Illumina names, for checking a study's reads folder.
+"""Find paired FASTQ files for checking a study's reads folder.
 
-Names recognised (``.fastq``/``.fq``, optionally ``.gz``), sample id = the part before
-the suffix:
-
-- ``<sample>_S<n>_L<lane>_R1_001.fastq.gz`` (Illumina/CASAVA 1.8, what MiSeq writes;
-  the sample id drops ``_S<n>_L<lane>`` as QIIME 2's Casava import does),
-- ``<sample>_R1_001.fastq.gz``, ``<sample>_R1.fastq.gz``,
-- ``<sample>_1.fastq.gz`` (SRA/ENA style), with ``R2``/``2`` for the reverse reads,
-- ``<sample>_forward.fastq.gz`` / ``<sample>_reverse.fastq.gz``.
-
-The same names as the denoise stage's :func:`microtrial.reads._fastq.find_samples`.
+The names are the denoise stage's (:func:`microtrial.reads._fastq.find_samples`, which
+documents them; the parsing is its :func:`~microtrial.reads._fastq.parse_pair_name`):
+Illumina/CASAVA ``<sample>_S<n>_L<lane>_R1_001.fastq.gz``, ``<sample>_R1[_001]``,
+``<sample>_1``, ``<sample>_forward`` and DADA2's ``<sample>F``, with the matching reverse
+names. A study's reads must be paired.
 """
 
 from __future__ import annotations
@@ -18,13 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_PATTERNS = (
-    re.compile(r"^(?P<sample>.+?)_S\d+_L\d{3}_R(?P<read>[12])_\d{3}\.f(?:ast)?q(?:\.gz)?$"),
-    re.compile(r"^(?P<sample>.+?)_R(?P<read>[12])(?:_\d{3})?\.f(?:ast)?q(?:\.gz)?$"),
-    re.compile(r"^(?P<sample>.+?)_(?P<read>[12])\.f(?:ast)?q(?:\.gz)?$"),
-    re.compile(r"^(?P<sample>.+?)_(?P<read>forward|reverse)\.f(?:ast)?q(?:\.gz)?$", re.IGNORECASE),
-)
-_READ = {"1": 1, "2": 2, "forward": 1, "reverse": 2}
+from microtrial.reads._fastq import parse_pair_name
+
 _FASTQ = re.compile(r"\.f(?:ast)?q(?:\.gz)?$")
 
 
@@ -40,12 +30,9 @@ class ReadPairs:
 
 
 def parse_fastq_name(name: str) -> tuple[str, int] | None:
-    """``(sample id, read 1 or 2)`` from an Illumina-style FASTQ file name, else None."""
-    for pattern in _PATTERNS:
-        m = pattern.match(name)
-        if m is not None:
-            return m.group("sample"), _READ[m.group("read").lower()]
-    return None
+    """``(sample id, read 1 or 2)`` from a paired FASTQ file name, else None."""
+    parsed = parse_pair_name(name)
+    return None if parsed is None else (parsed[0], int(parsed[1]))
 
 
 def find_read_pairs(folder: Path) -> ReadPairs:
