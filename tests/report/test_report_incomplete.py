@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from microtrial.cli import main
@@ -14,13 +13,9 @@ from microtrial.report import write_report
 
 
 @pytest.fixture
-def results(tmp_path: Path) -> Path:
-    d = tmp_path / "results"
-    d.mkdir()
-    pd.DataFrame({"sample-id": ["s1", "s2", "s3", "s4"], "group": ["a", "a", "b", "b"]}).to_csv(
-        d / "metadata-with-response.tsv", sep="\t", index=False)
-    pd.DataFrame({"sample-id": ["s1", "s2", "s3", "s4"], "observed_features": [10, 12, 20, 22],
-                  "shannon": [1.5, 1.7, 2.5, 2.4]}).to_csv(d / "alpha-diversity.tsv", sep="\t", index=False)
+def results(results: Path) -> Path:
+    """The shared results folder (conftest.py) plus a finished stage's log."""
+    d = results
     (d / "logs").mkdir()
     (d / "logs" / "diversity.run-info.json").write_text(json.dumps({"command": "diversity"}))
     return d

@@ -36,6 +36,7 @@ import pandas as pd
 
 from microtrial.clinical import associate, read_sample_matrix
 from microtrial.clinical._io import _long_table
+from microtrial.design import level_strings
 from microtrial.errors import InputError
 from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
@@ -109,10 +110,9 @@ def _features(
 
 
 def _labels(values: pd.Series) -> pd.Series:
-    """Metadata labels as strings; whole numbers read as floats (``1.0``) become ``1``."""
-    if pd.api.types.is_numeric_dtype(values):
-        return values.map(lambda v: "" if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))))
-    return values.astype(str)
+    """Metadata labels as strings (:func:`microtrial.design.level_strings`: ``1.0`` reads as
+    ``1``); a missing value is ``""``, which matches no visit or subject."""
+    return level_strings(values).fillna("")
 
 
 def _long_measures(path: Path, md: pd.DataFrame, subject: str, time: str) -> pd.DataFrame:

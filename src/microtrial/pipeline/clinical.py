@@ -20,7 +20,7 @@ from microtrial.clinical import (
     response_rates,
     score_response,
 )
-from microtrial.clinical._response import ENZYMES, resolve_uln
+from microtrial.clinical._response import ENZYMES, MEASURE_COLUMNS, resolve_uln
 from microtrial.errors import InputError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.runinfo import start_output, write_run_info
@@ -76,7 +76,7 @@ def _check_evaluable(response: pd.DataFrame, table: pd.DataFrame, clinical: Path
     """Warn about subjects not evaluable (naming the columns at fault); an error when not
     one subject is evaluable (the stage would have no result)."""
     at_visits = table[table["visit"].astype(str).isin([baseline, followup])]
-    core = [c for c in ("phga", "ptga", "mmt8", "haq", "extramuscular") if c in at_visits.columns]
+    core = [c for c in MEASURE_COLUMNS if c not in ENZYMES and c in at_visits.columns]
     empty = [c for c in core if at_visits[c].isna().all()]
     enzymes = [e for e in ENZYMES if e in at_visits.columns]
     if enzymes and all(at_visits[e].isna().all() for e in enzymes):

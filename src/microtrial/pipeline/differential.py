@@ -135,11 +135,9 @@ def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str
     if comp.kind == "paired":
         if subject is None:
             raise InputError(metadata_path, f"comparison '{comp.name}' is paired but has no subject column")
-        both = set(subject[level == test]) & set(subject[level == ref])
-        if len(both) < 2:
-            who = "no subject" if not both else "only one subject"
-            return (f"paired, but {who} (column '{comp.subject}') has samples at both "
-                    f"'{test}' and '{ref}'{dropped}")
+        both, too_few = _subjects_at_both(comp, level, subject)
+        if too_few:
+            return f"paired, but {too_few}{dropped}"
         keep = subject.isin(both) & ~pd.DataFrame({"s": subject, "l": level}).duplicated()
         md, level, subject = md[keep], level[keep], subject[keep]
     n_t, n_r = int((level == test).sum()), int((level == ref).sum())
@@ -156,12 +154,18 @@ def _pairs_hint(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[s
         return ""
     md = comp.samples(metadata)
     md = md[md.index.isin(set(sample_ids))]
-    level, subject = md[comp.column].astype(str), md[comp.subject].astype(str)
-    n = len(set(subject[level == comp.levels[0]]) & set(subject[level == comp.levels[1]]))
-    if n >= 2:
-        return ""
-    return (f" ({'no subject' if n == 0 else 'only one subject'} (column '{comp.subject}') has "
-            f"samples at both '{comp.levels[0]}' and '{comp.levels[1]}')")
+    _, too_few = _subjects_at_both(comp, md[comp.column].astype(str), md[comp.subject].astype(str))
+    return f" ({too_few})" if too_few else ""
+
+
+def _subjects_at_both(comp: Comparison, level: pd.Series, subject: pd.Series) -> tuple[set[str], str]:
+    """The subjects sampled at both levels, and, when fewer than two, the phrase saying so."""
+    test, ref = comp.levels
+    both = set(subject[level == test]) & set(subject[level == ref])
+    if len(both) >= 2:
+        return both, ""
+    who = "no subject" if not both else "only one subject"
+    return both, f"{who} (column '{comp.subject}') has samples at both '{test}' and '{ref}'"
 
 
 def _annotate(res: pd.DataFrame, comp: Comparison, contrast: Contrast, rank: str | pd.Series,
