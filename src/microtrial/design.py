@@ -1,5 +1,22 @@
 """The study design as stages see it: comparisons between groups or within subjects.
 
+Four kinds of comparison (docs/study-file.md):
+
+- ``between``: independent groups, two or more levels of ``column`` (``(test, reference)``
+  for two; with more, an omnibus test over all levels, then every pair, BH across pairs);
+- ``paired``: the same subjects at two levels of ``column``;
+- ``longitudinal``: the same subjects at two or more time points (``levels`` in time order,
+  the first is the reference): a mixed model with a subject random intercept and time as a
+  factor, a trend test, Friedman for complete subjects;
+- ``interaction``: ``column`` is the within-subject factor (``(test, reference)``, e.g.
+  ``("4", "0")``), ``by`` the between-subject factor (``(test, reference)`` arms, e.g.
+  ``("il2", "control")``); the estimate is the difference between arms of the
+  within-subject change, the term is ``<by>:<column>``.
+
+:func:`build_comparisons` is the one function that turns a study design, the study file's
+comparisons (or none) and the metadata into :class:`Comparison` objects; every stage and
+the run engine use it.
+
 Metadata levels are compared as text: :func:`level_text` is the one canonical text of a
 value (a whole number read as a float prints as ``"1"``, not ``"1.0"``), and
 :func:`user_level` turns a level the user typed (``"1"``, ``"1.0"``, YAML ``1``) into that
@@ -9,14 +26,17 @@ text for the column it names, so that typed levels match numeric columns.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from numbers import Number
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
-ComparisonKind = Literal["between", "paired"]
+ComparisonKind = Literal["between", "paired", "longitudinal", "interaction"]
+KINDS: tuple[str, ...] = ("between", "paired", "longitudinal", "interaction")
+#: kinds whose samples repeat within subjects (need ``subject``)
+WITHIN_SUBJECT_KINDS: tuple[str, ...] = ("paired", "longitudinal", "interaction")
 
 
 @dataclass(frozen=True)
@@ -27,26 +47,60 @@ class Comparison:
     ----------
     name : str
         Label used in output tables (``contrast`` column), e.g. ``patient-vs-control``.
-    kind : {"between", "paired"}
+    kind : {"between", "paired", "longitudinal", "interaction"}
         ``between``: independent groups (Mann-Whitney, PERMANOVA, ...). ``paired``: the same
         subjects at two levels of ``column`` (Wilcoxon signed-rank, strata by subject).
+        ``longitudinal`` and ``interaction``: see the module notes.
     column : str
         Metadata column holding the levels (e.g. ``group`` or ``time``).
     levels : tuple of str
         ``(test, reference)``, e.g. ``("patient", "control")`` or ``("week12", "baseline")``;
-        effects are test relative to reference.
+        effects are test relative to reference. ``between`` may list more than two levels;
+        ``longitudinal`` lists two or more time points in time order.
     where : mapping
         Metadata filters applied first, e.g. ``{"time": "baseline"}``.
     subject : str or None
-        Subject column (required for ``paired``).
+        Subject column (required for ``paired``, ``longitudinal`` and ``interaction``).
+    by : str or None
+        ``interaction`` only: the between-subject column (e.g. ``treatment``).
+    by_levels : tuple of str
+        ``interaction`` only: ``(test, reference)`` arms of ``by``.
+    random : tuple of str
+        Further random-intercept columns (e.g. ``("cage",)``) for the models that take them.
+    covariates : tuple of str
+        Adjustment covariates of this comparison (added to the study-wide ones).
     """
 
     name: str
     kind: ComparisonKind
     column: str
-    levels: tuple[str, str]
+    levels: tuple[str, ...]
     where: Mapping[str, str] = field(default_factory=dict)
     subject: str | None = None
+    by: str | None = None
+    by_levels: tuple[str, ...] = ()
+    random: tuple[str, ...] = ()
+    covariates: tuple[str, ...] = ()
+
+    @property
+    def term(self) -> str:
+        """The model term this comparison tests: ``column``, or ``by:column`` for an
+        interaction."""
+        return f"{self.by}:{self.column}" if self.kind == "interaction" and self.by else self.column
+
+    @property
+    def columns(self) -> list[str]:
+        """Every metadata column the comparison reads."""
+        cols = [self.column, *self.where, *([self.subject] if self.subject else []),
+                *([self.by] if self.by else []), *self.random, *self.covariates]
+        return list(dict.fromkeys(cols))
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Two-level contrasts a ``between`` comparison with more than two levels breaks
+        into (every pair, earlier level as test); otherwise ``[levels]``."""
+        if self.kind == "between" and len(self.levels) > 2:
+            return [(a, b) for i, a in enumerate(self.levels) for b in self.levels[i + 1:]]
+        return [(self.levels[0], self.levels[1])]
 
     def samples(self, metadata: pd.DataFrame) -> pd.DataFrame:
         """The metadata rows this comparison uses (after ``where``, levels only).
@@ -64,6 +118,12 @@ class Comparison:
         spelled = {user_level(lv, column): lv for lv in reversed(self.levels)}
         md = md[text.isin(list(spelled))].copy()
         md[self.column] = text[md.index].map(spelled).astype(object)
+        if self.by is not None and self.by_levels:
+            by = md[self.by]
+            by_text = level_strings(by)
+            by_spelled = {user_level(lv, by): lv for lv in reversed(self.by_levels)}
+            md = md[by_text.isin(list(by_spelled))].copy()
+            md[self.by] = by_text[md.index].map(by_spelled).astype(object)
         return md
 
     def resolved(self, metadata: pd.DataFrame) -> Comparison:
@@ -74,9 +134,10 @@ class Comparison:
         def canon(value: str, col: str) -> str:
             return user_level(value, metadata[col]) if col in metadata.columns else value
 
-        levels = (canon(self.levels[0], self.column), canon(self.levels[1], self.column))
+        levels = tuple(canon(lv, self.column) for lv in self.levels)
         where = {col: canon(value, col) for col, value in self.where.items()}
-        return replace(self, levels=levels, where=where)
+        by_levels = tuple(canon(lv, self.by) for lv in self.by_levels) if self.by else ()
+        return replace(self, levels=levels, where=where, by_levels=by_levels)
 
 
 def level_text(value: object) -> str:
@@ -139,3 +200,87 @@ def column_levels(values: pd.Series) -> list[str]:
     if _is_numeric(values):
         return [level_text(v) for v in sorted(set(present.astype(float)))]
     return sorted(set(level_strings(present)))
+
+
+def build_comparisons(design: Any, specs: Sequence[Any] | None,
+                      metadata: pd.DataFrame | None) -> tuple[Comparison, ...]:
+    """The study's comparisons, ready for the stages.
+
+    Parameters
+    ----------
+    design : object
+        The study's design (``subject``, ``group.column``/``group.reference``, optional
+        ``time.column``/``time.reference``), e.g. :class:`microtrial.study.Design`.
+    specs : sequence or None
+        The study file's comparisons (objects with ``name, kind, column, levels, where`` and
+        optionally ``by`` (``column``, ``levels``), ``random``, ``covariates``); None
+        derives them from the design (:func:`default_comparisons`).
+    metadata : pandas.DataFrame or None
+        Sample metadata; when given, levels are put in canonical text for its columns
+        (:meth:`Comparison.resolved`). Needed when ``specs`` is None.
+
+    Every within-subject kind (``paired``, ``longitudinal``, ``interaction``) carries
+    ``design.subject``.
+    """
+    if specs is None:
+        if metadata is None:
+            raise ValueError("metadata is needed to derive the default comparisons")
+        out = default_comparisons(design, metadata)
+    else:
+        out = []
+        for c in specs:
+            by = getattr(c, "by", None)
+            out.append(Comparison(
+                name=c.name, kind=c.kind, column=c.column, levels=tuple(c.levels),
+                where=dict(c.where),
+                subject=design.subject if c.kind in WITHIN_SUBJECT_KINDS else None,
+                by=None if by is None else by.column,
+                by_levels=() if by is None else tuple(by.levels),
+                random=tuple(getattr(c, "random", ()) or ()),
+                covariates=tuple(getattr(c, "covariates", ()) or ()),
+            ))
+    if metadata is not None:
+        out = [c.resolved(metadata) for c in out]
+    return tuple(out)
+
+
+def default_comparisons(design: Any, metadata: pd.DataFrame) -> list[Comparison]:
+    """Comparisons implied by the design when the study file lists none.
+
+    Each non-reference group level against the reference group (at the reference time
+    point when there is a time column), and, within each group that has subjects sampled
+    at both, each non-reference time point against the reference time point (paired).
+    """
+    out: list[Comparison] = []
+    g, t = design.group, design.time
+    if g.column not in metadata.columns:
+        return out
+    g_ref = user_level(g.reference, metadata[g.column])
+    g_levels = list(dict.fromkeys(level_text(v) for v in metadata[g.column].dropna()))
+    gcol = level_strings(metadata[g.column])
+    t_ref = None if t is None else (user_level(t.reference, metadata[t.column])
+                                     if t.column in metadata.columns else t.reference)
+    for level in g_levels:
+        if level == g_ref:
+            continue
+        where = {t.column: t_ref} if t is not None and t_ref is not None else {}
+        out.append(Comparison(f"{level}-vs-{g_ref}", "between", g.column, (level, g_ref),
+                              where))
+    if t is not None and t.column in metadata.columns and design.subject in metadata.columns:
+        tcol = level_strings(metadata[t.column])
+        t_levels = list(dict.fromkeys(tcol.dropna()))
+        for level in t_levels:
+            if level == t_ref:
+                continue
+            groups = []
+            for gl in g_levels:
+                rows = metadata[gcol == gl]
+                subj_ref = set(rows[tcol[rows.index] == t_ref][design.subject].dropna())
+                subj_lvl = set(rows[tcol[rows.index] == level][design.subject].dropna())
+                if subj_ref & subj_lvl:
+                    groups.append(gl)
+            for gl in groups:
+                name = f"{level}-vs-{t_ref}" + (f"-in-{gl}" if len(groups) > 1 else "")
+                out.append(Comparison(name, "paired", t.column, (level, str(t_ref)),
+                                      {g.column: gl}, subject=design.subject))
+    return out

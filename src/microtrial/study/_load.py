@@ -17,7 +17,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from microtrial.design import Comparison, level_strings, level_text, user_level
+from microtrial.design import Comparison, build_comparisons, user_level
+from microtrial.design import default_comparisons as _default_comparisons
 from microtrial.errors import StudyError
 from microtrial.study._models import ComparisonSpec, Study, StudySpec
 from microtrial.study._yaml import duplicate_keys, line_of, parse_yaml
@@ -233,22 +234,13 @@ def build_study(parsed: Parsed, metadata: Any = None) -> Study:
     s = parsed.sections
     design = s["design"]
     specs: tuple[ComparisonSpec, ...] | None = s["comparisons"]
-    if specs is None:
-        if metadata is None:
-            from microtrial.io.metadata import read_metadata
+    if specs is None and metadata is None:
+        from microtrial.io.metadata import read_metadata
 
-            metadata = read_metadata(s["metadata"])
-        specs = default_comparisons(design, metadata)
-    comparisons = tuple(
-        Comparison(
-            name=c.name, kind=c.kind, column=c.column, levels=(c.levels[0], c.levels[1]),
-            where=dict(c.where), subject=design.subject if c.kind == "paired" else None,
-        )
-        for c in specs
-    )
+        metadata = read_metadata(s["metadata"])
+    # the one design -> comparisons rule (microtrial.design.build_comparisons)
+    comparisons = build_comparisons(design, specs, metadata)
     if metadata is not None:
-        # Levels as the stages compare them: "1.0" or YAML 1 on a numeric column is "1".
-        comparisons = tuple(c.resolved(metadata) for c in comparisons)
         design = resolved_design(design, metadata)
     taxonomy = s["taxonomy"]
     if s["taxonomy_file"] is not None:
@@ -275,44 +267,10 @@ def resolved_design(design: Any, metadata: Any) -> Any:
     return design.model_copy(update=update)
 
 
-def default_comparisons(design: Any, metadata: Any) -> tuple[ComparisonSpec, ...]:
-    """Comparisons implied by the design when the study file lists none.
-
-    Each non-reference group level against the reference group (at the reference time
-    point when there is a time column), and, within each group that has subjects sampled
-    at both, each non-reference time point against the reference time point (paired).
-    """
-    out: list[ComparisonSpec] = []
-    if design.group.column not in metadata.columns:
-        return ()
-    design = resolved_design(design, metadata)
-    g, t = design.group, design.time
-    g_levels = list(dict.fromkeys(level_text(v) for v in metadata[g.column].dropna()))
-    gcol = level_strings(metadata[g.column])
-    for level in g_levels:
-        if level == g.reference:
-            continue
-        where = {t.column: t.reference} if t is not None else {}
-        out.append(ComparisonSpec(name=f"{level}-vs-{g.reference}", kind="between",
-                                  column=g.column, levels=(level, g.reference), where=where))
-    if t is not None and t.column in metadata.columns and design.subject in metadata.columns:
-        tcol = level_strings(metadata[t.column])
-        t_levels = list(dict.fromkeys(tcol.dropna()))
-        for level in t_levels:
-            if level == t.reference:
-                continue
-            groups = []
-            for gl in g_levels:
-                rows = metadata[gcol == gl]
-                subj_ref = set(rows[tcol[rows.index] == t.reference][design.subject].dropna())
-                subj_lvl = set(rows[tcol[rows.index] == level][design.subject].dropna())
-                if subj_ref & subj_lvl:
-                    groups.append(gl)
-            for gl in groups:
-                name = f"{level}-vs-{t.reference}" + (f"-in-{gl}" if len(groups) > 1 else "")
-                out.append(ComparisonSpec(name=name, kind="paired", column=t.column,
-                                          levels=(level, t.reference), where={g.column: gl}))
-    return tuple(out)
+def default_comparisons(design: Any, metadata: Any) -> tuple[Comparison, ...]:
+    """Comparisons implied by the design when the study file lists none
+    (:func:`microtrial.design.default_comparisons`)."""
+    return tuple(_default_comparisons(design, metadata))
 
 
 def load_study(path: str | os.PathLike[str]) -> Study:

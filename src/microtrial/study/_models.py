@@ -174,21 +174,60 @@ class ClinicalSettings(_Frozen):
         return self
 
 
-class ComparisonSpec(_Frozen):
-    """One comparison as written in the study file."""
+class ByFactor(_Frozen):
+    """The between-subject factor of an interaction: its column and (test, reference) arms."""
 
-    name: Annotated[str, Field(min_length=1)]
-    kind: Literal["between", "paired"]
     column: ColumnName
     levels: tuple[Level, Level]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ByFactor:
+        if self.levels[0] == self.levels[1]:
+            raise ValueError("the two arms must differ")
+        return self
+
+
+class ComparisonSpec(_Frozen):
+    """One comparison as written in the study file (kinds: docs/study-file.md)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    kind: Literal["between", "paired", "longitudinal", "interaction"]
+    column: ColumnName
+    levels: tuple[Level, ...]
     where: dict[ColumnName, Level] = Field(default_factory=dict)
+    by: ByFactor | None = None
+    random: tuple[ColumnName, ...] = ()
+    covariates: tuple[ColumnName, ...] = ()
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _two_or_more(cls, v: Any, info: ValidationInfo) -> Any:
+        if isinstance(v, list | tuple) and len(v) < 2:
+            kind = info.data.get("kind")
+            what = "time points" if kind == "longitudinal" else "levels"
+            raise ValueError(f"a {kind or ''} comparison needs two or more {what}; got "
+                             f"{len(v)}".replace("a  ", "a "))
+        return v
 
     @model_validator(mode="after")
     def _distinct_levels(self) -> ComparisonSpec:
-        if self.levels[0] == self.levels[1]:
-            raise ValueError("the two levels must differ")
+        if len(set(self.levels)) != len(self.levels):
+            raise ValueError("the levels must differ")
         if self.column in self.where:
             raise ValueError(f"'where' must not filter on the compared column '{self.column}'")
+        if self.kind in ("paired", "interaction") and len(self.levels) != 2:
+            raise ValueError(f"a {self.kind} comparison has exactly two levels of "
+                             f"'{self.column}' (test, reference); got {len(self.levels)}")
+        if self.kind == "interaction":
+            if self.by is None:
+                raise ValueError("an interaction needs 'by: {column: <between-subject column>, "
+                                 "levels: [test, reference]}'")
+            if self.by.column == self.column:
+                raise ValueError("'by' must name another column than 'column'")
+            if self.by.column in self.where:
+                raise ValueError(f"'where' must not filter on the 'by' column '{self.by.column}'")
+        elif self.by is not None:
+            raise ValueError(f"'by' goes with kind 'interaction' only (this one is {self.kind})")
         return self
 
 

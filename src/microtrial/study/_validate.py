@@ -242,10 +242,32 @@ def _check_comparisons(p: Parsed, md: pd.DataFrame, design: Any) -> None:
                 p.add((*base, "levels", j), f"level '{level}' is not in column '{c.column}' of "
                       f"{mpath} (levels: {_ids(levels)})")
                 ok = False
-        if ok and wanted_levels[0] == wanted_levels[1]:
-            p.add((*base, "levels"), f"'{c.levels[0]}' and '{c.levels[1]}' are the same level "
-                  f"({wanted_levels[0]}) of the numeric column '{c.column}'")
+        if ok and len(set(wanted_levels)) < len(wanted_levels):
+            seen: dict[str, str] = {}
+            for level, wanted in zip(c.levels, wanted_levels):
+                if wanted in seen:
+                    p.add((*base, "levels"), f"'{seen[wanted]}' and '{level}' are the same level "
+                          f"({wanted}) of the numeric column '{c.column}'")
+                    break
+                seen[wanted] = level
             ok = False
+        for key in ("random", "covariates"):
+            for j, col in enumerate(getattr(c, key, ()) or ()):
+                if col not in md.columns:
+                    p.add((*base, key, j), f"column '{col}' is not in {mpath}")
+                    ok = False
+        by = getattr(c, "by", None)
+        if by is not None:
+            if by.column not in md.columns:
+                p.add((*base, "by", "column"), f"column '{by.column}' is not in {mpath}")
+                ok = False
+            else:
+                by_levels = _levels(md[by.column])
+                for j, level in enumerate(by.levels):
+                    if user_level(level, md[by.column]) not in by_levels:
+                        p.add((*base, "by", "levels", j), f"level '{level}' is not in column "
+                              f"'{by.column}' of {mpath} (levels: {_ids(by_levels)})")
+                        ok = False
         if not ok:
             continue
         col_levels = level_strings(frame[c.column])
@@ -254,13 +276,61 @@ def _check_comparisons(p: Parsed, md: pd.DataFrame, design: Any) -> None:
             if not (col_levels == wanted).any():
                 p.add((*base, "levels", j), f"no sample has {c.column}={level}{where_txt}")
                 ok = False
-        if ok and c.kind == "paired" and design.subject in md.columns:
-            subj = frame[design.subject]
+        if not ok or design.subject not in md.columns:
+            continue
+        subj = frame[design.subject]
+        if c.kind == "paired":
             a = set(subj[col_levels == wanted_levels[0]].dropna())
             b = set(subj[col_levels == wanted_levels[1]].dropna())
             if not a & b:
                 p.add((*base, "kind"), f"paired, but no subject has samples at both "
                       f"{c.levels[0]} and {c.levels[1]}{where_txt}")
+        elif c.kind == "longitudinal":
+            _check_longitudinal(p, base, c, frame, design.subject, wanted_levels, where_txt)
+        elif c.kind == "interaction":
+            _check_interaction(p, base, c, frame, design.subject, wanted_levels, where_txt)
+
+
+def _check_longitudinal(p: Parsed, base: tuple[str | int, ...], c: Any, frame: pd.DataFrame,
+                        subject: str, wanted: list[str], where_txt: str) -> None:
+    """At least two of the time points sampled, and some subject followed over two."""
+    col = level_strings(frame[c.column])
+    present = [lv for lv, w in zip(c.levels, wanted) if (col == w).any()]
+    if len(present) < 2:
+        p.add((*base, "levels"), f"longitudinal, but only one time point ({present[0] if present else '-'}) "
+              f"has samples{where_txt}; give two or more time points")
+        return
+    per_subject = pd.DataFrame({"s": frame[subject], "t": col}).dropna()
+    n_times = per_subject[per_subject["t"].isin(wanted)].groupby("s")["t"].nunique()
+    if not (n_times >= 2).any():
+        p.add((*base, "kind"), f"longitudinal, but no subject has samples at two or more of "
+              f"{', '.join(c.levels)}{where_txt}")
+
+
+def _check_interaction(p: Parsed, base: tuple[str | int, ...], c: Any, frame: pd.DataFrame,
+                       subject: str, wanted: list[str], where_txt: str) -> None:
+    """Each arm of ``by`` has subjects sampled at both time points; no subject in two arms."""
+    by = c.by
+    arm = level_strings(frame[by.column])
+    arms = [user_level(lv, frame[by.column]) for lv in by.levels]
+    col = level_strings(frame[c.column])
+    df = pd.DataFrame({"s": frame[subject], "arm": arm, "t": col}).dropna()
+    df = df[df["arm"].isin(arms) & df["t"].isin(wanted)]
+    two = df.groupby("s")["arm"].nunique()
+    crossed = sorted(map(str, two.index[two > 1]))
+    if crossed:
+        p.add((*base, "by"), f"subject(s) {_ids(crossed)} have samples in both arms "
+              f"{by.levels[0]} and {by.levels[1]} of '{by.column}'; an interaction needs each "
+              f"subject in one arm")
+        return
+    for level, want in zip(by.levels, arms):
+        rows = df[df["arm"] == want]
+        both = set(rows[rows["t"] == wanted[0]]["s"]) & set(rows[rows["t"] == wanted[1]]["s"])
+        if len(both) < 2:
+            who = "no subject" if not both else "only one subject"
+            p.add((*base, "by", "levels"), f"interaction, but in arm {by.column}={level} {who} "
+                  f"has samples at both {c.column}={c.levels[0]} and {c.column}={c.levels[1]}"
+                  f"{where_txt} (at least 2 needed)")
 
 
 def _check_reads(p: Parsed, md: pd.DataFrame | None) -> None:
