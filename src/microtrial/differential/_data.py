@@ -32,11 +32,20 @@ class Contrast:
         Level of each sample (index = the columns of ``counts``), ``test`` or ``reference``.
     test, reference : str
         The two levels; effects are ``test`` relative to ``reference``.
-    kind : {"between", "paired"}
+    kind : {"between", "paired", "longitudinal", "interaction"}
     subject : pandas.Series or None
-        Subject of each sample (needed for paired contrasts and random intercepts).
+        Subject of each sample (needed for within-subject contrasts and random intercepts).
     covariates : pandas.DataFrame
         Adjustment covariates per sample (may have no columns).
+    arm : pandas.Series or None
+        ``interaction``: the between-subject arm of each sample (``arm_levels`` = (test,
+        reference)); ``level`` then holds the within-subject (time) level.
+    arm_levels : tuple of str
+    time_levels : tuple of str
+        ``longitudinal``: every time point in time order (``reference`` is the first and
+        ``test`` the last); ``level`` may hold any of them.
+    term : str
+        The model term tested, as written to the ``term`` column (e.g. ``treatment:week``).
     """
 
     counts: pd.DataFrame
@@ -46,17 +55,31 @@ class Contrast:
     kind: str = "between"
     subject: pd.Series | None = None
     covariates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    arm: pd.Series | None = None
+    arm_levels: tuple[str, ...] = ()
+    time_levels: tuple[str, ...] = ()
+    term: str = ""
 
     def __post_init__(self) -> None:
         if list(self.level.index) != list(self.counts.columns):
             raise ValueError("level must be indexed like the columns of counts")
-        bad = set(self.level.astype(str)) - {self.test, self.reference}
+        allowed = set(self.time_levels) | {self.test, self.reference}
+        bad = set(self.level.astype(str)) - allowed
         if bad:
             raise ValueError(f"levels {sorted(bad)} are neither test nor reference")
-        if self.kind not in ("between", "paired"):
+        if self.kind not in ("between", "paired", "longitudinal", "interaction"):
             raise ValueError(f"unknown contrast kind '{self.kind}'")
-        if self.kind == "paired" and self.subject is None:
-            raise ValueError("a paired contrast needs subjects")
+        if self.kind != "between" and self.subject is None:
+            raise ValueError(f"a {self.kind} contrast needs subjects")
+        if self.kind == "interaction" and (self.arm is None or len(self.arm_levels) != 2):
+            raise ValueError("an interaction contrast needs arms (arm, arm_levels)")
+
+    @property
+    def is_test_arm(self) -> np.ndarray:
+        """``interaction``: boolean mask of samples in the test arm."""
+        if self.arm is None:
+            raise AnalysisError("not an interaction contrast")
+        return (self.arm.astype(str) == self.arm_levels[0]).to_numpy()
 
     @property
     def is_test(self) -> np.ndarray:
@@ -90,7 +113,8 @@ class Contrast:
     def with_counts(self, counts: pd.DataFrame) -> Contrast:
         """The same design with other features (same samples)."""
         return Contrast(counts, self.level, self.test, self.reference, self.kind,
-                        self.subject, self.covariates)
+                        self.subject, self.covariates, self.arm, self.arm_levels,
+                        self.time_levels, self.term)
 
 
 def clr(counts: np.ndarray, *, pseudocount: float = 0.5) -> np.ndarray:

@@ -75,6 +75,36 @@ def permutation_matrix(
     return out
 
 
+def plot_permutations(
+    plots: Sequence[object], permutations: int, *, within: bool = True, seed: int = 0,
+) -> np.ndarray:
+    """Restricted permutations of a split-plot design (``permute::how(plots=Plots(strata=plots,
+    type="free"), within=Within(type="free"))``): whole plots (e.g. subjects) permuted with
+    each other, and, when ``within``, samples permuted within each plot.
+
+    Every plot must have the same number of samples (as ``permute`` requires for free
+    whole-plot permutations). Row ``r`` maps position ``i`` to sample ``perm[r, i]``: the
+    samples of plot ``j`` take the places of plot ``i``'s samples.
+    """
+    codes = pd.factorize(pd.Series(list(plots)))[0].astype(np.int64)
+    n = codes.size
+    sizes = np.bincount(codes)
+    if sizes.size and (sizes != sizes[0]).any():
+        raise AnalysisError("whole-plot permutations need the same number of samples in every "
+                            f"plot (sizes {sorted(set(sizes.tolist()))})")
+    members = np.stack([np.flatnonzero(codes == k) for k in range(sizes.size)]) if n else \
+        np.zeros((0, 0), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    out = np.empty((permutations, n), dtype=np.int64)
+    n_plots, size = members.shape
+    for r in range(permutations):
+        src = members[rng.permutation(n_plots)]
+        if within and size > 1:
+            src = np.take_along_axis(src, rng.random((n_plots, size)).argsort(axis=1), axis=1)
+        out[r, members.ravel()] = src.ravel()
+    return out
+
+
 def gower_centred(distance: np.ndarray) -> np.ndarray:
     """``G = -1/2 (I - 11'/n) D^2 (I - 11'/n)``."""
     a = -0.5 * np.asarray(distance, dtype=np.float64) ** 2
@@ -82,12 +112,23 @@ def gower_centred(distance: np.ndarray) -> np.ndarray:
     return a - a.mean(axis=1, keepdims=True)
 
 
-def _term_columns(values: pd.Series) -> np.ndarray:
+def _raw_columns(values: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        x = values.to_numpy(dtype=np.float64)[:, None]
+        return values.to_numpy(dtype=np.float64)[:, None]
+    levels = sorted(pd.unique(values.astype(str)))
+    return (values.astype(str).to_numpy()[:, None] == np.asarray(levels)[None, 1:]).astype(float)
+
+
+def _term_columns(values: pd.Series | list[pd.Series]) -> np.ndarray:
+    """Centred model columns of a term; a list of columns is their interaction (products
+    of the main-effect columns, as R's ``a:b``)."""
+    if isinstance(values, list):
+        x = _raw_columns(values[0])
+        for v in values[1:]:
+            y = _raw_columns(v)
+            x = (x[:, :, None] * y[:, None, :]).reshape(len(x), -1)
     else:
-        levels = sorted(pd.unique(values.astype(str)))
-        x = (values.astype(str).to_numpy()[:, None] == np.asarray(levels)[None, 1:]).astype(float)
+        x = _raw_columns(values)
     return x - x.mean(axis=0, keepdims=True)
 
 
@@ -127,6 +168,7 @@ def _quad_forms(g: np.ndarray, bases: list[np.ndarray], perms: np.ndarray, chunk
 def permanova(
     distance: pd.DataFrame, metadata: pd.DataFrame, terms: Sequence[str], *,
     by: str = "terms", strata: str | None = None, permutations: int = 999, seed: int = 0,
+    plots: str | None = None,
 ) -> pd.DataFrame:
     """Multi-term PERMANOVA on a distance matrix, as vegan ``adonis2``.
 
@@ -137,11 +179,17 @@ def permanova(
     metadata : pandas.DataFrame
         Indexed by sample id; must contain every sample of ``distance``.
     terms : sequence of str
-        Metadata columns (categorical -> treatment dummies; numeric -> linear), in model order.
+        Metadata columns (categorical -> treatment dummies; numeric -> linear), in model order;
+        ``a:b`` is the interaction of columns ``a`` and ``b``.
     by : {"terms", "margin"}
         Sequential (type I) or marginal (type III-like) sums of squares.
     strata : str, optional
         Metadata column; permutations only within its levels (e.g. subject).
+    plots : str, optional
+        Metadata column of whole plots (e.g. subject, in a treatment-by-time design): whole
+        plots are permuted with each other and samples within each plot
+        (:func:`plot_permutations`; vegan's ``how(plots = Plots(strata, type = "free"),
+        within = Within("free"))``). Not together with ``strata``.
     permutations : int
     seed : int
 
@@ -162,7 +210,10 @@ def permanova(
     if missing:
         raise AnalysisError(f"{len(missing)} sample(s) missing from the metadata, e.g. {missing[:3]}")
     md = metadata.loc[ids]
-    for t in list(terms) + ([strata] if strata else []):
+    if strata and plots:
+        raise AnalysisError("give strata or plots, not both")
+    parts = [p for t in terms for p in str(t).split(":")]
+    for t in list(dict.fromkeys(parts)) + ([strata] if strata else []) + ([plots] if plots else []):
         if t not in md.columns:
             raise AnalysisError(f"no metadata column '{t}'")
         if md[t].isna().any():
@@ -173,7 +224,8 @@ def permanova(
     degenerate = not np.any(d[np.triu_indices(n, 1)] > 0)
     g = gower_centred(d)
     total = float(np.trace(g))
-    cols = [_term_columns(md[t]) for t in terms]
+    cols = [_term_columns([md[p] for p in str(t).split(":")] if ":" in str(t) else md[t])
+            for t in terms]
     if by == "terms":
         bases = []
         acc = np.zeros((n, 0))
@@ -208,10 +260,15 @@ def permanova(
                     ", ".join(terms), n)
         f0 = np.full(len(terms), np.nan)
         ss = np.zeros(len(terms))
-        return _permanova_table(terms, dfs, ss, f0, pvals, r, n, 0.0, 0.0, permutations, strata)
+        return _permanova_table(terms, dfs, ss, f0, pvals, r, n, 0.0, 0.0, permutations,
+                                strata or (f"plots:{plots}" if plots else None))
     with np.errstate(divide="ignore", invalid="ignore"):
         f0 = (ss / dfs) / (ss_res / r)
-    perms = permutation_matrix(n, permutations, strata=md[strata].tolist() if strata else None, seed=seed)
+    if plots:
+        perms = plot_permutations(md[plots].tolist(), permutations, seed=seed)
+    else:
+        perms = permutation_matrix(n, permutations, strata=md[strata].tolist() if strata else None,
+                                   seed=seed)
     if permutations > 0:
         if by == "terms":
             num = _quad_forms(g, bases, perms)
@@ -230,7 +287,8 @@ def permanova(
                 with np.errstate(divide="ignore", invalid="ignore"):
                     fp = (num / dfs[k]) / (den / r)
                 pvals[k] = ((fp >= f0[k] - _EPS).sum() + 1) / (permutations + 1)
-    return _permanova_table(terms, dfs, ss, f0, pvals, r, n, ss_res, total, permutations, strata)
+    return _permanova_table(terms, dfs, ss, f0, pvals, r, n, ss_res, total, permutations,
+                            strata or (f"plots:{plots}" if plots else None))
 
 
 def _snap_zero(x: np.ndarray | float, scale: float) -> np.ndarray:

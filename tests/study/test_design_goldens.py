@@ -1,0 +1,101 @@
+"""Interaction and longitudinal models against R (goldens in tests/data/designs/, made by
+make_goldens.R there: lme4/lmerTest REML fits and vegan adonis2 with a permute::how()
+split-plot design). No R is needed to run these tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from microtrial.differential import Contrast
+from microtrial.differential._lmm import model_terms, random_intercept_fit
+from microtrial.diversity._permanova import permanova, plot_permutations
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "designs"
+
+
+def _read(name: str) -> pd.DataFrame:
+    return pd.read_csv(DATA / name, sep="\t", dtype={"week": str})
+
+
+def _contrast(d: pd.DataFrame, **kw: object) -> Contrast:
+    ids = d["sample-id"].astype(str).to_numpy()
+    counts = pd.DataFrame(np.zeros((0, len(d))), columns=ids)
+    return Contrast(counts, pd.Series(d["week"].to_numpy(), index=ids), subject=pd.Series(
+        d["subject"].to_numpy(), index=ids), **kw)  # type: ignore[arg-type]
+
+
+def test_interaction_lmm_matches_lmertest() -> None:
+    d = _read("interaction-alpha.tsv")
+    c = _contrast(d, test="4", reference="0", kind="interaction",
+                  arm=pd.Series(d["treatment"].to_numpy(), index=d["sample-id"]),
+                  arm_levels=("il2", "control"))
+    x, tested = model_terms(c)
+    beta, se, _ = random_intercept_fit(d[["value"]].to_numpy(), x, d["subject"].to_numpy())
+    gold = _read("lmer-interaction.tsv").set_index("term")
+    # our columns: intercept, week4, il2, il2:week4
+    order = ["(Intercept)", "week4", "treatmentil2", "treatmentil2:week4"]
+    assert tested == [("interaction", 3)]
+    np.testing.assert_allclose(beta[:, 0], gold.loc[order, "estimate"], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(se[:, 0], gold.loc[order, "se"], atol=1e-6, rtol=0)
+
+
+def test_longitudinal_lmm_matches_lmertest() -> None:
+    d = _read("longitudinal-alpha.tsv")
+    c = _contrast(d, test="12", reference="0", kind="longitudinal",
+                  time_levels=("0", "4", "12"))
+    gold = _read("lmer-longitudinal.tsv").set_index("term")
+    y = d[["value"]].to_numpy()
+    x, tested = model_terms(c)
+    beta, se, _ = random_intercept_fit(y, x, d["subject"].to_numpy())
+    assert [t for t, _ in tested] == ["4", "12"]
+    np.testing.assert_allclose(beta[:, 0], gold.loc[["(Intercept)", "week4", "week12"], "estimate"],
+                               atol=1e-6, rtol=0)
+    np.testing.assert_allclose(se[:, 0], gold.loc[["(Intercept)", "week4", "week12"], "se"],
+                               atol=1e-6, rtol=0)
+    xt, tt = model_terms(c, trend=True)
+    bt, st, _ = random_intercept_fit(y, xt, d["subject"].to_numpy())
+    assert abs(bt[tt[0][1], 0] - gold.loc["rank", "estimate"]) < 1e-6
+    assert abs(st[tt[0][1], 0] - gold.loc["rank", "se"]) < 1e-6
+
+
+def test_interaction_permanova_matches_adonis2() -> None:
+    dist = pd.read_csv(DATA / "interaction-braycurtis.tsv", sep="\t", index_col=0)
+    md = pd.read_csv(DATA / "interaction-metadata.tsv", sep="\t", index_col=0,
+                     dtype={"week": str})
+    gold = _read("adonis2-interaction.tsv").set_index("term")
+    n_perm = 1999
+    res = permanova(dist, md, ["treatment", "week", "treatment:week"], plots="subject",
+                    permutations=n_perm, seed=7).set_index("term")
+    for term in ("treatment", "week", "treatment:week"):
+        assert res.loc[term, "pseudo_F"] == pytest.approx(gold.loc[term, "F"], abs=1e-9, rel=0)
+        assert res.loc[term, "R2"] == pytest.approx(gold.loc[term, "R2"], abs=1e-9, rel=0)
+        p_r = gold.loc[term, "p"]
+        # Monte Carlo error of both p-values (R: 9,999 permutations; ours: 1,999), 4 sd
+        sd = np.sqrt(p_r * (1 - p_r) * (1 / n_perm + 1 / 9999))
+        assert abs(res.loc[term, "p_value"] - p_r) < 4 * sd + 1e-3, term
+    assert res.loc["Residual", "SumOfSqs"] == pytest.approx(gold.loc["Residual", "SumOfSqs"],
+                                                            abs=1e-9)
+    # the restriction matters: free permutations give a very different p for week
+    free = permanova(dist, md, ["treatment", "week", "treatment:week"], permutations=n_perm,
+                     seed=7).set_index("term")
+    assert free.loc["week", "p_value"] > 0.5 > 0.05 > gold.loc["week", "p"]
+
+
+def test_plot_permutations_keep_subjects_whole() -> None:
+    plots = ["a", "a", "b", "b", "c", "c"]
+    perms = plot_permutations(plots, 200, seed=1)
+    assert perms.shape == (200, 6)
+    for p in perms:
+        assert sorted(p) == list(range(6))
+        # the two places of each plot receive the two samples of one plot
+        for i in (0, 2, 4):
+            assert plots[p[i]] == plots[p[i + 1]]
+    # whole plots do move, and time is permuted within plots
+    assert any(plots[p[0]] != "a" for p in perms)
+    assert any(p[0] == 1 for p in perms)
+    with pytest.raises(Exception, match="same number"):
+        plot_permutations(["a", "a", "b"], 5)
