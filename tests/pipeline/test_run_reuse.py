@@ -15,7 +15,9 @@ from microtrial.simulate import SimulationDesign
 
 
 def _files(folder: Path) -> set[str]:
-    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    """The output folder's files, without the stage cache (``.microtrial-cache/``)."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+            if p.is_file() and not p.relative_to(folder).as_posix().startswith(".microtrial-cache/")}
 
 
 @pytest.fixture(scope="module")

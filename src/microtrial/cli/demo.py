@@ -14,14 +14,18 @@ from microtrial.cli._common import output_option, progress_bars
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1,
               help="Simulation seed (0 to 2^32-1, the study file's range).")
 @click.option("--threads", type=click.IntRange(1, 256), default=2, help="Worker threads.")
-def command(output_dir: Path, seed: int, threads: int) -> None:
+@click.option("--force", is_flag=True, help="Ignore the cache of an earlier demo in the folder.")
+@click.option("--jobs", type=click.IntRange(1, 1024), default=None,
+              help="Send per-sample and per-chunk work to N local worker processes (Dask).")
+def command(output_dir: Path, seed: int, threads: int, force: bool, jobs: int | None) -> None:
     """Simulate a trial (13 patients at baseline and week 12, 15 controls) and run every stage."""
     from microtrial.pipeline.demo import run_demo
 
     with progress_bars() as progress:
-        record, seconds = run_demo(output_dir, seed=seed, threads=threads, progress=progress)
+        record, seconds = run_demo(output_dir, seed=seed, threads=threads, progress=progress,
+                                   force=force, jobs=jobs)
     for name, secs in record.timings.items():
-        click.echo(f"  {name:<14} {secs:7.1f} s")
+        click.echo(f"  {name:<14} {record.status.get(name, ''):<7} {secs:7.1f} s")
     for name, why in record.skipped.items():
         click.echo(f"  {name:<14} skipped: {why}")
     click.echo(f"report: {output_dir / 'report.html'}")

@@ -1,26 +1,47 @@
 """``microtrial run``: every stage of a study, from reads (or a table) to the report.
 
-Each stage runs into its own staging folder and its files are then moved into the output
-folder with ``os.replace`` (atomic per file); the stage's ``run-info.json`` is kept as
-``logs/<stage>.run-info.json``. The output folder's ``run-info.json`` is written last and
-lists the stages that completed and every file the run wrote, so a folder without it is
-visibly incomplete, and the next run into the folder removes this run's files first (never
-the study's own input files, should they lie in the folder).
+The stages form a graph; each reads files of the study or of earlier stages::
+
+    reads --> denoise --> feature table, ASV sequences
+                              |-> classify --> taxonomy --------------------------+
+                              |-> tree ----------------------+                    |
+    clinical table, immune --> clinical --> metadata + response                   |
+    table, metadata(+response), tree ------> diversity --> alpha, beta, tests     |
+    table, metadata(+response), taxonomy --> differential --> per-method tables <-+
+    table, taxonomy, measures, alpha, ... -> associations
+    every result table + the study's inputs -> report
+
+Every stage goes through :class:`microtrial.pipeline._engine.Engine`: its result is cached
+in ``<out>/.microtrial-cache/<stage>/<key>/`` under a key of its inputs' content, its
+options and the microtrial version, so a re-run of the same study reuses every result, a
+changed option re-runs only the stages whose inputs it changes, and a killed run resumes
+(see the engine module for how to add a stage). The output folder's ``run-info.json`` is
+written last: it lists each stage with its ``status`` (``ran``, ``cached``, ``skipped``),
+cache key and seconds, the checksums of the input files, the resolved study, versions and
+seeds, and every file the run wrote, so a folder without it is visibly incomplete and the
+next run into the folder removes this run's files first (never the study's own inputs).
+``microtrial run --replay run-info.json`` re-runs with the recorded settings.
+
+Per-sample and per-chunk work goes to ``--jobs N`` local processes or a Dask cluster
+(``--dask-scheduler``) through :mod:`microtrial.parallel`; results do not depend on it, so
+it is not part of any cache key (nor are thread counts).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
+import secrets
 import shutil
-import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from microtrial.errors import InputError
+from microtrial.pipeline._engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -31,47 +52,27 @@ STAGES = ("denoise", "classify", "tree", "clinical", "diversity", "differential"
 
 @dataclass
 class RunRecord:
-    """What a run did: stage timings, skipped stages and why, and where outputs are."""
+    """What a run did: each stage's status, key and seconds, skipped stages and why, outputs."""
 
     out_dir: Path
     timings: dict[str, float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, list[str]] = field(default_factory=dict)
-
-    @contextmanager
-    def stage(self, name: str, progress: ProgressCallback | None) -> Iterator[Path]:
-        """Run a stage in a staging folder, then move its files up into ``out_dir``."""
-        staging = self.out_dir / ".staging" / name
-        if staging.exists():
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True)
-        if progress:
-            progress(f"stage: {name}", 0, 1)
-        t0 = time.perf_counter()
-        yield staging
-        self.timings[name] = round(time.perf_counter() - t0, 3)
-        self.outputs[name] = _promote(staging, self.out_dir, name)
-        shutil.rmtree(staging, ignore_errors=True)
-        if progress:
-            progress(f"stage: {name}", 1, 1)
-
-    def skip(self, name: str, reason: str) -> None:
-        log.info("stage %s skipped: %s", name, reason)
-        self.skipped[name] = reason
+    status: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
 
 
-def _promote(staging: Path, out_dir: Path, stage: str) -> list[str]:
-    """Move every file of a finished stage into ``out_dir`` (run-info.json into logs/)."""
-    moved = []
-    for src in sorted(staging.rglob("*")):
-        if src.is_dir():
-            continue
-        rel = src.relative_to(staging)
-        dest = out_dir / "logs" / f"{stage}.run-info.json" if rel.as_posix() == "run-info.json" else out_dir / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dest)
-        moved.append(dest.relative_to(out_dir).as_posix())
-    return moved
+def _plain(value: Any) -> Any:
+    """Options as JSON-able plain data (dataclasses and pydantic models as dicts)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if hasattr(value, "model_dump"):
+        return _plain(value.model_dump(mode="json"))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def run_study(
@@ -81,6 +82,9 @@ def run_study(
     threads: int | None = None,
     progress: ProgressCallback | None = None,
     truth_dir: Path | None = None,
+    force: bool | Collection[str] = False,
+    jobs: int | None = None,
+    dask_scheduler: str | None = None,
 ) -> RunRecord:
     """Run every stage the study file asks for; write everything into ``out_dir``.
 
@@ -96,25 +100,77 @@ def run_study(
         ``progress(description, done, total)``.
     truth_dir : Path, optional
         A simulator's ``truth/`` folder: the report then scores the results against it.
+    force : bool or collection of str
+        Run every stage (``True``), or the named stages, regardless of the cache.
+    jobs : int, optional
+        Send per-sample and per-chunk work to a local Dask cluster of ``jobs`` processes.
+    dask_scheduler : str, optional
+        Send it to the Dask cluster at this address instead.
     """
     from microtrial.io.runinfo import start_output, write_run_info
+    from microtrial.parallel import dask_executor, use_executor
     from microtrial.study import validate_study
 
     study = validate_study(study_path)
     out_dir = Path(out_dir)
+    if not isinstance(force, bool):
+        unknown = sorted(set(force) - set(STAGES))
+        if unknown:
+            raise InputError("--force", f"unknown stage {', '.join(unknown)}; choose from {', '.join(STAGES)}")
     # the folder is incomplete until this run finishes; an earlier run's files go
     start_output(out_dir, command="run", keep=[Path(study_path), *_study_paths(study.model_dump()),
                                                *([truth_dir] if truth_dir is not None else [])])
-    rec = RunRecord(out_dir)
+    engine = Engine(out_dir, force=force, progress=progress)
     opts = study.options
     n_threads = threads or opts.threads
+    with dask_executor(scheduler=dask_scheduler, jobs=jobs) as executor, use_executor(executor):
+        _stages(study, Path(study_path), engine, n_threads, progress, truth_dir)
+    rec = RunRecord(out_dir, skipped=dict(engine.skipped))
+    for name, res in engine.results.items():
+        rec.timings[name] = res.seconds
+        rec.outputs[name] = list(res.outputs)
+        rec.status[name] = res.status
+        rec.keys[name] = res.key
+    copies = [out_dir / p for p in rec.outputs.pop("inputs", [])]
+    from microtrial.io.runinfo import _jsonable
+
+    write_run_info(
+        out_dir, command="run",
+        options={"study": str(Path(study_path).resolve()), "threads": n_threads,
+                 "jobs": jobs, "dask_scheduler": dask_scheduler,
+                 "force": sorted(force) if not isinstance(force, bool) else force,
+                 "truth_dir": str(Path(truth_dir).resolve()) if truth_dir is not None else None,
+                 "study_options": opts.model_dump()},
+        seeds={"seed": opts.seed},
+        timings=rec.timings,
+        extra={"stages": engine.records(),
+               "stages_completed": [n for n in rec.timings if n != "inputs"],
+               "stages_skipped": rec.skipped, "stage_outputs": rec.outputs,
+               "study_checksum": engine.digest(study_path),
+               "input_checksums": dict(sorted(engine.checksums.items())),
+               "resolved_study": _jsonable(_plain(study.model_dump(exclude={"comparisons"}))),
+               "comparisons": _plain(list(study.comparisons))},
+        outputs=[*(out_dir / p for files in rec.outputs.values() for p in files), *copies],
+    )
+    rec.timings.pop("inputs", None)
+    engine.prune()
+    shutil.rmtree(out_dir / ".staging", ignore_errors=True)  # left by versions before the cache
+    return rec
+
+
+def _stages(study: Any, study_path: Path, engine: Engine, n_threads: int,
+            progress: ProgressCallback | None, truth_dir: Path | None) -> None:
+    """The stage graph (see the module docs)."""
+    out_dir = engine.out_dir
+    opts = study.options
     seed = opts.seed
+    design = study.design
 
     # ---- reads -> feature table -------------------------------------------------------
-    table_path, seqs_path = _feature_table(study, rec, n_threads, progress)
+    table_path, seqs_path = _feature_table(study, engine, n_threads, progress)
 
     # ---- taxonomy and tree ------------------------------------------------------------
-    taxonomy_path = None
+    taxonomy_path: Path | None = None
     if seqs_path is not None and study.taxonomy is not None:
         from microtrial.pipeline.classify import classify_stage
 
@@ -122,127 +178,149 @@ def run_study(
         primers: tuple[str | None, str | None] = (None, None)
         if study.reads is not None and tx.extract_region:
             primers = (study.reads.primer_f, study.reads.primer_r)
-        with rec.stage("classify", progress) as sd:
-            classify_stage(
-                seqs_path, sd, reference=tx.reference or "greengenes", ref_seqs=tx.ref_seqs,
-                ref_taxonomy=tx.ref_taxonomy, confidence=tx.confidence,
-                primer_f=primers[0], primer_r=primers[1], threads=n_threads, seed=seed,
-                progress=progress,
-            )
-        taxonomy_path = out_dir / "taxonomy.tsv"
+        classify_opts = {"reference": tx.reference or "greengenes", "confidence": tx.confidence,
+                         "primer_f": primers[0], "primer_r": primers[1], "seed": seed}
+        res = engine.run(
+            "classify",
+            lambda sd: classify_stage(seqs_path, sd, ref_seqs=tx.ref_seqs, ref_taxonomy=tx.ref_taxonomy,
+                                      threads=n_threads, progress=progress, **classify_opts),
+            inputs={"sequences": seqs_path, "ref_seqs": tx.ref_seqs, "ref_taxonomy": tx.ref_taxonomy},
+            options=classify_opts,
+        )
+        taxonomy_path = res.path("taxonomy.tsv")
     elif getattr(study, "taxonomy_file", None) is not None:
         taxonomy_path = study.taxonomy_file
     else:
-        rec.skip("classify", "no sequences or no taxonomy reference")
+        engine.skip("classify", "no sequences or no taxonomy reference")
 
-    tree_path = None
+    tree_path: Path | None = None
     if seqs_path is not None and study.tree != "none":
         from microtrial.pipeline.tree import tree_stage
 
-        with rec.stage("tree", progress) as sd:
-            tree_stage(seqs_path, sd, method=study.tree, threads=n_threads, progress=progress)
-        tree_path = out_dir / "tree.nwk"
+        res = engine.run(
+            "tree", lambda sd: tree_stage(seqs_path, sd, method=study.tree, threads=n_threads, progress=progress),
+            inputs={"sequences": seqs_path}, options={"method": study.tree},
+        )
+        tree_path = res.path("tree.nwk")
     elif getattr(study, "tree_file", None) is not None:
         tree_path = study.tree_file
     else:
-        rec.skip("tree", "no sequences or tree: none")
+        engine.skip("tree", "no sequences or tree: none")
 
     # ---- clinical response: adds the `response` grouping to the metadata --------------
-    metadata_path = study.metadata
-    design = study.design
+    metadata_path: Path = study.metadata
     if study.clinical is not None:
         from microtrial.pipeline.clinical import clinical_stage
 
         cl = study.clinical
-        with rec.stage("clinical", progress) as sd:
-            summary = clinical_stage(
-                cl.table, sd, immune=study.immune, baseline=cl.baseline, followup=cl.followup,
-                uln={str(k): float(v) for k, v in cl.uln.items()}, mmt_scale=cl.mmt_scale, population=cl.population,
-                progress=progress,
-            )
-            metadata_path = _metadata_with_response(
-                study.metadata, summary.responders, design.subject, sd / "metadata-with-response.tsv"
-            )
-        metadata_path = out_dir / "metadata-with-response.tsv"
+        clinical_opts = {"baseline": cl.baseline, "followup": cl.followup,
+                         "uln": {str(k): float(v) for k, v in cl.uln.items()},
+                         "mmt_scale": cl.mmt_scale, "population": cl.population}
+
+        def _clinical(sd: Path) -> None:
+            summary = clinical_stage(cl.table, sd, immune=study.immune, progress=progress, **clinical_opts)
+            _metadata_with_response(study.metadata, summary.responders, design.subject,
+                                    sd / "metadata-with-response.tsv")
+
+        res = engine.run("clinical", _clinical,
+                         inputs={"clinical": cl.table, "immune": study.immune, "metadata": study.metadata},
+                         options={**clinical_opts, "subject": design.subject})
+        metadata_path = res.path("metadata-with-response.tsv")
     else:
-        rec.skip("clinical", "no clinical table in the study file")
+        engine.skip("clinical", "no clinical table in the study file")
 
     # ---- diversity ----------------------------------------------------------------------
     from microtrial.pipeline.diversity import diversity_stage
 
     healthy = (design.group.column, design.group.reference)
-    with rec.stage("diversity", progress) as sd:
-        diversity_stage(
+    div_opts = {"comparisons": _plain(list(study.comparisons)), "subject": design.subject,
+                "healthy": healthy, "rarefy": opts.rarefy, "metrics": tuple(opts.beta_metrics),
+                "permutations": opts.permutations, "seed": seed}
+    diversity = engine.run(
+        "diversity",
+        lambda sd: diversity_stage(
             table_path, metadata_path, sd, comparisons=study.comparisons, tree=tree_path,
             subject=design.subject, healthy=healthy, rarefy=opts.rarefy,
             metrics=tuple(opts.beta_metrics), permutations=opts.permutations, seed=seed,
             progress=progress,
-        )
+        ),
+        inputs={"table": table_path, "metadata": metadata_path, "tree": tree_path},
+        options=div_opts,
+    )
 
     # ---- differential abundance -------------------------------------------------------
     from microtrial.pipeline.differential import differential_stage
 
     ranks = tuple(opts.ranks) if taxonomy_path is not None else ("asv",)
-    with rec.stage("differential", progress) as sd:
-        differential_stage(
+    diff_opts = {"comparisons": _plain(list(study.comparisons)), "ranks": ranks,
+                 "methods": tuple(opts.differential_methods), "covariates": tuple(opts.covariates),
+                 "min_prevalence": opts.min_prevalence, "seed": seed}
+    differential = engine.run(
+        "differential",
+        lambda sd: differential_stage(
             table_path, metadata_path, sd, comparisons=study.comparisons,
             taxonomy=taxonomy_path, ranks=ranks, methods=tuple(opts.differential_methods),
             covariates=tuple(opts.covariates), min_prevalence=opts.min_prevalence, seed=seed,
             threads=n_threads, progress=progress,
-        )
+        ),
+        inputs={"table": table_path, "metadata": metadata_path, "taxonomy": taxonomy_path},
+        options=diff_opts,
+    )
 
     # ---- associations -----------------------------------------------------------------
     has_measures = any(x is not None for x in (study.clinical, study.immune, study.metabolites))
-    if has_measures and design.time is not None:
+    followup = study.clinical.followup if study.clinical else _followup_level(study)
+    if has_measures and design.time is not None and followup is not None:
         from microtrial.pipeline.associations import associations_stage
 
-        guilds = out_dir / "guilds.tsv"
-        with rec.stage("associations", progress) as sd:
-            associations_stage(
-                sd, table=table_path, metadata=metadata_path, subject=design.subject,
-                time=design.time.column, taxonomy=taxonomy_path,
-                clinical=study.clinical.table if study.clinical else None,
-                immune=study.immune, metabolites=study.metabolites,
-                alpha=out_dir / "alpha-diversity.tsv",
-                guilds=guilds if guilds.exists() else None,
-                ranks=tuple(opts.association_ranks) if taxonomy_path is not None else ("asv",),
-                baseline=study.clinical.baseline if study.clinical else design.time.reference,
-                followup=study.clinical.followup if study.clinical else _other_level(study),
-                covariates=tuple(opts.covariates), min_prevalence=opts.min_prevalence,
-                progress=progress,
-            )
+        alpha = diversity.path("alpha-diversity.tsv") if diversity.has("alpha-diversity.tsv") else None
+        guilds = differential.path("guilds.tsv") if differential.has("guilds.tsv") else None
+        assoc_opts = {"subject": design.subject, "time": design.time.column,
+                      "ranks": tuple(opts.association_ranks) if taxonomy_path is not None else ("asv",),
+                      "baseline": study.clinical.baseline if study.clinical else design.time.reference,
+                      "followup": followup, "covariates": tuple(opts.covariates),
+                      "min_prevalence": opts.min_prevalence}
+        clinical_table = study.clinical.table if study.clinical else None
+        engine.run(
+            "associations",
+            lambda sd: associations_stage(
+                sd, table=table_path, metadata=metadata_path, taxonomy=taxonomy_path,
+                clinical=clinical_table, immune=study.immune, metabolites=study.metabolites,
+                alpha=alpha, guilds=guilds, progress=progress, **assoc_opts,
+            ),
+            inputs={"table": table_path, "metadata": metadata_path, "taxonomy": taxonomy_path,
+                    "clinical": clinical_table, "immune": study.immune,
+                    "metabolites": study.metabolites, "alpha": alpha, "guilds": guilds},
+            options=assoc_opts,
+        )
+    elif has_measures and design.time is not None:
+        engine.skip("associations", "no follow-up level: no clinical table and no paired "
+                    "comparison or single other level of the time column")
     else:
-        rec.skip("associations", "no clinical, immune or metabolite measures, or no time column")
+        engine.skip("associations", "no clinical, immune or metabolite measures, or no time column")
 
     # ---- report -------------------------------------------------------------------------
-    copies = _copy_inputs(
-        {"metadata.tsv": study.metadata, "immune.tsv": study.immune,
-         "clinical.tsv": study.clinical.table if study.clinical else None,
-         "metabolites.tsv": study.metabolites, "study.yaml": Path(study_path)},
-        out_dir,
-    )
+    sources = {"metadata.tsv": study.metadata, "immune.tsv": study.immune,
+               "clinical.tsv": study.clinical.table if study.clinical else None,
+               "metabolites.tsv": study.metabolites, "study.yaml": study_path}
+    sources = {k: v for k, v in sources.items() if v is not None and Path(v).exists()}
+    engine.run("inputs", lambda sd: _copy_inputs(sources, sd), inputs=sources, options={},
+               dest="inputs")
     from microtrial.report import write_report
 
-    with rec.stage("report", progress) as sd:
-        write_report(out_dir, sd, title=study.name, truth_dir=truth_dir, finishing_run=True)
-
-    write_run_info(
-        out_dir, command="run",
-        options={"study": str(study_path), "threads": n_threads, "study_options": opts.model_dump()},
-        seeds={"seed": seed}, timings=rec.timings,
-        extra={"stages_completed": list(rec.timings), "stages_skipped": rec.skipped,
-               "stage_outputs": rec.outputs},
-        outputs=[*(out_dir / p for files in rec.outputs.values() for p in files), *copies],
+    upstream = [r for n, r in engine.results.items() if n != "report"]
+    engine.run(
+        "report",
+        lambda sd: write_report(out_dir, sd, title=study.name, truth_dir=truth_dir, finishing_run=True),
+        inputs={"stages": upstream, "truth": truth_dir},
+        options={"title": study.name, "skipped": dict(sorted(engine.skipped.items()))},
     )
-    shutil.rmtree(out_dir / ".staging", ignore_errors=True)
-    return rec
 
 
 def _feature_table(
-    study: Any, rec: RunRecord, threads: int, progress: ProgressCallback | None
+    study: Any, engine: Engine, threads: int, progress: ProgressCallback | None
 ) -> tuple[Path, Path | None]:
     """Denoise the study's reads, or take its existing table (and sequences)."""
-    out_dir = rec.out_dir
     if study.reads is not None:
         from microtrial.pipeline.denoise import DenoiseOptions, denoise_stage
 
@@ -253,10 +331,11 @@ def _feature_table(
             min_overlap=r.min_overlap, max_mismatch=r.max_mismatch, reverse_partners=r.reverse_partners,
             chimera_one_off=r.chimera_one_off, min_reads=r.min_reads, threads=threads,
         )
-        with rec.stage("denoise", progress) as sd:
-            denoise_stage(r.dir, sd, options=options, progress=progress)
-        return out_dir / "feature-table.biom", out_dir / "dna-sequences.fasta"
-    rec.skip("denoise", "the study gives a feature table")
+        key_opts = {k: v for k, v in dataclasses.asdict(options).items() if k != "threads"}
+        res = engine.run("denoise", lambda sd: denoise_stage(r.dir, sd, options=options, progress=progress),
+                         inputs={"reads": r.dir}, options=key_opts)
+        return res.path("feature-table.biom"), res.path("dna-sequences.fasta")
+    engine.skip("denoise", "the study gives a feature table")
     if study.table is None:
         raise InputError(None, "the study file names neither reads nor a table")
     return study.table, study.sequences
@@ -273,18 +352,12 @@ def _metadata_with_response(
     return dest
 
 
-def _copy_inputs(paths: dict[str, Path | None], results: Path) -> list[Path]:
-    """Copy the small input tables into ``results/inputs/`` so the report can show them;
-    returns the copies."""
-    dest = results / "inputs"
-    dest.mkdir(parents=True, exist_ok=True)
-    copies = []
+def _copy_inputs(paths: dict[str, Path], dest: Path) -> None:
+    """Copy the small input tables (so the report can show them) into ``dest``."""
     for name, path in paths.items():
-        if path is not None and Path(path).exists():
-            if not (dest / name).exists() or not os.path.samefile(path, dest / name):
-                shutil.copyfile(path, dest / name)  # (a study may name an earlier run's copy)
-            copies.append(dest / name)
-    return copies
+        tmp = dest / f".{name}.{secrets.token_hex(4)}.tmp"
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, dest / name)
 
 
 def _study_paths(value: Any) -> Iterable[Path]:
@@ -299,8 +372,57 @@ def _study_paths(value: Any) -> Iterable[Path]:
             yield from _study_paths(v)
 
 
-def _other_level(study: Any) -> str:
+def _followup_level(study: Any) -> str | None:
+    """The follow-up level of the time column when there is no clinical table: the test
+    level of a paired comparison on it, else its one level besides the reference."""
+    time_col = study.design.time.column
     for c in study.comparisons:
-        if c.kind == "paired":
-            return c.levels[0]
-    return "week12"
+        if c.kind == "paired" and c.column == time_col:
+            return str(c.levels[0])
+    from microtrial.design import column_levels
+    from microtrial.io.metadata import read_metadata
+
+    md = read_metadata(study.metadata)
+    if time_col not in md.columns:
+        return None
+    others = [lv for lv in column_levels(md[time_col]) if lv != str(study.design.time.reference)]
+    return others[0] if len(others) == 1 else None
+
+
+def read_replay(path: Path) -> dict[str, Any]:
+    """The settings of an earlier run from its ``run-info.json`` (for ``--replay``).
+
+    Returns ``{"study": Path, "threads": int, "truth_dir": Path | None, "out_dir": Path}``.
+
+    Raises
+    ------
+    InputError
+        Not a ``microtrial run`` run-info file, or its study file is gone or was changed
+        since (its sha256 differs from the recorded one).
+    """
+    from microtrial.pipeline._engine import file_digest
+
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"not a readable run-info.json ({exc})") from None
+    if not isinstance(info, dict) or info.get("command") not in ("run", "demo"):
+        raise InputError(path, "not the run-info.json of microtrial run")
+    options = info.get("options") or {}
+    study = options.get("study")
+    if not study:
+        raise InputError(path, "names no study file (written by an older microtrial?)")
+    study_path = Path(study)
+    if not study_path.is_file():
+        raise InputError(study_path, "the study file of the run to replay is gone")
+    recorded = info.get("study_checksum")
+    if recorded and file_digest(study_path) != recorded:
+        raise InputError(study_path, "changed since the run to replay (sha256 differs from "
+                         f"the one in {path}); edit it back or run it afresh")
+    for name, digest in (info.get("input_checksums") or {}).items():
+        p = Path(name)
+        if p.is_file() and file_digest(p) != digest:
+            log.warning("input %s changed since the run to replay", p)
+    truth = options.get("truth_dir")
+    return {"study": study_path, "threads": options.get("threads"),
+            "truth_dir": Path(truth) if truth else None, "out_dir": Path(path).resolve().parent}

@@ -1,0 +1,313 @@
+"""The run engine: stages as a graph, each result cached under a key of its inputs' content.
+
+``microtrial run`` calls :meth:`Engine.run` once per stage. A stage is a function that
+writes its outputs into the (empty) folder it is given; the engine decides whether it has
+to run at all:
+
+- its **cache key** is the sha256 of the stage name, the microtrial version, the stage's
+  resolved options (JSON) and the content of its inputs: files and folders by their bytes
+  (sha256), results of earlier stages by the digests of the files read from them. A stage
+  whose inputs and options did not change is not run again; a stage reading only
+  ``alpha-diversity.tsv`` from diversity is not re-run when a new permutation count changes
+  ``permanova.tsv`` but not the alpha table;
+- a result lives in ``<out>/.microtrial-cache/<stage>/<key>/``. The stage writes into a
+  temporary folder beside it, which is renamed to the key only once complete (with its
+  ``.manifest.json``: files, their digests, the seconds it took). A run killed at any moment
+  (``kill -9``) leaves either a complete entry or a temporary folder the next run removes,
+  so re-running resumes at the first stage that had not finished;
+- the stage's files are then copied from its cache entry into the output folder (each
+  written to a temporary name and renamed), its ``run-info.json`` as
+  ``logs/<stage>.run-info.json``;
+- ``force=True`` (``--force``) runs every stage again; ``force={"diversity"}``
+  (``--force diversity``) that stage only; a forced stage's new result replaces the cached
+  one, and stages downstream re-run only when its outputs' bytes changed.
+
+Adding a stage (e.g. ``function``) to ``run_study`` takes a few lines::
+
+    res = engine.run(
+        "function",
+        lambda folder: function_stage(table, seqs, folder, **opts),   # writes into folder
+        inputs={"table": table, "sequences": seqs, "reference": ref_dir},
+        options=opts,            # everything that changes the result, JSON-able, no paths
+    )
+    predictions = res.path("pathway-abundance.tsv")   # read by later stages
+
+Options that do not change the result (thread counts, progress callbacks) stay out of
+``options``, so changing them reuses the cache. Stages must be deterministic (seeded) and
+their tables free of timestamps, so that a re-run writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = ".microtrial-cache"
+MANIFEST = ".manifest.json"
+KEEP_PER_STAGE = 4
+"""Cache entries kept per stage (the ones this run used, then the most recent)."""
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def file_digest(path: Path) -> str:
+    """sha256 hex digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """One stage's outcome: its cache entry, key and status."""
+
+    name: str
+    key: str
+    status: str  # "ran" or "cached"
+    seconds: float
+    folder: Path
+    files: tuple[str, ...]
+    outputs: tuple[str, ...]  # where the files were copied to, relative to the output folder
+
+    def path(self, rel: str) -> Path:
+        """A file of this stage's result (in its cache entry)."""
+        return self.folder / rel
+
+    def has(self, rel: str) -> bool:
+        return rel in self.files
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "key": self.key,
+                "seconds": self.seconds}
+
+
+@dataclass
+class Engine:
+    """Runs stages into ``out_dir`` through the content-addressed cache (see module docs).
+
+    Parameters
+    ----------
+    out_dir : Path
+        The output folder; the cache is ``out_dir/.microtrial-cache``.
+    force : bool or collection of str
+        ``True`` runs every stage; a collection names the stages to run regardless of the
+        cache.
+    progress : callable, optional
+        ``progress(description, done, total)``.
+    """
+
+    out_dir: Path
+    force: bool | Collection[str] = False
+    progress: ProgressCallback | None = None
+    results: dict[str, StageResult] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+    _memo: dict[str, str] = field(default_factory=dict)
+    _used: dict[str, set[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        self.cache = self.out_dir / CACHE_DIR
+        self.cache.mkdir(parents=True, exist_ok=True)
+        for tmp in self.cache.glob("*/.tmp-*"):  # left by a killed run
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # ---- keys -------------------------------------------------------------------------
+    def digest(self, path: str | os.PathLike[str] | None) -> str:
+        """Content digest of a file, or of a folder (every file's relative path and bytes)."""
+        if path is None:
+            return "-"
+        p = Path(path)
+        real = os.path.realpath(p)
+        try:
+            st = os.stat(real)
+        except OSError:
+            return "missing"
+        memo_key = f"{real}\0{st.st_size}\0{st.st_mtime_ns}"
+        if memo_key in self._memo:
+            return self._memo[memo_key]
+        if p.is_dir():
+            h = hashlib.sha256()
+            for f in sorted(q for q in p.rglob("*") if q.is_file()):
+                h.update(f.relative_to(p).as_posix().encode() + b"\0")
+                h.update(self.digest(f).encode())
+            d = h.hexdigest()
+        else:
+            d = file_digest(p)
+            if not real.startswith(os.path.realpath(self.cache) + os.sep):
+                self.checksums[os.path.abspath(p)] = d
+        self._memo[memo_key] = d
+        return d
+
+    def key(self, name: str, inputs: Mapping[str, Any], options: Mapping[str, Any]) -> str:
+        """The cache key of stage ``name`` for these inputs and options."""
+        from microtrial import __version__
+        from microtrial.io.runinfo import _jsonable
+
+        parts = {
+            "stage": name,
+            "microtrial": __version__,
+            "options": _jsonable(dict(options)),
+            "inputs": {k: self._input_digest(v) for k, v in sorted(inputs.items())},
+        }
+        text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _input_digest(self, value: Any) -> Any:
+        if isinstance(value, StageResult):
+            return value.key
+        if isinstance(value, list | tuple):
+            return [self._input_digest(v) for v in value]
+        if value is None:
+            return "-"
+        return self.digest(value)
+
+    # ---- running ------------------------------------------------------------------------
+    def _forced(self, name: str) -> bool:
+        if isinstance(self.force, bool):
+            return self.force
+        return name in self.force
+
+    def run(
+        self,
+        name: str,
+        fn: Callable[[Path], Any],
+        *,
+        inputs: Mapping[str, Any],
+        options: Mapping[str, Any],
+        dest: str = "",
+    ) -> StageResult:
+        """Run stage ``name`` (or take its cached result) and copy its files into the output
+        folder (under ``dest``, a sub-folder, if given).
+
+        Parameters
+        ----------
+        name : str
+            The stage name (also its cache folder).
+        fn : callable
+            ``fn(folder)`` writes the stage's outputs into ``folder`` (empty, existing).
+        inputs : mapping
+            What the stage reads: paths (files or folders, hashed by content), earlier
+            :class:`StageResult` objects (by key), ``None`` (absent), or lists of these.
+        options : mapping
+            Every option that changes the result (JSON-able).
+        dest : str
+            Sub-folder of the output folder to copy the files into.
+        """
+        t0 = time.perf_counter()
+        key = self.key(name, inputs, options)
+        entry = self.cache / name / key[:32]
+        status = "cached"
+        if self._forced(name) and entry.exists():
+            shutil.rmtree(entry)
+        manifest = _read_manifest(entry)
+        if manifest is None:
+            status = "ran"
+            if self.progress:
+                self.progress(f"stage: {name}", 0, 1)
+            if entry.exists():  # an unreadable entry: replace it
+                shutil.rmtree(entry)
+            tmp = self.cache / name / f".tmp-{key[:16]}-{secrets.token_hex(4)}"
+            tmp.mkdir(parents=True)
+            try:
+                fn(tmp)
+                written = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+                manifest = {"stage": name, "key": key, "seconds": round(time.perf_counter() - t0, 3),
+                            "files": {f: file_digest(tmp / f) for f in written}}
+                with open(tmp / MANIFEST, "w", encoding="utf-8") as fh:
+                    json.dump(manifest, fh, indent=1)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                try:
+                    os.rename(tmp, entry)
+                except OSError:  # another run finished the same entry first
+                    if _read_manifest(entry) is None:
+                        raise
+                    shutil.rmtree(tmp, ignore_errors=True)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            if self.progress:
+                self.progress(f"stage: {name}", 1, 1)
+        else:
+            os.utime(entry)  # most recently used: kept longest
+        files = tuple(manifest["files"])
+        for rel, d in manifest["files"].items():  # later stages hash these without reading
+            st = os.stat(entry / rel)
+            self._memo[f"{os.path.realpath(entry / rel)}\0{st.st_size}\0{st.st_mtime_ns}"] = d
+        outputs = tuple(self._promote(name, entry, files, dest))
+        self._used.setdefault(name, set()).add(entry.name)
+        res = StageResult(name, key, status, round(time.perf_counter() - t0, 3), entry, files, outputs)
+        self.results[name] = res
+        log.info("stage %s: %s (%.1f s, key %s)", name, status, res.seconds, key[:12])
+        return res
+
+    def skip(self, name: str, reason: str) -> None:
+        """Record that stage ``name`` does not apply to this study."""
+        log.info("stage %s skipped: %s", name, reason)
+        self.skipped[name] = reason
+
+    def _promote(self, name: str, entry: Path, files: tuple[str, ...], dest: str) -> list[str]:
+        """Copy a stage's files into the output folder, each atomically."""
+        moved = []
+        for rel in files:
+            if rel == "run-info.json" and not dest:
+                target = self.out_dir / "logs" / f"{name}.run-info.json"
+            else:
+                target = self.out_dir / dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+            try:
+                shutil.copyfile(entry / rel, tmp)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+            moved.append(target.relative_to(self.out_dir).as_posix())
+        return moved
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every stage, in run order: ``name``, ``status`` (ran/cached/skipped), ``key``,
+        ``seconds`` (and ``reason`` when skipped)."""
+        out = [r.record() for r in self.results.values()]
+        out += [{"name": n, "status": "skipped", "key": None, "seconds": 0.0, "reason": why}
+                for n, why in self.skipped.items()]
+        return out
+
+    def prune(self, keep: int = KEEP_PER_STAGE) -> None:
+        """Remove old cache entries: per stage, keep the ones this run used and the most
+        recent others, ``keep`` in all."""
+        for stage_dir in self.cache.iterdir():
+            if not stage_dir.is_dir():
+                continue
+            used = self._used.get(stage_dir.name, set())
+            others = sorted((p for p in stage_dir.iterdir() if p.is_dir() and p.name not in used
+                             and not p.name.startswith(".tmp-")),
+                            key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in others[max(0, keep - len(used)):]:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _read_manifest(entry: Path) -> dict[str, Any] | None:
+    """A complete cache entry's manifest, or ``None``."""
+    try:
+        manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return None
+    if not all((entry / f).is_file() for f in manifest["files"]):
+        return None
+    return manifest
