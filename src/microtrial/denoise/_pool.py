@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -27,20 +26,12 @@ PSEUDO_PREVALENCE = 2
 
 
 def _map_threads(fn, items, threads, on_done=None):
-    """``[fn(x) for x in items]`` on ``threads`` threads; ``on_done(i)`` in input order."""
-    out = []
-    if threads > 1 and len(items) > 1:
-        with ThreadPoolExecutor(max_workers=threads) as ex:
-            for r in ex.map(fn, items):
-                out.append(r)
-                if on_done is not None:
-                    on_done(len(out))
-        return out
-    for x in items:
-        out.append(fn(x))
-        if on_done is not None:
-            on_done(len(out))
-    return out
+    """``[fn(x) for x in items]`` on ``threads`` threads, or on the Dask cluster ``microtrial
+    run`` set up (:mod:`microtrial.parallel`); ``on_done(n)`` as results come in."""
+    from microtrial.parallel import map_ordered
+
+    progress = None if on_done is None else (lambda _desc, done, _total: on_done(done) if done else None)
+    return map_ordered(fn, list(items), threads=threads, progress=progress)
 
 
 def _pool_dereps(dereps: Sequence[Derep]) -> tuple[Derep, list[np.ndarray]]:

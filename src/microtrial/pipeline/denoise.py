@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,22 +200,10 @@ def _process_sample(files: SampleFiles, o: DenoiseOptions, tf: int, tr: int | No
 
 
 def _map(fn: Callable[[Any], Any], items: list[Any], threads: int, progress: ProgressCallback | None, desc: str) -> list[Any]:
-    out: list[Any] = [None] * len(items)
-    if progress:
-        progress(desc, 0, len(items))
-    if threads > 1 and len(items) > 1:
-        with ThreadPoolExecutor(max_workers=threads) as ex:
-            futures = [ex.submit(fn, x) for x in items]
-            for i, fut in enumerate(futures):
-                out[i] = fut.result()
-                if progress:
-                    progress(desc, i + 1, len(items))
-    else:
-        for i, x in enumerate(items):
-            out[i] = fn(x)
-            if progress:
-                progress(desc, i + 1, len(items))
-    return out
+    """Per-sample work on local threads, or on the Dask cluster ``microtrial run`` set up."""
+    from microtrial.parallel import map_ordered
+
+    return map_ordered(fn, items, threads=threads, progress=progress, desc=desc)
 
 
 def _denoise(dereps: list[Derep], o: DenoiseOptions, progress: ProgressCallback | None, label: str) -> tuple[list[DadaResult | None], np.ndarray | None]:

@@ -73,6 +73,25 @@ def _match_genus(assigned: str, hit: str) -> bool:
     return bool(a & h)
 
 
+def _classify_chunk(job: tuple[list[str], np.ndarray], sc: Scorer, model: TaxonomyModel,
+                    both_orientations: bool, n_boot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best group, bootstrap counts and strand of one chunk of queries (one task)."""
+    chunk, seeds = job
+    m = len(chunk)
+    best = np.full(m, -1, dtype=np.int64)
+    boots = np.zeros((m, model.rank_ids.shape[1]), dtype=np.int64)
+    strand = np.zeros(m, dtype=np.int64)
+    score = np.zeros(m, dtype=np.float64)
+    codes, offsets = _kernels.encode_many(chunk)
+    rc_codes, _ = _kernels.encode_many([reverse_complement(s) for s in chunk])
+    _kernels.classify_kernel(
+        sc.wptr, sc.wgroup, sc.wdelta, sc.log_den, sc.log_prior, model.rank_ids, codes, offsets,
+        rc_codes, both_orientations, model.k, n_boot, np.ascontiguousarray(seeds), best, boots,
+        score, strand,
+    )
+    return best, boots, strand
+
+
 def classify(
     sequences: Mapping[str, str],
     model: TaxonomyModel,
@@ -133,20 +152,22 @@ def classify(
     if n:
         sc = model.scorer() if scorer is None else scorer
         seeds = _query_seeds(seqs, seed)
+        from microtrial.parallel import current_executor, map_ordered, n_workers
+
+        if current_executor() is not None:  # chunks to the cluster: a few per worker
+            chunk_size = max(50, min(chunk_size, -(-n // (4 * n_workers()))))
+        starts = list(range(0, n, chunk_size))
+        jobs = [(seqs[a:a + chunk_size], seeds[a:a + chunk_size]) for a in starts]
+        chunk_progress = None
+        if progress is not None:
+            chunk_progress = lambda _d, done, _t: progress("classifying", min(n, done * chunk_size), n)  # noqa: E731
         with _threads(threads):
-            for start in range(0, n, chunk_size):
-                stop = min(n, start + chunk_size)
-                chunk = seqs[start:stop]
-                codes, offsets = _kernels.encode_many(chunk)
-                rc_codes, _ = _kernels.encode_many([reverse_complement(s) for s in chunk])
-                score = np.zeros(stop - start, dtype=np.float64)
-                _kernels.classify_kernel(
-                    sc.wptr, sc.wgroup, sc.wdelta, sc.log_den, sc.log_prior, model.rank_ids, codes, offsets, rc_codes, both_orientations, model.k,
-                    n_boot, seeds[start:stop], best[start:stop], boots[start:stop], score,
-                    strand[start:stop],
-                )
-                if progress is not None:
-                    progress("classifying", stop, n)
+            parts = map_ordered(_classify_chunk, jobs, shared=(sc, model, both_orientations, n_boot),
+                                progress=chunk_progress, desc="classifying")
+        for a, (b, bt, st) in zip(starts, parts):
+            best[a:a + len(b)] = b
+            boots[a:a + len(b)] = bt
+            strand[a:a + len(b)] = st
     frac = boots / float(n_boot)
     threshold = confidence - 1e-9
     taxa: list[str] = []
