@@ -29,6 +29,12 @@ def consensus(results: dict[str, pd.DataFrame], *, alpha: float = 0.05) -> pd.Da
     called) and ``<m>_effect``, then ``n_methods`` (methods calling it) and ``methods``.
     """
     keys = ["feature", "rank", "contrast"]
+    # several tests per feature and comparison (pairs of levels, time points, trend): one
+    # row per tested term and pair of levels
+    present = [r for r in results.values() if r is not None and not r.empty]
+    for extra in ("term", "test_level", "reference_level"):
+        if present and all(extra in r.columns for r in present):
+            keys.append(extra)
     frames = []
     for name, res in results.items():
         if res is None or res.empty:

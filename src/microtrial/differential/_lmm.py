@@ -47,6 +47,8 @@ population-scale meta-omics studies. PLoS Comput Biol. 2021;17:e1009442.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -306,7 +308,7 @@ def lmm(contrast: Contrast, *, transform: str = "clr", seed: int = 0) -> pd.Data
                                   test_level=contrast.time_levels[-1]))
         return pd.concat(parts, ignore_index=True)
     j = tested[0][1]
-    extra: dict[str, object] = {"se": se[j], "model": model, "term": name}
+    extra: dict[str, Any] = {"se": se[j], "model": model, "term": name}
     if contrast.kind == "interaction":
         extra["change_test_arm"] = beta[1] + beta[3]
         extra["change_reference_arm"] = beta[1]

@@ -18,7 +18,10 @@ Student's t with :math:`N-p` degrees of freedom (:math:`N` samples, :math:`p` de
 columns): empirical FDR 0.09 / 0.04 / 0.05, power 0.54 / 0.88 / 0.95 (uncorrected: 0.72 /
 0.91 / 0.97). scikit-bio's own p-value is kept as ``p_value_normal``.
 
-``paired-wilcoxon``: per feature, the Wilcoxon signed-rank test of the within-subject
+``paired-wilcoxon`` (for ``interaction`` comparisons the difference-in-change test, the
+Wilcoxon rank-sum test of the subjects' CLR changes between arms; for ``longitudinal``
+ones Friedman's test over the subjects sampled at every time point): per feature, the
+Wilcoxon signed-rank test of the within-subject
 differences of CLR values (natural log of counts + 0.5, centred per sample), test minus
 reference; exact p-values for up to 50 pairs without ties or zero differences, the normal
 approximation with continuity correction otherwise (as R's ``wilcox.test``). The effect is
@@ -93,8 +96,72 @@ def ancombc(contrast: Contrast, *, small_sample: bool = True, seed: int = 0) -> 
                         pval, se=sub["SE"].to_numpy() / ln2, W=w, p_value_normal=p_normal)
 
 
+def subject_changes(contrast: Contrast, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``interaction``: per subject sampled at both time levels, ``values`` at the test time
+    minus at the reference time (features x subjects), and whether it is in the test arm."""
+    ti, ri = contrast.pairs()
+    return values[:, ti] - values[:, ri], contrast.is_test_arm[ti]
+
+
+def change_test(contrast: Contrast, *, seed: int = 0) -> pd.DataFrame:
+    """``interaction``: the difference-in-change test. Per feature, each subject's change in
+    CLR value (test time minus reference time) is compared between the arms with the
+    Wilcoxon rank-sum test; ``effect`` is the difference of the arms' mean changes (log2),
+    ``change_test_arm``/``change_reference_arm`` the mean changes."""
+    del seed
+    from microtrial.differential._aldex import _ranksum_p
+
+    c = clr(contrast.counts.to_numpy(dtype=float)) / np.log(2.0)
+    d, in_test = subject_changes(contrast, c)
+    if in_test.sum() < 2 or (~in_test).sum() < 2:
+        raise AnalysisError("the difference-in-change test needs at least two subjects with "
+                            "both time points in each arm")
+    a, b = d[:, in_test], d[:, ~in_test]
+    return result_frame(contrast.counts.index, a.mean(axis=1) - b.mean(axis=1),
+                        "log2_clr_change_difference", _ranksum_p(a, b), term=contrast.term,
+                        change_test_arm=a.mean(axis=1), change_reference_arm=b.mean(axis=1),
+                        n_test_arm=int(in_test.sum()), n_reference_arm=int((~in_test).sum()))
+
+
+def friedman(contrast: Contrast, *, seed: int = 0) -> pd.DataFrame:
+    """``longitudinal``: Friedman's test per feature over the subjects sampled at every time
+    point (CLR values); ``effect`` is the median change from the first to the last time
+    point (log2)."""
+    del seed
+    tl = list(contrast.time_levels)
+    assert contrast.subject is not None
+    subj = contrast.subject.astype(str).to_numpy()
+    level = contrast.level.astype(str).to_numpy()
+    first: dict[tuple[str, str], int] = {}
+    for i, (s_, lv) in enumerate(zip(subj, level)):
+        first.setdefault((s_, lv), i)
+    complete = sorted(s_ for s_ in set(subj) if all((s_, lv) in first for lv in tl))
+    if len(complete) < 2:
+        raise AnalysisError(f"Friedman's test needs at least two subjects sampled at all of "
+                            f"{', '.join(tl)} (found {len(complete)})")
+    c = clr(contrast.counts.to_numpy(dtype=float)) / np.log(2.0)
+    blocks = np.stack([c[:, [first[(s_, lv)] for s_ in complete]] for lv in tl], axis=2)
+    # ranks within subject across time points; Friedman's statistic with ties corrected
+    with np.errstate(invalid="ignore", divide="ignore"):
+        res = stats.friedmanchisquare(*[blocks[:, :, k] for k in range(len(tl))], axis=1) \
+            if len(tl) >= 3 else None
+    if res is None:
+        p = signed_rank_p(blocks[:, :, 1] - blocks[:, :, 0])
+    else:
+        p = np.asarray(res.pvalue, dtype=float)
+    eff = np.median(blocks[:, :, -1] - blocks[:, :, 0], axis=1)
+    return result_frame(contrast.counts.index, eff, "log2_clr_difference", p,
+                        term=contrast.term, n_subjects=len(complete))
+
+
 def paired_wilcoxon(contrast: Contrast, *, seed: int = 0) -> pd.DataFrame:
-    """Wilcoxon signed-rank test per feature on within-subject CLR differences."""
+    """Wilcoxon signed-rank test per feature on within-subject CLR differences; for an
+    ``interaction`` the difference-in-change test (:func:`change_test`), for a
+    ``longitudinal`` contrast Friedman's test (:func:`friedman`)."""
+    if contrast.kind == "interaction":
+        return change_test(contrast, seed=seed)
+    if contrast.kind == "longitudinal":
+        return friedman(contrast, seed=seed)
     del seed
     ti, ri = contrast.pairs()
     if len(ti) < 2:
@@ -119,8 +186,9 @@ METHODS: dict[str, Method] = {
     "lefse": Method("lefse", lefse, ("between",), controls_fdr=False),
     "ancombc": Method("ancombc", ancombc, ("between",)),
     "aldex": Method("aldex", aldex, ("between", "paired")),
-    "lmm": Method("lmm", lmm, ("between", "paired")),
-    "paired-wilcoxon": Method("paired-wilcoxon", paired_wilcoxon, ("paired",)),
+    "lmm": Method("lmm", lmm, ("between", "paired", "longitudinal", "interaction")),
+    "paired-wilcoxon": Method("paired-wilcoxon", paired_wilcoxon,
+                              ("paired", "longitudinal", "interaction")),
 }
 
 

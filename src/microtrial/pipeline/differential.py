@@ -49,7 +49,7 @@ from microtrial.taxa import UNASSIGNED
 
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[[str, int, int], None]
-BASE_COLUMNS = ["feature", "contrast", "effect", "effect_type", "p_value", "q_value", "rank",
+BASE_COLUMNS = ["feature", "contrast", "effect", "effect_type", "p_value", "q_value", "term", "rank",
                 "test_level", "reference_level", "mean_test", "mean_reference", "n_test",
                 "n_reference", "taxon"]
 
@@ -110,9 +110,11 @@ def _check_covariates(comparisons: Sequence[Comparison], covariates: Sequence[st
 
 
 def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str],
-              covariates: Sequence[str], metadata_path: Path) -> Contrast | str:
-    """The comparison's contrast (no counts yet), or why it cannot be tested."""
-    for col in [comp.column, *comp.where, *covariates, *([comp.subject] if comp.subject else [])]:
+              covariates: Sequence[str], metadata_path: Path) -> list[Contrast] | str:
+    """The comparison's contrasts (no counts yet; one per pair of levels for a ``between``
+    comparison with more than two levels), or why it cannot be tested."""
+    covariates = list(dict.fromkeys([*covariates, *comp.covariates]))
+    for col in [*comp.columns, *covariates]:
         if col not in metadata.columns:
             raise InputError(metadata_path, f"comparison '{comp.name}': no column '{col}'")
     md = comp.samples(metadata)
@@ -129,23 +131,74 @@ def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str
             log.info("%s: %d samples without covariates dropped", comp.name, n_drop)
             dropped = f" after leaving out {n_drop} without covariate values"
         md = md[complete]
+    if comp.random:
+        log.info("%s: the feature models have a subject random intercept only; the random "
+                 "effect(s) %s are not modelled for features", comp.name, ", ".join(comp.random))
+
+    def cov(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[list(covariates)] if covariates else pd.DataFrame(index=frame.index)
+
     level = md[comp.column].astype(str)
     subject = md[comp.subject].astype(str) if comp.subject else None
-    test, ref = comp.levels
-    if comp.kind == "paired":
-        if subject is None:
-            raise InputError(metadata_path, f"comparison '{comp.name}' is paired but has no subject column")
-        both, too_few = _subjects_at_both(comp, level, subject)
-        if too_few:
-            return f"paired, but {too_few}{dropped}"
-        keep = subject.isin(both) & ~pd.DataFrame({"s": subject, "l": level}).duplicated()
-        md, level, subject = md[keep], level[keep], subject[keep]
-    n_t, n_r = int((level == test).sum()), int((level == ref).sum())
-    if n_t < 2 or n_r < 2:
-        return f"{n_t} {test} and {n_r} {ref} samples{dropped} (at least 2 of each needed)"
     empty = pd.DataFrame(np.zeros((0, len(md))), columns=md.index)
-    return Contrast(empty, level, test, ref, comp.kind, subject,
-                    md[list(covariates)] if covariates else pd.DataFrame(index=md.index))
+    if comp.kind in ("interaction", "longitudinal"):
+        if subject is None:
+            raise InputError(metadata_path, f"comparison '{comp.name}' is {comp.kind} but has no "
+                                            f"subject column")
+        keep = ~pd.DataFrame({"s": subject, "l": level}).duplicated()
+        md, level, subject = md[keep], level[keep], subject[keep]
+        empty = pd.DataFrame(np.zeros((0, len(md))), columns=md.index)
+        if comp.kind == "interaction":
+            assert comp.by is not None
+            arm = md[comp.by].astype(str)
+            n_arms = pd.DataFrame({"s": subject, "a": arm}).groupby("s")["a"].nunique()
+            if (n_arms > 1).any():
+                return (f"subject(s) {', '.join(sorted(n_arms.index[n_arms > 1])[:5])} are in "
+                        f"both arms of '{comp.by}'")
+            test, ref = comp.levels[0], comp.levels[1]
+            for a_ in comp.by_levels:
+                rows = arm == a_
+                both = set(subject[rows & (level == test)]) & set(subject[rows & (level == ref)])
+                if len(both) < 2:
+                    return (f"{len(both)} subject(s) of arm {comp.by}={a_} have samples at both "
+                            f"'{test}' and '{ref}'{dropped} (at least 2 needed)")
+            return [Contrast(empty, level, test, ref, "interaction", subject, cov(md), arm=arm,
+                             arm_levels=tuple(comp.by_levels), term=comp.term)]
+        present = [lv for lv in comp.levels if (level == lv).any()]
+        if len(present) < 2:
+            return f"longitudinal, but only {len(present)} of its time points have samples{dropped}"
+        n_times = pd.DataFrame({"s": subject, "l": level}).groupby("s")["l"].nunique()
+        if int((n_times >= 2).sum()) < 2:
+            return f"fewer than 2 subjects sampled at two or more time points{dropped}"
+        return [Contrast(empty, level, present[-1], present[0], "longitudinal", subject, cov(md),
+                         time_levels=tuple(present), term=comp.column)]
+    out: list[Contrast] = []
+    reasons: list[str] = []
+    for test, ref in comp.pairs():
+        lv, sj, frame = level, subject, md
+        if comp.kind == "paired":
+            if sj is None:
+                raise InputError(metadata_path, f"comparison '{comp.name}' is paired but has no subject column")
+            both, too_few = _subjects_at_both(comp, lv, sj)
+            if too_few:
+                return f"paired, but {too_few}{dropped}"
+            keep = sj.isin(both) & ~pd.DataFrame({"s": sj, "l": lv}).duplicated()
+            frame, lv, sj = frame[keep], lv[keep], sj[keep]
+        else:
+            keep = lv.isin([test, ref])
+            frame, lv = frame[keep], lv[keep]
+            sj = sj[keep] if sj is not None else None
+        n_t, n_r = int((lv == test).sum()), int((lv == ref).sum())
+        if n_t < 2 or n_r < 2:
+            reasons.append(f"{n_t} {test} and {n_r} {ref} samples{dropped} (at least 2 of each needed)")
+            continue
+        e = pd.DataFrame(np.zeros((0, len(frame))), columns=frame.index)
+        out.append(Contrast(e, lv, test, ref, comp.kind, sj, cov(frame), term=comp.column))
+    if not out:
+        return "; ".join(reasons)
+    for r in reasons:
+        log.warning("%s: a pair skipped: %s", comp.name, r)
+    return out
 
 
 def _pairs_hint(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str]) -> str:
@@ -160,7 +213,7 @@ def _pairs_hint(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[s
 
 def _subjects_at_both(comp: Comparison, level: pd.Series, subject: pd.Series) -> tuple[set[str], str]:
     """The subjects sampled at both levels, and, when fewer than two, the phrase saying so."""
-    test, ref = comp.levels
+    test, ref = comp.levels[0], comp.levels[1]
     both = set(subject[level == test]) & set(subject[level == ref])
     if len(both) >= 2:
         return both, ""
@@ -172,18 +225,49 @@ def _annotate(res: pd.DataFrame, comp: Comparison, contrast: Contrast, rank: str
               totals: np.ndarray, taxonomy: pd.Series | None) -> pd.DataFrame:
     counts = contrast.counts
     rel = counts.to_numpy(dtype=float) / np.where(totals > 0, totals, 1.0)[None, :]
-    is_t = contrast.is_test
-    n_t, n_r = contrast.n_per_level()
+    level = contrast.level.astype(str).to_numpy()
     res = res.copy()
     res.insert(1, "contrast", comp.name)
+    if "term" not in res.columns or (res["term"].astype(str) == "").all():
+        res["term"] = contrast.term or comp.term
     res["rank"] = rank.reindex(res["feature"]).to_numpy() if isinstance(rank, pd.Series) else rank
-    res["test_level"], res["reference_level"] = contrast.test, contrast.reference
-    res["mean_test"] = rel[:, is_t].mean(axis=1)
-    res["mean_reference"] = rel[:, ~is_t].mean(axis=1)
-    res["n_test"], res["n_reference"] = n_t, n_r
+    if "test_level" not in res.columns:
+        res["test_level"] = contrast.test
+    res["reference_level"] = contrast.reference
+    pos = {f: i for i, f in enumerate(map(str, counts.index))}
+    rows = np.array([pos.get(str(f), -1) for f in res["feature"]])
+    mean_ref = rel[:, level == contrast.reference].mean(axis=1) if (level == contrast.reference).any() \
+        else np.full(len(counts), np.nan)
+    mt = np.full(len(res), np.nan)
+    n_t = np.zeros(len(res), dtype=np.int64)
+    for lv in pd.unique(res["test_level"].astype(str)):
+        sel = (res["test_level"].astype(str) == lv).to_numpy() & (rows >= 0)
+        cols = level == lv
+        if cols.any():
+            mt[sel] = rel[rows[sel]][:, cols].mean(axis=1)
+        n_t[sel] = int(cols.sum())
+    res["mean_test"] = mt
+    res["mean_reference"] = np.where(rows >= 0, mean_ref[np.maximum(rows, 0)], np.nan)
+    res["n_test"], res["n_reference"] = n_t, int((level == contrast.reference).sum())
+    if contrast.kind == "interaction":
+        res["test_arm"], res["reference_arm"] = contrast.arm_levels[0], contrast.arm_levels[1]
     res["taxon"] = taxon_labels(list(res["feature"]), taxonomy, "asv" if isinstance(rank, str) and rank == "asv" else "clade")
     extra = [c for c in res.columns if c not in BASE_COLUMNS]
     return res[BASE_COLUMNS + extra]
+
+
+def _bh_pairs(df: pd.DataFrame, multi: Sequence[str]) -> pd.DataFrame:
+    """For ``between`` comparisons with more than two levels: q-values by BH over the
+    features of all pairs of levels at once (per rank)."""
+    from microtrial.differential import bh
+
+    df = df.copy()
+    for name in multi:
+        for rank in pd.unique(df["rank"].astype(str)):
+            sel = ((df["contrast"] == name) & (df["rank"].astype(str) == rank)).to_numpy()
+            if sel.any():
+                df.loc[sel, "q_value"] = bh(df.loc[sel, "p_value"].to_numpy(dtype=float))
+    return df
 
 
 def _write_tsv(df: pd.DataFrame, path: Path, *, index: bool = False) -> Path:
@@ -258,7 +342,7 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
         hier = hierarchy_counts(ftable, tax, deepest=deepest)
     results: dict[str, list[pd.DataFrame]] = {m: [] for m in names}
     guild_results: list[pd.DataFrame] = []
-    contrasts = []
+    contrasts: list[tuple[Comparison, Contrast]] = []
     # skipped tests are logged once at the end: when nothing could be tested at all, the
     # stage raises one error with the reasons instead (and writes nothing)
     notes: list[tuple[int, str]] = []
@@ -274,7 +358,7 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
             skip(logging.WARNING, f"comparison {comp.name} skipped: {c}")
             untestable.append(f"{comp.name}: {c}")
         else:
-            contrasts.append((comp, c))
+            contrasts.extend((comp, ci) for ci in c)
     if not contrasts:
         raise InputError(metadata, f"no comparison can be tested ({'; '.join(untestable)})")
     n_run = 0
@@ -369,8 +453,11 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
         log.log(level, "%s", note)
     start_output(out_dir, command="differential")  # only once every test has run
     merged: dict[str, pd.DataFrame] = {}
+    multi = [c.name for c in comparisons if c.kind == "between" and len(c.levels) > 2]
     for name in names:
         df = pd.concat(results[name], ignore_index=True) if results[name] else pd.DataFrame(columns=BASE_COLUMNS)
+        if multi and name != "lefse" and len(df):
+            df = _bh_pairs(df, multi)
         merged[name] = df
         summary.files.append(_write_tsv(df, out_dir / f"differential-{name}.tsv"))
         from microtrial.differential import called
