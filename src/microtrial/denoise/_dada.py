@@ -41,7 +41,8 @@ MIN_HAMMING = 1
 MAX_SHUFFLE = 10
 _FAR = 1 << 30  # substitution count standing for 'screened out'
 N_QUAL = 41
-POOR_SEGMENT = 6  # see _kernels.compare_centre
+GAPLESS = True  # DADA2's setDadaOpt(GAPLESS=TRUE), see _kernels.compare_centre
+NO_SCREEN = 1.0  # k-mer distances never exceed 1: the first centre is compared with every unique
 
 _LUT = np.full(256, 255, np.uint8)
 for _i, _c in enumerate(b"ACGT"):
@@ -120,7 +121,7 @@ def _compare(prep: Prepared, c: int, band: int, kdist_cutoff: float) -> Comparis
         active = np.ones(prep.n, np.bool_)
         out = K.compare_centre(
             c, prep.codes, prep.offsets, prep.kdense, band, kdist_cutoff,
-            prep.max_len, active, POOR_SEGMENT,
+            prep.max_len, active, GAPLESS,
         )
         cmp = Comparison(*out)
         prep.cache[c] = cmp
@@ -149,8 +150,16 @@ def partition(
     detect_singletons: bool,
     band: int,
     kdist_cutoff: float,
+    max_clust: int = 0,
 ) -> Partition:
-    """Run the divisive partitioning on one prepared sample with error matrix ``exp(logerr)``."""
+    """Run the divisive partitioning on one prepared sample with error matrix ``exp(logerr)``.
+
+    As DADA2 does, the first centre is compared with every unique (no k-mer screen), later
+    centres only with those passing the screen; ``max_clust`` > 0 caps the partitions (DADA2
+    uses 1 in the first self-consistency round of ``learnErrors``).  A member is corrected
+    to its centre when its unconditioned abundance p-value ``P(X >= a_j)``,
+    ``X ~ Poisson(n_i lambda_ji)``, is at least ``omega_c`` (singletons included).
+    """
     n = prep.n
     self_log = K.self_log_lambda(prep.codes, prep.quals, prep.offsets, logerr)
     assign = np.zeros(n, np.int64)
@@ -174,7 +183,7 @@ def partition(
 
     def add_cluster(c: int):
         nonlocal used, l_idx, l_lam, l_nsub
-        cmp = _compare(prep, c, band, kdist_cutoff)
+        cmp = _compare(prep, c, band, NO_SCREEN if c == 0 else kdist_cutoff)
         lam = K.lambdas_from_subs(
             cmp.status, cmp.sub_off, cmp.pos, cmp.frm, cmp.to, prep.quals, prep.offsets,
             logerr, self_log,
@@ -203,7 +212,7 @@ def partition(
                    detect_singletons, prior_ok)
     bonf = omega_a / n
     abund = prep.abund
-    while True:
+    while max_clust <= 0 or len(centres) < max_clust:
         # bud: the most significant eligible unique
         e = own_lam * reads[assign]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -241,7 +250,8 @@ def partition(
         dirty = np.ones(len(centres), np.bool_)
         K.update_pvals(pvals, assign, own_lam, reads, abund, is_centre, dirty,
                        detect_singletons, prior_ok)
-    corrected = is_centre | ((pvals >= omega_c) & (own_lam > 0))
+    final_p = K.unconditioned_pvals(abund, own_lam * reads[assign])
+    corrected = is_centre | (final_p >= omega_c)
     return Partition(centres, assign, pvals, own_lam, reads, corrected)
 
 

@@ -119,6 +119,59 @@ def fit_errors(trans: np.ndarray) -> np.ndarray:
     return err
 
 
+def _pava_decreasing(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least-squares non-increasing fit of ``y`` (pool adjacent violators)."""
+    vals: list[float] = []
+    wts: list[float] = []
+    sizes: list[int] = []
+    for yi, wi in zip(y, w):
+        vals.append(float(yi))
+        wts.append(float(wi))
+        sizes.append(1)
+        while len(vals) > 1 and vals[-2] < vals[-1]:
+            wsum = wts[-2] + wts[-1]
+            v = (vals[-2] * wts[-2] + vals[-1] * wts[-1]) / wsum
+            size = sizes[-2] + sizes[-1]
+            del vals[-1], wts[-1], sizes[-1]
+            vals[-1], wts[-1], sizes[-1] = v, wsum, size
+    return np.repeat(np.asarray(vals), sizes)
+
+
+def fit_errors_monotone(trans: np.ndarray) -> np.ndarray:
+    """Error matrix (16 x 41) whose substitution rates never rise with quality.
+
+    For binned quality scores (NovaSeq/NextSeq: about 4 distinct values) the loess fit of
+    :func:`fit_errors` has too few points and can make rates rise with quality.  Here, for
+    each of the 12 off-diagonal transitions, ``log10((n_xy(q) + 1) / n_x(q))`` at the
+    observed qualities is fitted by a weighted non-increasing (isotonic) regression, weights
+    ``n_x(q)``; between observed qualities the fit is interpolated linearly (in log10), and
+    outside them held constant.  Rates are clamped to ``[1e-7, 0.25]`` and the diagonal is
+    one minus the other three, as in :func:`fit_errors`.  Every substitution rate is then
+    non-increasing in quality (interpolating and clamping keep a non-increasing fit so).
+    """
+    trans = np.asarray(trans, np.float64)
+    nq = trans.shape[1]
+    qq = np.arange(nq, dtype=np.float64)
+    err = np.zeros((16, nq))
+    for x in range(4):
+        tot = trans[4 * x : 4 * x + 4].sum(axis=0)
+        ok = tot > 0
+        for y in range(4):
+            if x == y:
+                continue
+            if not ok.any():
+                err[4 * x + y] = MAX_RATE / 3
+                continue
+            rlogp = np.log10((trans[4 * x + y][ok] + 1) / tot[ok])
+            fitted = _pava_decreasing(rlogp, tot[ok])
+            err[4 * x + y] = 10.0 ** np.interp(qq, qq[ok], fitted)
+    err = np.clip(err, MIN_RATE, MAX_RATE)
+    for x in range(4):
+        off = [4 * x + y for y in range(4) if y != x]
+        err[5 * x] = 1.0 - err[off].sum(axis=0)
+    return err
+
+
 def quality_errors(n_qual: int = N_QUAL) -> np.ndarray:
     """Starting matrix: each substitution ``10^(-Q/10) / 3`` (clamped to [1e-7, 0.25])."""
     q = np.arange(n_qual, dtype=np.float64)
@@ -147,20 +200,31 @@ def learn_errors(
     dereps: Sequence[Derep],
     *,
     nbases: float = 1e8,
+    nreads: int | None = None,
     max_consist: int = 10,
     omega_a: float = 1e-40,
+    omega_c: float = 0.0,
     threads: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
     band_size: int = 16,
     kdist_cutoff: float = 0.42,
+    error_model: str = "loess",
 ) -> np.ndarray:
     """Learn the error matrix (16 x 41) from samples by DADA2's self-consistency loop.
 
-    Whole samples are used in order until at least ``nbases`` bases (reads x length) are
-    included.  Each round partitions every sample (``omega_a``, OMEGA_C 1e-40, singletons
-    not detected) with the current matrix, sums the transitions of corrected members and
-    refits (:func:`fit_errors`); it stops when the matrix no longer changes or after
-    ``max_consist`` rounds (logging a warning).  Alignments are cached across rounds.
+    Whole samples are used in order until more than ``nbases`` bases (reads x length) are
+    included, or, with ``nreads`` (q2-dada2's ``--p-n-reads-learn``), more than ``nreads``
+    reads; as R's ``learnErrors``, the sample that crosses the limit is included.
+
+    The loop follows DADA2's ``dada(selfConsist=TRUE)``: a first round with every error
+    rate 1 and a single partition per sample; its fit, with the diagonal (no-error
+    transitions) set to 1, starts the next round.  Each further round partitions every
+    sample (``omega_a``, ``omega_c`` 0 as ``learnErrors``' default: every member counts,
+    singletons not detected), sums the transitions of the corrected members and refits
+    (:func:`fit_errors`, or :func:`fit_errors_monotone` with ``error_model="monotone"``).
+    It stops when a fit repeats a matrix already used (exact equality, so cycles end too)
+    or after ``max_consist`` rounds (logging a warning).  Alignments are cached across
+    rounds.
 
     References
     ----------
@@ -169,42 +233,51 @@ def learn_errors(
     """
     chosen: list[Derep] = []
     total = 0.0
+    n_reads = 0
     for d in dereps:
-        if total >= nbases:
-            break
         chosen.append(d)
         total += float(sum(int(a) * len(s) for s, a in zip(d.sequences, d.abundances)))
+        n_reads += d.n_reads
+        if (nreads is None and total > nbases) or (nreads is not None and n_reads > nreads):
+            break
     if not chosen or total == 0:
         raise ValueError("learn_errors needs at least one read")
-    log.info("learning errors from %d samples, %.3g bases", len(chosen), total)
+    log.info("learning errors from %d samples, %d reads, %.3g bases", len(chosen), n_reads, total)
+    fit = fit_errors_monotone if error_model == "monotone" else fit_errors
     preps = [D.derep_prepare(d) for d in chosen]
     err = np.ones((16, N_QUAL))  # DADA2's start: maximal error rates
     nthreads = max(1, int(threads))
 
-    def run(prep, logerr):
-        part = D.partition(prep, logerr, omega_a=omega_a, omega_p=0.0, omega_c=1e-40,
-                           detect_singletons=False, band=band_size, kdist_cutoff=kdist_cutoff)
+    def run(prep, logerr, max_clust):
+        part = D.partition(prep, logerr, omega_a=omega_a, omega_p=0.0, omega_c=omega_c,
+                           detect_singletons=False, band=band_size, kdist_cutoff=kdist_cutoff,
+                           max_clust=max_clust)
         return D.transitions(prep, part)
 
+    used: list[np.ndarray] = []
     converged = False
     with ThreadPoolExecutor(max_workers=nthreads) as pool:
-        for rnd in range(max_consist):
+        for rnd in range(max_consist + 1):
             logerr = log_err(err)
+            max_clust = 1 if rnd == 0 else 0
             if nthreads > 1:
-                parts = list(pool.map(run, preps, [logerr] * len(preps)))
+                parts = list(pool.map(run, preps, [logerr] * len(preps), [max_clust] * len(preps)))
             else:
-                parts = [run(p, logerr) for p in preps]
+                parts = [run(p, logerr, max_clust) for p in preps]
             trans = np.zeros((16, N_QUAL))
             for t in parts:  # fixed order: identical for any thread count
                 trans += t
-            new = fit_errors(trans)
+            new = fit(trans)
+            if rnd == 0:
+                new[[0, 5, 10, 15]] = 1.0  # as DADA2 after its initialising round
+            else:
+                used.append(err)
             if progress is not None:
-                progress("learn errors", rnd + 1, max_consist)
-            if np.array_equal(new, err) or np.max(np.abs(new - err)) < 1e-12:
-                err = new
+                progress("learn errors", rnd + 1, max_consist + 1)
+            err = new
+            if any(np.array_equal(new, u) for u in used):
                 converged = True
                 break
-            err = new
     if not converged:
         log.warning("error model not converged after %d rounds", max_consist)
     return err

@@ -190,18 +190,35 @@ def _grow(arr, need):
 
 
 @njit(cache=True, nogil=True)
+def ordered_kmer_matches(a, b):
+    """Positions ``p < min(len) - k + 1`` where the 5-mers of ``a`` and ``b`` starting at ``p``
+    are equal (DADA2's ordered k-mer identity, the numerator of its ``kord_dist``)."""
+    n = min(a.shape[0], b.shape[0]) - KMER + 1
+    hits = 0
+    for p in range(max(n, 0)):
+        same = True
+        for t in range(KMER):
+            if a[p + t] != b[p + t]:
+                same = False
+                break
+        if same:
+            hits += 1
+    return hits
+
+
+@njit(cache=True, nogil=True)
 def compare_centre(
-    c, codes, offsets, kdense, band, kdist_cutoff, max_len, active, poor_segment
+    c, codes, offsets, kdense, band, kdist_cutoff, max_len, active, gapless
 ):
     """Compare every unique with centre ``c``: k-mer screen, then alignment.
 
     For unique ``j`` (with ``active[j]``) the k-mer distance must be ``<= kdist_cutoff``,
-    else it is screened out.  Equal lengths take the ungapped
-    alignment when it shows no frame-shift signature: no segment in which mismatches
-    outnumber matches by ``poor_segment`` or more (an indel makes ~3/4 of the following
-    positions mismatch).  With at most one mismatch this is provably the optimum (any gapped
-    path scores at most ``5(L-1) - 8 < 5L - 9``); otherwise it is DENOISE.md's ungapped fast
-    path, a heuristic.  All other pairs get the exact pruned banded alignment.
+    else it is screened out (a cutoff >= 1 screens nothing out).  DADA2's GAPLESS rule
+    (``setDadaOpt(GAPLESS=TRUE)``, its default) picks the alignment: when the ordered
+    5-mer identity equals the unordered one (every shared 5-mer at the same position), the
+    ungapped comparison is taken as the alignment; equal lengths only here (unequal ones get
+    the exact alignment).  With ``gapless`` false, every pair is aligned.  All other pairs
+    get the exact banded alignment.
 
     Returns ``status`` (int8: 1 aligned, 0 screened out), ``nsub`` (int32, -1 if screened
     out), ``sub_off`` (int64, n+1), and the substitutions ``pos`` (int16), ``frm``/``to``
@@ -237,23 +254,24 @@ def compare_centre(
         if kd > kdist_cutoff:
             sub_off[j + 1] = w
             continue
-        # ungapped comparison on diagonal 0 (a valid ends-free path): mismatches, and the
-        # best segment score of (mismatch +1, match -1), a frame-shift signature
-        lmin = min(la, lb)
-        h = 0
-        run = 0
-        seg = 0
-        for p in range(lmin):
-            if a[p] != b[p]:
-                tp[h] = p
-                h += 1
-                run += 1
-                if run > seg:
-                    seg = run
-            elif run > 0:
-                run -= 1
-        ungapped = la == lb and (h <= 1 or seg < poor_segment)
+        ungapped = False
+        if gapless and la == lb:
+            denom = la - KMER + 1
+            if denom > 0:
+                dot = 0
+                for t in range(kdense.shape[1]):
+                    x = kdense[c, t]
+                    y = kdense[j, t]
+                    dot += x if x < y else y
+                ungapped = ordered_kmer_matches(a, b) == dot
+            else:
+                ungapped = True
         if ungapped:
+            h = 0
+            for p in range(la):
+                if a[p] != b[p]:
+                    tp[h] = p
+                    h += 1
             if w + h > spos.shape[0]:
                 spos = _grow(spos, w + h)
                 sfrm = _grow(sfrm, w + h)
@@ -400,6 +418,20 @@ def shuffle_pass(assign, own_lam, own_nsub, reads, is_centre, abund, k_start, k_
             own_lam[j] = best_l[j]
             own_nsub[j] = best_s[j]
     return moved
+
+
+@njit(cache=True, nogil=True)
+def unconditioned_pvals(abund, e):
+    """``P(X >= a_j)``, ``X ~ Poisson(e_j)``, per unique (DADA2's final OMEGA_C test)."""
+    n = abund.shape[0]
+    out = np.empty(n, np.float64)
+    for j in range(n):
+        a = abund[j]
+        p = poisson_pval(a, e[j], True)
+        if a > 1:
+            p *= -math.expm1(-e[j])
+        out[j] = p
+    return out
 
 
 @njit(cache=True, nogil=True)
