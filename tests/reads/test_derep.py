@@ -23,7 +23,7 @@ def test_by_hand():
     quals = [[30, 30, 30, 30], [10, 20, 30, 40], [36, 30, 30, 30], [20, 20, 20],
              [20, 20, 10, 0], [30, 30, 30, 33], [5, 5, 5, 5]]
     d = dereplicate(_reads(seqs, quals))
-    # ACGT x3, TTTT x2, then the singletons in order of first appearance: ACG, GGGG
+    # ACGT x3, TTTT x2, then the singletons alphabetically: ACG, GGGG
     assert d.sequences == ("ACGT", "TTTT", "ACG", "GGGG")
     assert d.abundances.tolist() == [3, 2, 1, 1]
     assert d.read_to_unique.tolist() == [0, 1, 0, 2, 1, 0, 3]
@@ -31,6 +31,23 @@ def test_by_hand():
     assert np.allclose(d.mean_quality[1], [15, 20, 20, 20])
     assert d.mean_quality[2].shape == (3,)
     assert d.n_reads == 7
+
+
+def test_ties_alphabetical_as_r_derepfastq():
+    # R's derepFastq lists uniques in sequence order before its stable sort by abundance
+    d = dereplicate(_reads(["TTTT", "GGGG", "AAAA", "GGGG", "CCCC", "TTTT"], [[30] * 4] * 6))
+    assert d.sequences == ("GGGG", "TTTT", "AAAA", "CCCC")
+    assert d.read_to_unique.tolist() == [1, 0, 2, 0, 3, 1]
+
+
+def test_ties_by_chunk_then_alphabetical(monkeypatch):
+    # R reads 1e6 reads at a time and appends each chunk's new uniques (sorted) after the
+    # earlier ones; with chunks of 2 reads: [TTTT GGGG] [AAAA CCCC]
+    import microtrial.reads._derep as derep_mod
+
+    monkeypatch.setattr(derep_mod, "CHUNK", 2)
+    d = dereplicate(_reads(["TTTT", "GGGG", "CCCC", "AAAA"], [[30] * 4] * 4))
+    assert d.sequences == ("GGGG", "TTTT", "AAAA", "CCCC")
 
 
 def test_prefix_is_a_different_unique():

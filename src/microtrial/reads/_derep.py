@@ -2,8 +2,11 @@
 
 As DADA2's ``derepFastq``: identical reads are collapsed into one unique sequence whose
 abundance is the number of reads and whose quality at each position is the mean of the
-reads' Phred scores there.  Uniques are ordered by decreasing abundance, ties by first
-appearance in the file.  Vectorised with numpy: rows are hashed by viewing each padded
+reads' Phred scores there.  Uniques are ordered by decreasing abundance; ties are ordered
+as R's ``derepFastq`` leaves them (it reads files in chunks of ``CHUNK`` reads, lists each
+chunk's new uniques in sequence order, A < C < G < T, and sorts stably by abundance): by
+the chunk where the unique first appears, then alphabetically.  The order matters: DADA2's
+partitioning breaks ties by it.  Vectorised with numpy: rows are hashed by viewing each padded
 read as one opaque ``void`` value, so no per-read Python runs.
 
 References
@@ -20,6 +23,8 @@ from microtrial.reads._fastq import Reads
 
 __all__ = ["dereplicate"]
 
+CHUNK = 1_000_000  # reads per chunk of R's derepFastq (its argument n)
+
 
 def dereplicate(reads: Reads) -> Derep:
     """Collapse reads into a :class:`~microtrial.denoise.Derep`.
@@ -32,7 +37,7 @@ def dereplicate(reads: Reads) -> Derep:
     Returns
     -------
     Derep
-        ``sequences`` most abundant first (ties: first seen first), ``abundances``,
+        ``sequences`` most abundant first (ties: as R's ``derepFastq``), ``abundances``,
         ``mean_quality`` per unique (float64, one value per base), and ``read_to_unique``
         mapping every input read (in order) to its unique.
     """
@@ -48,8 +53,9 @@ def dereplicate(reads: Reads) -> Derep:
     key[:, width + 1] = (reads.lengths >> 8) & 0xFF
     rows = key.view(np.dtype((np.void, width + 2))).ravel()
     _, first, inverse, counts = np.unique(rows, return_index=True, return_inverse=True, return_counts=True)
-    # order uniques: abundance descending, then first appearance ascending
-    order = np.lexsort((first, -counts))
+    # order uniques: abundance descending, then chunk of first appearance, then sequence
+    # (np.unique sorts the rows bytewise: zero padding puts a prefix first, as strings do)
+    order = np.lexsort((np.arange(counts.size), first // CHUNK, -counts))
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     read_to_unique = rank[inverse.ravel()].astype(np.int64)
