@@ -16,3 +16,33 @@ from microtrial.function._reference import (  # noqa: E402
 __all__ += ["HSP_METHODS", "PicrustReference", "load_reference", "nsti", "predict_traits",
             "read_trait_table"]
 # --- end H13a ---
+
+# --- metagenome, pathways, genus route, all-in-one (H13b) ---
+from microtrial.function._genus import GenusPrediction, load_genus_table, predict_by_genus  # noqa: E402
+from microtrial.function._metagenome import MetagenomeResult, predict_metagenome  # noqa: E402
+from microtrial.function._minpath import minimal_pathways  # noqa: E402
+from microtrial.function._pathways import (  # noqa: E402
+    PathwayMap,
+    PathwayResult,
+    add_descriptions,
+    gap_fill,
+    parse_descriptions,
+    parse_pathway_map,
+    parse_regroup_map,
+    pathway_abundance,
+    regroup,
+)
+from microtrial.function._run import (  # noqa: E402
+    ROUTE_GENUS,
+    ROUTE_REFERENCE,
+    FunctionResult,
+    PathwaySpec,
+    run_function,
+)
+
+__all__ += ["ROUTE_GENUS", "ROUTE_REFERENCE", "FunctionResult", "GenusPrediction",
+            "MetagenomeResult", "PathwayMap", "PathwayResult", "PathwaySpec", "add_descriptions",
+            "gap_fill", "load_genus_table", "minimal_pathways", "parse_descriptions",
+            "parse_pathway_map", "parse_regroup_map", "pathway_abundance", "predict_by_genus",
+            "predict_metagenome", "regroup", "run_function"]
+# --- end H13b ---

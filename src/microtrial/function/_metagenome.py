@@ -1,0 +1,235 @@
+"""Predicted metagenomes from ASV abundances and per-ASV trait predictions.
+
+The arithmetic, ordering and rounding follow PICRUSt2 2.x's ``metagenome_pipeline.py``
+(Douglas et al. 2020), so that its output files can be compared value for value:
+
+- ASVs whose ``metadata_NSTI`` is above ``max_nsti`` are dropped (and listed);
+- the table, trait and marker predictions are cut to the ASVs they share, sorted by id;
+- counts are divided by the predicted 16S copies and rounded to 2 decimals
+  (``seqtab_norm.tsv.gz``, first column ``normalized``);
+- the unstratified metagenome is, per sample, sum over ASVs of normalised abundance x
+  predicted copies; functions that are 0 in every sample are dropped; functions sorted;
+- the weighted NSTI of a sample is sum(abundance x NSTI) / sum(abundance) over the
+  normalised abundances;
+- contributions (long format) list, per sample and function, each ASV present with a
+  non-zero copy number: ``taxon_abun`` (normalised abundance), ``taxon_rel_abun``
+  (percent of the sample), ``genome_function_count``, ``taxon_function_abun``,
+  ``taxon_rel_function_abun`` and ``norm_taxon_function_contrib`` (the ASV's share of the
+  function in that sample).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from microtrial.errors import InputError
+from microtrial.table import FeatureTable
+
+log = logging.getLogger(__name__)
+
+NSTI_COLUMN = "metadata_NSTI"
+CONTRIB_COLUMNS = (
+    "sample", "function", "taxon", "taxon_abun", "taxon_rel_abun", "genome_function_count",
+    "taxon_function_abun", "taxon_rel_function_abun", "norm_taxon_function_contrib",
+)
+
+
+@dataclass(frozen=True)
+class MetagenomeResult:
+    """Outputs of :func:`predict_metagenome`.
+
+    Attributes
+    ----------
+    normalized : pandas.DataFrame
+        ASVs x samples, counts divided by predicted 16S copies (2 decimals); index name
+        ``normalized`` (PICRUSt2's ``seqtab_norm.tsv.gz``).
+    unstratified : pandas.DataFrame
+        Functions x samples (index name ``function``): ``pred_metagenome_unstrat.tsv.gz``.
+    weighted_nsti : pandas.DataFrame or None
+        Samples x ``weighted_NSTI`` (index name ``sample``) when NSTI values were given.
+    contributions : pandas.DataFrame or None
+        Long-format contributions (``pred_metagenome_contrib.tsv.gz``) when stratified.
+    excluded_nsti : tuple of str
+        ASVs dropped for an NSTI above ``max_nsti``.
+    unpredicted : tuple of str
+        ASVs of the table without a trait or marker prediction (dropped).
+    """
+
+    normalized: pd.DataFrame
+    unstratified: pd.DataFrame
+    weighted_nsti: pd.DataFrame | None
+    contributions: pd.DataFrame | None
+    excluded_nsti: tuple[str, ...]
+    unpredicted: tuple[str, ...]
+
+
+def table_to_frame(table: FeatureTable | pd.DataFrame) -> pd.DataFrame:
+    """ASVs x samples as a float DataFrame (PICRUSt2 reads BIOM tables as floats)."""
+    if isinstance(table, FeatureTable):
+        return pd.DataFrame(
+            table.data.toarray().astype(np.float64), index=list(table.feature_ids),
+            columns=list(table.sample_ids),
+        )
+    return table
+
+
+def _drop_by_nsti(pred: pd.DataFrame, max_nsti: float, what: str
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    keep = pred[NSTI_COLUMN] <= max_nsti
+    excluded = [str(i) for i in pred.index[~keep.to_numpy()]]
+    kept = pred[keep]
+    if kept.shape[0] == 0:
+        raise InputError(what, f"every ASV has an NSTI above --max-nsti {max_nsti:g}")
+    if excluded:
+        log.warning("%d of %d ASVs are above the max NSTI cut-off of %g and were removed",
+                    len(excluded), pred.shape[0], max_nsti)
+    nsti = kept[[NSTI_COLUMN]]
+    return kept.drop(columns=NSTI_COLUMN), nsti, excluded
+
+
+def _check_prediction(pred: pd.DataFrame, what: str) -> None:
+    if pred.index.has_duplicates:
+        dup = pred.index[pred.index.duplicated()][0]
+        raise InputError(what, f"sequence '{dup}' is listed twice")
+    bad = [c for c in pred.columns if not pd.api.types.is_numeric_dtype(pred[c])]
+    if bad:
+        raise InputError(what, f"column '{bad[0]}' is not numeric")
+    if pred.shape[1] == 0 or (pred.shape[1] == 1 and NSTI_COLUMN in pred.columns):
+        raise InputError(what, "no trait columns")
+
+
+def predict_metagenome(
+    table: FeatureTable | pd.DataFrame,
+    traits_pred: pd.DataFrame,
+    marker_pred: pd.DataFrame,
+    *,
+    max_nsti: float = 2.0,
+    stratified: bool = False,
+) -> MetagenomeResult:
+    """Predict each sample's gene-family content from its ASVs, as PICRUSt2 does.
+
+    Parameters
+    ----------
+    table : FeatureTable or pandas.DataFrame
+        ASV counts, ASVs as rows and samples as columns.
+    traits_pred : pandas.DataFrame
+        Predicted copies per ASV (index = ASV id, PICRUSt2's ``sequence`` column), one
+        column per function, optionally ``metadata_NSTI``.
+    marker_pred : pandas.DataFrame
+        Predicted 16S copies per ASV (first non-NSTI column used), optionally
+        ``metadata_NSTI``.
+    max_nsti : float
+        ASVs whose NSTI is above this are excluded.
+    stratified : bool
+        Also compute the long-format contributions table.
+
+    Returns
+    -------
+    MetagenomeResult
+
+    Notes
+    -----
+    With :math:`a_{is}` the count of ASV *i* in sample *s*, :math:`m_i` its predicted 16S
+    copies and :math:`c_{if}` its predicted copies of function *f*, the normalised
+    abundance is :math:`n_{is} = \\mathrm{round}(a_{is}/m_i, 2)` and the metagenome
+    :math:`M_{fs} = \\sum_i n_{is} c_{if}`.
+
+    References
+    ----------
+    Douglas GM et al. (2020) PICRUSt2 for prediction of metagenome functions. Nat
+    Biotechnol 38:685-688 (``metagenome_pipeline.py``, whose numbers are matched).
+    """
+    counts = table_to_frame(table)
+    counts.index = counts.index.astype(str)
+    traits_pred = traits_pred.copy()
+    marker_pred = marker_pred.copy()
+    traits_pred.index = traits_pred.index.astype(str)
+    marker_pred.index = marker_pred.index.astype(str)
+    _check_prediction(traits_pred, "--traits")
+    _check_prediction(marker_pred, "--marker")
+
+    nsti = pd.DataFrame()
+    excluded: list[str] = []
+    if NSTI_COLUMN in traits_pred.columns:
+        traits_pred, nsti, ex = _drop_by_nsti(traits_pred, max_nsti, "--traits")
+        excluded.extend(ex)
+    if NSTI_COLUMN in marker_pred.columns:
+        marker_pred, nsti, ex = _drop_by_nsti(marker_pred, max_nsti, "--marker")
+        excluded.extend(e for e in ex if e not in excluded)
+
+    shared = counts.index.intersection(
+        traits_pred.index.intersection(marker_pred.index)).sort_values()
+    if len(shared) == 0:
+        raise InputError("--table", "no ASV of the table has both a trait and a marker "
+                                    "prediction (do the ASV ids match the predictions' "
+                                    "'sequence' column?)")
+    unpredicted = tuple(str(i) for i in counts.index if i not in set(shared)
+                        and i not in set(excluded))
+    if unpredicted:
+        log.warning("%d ASVs of the table have no prediction and were left out", len(unpredicted))
+    counts = counts.reindex(shared)
+    traits_pred = traits_pred.reindex(shared)
+    marker_pred = marker_pred.reindex(shared)
+
+    marker = marker_pred[marker_pred.columns[0]]
+    if (marker.loc[counts.index] <= 0).any():
+        bad = marker.index[(marker <= 0).to_numpy()][0]
+        raise InputError("--marker", f"ASV '{bad}' has a predicted marker copy number <= 0")
+    norm = counts.div(marker.loc[counts.index.values], axis="index").round(decimals=2)
+    norm.index.name = "normalized"
+
+    weighted = None
+    if not nsti.empty:
+        mult = norm.mul(nsti[NSTI_COLUMN], axis=0)
+        weighted = pd.DataFrame(mult.sum(axis=0) / norm.sum(axis=0))
+        weighted.columns = ["weighted_NSTI"]
+        weighted = weighted.fillna(0)
+        weighted.index.name = "sample"
+
+    unstrat = _unstratified(traits_pred, norm)
+    contrib = _contributions(traits_pred, norm) if stratified else None
+    return MetagenomeResult(norm, unstrat, weighted, contrib, tuple(excluded), unpredicted)
+
+
+def _unstratified(func: pd.DataFrame, abun: pd.DataFrame) -> pd.DataFrame:
+    per_sample = [func.mul(abun[s], axis=0).sum(axis=0) for s in abun.columns]
+    out = pd.concat(per_sample, axis=1, sort=True)
+    out = out.loc[~(out == 0).all(axis=1)]
+    out.columns = list(abun.columns)
+    out.index.name = "function"
+    return out
+
+
+def _contributions(func: pd.DataFrame, abun: pd.DataFrame) -> pd.DataFrame:
+    relabun = abun.div(abun.sum(axis=0), axis=1) * 100
+    frames = []
+    for sample in abun.columns:
+        single = abun[sample]
+        single = single.iloc[single.to_numpy().nonzero()[0]]
+        single_rel = relabun[sample]
+        single_rel = single_rel.iloc[single_rel.to_numpy().nonzero()[0]]
+        taxa = single.index.intersection(func.index)
+        sub = func.loc[taxa].copy()
+        single = single.loc[taxa]
+        single_rel = single_rel.loc[taxa]
+        sub["taxon"] = sub.index.to_list()
+        long = pd.melt(sub, id_vars="taxon", value_name="genome_function_count",
+                       var_name="function")
+        long = long[long["genome_function_count"] != 0].copy()
+        names = long["taxon"].to_list()
+        long["taxon_abun"] = single.loc[names].to_list()
+        long["taxon_rel_abun"] = single_rel.loc[names].to_list()
+        long["taxon_function_abun"] = long["genome_function_count"] * long["taxon_abun"]
+        long["taxon_rel_function_abun"] = long["genome_function_count"] * long["taxon_rel_abun"]
+        totals = long.groupby("function").sum(numeric_only=True)["taxon_function_abun"]
+        long["norm_taxon_function_contrib"] = (
+            long["taxon_function_abun"] / totals[long["function"]].to_numpy())
+        long["sample"] = sample
+        frames.append(long[list(CONTRIB_COLUMNS)])
+    if not frames:
+        return pd.DataFrame(columns=list(CONTRIB_COLUMNS))
+    return pd.concat(frames, axis=0)

@@ -1,0 +1,420 @@
+"""``function``: file I/O around the function stage (metagenome, pathways, all-in-one).
+
+Reads inputs, calls one entry point of :mod:`microtrial.function`, writes PICRUSt2's file
+names and formats atomically, then ``run-info.json`` (which records the route that produced
+the functions: ``picrust2-reference`` or ``embedded-genus-table``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from microtrial.errors import InputError
+from microtrial.io._atomic import atomic_open, open_text
+from microtrial.io.runinfo import start_output, write_run_info
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATHWAY_MAPS = (
+    "metacyc_pathways_structured_filtered_v24_subreactions.txt",
+    "metacyc_pathways_structured_filtered_v24.txt",
+    "metacyc_path2rxn_struc_filt_pro.txt",
+)
+"""PICRUSt2 2.6's default MetaCyc map, then the files of earlier releases, first found used."""
+DEFAULT_REGROUP_MAPS = ("ec_level4_to_metacyc_rxn_new.tsv", "ec_level4_to_metacyc_rxn.tsv")
+"""EC -> MetaCyc reaction maps: 2.6's (EC ids without a prefix), then the ``EC:`` one."""
+KEGG_PATHWAY_MAP = "KEGG_pathways_to_KO.tsv"
+
+
+# --- readers ---------------------------------------------------------------------------
+def _lines(path: Path) -> list[str]:
+    try:
+        with open_text(path) as fh:
+            return fh.readlines()
+    except FileNotFoundError as exc:
+        raise InputError(path, "no such file") from exc
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InputError(path, f"cannot read: {' '.join(str(exc).split())}") from exc
+
+
+def read_tsv_frame(path: Path, *, what: str = "table") -> pd.DataFrame:
+    """A tab-separated table with ids in the first column (``.gz`` transparent)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "no such file" if not p.exists() else "is not a file")
+    try:
+        df = pd.read_csv(p, sep="\t", dtype={0: str}, comment=None)
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(p, f"empty {what}") from exc
+    except (UnicodeDecodeError, EOFError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(p, f"cannot be read as a tab-separated {what}: "
+                            f"{' '.join(str(exc).split())}") from exc
+    if df.shape[1] < 2:
+        raise InputError(p, f"a {what} needs an id column and at least one value column "
+                            "(tab-separated)")
+    first = df.columns[0]
+    df[first] = df[first].astype(str)
+    if df[first].duplicated().any():
+        dup = df[first][df[first].duplicated()].iloc[0]
+        raise InputError(p, f"id '{dup}' is listed twice")
+    return df.set_index(first)
+
+
+def read_prediction(path: Path) -> pd.DataFrame:
+    """A PICRUSt2 hsp output (``sequence`` column, one column per trait, optional
+    ``metadata_NSTI``)."""
+    df = read_tsv_frame(path, what="trait prediction table")
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            raise InputError(path, f"column '{c}' is not numeric")
+    df.index.name = "sequence"
+    return df
+
+
+def read_abundance_table(path: Path) -> pd.DataFrame:
+    """ASV counts (BIOM, ``.qza``, or TSV with any first-column name) as ASVs x samples."""
+    from microtrial.function._metagenome import table_to_frame
+    from microtrial.io.feature_table import read_table
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "no such file")
+    with open(p, "rb") as fh:
+        magic = fh.read(8)
+    if magic.startswith((b"\x89HDF", b"PK\x03\x04")) or magic.lstrip().startswith(b"{"):
+        return table_to_frame(read_table(p))
+    lines = [ln for ln in _lines(p) if ln.strip() and not (ln.startswith("#") and "\t" not in ln)]
+    if not lines:
+        raise InputError(p, "empty feature table")
+    import io
+
+    df = pd.read_csv(io.StringIO("".join(lines)), sep="\t", dtype={0: str})
+    first = df.columns[0]
+    if df.shape[1] < 2:
+        raise InputError(p, "a feature table needs an id column and sample columns")
+    df = df.set_index(first)
+    if "taxonomy" in df.columns:
+        df = df.drop(columns="taxonomy")
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            raise InputError(p, f"column '{c}' is not numeric")
+    if df.index.duplicated().any():
+        raise InputError(p, f"ASV '{df.index[df.index.duplicated()][0]}' is listed twice")
+    if (df.to_numpy() < 0).any():
+        raise InputError(p, "negative counts")
+    df.index = df.index.astype(str)
+    return df
+
+
+def _write_tsv(df: pd.DataFrame, path: Path, *, index: bool = True,
+               index_label: str | None = None) -> Path:
+    with atomic_open(path) as fh:
+        df.to_csv(fh, sep="\t", index=index, index_label=index_label)
+    return path
+
+
+# --- metagenome ------------------------------------------------------------------------
+def write_metagenome(result: Any, out_dir: Path, *, excluded_nsti: pd.Series | None = None
+                     ) -> list[Path]:
+    """PICRUSt2's metagenome_pipeline.py files for a :class:`MetagenomeResult`."""
+    out = [
+        _write_tsv(result.normalized, out_dir / "seqtab_norm.tsv.gz", index_label="normalized"),
+        _write_tsv(result.unstratified, out_dir / "pred_metagenome_unstrat.tsv.gz",
+                   index_label="function"),
+    ]
+    if result.contributions is not None:
+        out.append(_write_tsv(result.contributions, out_dir / "pred_metagenome_contrib.tsv.gz",
+                              index=False))
+    if result.weighted_nsti is not None:
+        out.append(_write_tsv(result.weighted_nsti, out_dir / "weighted_nsti.tsv.gz",
+                              index_label="sample"))
+    rows = [(a, "nsti_above_max") for a in result.excluded_nsti]
+    rows += [(a, "no_prediction") for a in result.unpredicted]
+    excl = pd.DataFrame(rows, columns=["sequence", "reason"])
+    out.append(_write_tsv(excl, out_dir / "excluded_asvs.tsv", index=False))
+    return out
+
+
+def metagenome_stage(table: Path, traits: Path, marker: Path, out_dir: Path, *,
+                     max_nsti: float = 2.0, strat_out: bool = False) -> Path:
+    """``microtrial function metagenome``: PICRUSt2's metagenome_pipeline.py."""
+    from microtrial.function import predict_metagenome
+
+    t0 = time.perf_counter()
+    counts = read_abundance_table(table)
+    pred = read_prediction(traits)
+    mark = read_prediction(marker)
+    result = predict_metagenome(counts, pred, mark, max_nsti=max_nsti, stratified=strat_out)
+    start_output(out_dir, command="function metagenome", keep=[table, traits, marker])
+    outputs = write_metagenome(result, out_dir)
+    write_run_info(
+        out_dir, command="function metagenome",
+        options={"table": table, "traits": traits, "marker": marker, "max_nsti": max_nsti,
+                 "strat_out": strat_out},
+        timings={"metagenome": time.perf_counter() - t0},
+        extra={"excluded_nsti": list(result.excluded_nsti),
+               "unpredicted": list(result.unpredicted)},
+        outputs=outputs,
+    )
+    return out_dir / "pred_metagenome_unstrat.tsv.gz"
+
+
+# --- pathways --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PathwayFiles:
+    """The map files a pathways run uses (None = none)."""
+
+    pathway_map: Path
+    regroup_map: Path | None
+    descriptions: Path | None
+
+
+def default_map_folder(reference: Path | None = None) -> Path | None:
+    """``pathway_mapfiles/`` of a reference (or of ``$MICROTRIAL_PICRUST2_REF``)."""
+    import os
+
+    candidates = []
+    if reference is not None:
+        candidates += [reference / "pathway_mapfiles", reference.parent / "pathway_mapfiles"]
+    env = os.environ.get("MICROTRIAL_PICRUST2_REF")
+    if env:
+        candidates += [Path(env) / "pathway_mapfiles", Path(env).parent / "pathway_mapfiles"]
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def resolve_pathway_files(function_ids: Iterable[str], *, map_file: Path | None,
+                          regroup_map: Path | None, no_regroup: bool,
+                          map_folder: Path | None) -> PathwayFiles:
+    """Pick the map files: given ones, else the reference's defaults (KO ids -> KEGG
+    pathways without regrouping; EC ids -> MetaCyc with the EC map matching their form)."""
+    ids = [str(i) for i in function_ids]
+    is_ko = bool(ids) and all(i.removeprefix("ko:").startswith("K") for i in ids[:50])
+    desc_folder = map_folder.parent / "description_mapfiles" if map_folder is not None else None
+
+    def _find(names: Iterable[str], what: str) -> Path:
+        if map_folder is None:
+            raise InputError("--map", f"no {what} given and no PICRUSt2 pathway_mapfiles/ "
+                             "folder known (give --map/--regroup-map or --reference)")
+        for n in names:
+            if (map_folder / n).is_file():
+                return map_folder / n
+        raise InputError(map_folder, f"no {what} ({', '.join(names)}) in this folder")
+
+    if map_file is None:
+        map_file = _find((KEGG_PATHWAY_MAP,) if is_ko else DEFAULT_PATHWAY_MAPS, "pathway map")
+        if is_ko:
+            no_regroup = True
+    if no_regroup:
+        regroup_map = None
+    elif regroup_map is None:
+        if is_ko:
+            regroup_map = None
+        else:
+            prefixed = any(i.startswith("EC:") for i in ids[:50])
+            order = DEFAULT_REGROUP_MAPS[::-1] if prefixed else DEFAULT_REGROUP_MAPS
+            regroup_map = _find(order, "EC -> reaction map")
+    desc = None
+    if desc_folder is not None and desc_folder.is_dir():
+        name = "KEGG_pathways_info.tsv.gz" if map_file.name == KEGG_PATHWAY_MAP else \
+            "metacyc-pwy_name.txt.gz"
+        desc = desc_folder / name if (desc_folder / name).is_file() else None
+    return PathwayFiles(map_file, regroup_map, desc)
+
+
+def compute_pathways(table: pd.DataFrame, files: PathwayFiles, *, minpath: bool = True,
+                     gap_fill: bool = True, coverage: bool = False) -> Any:
+    """Read the map files and call :func:`microtrial.function.pathway_abundance`."""
+    from microtrial.function import parse_pathway_map, parse_regroup_map, pathway_abundance
+
+    pmap = parse_pathway_map(_lines(files.pathway_map), source=str(files.pathway_map))
+    regroup = (parse_regroup_map(_lines(files.regroup_map), source=str(files.regroup_map))
+               if files.regroup_map is not None else None)
+    return pathway_abundance(table, pmap, regroup_map=regroup, minpath=minpath,
+                             gap_filling=gap_fill, coverage=coverage)
+
+
+def _descriptions(path: Path | None) -> dict[str, str]:
+    from microtrial.function import parse_descriptions
+
+    return parse_descriptions(_lines(path)) if path is not None else {}
+
+
+def write_pathways(result: Any, out_dir: Path, *, descriptions: dict[str, str] | None = None
+                   ) -> list[Path]:
+    from microtrial.function import add_descriptions
+
+    abun, cov = result.abundance, result.coverage
+    if descriptions:
+        abun = add_descriptions(abun, descriptions)
+        cov = add_descriptions(cov, descriptions) if cov is not None else None
+    out = [_write_tsv(abun, out_dir / "path_abun_unstrat.tsv.gz", index_label="pathway")]
+    if cov is not None:
+        out.append(_write_tsv(cov, out_dir / "path_cov_unstrat.tsv.gz", index_label="pathway"))
+    return out
+
+
+def pathways_stage(input_table: Path, out_dir: Path, *, map_file: Path | None = None,
+                   regroup_map: Path | None = None, no_regroup: bool = False,
+                   minpath: bool = True, gap_fill: bool = True, coverage: bool = False,
+                   descriptions: bool = False, reference: Path | None = None) -> Path:
+    """``microtrial function pathways``: PICRUSt2's pathway_pipeline.py (unstratified)."""
+    t0 = time.perf_counter()
+    table = read_tsv_frame(input_table, what="gene-family table")
+    if "description" in table.columns:
+        table = table.drop(columns="description")
+    if "sequence" in table.columns or "genome_function_count" in table.columns:
+        raise InputError(input_table, "stratified/contribution tables are not supported; give "
+                                      "pred_metagenome_unstrat.tsv.gz")
+    files = resolve_pathway_files(table.index, map_file=map_file, regroup_map=regroup_map,
+                                  no_regroup=no_regroup, map_folder=default_map_folder(reference))
+    result = compute_pathways(table, files, minpath=minpath, gap_fill=gap_fill, coverage=coverage)
+    desc = _descriptions(files.descriptions) if descriptions else None
+    start_output(out_dir, command="function pathways", keep=[input_table])
+    outputs = write_pathways(result, out_dir, descriptions=desc)
+    write_run_info(
+        out_dir, command="function pathways",
+        options={"input": input_table, "map": files.pathway_map, "regroup_map": files.regroup_map,
+                 "minpath": minpath, "gap_fill": gap_fill, "coverage": coverage,
+                 "descriptions": files.descriptions if descriptions else None},
+        timings={"pathways": time.perf_counter() - t0},
+        outputs=outputs,
+    )
+    return out_dir / "path_abun_unstrat.tsv.gz"
+
+
+# --- all-in-one ------------------------------------------------------------------------
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def _asv_predictions(pred: pd.DataFrame, nsti: pd.Series | None) -> pd.DataFrame:
+    values = pred.drop(columns=[c for c in pred.columns if c == "metadata_NSTI"])
+    out = values.copy()
+    out.insert(0, "nsti", nsti.reindex(out.index) if nsti is not None else float("nan"))
+    out.index.name = "feature-id"
+    return out
+
+
+def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
+                   reference: Path | None = None, taxonomy: Path | None = None,
+                   max_nsti: float = 2.0, strat_out: bool = False, hsp_method: str = "mp",
+                   minpath: bool = True, gap_fill: bool = True, coverage: bool = False,
+                   threads: int = 1, seed: int = 0,
+                   progress: ProgressCallback | None = None) -> Path:
+    """``microtrial function``: all steps. With ``reference``: placement, hsp for every trait
+    table, metagenomes, pathways (PICRUSt2 route); without: the embedded genus table
+    (needs ``taxonomy``)."""
+    from microtrial.function import run_function
+
+    t0 = time.perf_counter()
+    counts = read_abundance_table(table)
+    seqs = None
+    tax = None
+    ref = None
+    specs = []
+    if reference is not None:
+        from microtrial.function import load_reference
+        from microtrial.io.fasta import read_fasta
+
+        if sequences is None:
+            raise InputError("--sequences", "needed with --reference (the ASV sequences to place)")
+        ref = load_reference(reference)
+        seqs = read_fasta(sequences, as_dna=True)
+        specs = reference_pathway_specs(ref)
+    else:
+        if taxonomy is None:
+            raise InputError("--taxonomy", "needed without --reference (the embedded genus "
+                                           "table predicts from each ASV's genus)")
+        from microtrial.io.taxonomy import read_taxonomy
+
+        tax = read_taxonomy(taxonomy)
+    result = run_function(counts, sequences=seqs, reference=ref, taxonomy=tax,
+                          pathway_specs=specs, max_nsti=max_nsti, stratified=strat_out,
+                          hsp_method=hsp_method, minpath=minpath, gap_filling=gap_fill,
+                          coverage=coverage, threads=threads, seed=seed, progress=progress)
+    start_output(out_dir, command="function",
+                 keep=[p for p in (table, sequences, taxonomy, reference) if p is not None])
+    outputs = write_function_outputs(result, out_dir)
+    write_run_info(
+        out_dir, command="function",
+        options={"table": table, "sequences": sequences, "reference": reference,
+                 "taxonomy": taxonomy, "max_nsti": max_nsti, "strat_out": strat_out,
+                 "hsp_method": hsp_method, "minpath": minpath, "gap_fill": gap_fill,
+                 "coverage": coverage, "threads": threads},
+        seeds={"hsp": seed},
+        timings={"function": time.perf_counter() - t0, **result.timings},
+        extra={"route": result.route, "traits": list(result.predictions),
+               "pathway_map": result.pathway_map},
+        outputs=outputs,
+    )
+    return out_dir
+
+
+def reference_pathway_specs(ref: Any) -> list[Any]:
+    """MetaCyc pathways from EC, KEGG pathways from KO, with the reference's map files."""
+    from microtrial.function import PathwaySpec, parse_pathway_map, parse_regroup_map
+
+    folder = ref.pathway_mapfiles
+    if folder is None:
+        log.warning("%s: no pathway_mapfiles/ folder: no pathway abundances", ref.folder)
+        return []
+    specs = []
+    for trait, name in (("ec", "metacyc"), ("ko", "kegg")):
+        if trait not in ref.traits:
+            continue
+        with open_text(ref.traits[trait]) as fh:
+            header = fh.readline().rstrip("\n").split("\t")[1:]
+        try:
+            files = resolve_pathway_files(header, map_file=None, regroup_map=None,
+                                          no_regroup=False, map_folder=folder)
+        except InputError as exc:
+            log.warning("no %s pathways: %s", name, exc)
+            continue
+        pmap = parse_pathway_map(_lines(files.pathway_map), source=str(files.pathway_map))
+        regroup = (parse_regroup_map(_lines(files.regroup_map), source=str(files.regroup_map))
+                   if files.regroup_map is not None else None)
+        specs.append(PathwaySpec(trait, name, pmap, regroup, _descriptions(files.descriptions)))
+    return specs
+
+
+def write_function_outputs(result: Any, out_dir: Path) -> list[Path]:
+    """The all-in-one outputs: ``function/`` in PICRUSt2's layout plus the flat tables."""
+    fdir = out_dir / "function"
+    outputs: list[Path] = []
+    if result.tree_newick is not None:
+        p = fdir / "out.tre"
+        with atomic_open(p) as fh:
+            fh.write(result.tree_newick)
+        outputs.append(p)
+    if result.marker_pred is not None:
+        outputs.append(_write_tsv(result.marker_pred, fdir / "marker_predicted_and_nsti.tsv.gz",
+                                  index_label="sequence"))
+    for trait, pred in result.predictions.items():
+        outputs.append(_write_tsv(pred, fdir / f"{trait.upper()}_predicted.tsv.gz",
+                                  index_label="sequence"))
+        outputs.append(_write_tsv(_asv_predictions(pred, result.nsti),
+                                  out_dir / f"asv-{trait}-predictions.tsv"))
+    for trait, meta in result.metagenomes.items():
+        outputs += write_metagenome(meta, fdir / f"{trait.upper()}_metagenome_out")
+        outputs.append(_write_tsv(meta.unstratified, out_dir / f"{trait}-metagenome.tsv",
+                                  index_label="function"))
+    if result.matches is not None:
+        outputs.append(_write_tsv(result.matches, fdir / "genus_matches.tsv",
+                                  index_label="sequence"))
+    for name, other in result.other_pathways.items():
+        outputs += write_pathways(other, fdir / f"{name}_pathways_out")
+    if result.pathways is not None:
+        outputs += write_pathways(result.pathways, fdir / "pathways_out")
+        abun = result.pathways.abundance
+        if result.pathway_descriptions:
+            from microtrial.function import add_descriptions
+
+            abun = add_descriptions(abun, result.pathway_descriptions)
+        outputs.append(_write_tsv(abun, out_dir / "pathway-abundance.tsv", index_label="pathway"))
+    return outputs
