@@ -2,11 +2,19 @@
 
 :func:`simulate_trial` draws communities over Greengenes 13_8 amplicons, PCR chimeras,
 paired MiSeq-like reads with primers, and subject measures (IMACS core set, immune
-subsets, metabolites) whose designed effects are recorded as truth.
+subsets, metabolites) whose designed effects are recorded as truth. :func:`simulate_animal`
+draws the NOD mouse experiment (IL-2 vs control, before and after, cages, an age drift),
+whose truth separates treatment-by-time interaction features from time-only ones.
 """
 
 from __future__ import annotations
 
+from microtrial.simulate._animal import (
+    AnimalDesign,
+    SimulatedAnimal,
+    animal_study_dict,
+    simulate_animal,
+)
 from microtrial.simulate._community import BASELINE, CONTROL, FOLLOWUP, PATIENT
 from microtrial.simulate._design import (
     DEFAULT_POOL,
@@ -22,6 +30,10 @@ from microtrial.simulate._subjects import imacs_doi_check
 from microtrial.simulate._trial import COMPARISONS, SimulatedTrial, simulate_trial
 
 __all__ = [
+    "AnimalDesign",
+    "SimulatedAnimal",
+    "animal_study_dict",
+    "simulate_animal",
     "BASELINE",
     "COMPARISONS",
     "CONTROL",
