@@ -35,13 +35,87 @@ from microtrial.io.feature_table import write_table_tsv
 from microtrial.io.metadata import write_metadata
 from microtrial.io.runinfo import start_output, write_run_info
 from microtrial.io.taxonomy import write_taxonomy
-from microtrial.simulate import SimulatedTrial, SimulationDesign, simulate_trial
+from microtrial.simulate import (
+    AnimalDesign,
+    SimulatedTrial,
+    SimulationDesign,
+    animal_study_dict,
+    simulate_animal,
+    simulate_trial,
+)
 from microtrial.table import FeatureTable
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int], None]
 _FASTQ_RE = re.compile(r".*_R[12]_001\.fastq\.gz$")
+
+
+def simulate_animal_stage(
+    out_dir: Path,
+    *,
+    design: AnimalDesign | None = None,
+    seed: int = 1,
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """Simulate the NOD mouse experiment (:func:`microtrial.simulate.simulate_animal`) into
+    ``out_dir`` and return its ``study.yaml`` (the interaction question).
+
+    Writes ``reads/``, ``metadata.tsv``, ``study.yaml``, ``run-info.json`` and ``truth/``
+    (``asv-sequences.fasta``, ``taxonomy.tsv``, ``composition.tsv``, ``counts.tsv``,
+    ``chimeras.tsv``, ``effects.tsv`` with each feature's ``interaction``/``time-only``/
+    ``none`` class, ``mice.tsv``, ``design.json``).
+    """
+    design = design or AnimalDesign()
+    out_dir = Path(out_dir)
+    if seed < 0:
+        raise InputError("--seed", "must be >= 0")
+    reads_dir = out_dir / "reads"
+    stale = _stale_fastq(out_dir)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    sim = simulate_animal(design, seed=seed)
+    timings["simulate"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    start_output(out_dir, command="simulate")
+    reads_dir.mkdir(parents=True, exist_ok=True)
+    written = _write_reads(sim, reads_dir, progress)  # type: ignore[arg-type]
+    for path in stale:
+        if path.name not in written:
+            path.unlink(missing_ok=True)
+    outputs = [reads_dir / name for name in written]
+    timings["reads"] = round(time.perf_counter() - t0, 3)
+    write_metadata(sim.metadata, out_dir / "metadata.tsv")
+    outputs.append(out_dir / "metadata.tsv")
+    truth = out_dir / "truth"
+    truth.mkdir(parents=True, exist_ok=True)
+    pool = sim.pool
+    write_fasta(dict(pool["sequence"]), truth / "asv-sequences.fasta")
+    write_taxonomy(pd.DataFrame({"Taxon": pool["taxon"], "Confidence": 1.0}),
+                   truth / "taxonomy.tsv")
+    write_table_tsv(FeatureTable.from_dataframe(sim.composition), truth / "composition.tsv")
+    write_table_tsv(FeatureTable.from_dataframe(sim.counts), truth / "counts.tsv")
+    _write_tsv(sim.chimeras.drop(columns="sequence"), truth / "chimeras.tsv")
+    _write_tsv(sim.effects, truth / "effects.tsv")
+    _write_tsv(sim.mice, truth / "mice.tsv", index=True)
+    with atomic_open(truth / "design.json") as fh:
+        json.dump({"seed": sim.seed, "design": sim.design.to_dict()}, fh, indent=2)
+        fh.write("\n")
+    outputs += [truth / n for n in ("asv-sequences.fasta", "taxonomy.tsv", "composition.tsv",
+                                    "counts.tsv", "chimeras.tsv", "effects.tsv", "mice.tsv",
+                                    "design.json")]
+    study = out_dir / "study.yaml"
+    with atomic_open(study) as fh:
+        fh.write(f"# Simulated by microtrial simulate --design animal (seed {seed}); truth in truth/\n")
+        yaml.safe_dump(animal_study_dict(sim), fh, sort_keys=False, default_flow_style=None)
+    outputs.append(study)
+    write_run_info(out_dir, command="simulate", options=design.to_dict(), seeds={"simulate": seed},
+                   timings=timings,
+                   extra={"design": "animal", "samples": len(sim.sample_ids),
+                          "features": len(sim.pool),
+                          "read_pairs": int(sum(len(s.source) for s in sim.sources.values()))},
+                   outputs=outputs)
+    return study
 
 
 def simulate_stage(
