@@ -1,0 +1,103 @@
+"""predict_metagenome against hand-worked numbers (PICRUSt2's metagenome_pipeline.py rules)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from microtrial.errors import InputError
+from microtrial.function import predict_metagenome
+
+
+def _inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    # ASV c has no prediction, d is above the NSTI cut-off (3 > 2)
+    table = pd.DataFrame({"S1": [10, 5, 3, 4], "S2": [0, 6, 3, 4]}, index=["a", "b", "c", "d"])
+    traits = pd.DataFrame({"F1": [1, 2, 7], "F2": [0, 4, 7], "F3": [0, 0, 7],
+                           "metadata_NSTI": [0.1, 0.5, 3.0]}, index=["a", "b", "d"])
+    marker = pd.DataFrame({"16S_rRNA_Count": [2, 3, 1], "metadata_NSTI": [0.1, 0.5, 3.0]},
+                          index=["a", "b", "d"])
+    return table, traits, marker
+
+
+def test_normalisation_unstratified_and_weighted_nsti_by_hand() -> None:
+    table, traits, marker = _inputs()
+    res = predict_metagenome(table, traits, marker, max_nsti=2.0)
+    # a: 10/2 = 5, 0/2 = 0; b: 5/3 = 1.666.. -> 1.67 (2 decimals), 6/3 = 2
+    assert res.normalized.index.name == "normalized"
+    assert res.normalized.loc["a"].tolist() == [5.0, 0.0]
+    assert res.normalized.loc["b"].tolist() == [1.67, 2.0]
+    assert list(res.normalized.index) == ["a", "b"]
+    # F1: S1 = 5*1 + 1.67*2 = 8.34, S2 = 2*2 = 4; F2: S1 = 1.67*4 = 6.68, S2 = 2*4 = 8
+    # F3 is 0 everywhere once d is excluded: dropped
+    assert list(res.unstratified.index) == ["F1", "F2"]
+    assert res.unstratified.index.name == "function"
+    assert res.unstratified.loc["F1"].tolist() == pytest.approx([8.34, 4.0])
+    assert res.unstratified.loc["F2"].tolist() == pytest.approx([6.68, 8.0])
+    # weighted NSTI: S1 = (5*0.1 + 1.67*0.5) / 6.67, S2 = 2*0.5/2
+    assert res.weighted_nsti is not None
+    assert res.weighted_nsti["weighted_NSTI"].tolist() == pytest.approx(
+        [(0.5 + 0.835) / 6.67, 0.5])
+    assert res.excluded_nsti == ("d",)
+    assert res.unpredicted == ("c",)
+    assert res.contributions is None
+
+
+def test_contributions_long_format_by_hand() -> None:
+    table, traits, marker = _inputs()
+    res = predict_metagenome(table, traits, marker, stratified=True)
+    c = res.contributions
+    assert c is not None
+    assert list(c.columns) == ["sample", "function", "taxon", "taxon_abun", "taxon_rel_abun",
+                               "genome_function_count", "taxon_function_abun",
+                               "taxon_rel_function_abun", "norm_taxon_function_contrib"]
+    s1 = c[c["sample"] == "S1"].set_index(["function", "taxon"])
+    # S1: a = 5 (74.96% of 6.67), b = 1.67; F2 only from b (a has 0 copies: no row)
+    assert ("F2", "a") not in s1.index
+    assert s1.loc[("F1", "a"), "taxon_rel_abun"] == pytest.approx(500 / 6.67)
+    assert s1.loc[("F1", "b"), "taxon_function_abun"] == pytest.approx(3.34)
+    assert s1.loc[("F1", "a"), "norm_taxon_function_contrib"] == pytest.approx(5 / 8.34)
+    assert s1.loc[("F1", "b"), "norm_taxon_function_contrib"] == pytest.approx(3.34 / 8.34)
+    assert s1.loc[("F2", "b"), "taxon_rel_function_abun"] == pytest.approx(4 * 167 / 6.67)
+    assert s1.loc[("F2", "b"), "norm_taxon_function_contrib"] == 1.0
+    # S2: a is absent (0 reads): only b rows
+    assert set(c[c["sample"] == "S2"]["taxon"]) == {"b"}
+    # the contributions add up to the unstratified metagenome
+    sums = c.groupby(["function", "sample"])["taxon_function_abun"].sum().unstack()
+    np.testing.assert_allclose(sums.loc[["F1", "F2"], ["S1", "S2"]].to_numpy(),
+                               res.unstratified.to_numpy())
+
+
+def test_no_shared_asvs_is_an_input_error() -> None:
+    table, traits, marker = _inputs()
+    table.index = ["w", "x", "y", "z"]
+    with pytest.raises(InputError, match="no ASV of the table"):
+        predict_metagenome(table, traits, marker)
+
+
+def test_all_above_max_nsti_is_an_input_error() -> None:
+    table, traits, marker = _inputs()
+    with pytest.raises(InputError, match="NSTI above"):
+        predict_metagenome(table, traits, marker, max_nsti=0.01)
+
+
+@pytest.mark.requires_shared
+def test_archaeal_genomes_as_asvs(shared_data) -> None:  # noqa: ANN001
+    """Genomes of PICRUSt2's archaeal reference as 'ASVs' with their own EC and 16S copies:
+    each sample's metagenome is sum_i round(count_i / 16S_i, 2) * EC_i, computed here with
+    numpy from the trait tables."""
+    ref = shared_data / "picrust2-ref" / "archaea"
+    ec = pd.read_csv(ref / "ec.txt.gz", sep="\t", index_col=0)
+    s16 = pd.read_csv(ref / "16S.txt.gz", sep="\t", index_col=0)
+    ids = list(ec.index[:25])
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 200, size=(25, 4))
+    table = pd.DataFrame(counts, index=ids, columns=["A", "B", "C", "D"])
+    res = predict_metagenome(table, ec.loc[ids], s16.loc[ids])
+    norm = np.round(counts / s16.loc[ids].to_numpy(dtype=float), 2)
+    expected = ec.loc[ids].to_numpy(dtype=float).T @ norm
+    keep = ~(expected == 0).all(axis=1)
+    got = res.unstratified.reindex(sorted(np.array(ec.columns)[keep]))
+    want = pd.DataFrame(expected[keep], index=np.array(ec.columns)[keep],
+                        columns=table.columns).sort_index()
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-12)
