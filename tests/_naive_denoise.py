@@ -24,57 +24,56 @@ def kmer_dist(a: str, b: str, k: int = 5) -> float:
 
 
 def nw_banded(a: str, b: str, band: int):
-    """Full (unpruned) banded ends-free NW with the kernel's tie-break rules.
+    """Full banded ends-free NW with DADA2's vectorised aligner's rules (see
+    ``_kernels.align_banded``): the shorter sequence is s1; gaps win ties against the
+    diagonal, the gap in s2 ("up") against the gap in s1; free end gaps along the last row
+    and column (preferred on ties); traceback from the corner.
 
     Returns (score, [(read_pos, centre_base, read_base), ...]).
     """
-    m, n = len(a), len(b)
+    swap = len(a) > len(b)
+    s1, s2 = (b, a) if swap else (a, b)
+    m, n = len(s1), len(s2)
 
     def inband(i, j):
-        return abs(i - j) <= band
+        return -band <= j - i <= band + (n - m)
 
     D = [[NEG] * (n + 1) for _ in range(m + 1)]
-    T = [[0] * (n + 1) for _ in range(m + 1)]
-    for j in range(n + 1):
+    T = [[""] * (n + 1) for _ in range(m + 1)]
+    D[0][0] = 0
+    for j in range(1, n + 1):
         if inband(0, j):
-            D[0][j] = 0
-    for i in range(m + 1):
+            D[0][j], T[0][j] = 0, "left"
+    for i in range(1, m + 1):
         if inband(i, 0):
-            D[i][0] = 0
+            D[i][0], T[i][0] = 0, "up"
     for i in range(1, m + 1):
         for j in range(1, n + 1):
             if not inband(i, j):
                 continue
-            best, tb = NEG, 0
-            if D[i - 1][j - 1] > NEG:
-                best = D[i - 1][j - 1] + (MATCH if a[i - 1] == b[j - 1] else MISMATCH)
-                tb = 1
-            if D[i - 1][j] > NEG and D[i - 1][j] + GAP > best:
-                best, tb = D[i - 1][j] + GAP, 2
-            if D[i][j - 1] > NEG and D[i][j - 1] + GAP > best:
-                best, tb = D[i][j - 1] + GAP, 3
-            D[i][j], T[i][j] = best, tb
-    best, bi, bj = NEG, -1, -1
-    if D[m][n] > NEG:
-        best, bi, bj = D[m][n], m, n
-    for j in range(n + 1):
-        if D[m][j] > best:
-            best, bi, bj = D[m][j], m, j
-    for i in range(m + 1):
-        if D[i][n] > best:
-            best, bi, bj = D[i][n], i, n
+            diag = D[i - 1][j - 1] + (MATCH if s1[i - 1] == s2[j - 1] else MISMATCH)
+            up = D[i - 1][j] + GAP
+            left = D[i][j - 1] + GAP
+            cands = [(up, "up"), (left, "left"), (diag, "diag")]  # ties: the first listed
+            val = max(c[0] for c in cands)
+            tb = next(name for v, name in cands if v == val)
+            if i == m and D[i][j - 1] >= val and (D[i][j - 1] > val or tb == "diag"):
+                val, tb = D[i][j - 1], "left"
+            if j == n and D[i - 1][j] >= val:
+                val, tb = D[i - 1][j], "up"
+            D[i][j], T[i][j] = val, tb
     subs = []
-    i, j = bi, bj
-    while i > 0 and j > 0:
-        if T[i][j] == 1:
-            if a[i - 1] != b[j - 1]:
-                subs.append((j - 1, a[i - 1], b[j - 1]))
+    i, j = m, n
+    while i > 0 or j > 0:
+        if T[i][j] == "diag":
+            if s1[i - 1] != s2[j - 1]:
+                subs.append((i - 1, s2[j - 1], s1[i - 1]) if swap else (j - 1, s1[i - 1], s2[j - 1]))
             i, j = i - 1, j - 1
-        elif T[i][j] == 2:
+        elif T[i][j] == "up":
             i -= 1
         else:
             j -= 1
-    return best, subs[::-1]
+    return D[m][n], subs[::-1]
 
 
 def lambda_(read: str, quals, subs, err) -> float:

@@ -63,109 +63,132 @@ def kmer_dist_dense(ka, kb, len_a, len_b):
 
 @njit(cache=True, nogil=True)
 def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to):
-    """Ends-free banded Needleman-Wunsch of centre ``a`` against read ``b``.
+    """Ends-free banded Needleman-Wunsch of centre ``a`` against read ``b``, as DADA2's.
 
-    Scores MATCH/MISMATCH/GAP as above; leading and trailing gaps are free; only cells with
-    ``|i - j| <= band`` are used.  Row ``i`` holds the cells ``j = i + t - band``,
-    ``t = 0 .. 2 band`` (``tbuf`` needs ``(len(a) + 1, 2 band + 1)``).  Tie-break in the
-    traceback: diagonal, then up (gap in b), then left (gap in a); among equally good end
-    cells the corner ``(m, n)`` first, then the last row by column, then the last column by
-    row.
+    Scores MATCH/MISMATCH/GAP as above; leading and trailing gaps are free.  The rules are
+    those of DADA2's vectorised aligner (``VECTORIZED_ALIGNMENT=TRUE``, its default), so
+    that equally good alignments are resolved as R resolves them: the shorter sequence is
+    ``s1`` (the centre when lengths are equal), cells with ``-band <= j - i <= band +
+    len2 - len1`` are used; a cell takes the gap in ``s2`` ("up") when it is at least as
+    good as the gap in ``s1`` ("left"), and either gap when it is at least as good as the
+    diagonal; along the last row of ``s1`` and the last column of ``s2`` the end gaps are
+    free (preferred to the diagonal on ties, and in the last column "up" to anything);
+    the traceback starts at the corner.  ``tbuf`` needs ``(len + 1, 2 band + 1 + |len(a)
+    - len(b)|)`` cells of the shorter sequence's length.
 
     Returns ``(score, n_subs, n_indel)``; substitutions (read position, centre base, read
     base) are written to ``sub_pos/sub_from/sub_to`` in read order.
     """
-    m = a.shape[0]
-    n = b.shape[0]
-    w = 2 * band + 1
+    swap = a.shape[0] > b.shape[0]
+    if swap:
+        s1 = b
+        s2 = a
+    else:
+        s1 = a
+        s2 = b
+    m = s1.shape[0]
+    n = s2.shape[0]
+    lo = -band  # j - i >= lo
+    hi = band + (n - m)  # j - i <= hi
+    w = hi - lo + 1
     big = BIG_NEG
-    prev = np.empty(w + 1, np.int64)
-    cur = np.empty(w + 1, np.int64)
-    prev[w] = big
-    cur[w] = big
+    prev = np.empty(w + 2, np.int64)
+    cur = np.empty(w + 2, np.int64)
+    # row i holds j = i + lo + t, t = 0 .. w-1 (index t + 1 in prev/cur; 0 and w+1 are walls)
+    for t in range(w + 2):
+        prev[t] = big
+        cur[t] = big
     for t in range(w):
-        j = t - band
-        prev[t] = 0 if 0 <= j <= n else big
-        tbuf[0, t] = 0
-    # the last column j = n, rows ascending (row 0 included)
-    lc_best = NEG
-    lc_row = -1
-    if n <= band:
-        lc_best = 0
-        lc_row = 0
+        j = t + lo
+        if 0 <= j <= n:
+            prev[t + 1] = 0
+            tbuf[0, t] = _TB_LEFT
+        else:
+            tbuf[0, t] = 0
     for i in range(1, m + 1):
-        ai = a[i - 1]
-        # valid cells with j >= 1: t in [tlo, thi]
-        tlo = max(0, band - i + 1)
-        thi = min(w - 1, n - i + band)
-        for t in range(tlo):
-            cur[t] = 0 if t == band - i else big  # j == 0: free leading gap
-            tbuf[i, t] = 0
-        for t in range(max(thi + 1, tlo), w):
+        ci = s1[i - 1]
+        for t in range(w + 2):
             cur[t] = big
-            tbuf[i, t] = 0
-        left = cur[tlo - 1] if tlo >= 1 else big
-        for t in range(tlo, thi + 1):
-            val = prev[t] + (MATCH if ai == b[i + t - band - 1] else MISMATCH)
-            tb = _TB_DIAG
-            up = prev[t + 1] + GAP
-            if up > val:
-                val = up
+        for t in range(w):
+            j = i + lo + t
+            if j < 0 or j > n:
+                tbuf[i, t] = 0
+                continue
+            if j == 0:
+                cur[t + 1] = 0
+                tbuf[i, t] = _TB_UP
+                continue
+            # neighbours: (i-1, j-1) is prev[t+1], (i-1, j) is prev[t+2], (i, j-1) is cur[t]
+            diag = prev[t + 1] + (MATCH if ci == s2[j - 1] else MISMATCH)
+            up = prev[t + 2] + GAP
+            left = cur[t] + GAP
+            if up >= left:
+                g = up
                 tb = _TB_UP
-            lf = left + GAP
-            if lf > val:
-                val = lf
+            else:
+                g = left
                 tb = _TB_LEFT
-            cur[t] = val
+            if g >= diag:
+                val = g
+            else:
+                val = diag
+                tb = _TB_DIAG
+            if i == m:  # free end gap along the last row of s1
+                fr = cur[t]
+                if fr > val:
+                    val = fr
+                    tb = _TB_LEFT
+                elif fr == val and tb == _TB_DIAG:
+                    tb = _TB_LEFT
+            if j == n:  # free end gap along the last column of s2
+                fr = prev[t + 2]
+                if fr > val:
+                    val = fr
+                    tb = _TB_UP
+                elif fr == val and tb != _TB_UP:
+                    tb = _TB_UP
+            cur[t + 1] = val
             tbuf[i, t] = tb
-            left = val
         tmp = prev
         prev = cur
         cur = tmp
-        tn = n - i + band
-        if 0 <= tn < w and prev[tn] > lc_best:
-            lc_best = prev[tn]
-            lc_row = i
-    best = NEG
-    bi = -1
-    bj = -1
-    tc = n - m + band
-    if 0 <= tc < w and prev[tc] > NEG:
-        best = prev[tc]
-        bi = m
-        bj = n
-    for t in range(w):
-        j = m + t - band
-        if 0 <= j <= n and prev[t] > best:
-            best = prev[t]
-            bi = m
-            bj = j
-    if lc_best > best:
-        best = lc_best
-        bi = lc_row
-        bj = n
-    if bi < 0:
+    tc = n - m - lo
+    best = prev[tc + 1]
+    if best <= NEG:
         return NEG, -1, -1
     nsub = 0
     nind = 0
-    i = bi
-    j = bj
-    while i > 0 and j > 0:
-        tb = tbuf[i, j - i + band]
+    i = m
+    j = n
+    while i > 0 or j > 0:
+        tb = tbuf[i, j - i - lo] if i > 0 else _TB_LEFT
+        if j == 0:
+            tb = _TB_UP
         if tb == _TB_DIAG:
-            if a[i - 1] != b[j - 1]:
-                sub_pos[nsub] = j - 1
-                sub_from[nsub] = a[i - 1]
-                sub_to[nsub] = b[j - 1]
+            x = s1[i - 1]
+            y = s2[j - 1]
+            if x != y:
+                if swap:  # s1 is the read
+                    sub_pos[nsub] = i - 1
+                    sub_from[nsub] = y
+                    sub_to[nsub] = x
+                else:
+                    sub_pos[nsub] = j - 1
+                    sub_from[nsub] = x
+                    sub_to[nsub] = y
                 nsub += 1
             i -= 1
             j -= 1
         elif tb == _TB_UP:
-            nind += 1
+            if 0 < i < m and 0 < j < n:
+                nind += 1
             i -= 1
-        else:
-            nind += 1
+        elif tb == _TB_LEFT:
+            if 0 < i < m and 0 < j < n:
+                nind += 1
             j -= 1
+        else:
+            return NEG, -1, -1
     for k in range(nsub // 2):
         t1 = sub_pos[k]
         sub_pos[k] = sub_pos[nsub - 1 - k]
@@ -236,7 +259,7 @@ def compare_centre(
     spos = np.empty(cap, np.int16)
     sfrm = np.empty(cap, np.uint8)
     sto = np.empty(cap, np.uint8)
-    tband = np.empty((max_len + 1, 2 * band + 1), np.uint8)
+    tband = np.empty((max_len + 1, 2 * band + 1 + max_len), np.uint8)
     tp = np.empty(max_len + 1, np.int16)
     tf = np.empty(max_len + 1, np.uint8)
     tt = np.empty(max_len + 1, np.uint8)
