@@ -349,11 +349,17 @@ def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
                  "coverage": coverage, "threads": threads},
         seeds={"hsp": seed},
         timings={"function": time.perf_counter() - t0, **result.timings},
-        extra={"route": result.route, "traits": list(result.predictions),
-               "pathway_map": result.pathway_map},
+        extra=_result_extra(result),
         outputs=outputs,
     )
     return out_dir
+
+
+def _result_extra(result: Any) -> dict[str, Any]:
+    return {"route": result.route, "traits": list(result.predictions),
+            "pathway_map": result.pathway_map, "unplaced": list(result.unplaced),
+            "excluded_nsti": sorted({a for m in result.metagenomes.values()
+                                     for a in m.excluded_nsti})}
 
 
 def reference_pathway_specs(ref: Any) -> list[Any]:
@@ -418,3 +424,192 @@ def write_function_outputs(result: Any, out_dir: Path) -> list[Path]:
             abun = add_descriptions(abun, result.pathway_descriptions)
         outputs.append(_write_tsv(abun, out_dir / "pathway-abundance.tsv", index_label="pathway"))
     return outputs
+
+
+# --- inside `microtrial run` -----------------------------------------------------------
+DEFAULT_PATHWAYS_OF_INTEREST = ("ASPASN-PWY", "ASPARAGINESYN-PWY", "LEUSYN-PWY",
+                                "BRANCHED-CHAIN-AA-SYN-PWY", "CENTFERM-PWY", "PWY-5676",
+                                "P162-PWY")
+STAT_METHODS = ("aldex", "lmm", "paired-wilcoxon")
+"""Differential methods for predicted functions: ALDEx2-style CLR tests on the rounded
+predicted abundances (as commonly done with PICRUSt2 output), the linear mixed model and
+the paired Wilcoxon test (each where it applies to a comparison's kind)."""
+DIFF_COLUMNS = ["feature", "description", "comparison", "contrast", "method", "effect",
+                "effect_type", "p_value", "q_value"]
+ASSOC_COLUMNS = ["feature", "measure", "method", "rho", "p_value", "q_value", "n"]
+
+
+def _stat_tables(result: Any) -> dict[str, pd.DataFrame]:
+    """Function tables that go through the statistics: MetaCyc pathways, then the trait
+    metagenomes with few enough features (CAZy; EC/KO are summarised by the pathways)."""
+    tables: dict[str, pd.DataFrame] = {}
+    if result.pathways is not None and len(result.pathways.abundance):
+        tables["pathway"] = result.pathways.abundance
+    for trait, meta in result.metagenomes.items():
+        if len(meta.unstratified) <= 1000:
+            tables[trait] = meta.unstratified
+    return tables
+
+
+def _descriptions_for(result: Any) -> dict[str, str]:
+    return dict(result.pathway_descriptions or {})
+
+
+def function_differential(tables: dict[str, pd.DataFrame], metadata: Path, work: Path, *,
+                          comparisons: Any, descriptions: dict[str, str],
+                          min_prevalence: float, seed: int) -> pd.DataFrame:
+    """Run the differential stage on each function table (features x samples, rounded to
+    whole numbers) and gather the results as ``function-differential.tsv`` rows."""
+    from microtrial.pipeline.differential import differential_stage
+
+    rows = []
+    for kind, df in tables.items():
+        tdir = work / f"differential-{kind}"
+        tpath = work / f"{kind}-table.tsv"
+        counts = df.round().clip(lower=0).astype("int64")
+        counts = counts.loc[counts.sum(axis=1) > 0]
+        if counts.shape[0] < 2:
+            continue
+        counts.to_csv(tpath, sep="\t", index_label="#OTU ID")
+        try:
+            summary = differential_stage(tpath, metadata, tdir, comparisons=comparisons,
+                                         ranks=("asv",), methods=STAT_METHODS,
+                                         min_prevalence=min_prevalence, seed=seed, threads=1)
+        except InputError as exc:
+            log.warning("function differential (%s) skipped: %s", kind, exc)
+            continue
+        for f in summary.files:
+            name = Path(f).name
+            if not name.startswith("differential-") or name in ("differential-consensus.tsv",
+                                                                   "differential-guilds.tsv"):
+                continue
+            method = name[len("differential-"):-len(".tsv")]
+            res = pd.read_csv(f, sep="\t", dtype={"feature": str})
+            if res.empty:
+                continue
+            out = pd.DataFrame({
+                "feature": res["feature"],
+                "description": [descriptions.get(x, "") for x in res["feature"]],
+                "comparison": res["contrast"],
+                "contrast": res["test_level"].astype(str) + " vs " + res["reference_level"].astype(str),
+                "method": method, "effect": res["effect"], "effect_type": res["effect_type"],
+                "p_value": res["p_value"], "q_value": res["q_value"],
+            })
+            out.insert(1, "table", kind)
+            rows.append(out)
+    if not rows:
+        return pd.DataFrame(columns=["feature", "table", *DIFF_COLUMNS[1:]])
+    return pd.concat(rows, ignore_index=True)
+
+
+def function_associations(tables: dict[str, pd.DataFrame], metadata: Path, work: Path, *,
+                          subject: str, time_column: str, baseline: str, followup: str,
+                          clinical: Path | None, immune: Path | None, metabolites: Path | None,
+                          min_prevalence: float) -> pd.DataFrame:
+    """Spearman, repeated-measures and change-vs-change correlations of each function with
+    the clinical, immune and metabolite measures (the associations stage on the function
+    tables), as ``function-associations.tsv`` rows."""
+    from microtrial.pipeline.associations import associations_stage
+
+    rows = []
+    for kind, df in tables.items():
+        tdir = work / f"associations-{kind}"
+        tpath = work / f"{kind}-assoc-table.tsv"
+        df.to_csv(tpath, sep="\t", index_label="#OTU ID")
+        try:
+            summary = associations_stage(
+                tdir, table=tpath, metadata=metadata, subject=subject, time=time_column,
+                clinical=clinical, immune=immune, metabolites=metabolites, ranks=("asv",),
+                baseline=baseline, followup=followup, min_prevalence=min_prevalence)
+        except InputError as exc:
+            log.warning("function associations (%s) skipped: %s", kind, exc)
+            continue
+        for name, f in summary.files.items():
+            if "matrix" in name:
+                continue
+            res = pd.read_csv(f, sep="\t", dtype={"feature": str})
+            if res.empty:
+                continue
+            out = res[[c for c in ASSOC_COLUMNS if c in res.columns]].copy()
+            out["measure_type"] = name.split("-")[1]
+            out.insert(1, "table", kind)
+            rows.append(out)
+    if not rows:
+        return pd.DataFrame(columns=["feature", "table", *ASSOC_COLUMNS[1:], "measure_type"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def function_study_stage(
+    out_dir: Path, *, table: Path, metadata: Path, comparisons: Any,
+    sequences: Path | None = None, taxonomy: Path | None = None,
+    reference: Path | None = None, pathways_of_interest: Iterable[str] = DEFAULT_PATHWAYS_OF_INTEREST,
+    max_nsti: float = 2.0, hsp_method: str = "mp", minpath: bool = True, gap_fill: bool = True,
+    subject: str | None = None, time_column: str | None = None, baseline: str | None = None,
+    followup: str | None = None, clinical: Path | None = None, immune: Path | None = None,
+    metabolites: Path | None = None, min_prevalence: float = 0.1, seed: int = 0,
+    threads: int = 1, progress: ProgressCallback | None = None,
+) -> Path:
+    """The function stage of ``microtrial run``: predictions (reference or genus route),
+    then the differential tests and associations of the predicted functions."""
+    import tempfile
+
+    from microtrial.function import run_function
+
+    t0 = time.perf_counter()
+    counts = read_abundance_table(table)
+    seqs = tax = ref = None
+    specs: list[Any] = []
+    if reference is not None:
+        from microtrial.function import load_reference
+        from microtrial.io.fasta import read_fasta
+
+        if sequences is None:
+            raise InputError("function.reference", "needs the ASV sequences (reads or sequences:)")
+        ref = load_reference(reference)
+        seqs = read_fasta(sequences, as_dna=True)
+        specs = reference_pathway_specs(ref)
+    else:
+        if taxonomy is None:
+            raise InputError("function", "the embedded genus table needs a taxonomy (taxonomy: "
+                                         "or taxonomy_file:)")
+        from microtrial.io.taxonomy import read_taxonomy
+
+        tax = read_taxonomy(taxonomy)
+    result = run_function(counts, sequences=seqs, reference=ref, taxonomy=tax,
+                          pathway_specs=specs, max_nsti=max_nsti, hsp_method=hsp_method,
+                          minpath=minpath, gap_filling=gap_fill, threads=threads, seed=seed,
+                          progress=progress)
+    tables = _stat_tables(result)
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="microtrial-function-") as tmp:
+        diff = function_differential(tables, metadata, Path(tmp), comparisons=comparisons,
+                                     descriptions=_descriptions_for(result),
+                                     min_prevalence=min_prevalence, seed=seed)
+        assoc = None
+        if subject and time_column and baseline and followup and any(
+                x is not None for x in (clinical, immune, metabolites)):
+            assoc = function_associations(
+                tables, metadata, Path(tmp), subject=subject, time_column=time_column,
+                baseline=baseline, followup=followup, clinical=clinical, immune=immune,
+                metabolites=metabolites, min_prevalence=min_prevalence)
+    t_stats = time.perf_counter() - t1
+    start_output(out_dir, command="function")
+    outputs = write_function_outputs(result, out_dir)
+    outputs.append(_write_tsv(diff, out_dir / "function-differential.tsv", index=False))
+    if assoc is not None:
+        outputs.append(_write_tsv(assoc, out_dir / "function-associations.tsv", index=False))
+    interest = [p for p in pathways_of_interest]
+    found = ([p for p in interest if p in result.pathways.abundance.index]
+             if result.pathways is not None else [])
+    write_run_info(
+        out_dir, command="function",
+        options={"reference": reference, "max_nsti": max_nsti, "hsp_method": hsp_method,
+                 "minpath": minpath, "gap_fill": gap_fill, "min_prevalence": min_prevalence,
+                 "methods": list(STAT_METHODS)},
+        seeds={"function": seed},
+        timings={"function": time.perf_counter() - t0, "statistics": t_stats, **result.timings},
+        extra={**_result_extra(result), "pathways_of_interest": interest,
+               "pathways_of_interest_found": found, "stat_tables": list(tables)},
+        outputs=outputs,
+    )
+    return out_dir

@@ -251,7 +251,7 @@ def build_study(parsed: Parsed, metadata: Any = None) -> Study:
         reads=s["reads"], table=s["table"], sequences=s["sequences"],
         taxonomy_file=s["taxonomy_file"], tree_file=s["tree_file"], taxonomy=taxonomy,
         tree=tree, comparisons=comparisons, clinical=s["clinical"], immune=s["immune"],
-        metabolites=s["metabolites"], options=s["options"],
+        metabolites=s["metabolites"], options=s["options"], function=s.get("function"),
     )
 
 

@@ -231,6 +231,20 @@ class ComparisonSpec(_Frozen):
         return self
 
 
+class FunctionSettings(_Frozen):
+    """Predicted functions (``function:``): a PICRUSt2 reference folder, or none for the
+    embedded genus table; the pathways the report shows first."""
+
+    reference: StudyPath | None = None
+    pathways_of_interest: tuple[Annotated[str, Field(min_length=1)], ...] = (
+        "ASPASN-PWY", "ASPARAGINESYN-PWY", "LEUSYN-PWY", "BRANCHED-CHAIN-AA-SYN-PWY",
+        "CENTFERM-PWY", "PWY-5676", "P162-PWY")
+    max_nsti: float = Field(default=2.0, gt=0)
+    hsp_method: Literal["mp", "emp_prob", "pic", "scp", "subtree_average"] = "mp"
+    minpath: bool = True
+    gap_fill: bool = True
+
+
 class Options(_Frozen):
     """Analysis options shared by the stages."""
 
@@ -268,6 +282,7 @@ class StudySpec(_Frozen):
     clinical: ClinicalSettings | None = None
     immune: StudyPath | None = None
     metabolites: StudyPath | None = None
+    function: FunctionSettings | None = Field(default_factory=FunctionSettings)
     options: Options = Field(default_factory=Options)
 
     @field_validator("tree", mode="before")
@@ -303,3 +318,4 @@ class Study(_Frozen):
     immune: Path | None
     metabolites: Path | None
     options: Options
+    function: FunctionSettings | None = None
