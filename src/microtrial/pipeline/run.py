@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int], None]
 
-STAGES = ("denoise", "classify", "tree", "clinical", "diversity", "differential", "associations", "report")
+STAGES = ("denoise", "classify", "tree", "clinical", "diversity", "differential", "associations",
+          "function", "report")
 
 
 @dataclass
@@ -298,6 +299,42 @@ def _stages(study: Any, study_path: Path, engine: Engine, n_threads: int,
                     "comparison or single other level of the time column")
     else:
         engine.skip("associations", "no clinical, immune or metabolite measures, or no time column")
+
+    # ---- predicted functions (PICRUSt2 reference, or the embedded genus table) --------
+    fn = getattr(study, "function", None)
+    if fn is not None and (fn.reference is not None or taxonomy_path is not None):
+        from microtrial.pipeline.function import function_study_stage
+
+        fn_followup = study.clinical.followup if study.clinical else _followup_level(study)
+        fn_opts = {"pathways_of_interest": list(fn.pathways_of_interest), "max_nsti": fn.max_nsti,
+                   "hsp_method": fn.hsp_method, "minpath": fn.minpath, "gap_fill": fn.gap_fill,
+                   "comparisons": _plain(list(study.comparisons)), "subject": design.subject,
+                   "time": design.time.column if design.time is not None else None,
+                   "baseline": (study.clinical.baseline if study.clinical else
+                                design.time.reference if design.time is not None else None),
+                   "followup": fn_followup, "min_prevalence": opts.min_prevalence, "seed": seed}
+        engine.run(
+            "function",
+            lambda sd: function_study_stage(
+                sd, table=table_path, metadata=metadata_path, comparisons=study.comparisons,
+                sequences=seqs_path, taxonomy=taxonomy_path, reference=fn.reference,
+                pathways_of_interest=fn.pathways_of_interest, max_nsti=fn.max_nsti,
+                hsp_method=fn.hsp_method, minpath=fn.minpath, gap_fill=fn.gap_fill,
+                subject=design.subject, time_column=fn_opts["time"],
+                baseline=fn_opts["baseline"], followup=fn_followup,
+                clinical=study.clinical.table if study.clinical else None, immune=study.immune,
+                metabolites=study.metabolites, min_prevalence=opts.min_prevalence, seed=seed,
+                threads=n_threads, progress=progress),
+            inputs={"table": table_path, "metadata": metadata_path, "sequences": seqs_path,
+                    "taxonomy": taxonomy_path, "reference": fn.reference,
+                    "clinical": study.clinical.table if study.clinical else None,
+                    "immune": study.immune, "metabolites": study.metabolites},
+            options=fn_opts,
+        )
+    elif fn is None:
+        engine.skip("function", "function: none in the study file")
+    else:
+        engine.skip("function", "no PICRUSt2 reference and no taxonomy for the genus table")
 
     # ---- report -------------------------------------------------------------------------
     sources = {"metadata.tsv": study.metadata, "immune.tsv": study.immune,
