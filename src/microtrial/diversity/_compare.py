@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 TEST_COLUMNS = ["comparison", "index", "test", "n_test", "n_reference", "statistic", "effect",
                 "ci_low", "ci_high", "p_value", "q_value"]
+#: with designs beyond two levels (:func:`design_tests`) a ``term`` column names the tested
+#: term (e.g. ``treatment:week``, ``week:trend``, ``group:a-vs-b``)
+DESIGN_TEST_COLUMNS = [*TEST_COLUMNS, "term"]
 
 
 def comparison_samples(
@@ -26,14 +29,24 @@ def comparison_samples(
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Rows of ``metadata`` a comparison uses, and the samples it has to drop (id -> reason).
 
-    For paired comparisons only subjects with exactly one sample at each level are kept.
+    For paired and interaction comparisons only subjects with exactly one sample at each
+    level (of ``column``) are kept; for longitudinal ones every subject, with one sample per
+    time point.
     """
-    for col in [comparison.column, *comparison.where, *([comparison.subject] if comparison.subject else [])]:
+    for col in comparison.columns:
         if col not in metadata.columns:
             raise AnalysisError(f"comparison '{comparison.name}': no metadata column '{col}'")
     md = comparison.samples(metadata)
     dropped: dict[str, str] = {}
-    if comparison.kind == "paired":
+    if comparison.kind == "longitudinal":
+        if comparison.subject is None:
+            raise AnalysisError(f"longitudinal comparison '{comparison.name}' needs a subject column")
+        dup = md.duplicated(subset=[comparison.subject, comparison.column])
+        for sid in md.index[dup]:
+            dropped[str(sid)] = (f"{comparison.name}: a second sample of its subject at "
+                                 f"{md.at[sid, comparison.column]!s}")
+        return md[~dup], dropped
+    if comparison.kind in ("paired", "interaction"):
         if comparison.subject is None:
             raise AnalysisError(f"paired comparison '{comparison.name}' needs a subject column")
         lev = md[comparison.column].astype(str)
@@ -41,7 +54,7 @@ def comparison_samples(
         for lv in comparison.levels:
             if lv not in counts.columns:
                 counts[lv] = 0
-        ok = (counts[list(comparison.levels)] == 1).all(axis=1)
+        ok = (counts[list(comparison.levels[:2])] == 1).all(axis=1)
         bad = set(counts.index[~ok])
         for sid, subj in md[comparison.subject].astype(str).items():
             if subj in bad:
@@ -236,3 +249,249 @@ def pairwise_permanova(
                                       "p_value", "permutations"])
     out["q_value"] = bh(out["p_value"].to_numpy()) if len(out) else []
     return out
+
+
+# --------------------------------------------------------------------------- designs
+# between with 3+ levels, longitudinal and interaction comparisons (docs/study-file.md)
+
+
+def _row(comp: Comparison, index: str, test: str, term: str, **values: float) -> dict:
+    row = {"comparison": comp.name, "index": index, "test": test, "term": term,
+           "n_test": np.nan, "n_reference": np.nan, "statistic": np.nan, "effect": np.nan,
+           "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan}
+    row.update(values)
+    return row
+
+
+def _lmm_rows(values: np.ndarray, x: np.ndarray, subjects: np.ndarray,
+              tested: list[tuple[str, int]]) -> list[tuple[str, float, float, float, float, int]]:
+    """REML random-intercept fit (differential's, checked against lme4); per tested column:
+    label, estimate, t, p, SE, df (min(N - p, S - 1), as the feature models)."""
+    from scipy import stats as st
+
+    from microtrial.differential._lmm import random_intercept_fit
+
+    beta, se, _ = random_intercept_fit(values[:, None], x, subjects)
+    n, p = x.shape
+    df = max(min(n - p, len(np.unique(subjects)) - 1), 1)
+    out = []
+    for label, j in tested:
+        b, s_ = float(beta[j, 0]), float(se[j, 0])
+        t = b / s_ if s_ > 0 else np.nan
+        out.append((label, b, t, float(2 * st.t.sf(abs(t), df)) if s_ > 0 else np.nan, s_, df))
+    return out
+
+
+def _ci(b: float, se: float, df: int) -> tuple[float, float]:
+    from scipy import stats as st
+
+    h = float(st.t.ppf(0.975, df)) * se
+    return b - h, b + h
+
+
+def _nested_lmm(df: pd.DataFrame, formula: str, term: str, random: Sequence[str]
+                ) -> tuple[float, float, float, float, float] | None:
+    """statsmodels MixedLM with the random intercepts of ``random`` (e.g. cage) and of
+    subject within them (variance components); estimate, t, p, CI of ``term``."""
+    import statsmodels.formula.api as smf
+
+    outer = random[0]
+    vc = {"subject": "0 + C(subject)"}
+    for extra in random[1:]:
+        vc[extra] = f"0 + C({extra})"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = smf.mixedlm(formula, df, groups=df[outer], re_formula="1",
+                              vc_formula=vc).fit(reml=True)
+        ci = fit.conf_int().loc[term]
+        return (float(fit.params[term]), float(fit.tvalues[term]), float(fit.pvalues[term]),
+                float(ci.iloc[0]), float(ci.iloc[1]))
+    except (ValueError, np.linalg.LinAlgError, KeyError) as exc:
+        log.warning("mixed model with random %s failed: %s", ", ".join(random), exc)
+        return None
+
+
+def design_tests(
+    alpha: pd.DataFrame, distances: dict[str, pd.DataFrame], metadata: pd.DataFrame,
+    comparison: Comparison, *, covariates: Sequence[str] = (), permutations: int = 999,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, list[dict], list[pd.DataFrame]]:
+    """Alpha and beta tests of a ``between`` comparison with more than two levels, a
+    ``longitudinal`` or an ``interaction`` comparison.
+
+    ``metadata`` holds the comparison's samples (:func:`comparison_samples`). Returns the
+    alpha test rows (``DESIGN_TEST_COLUMNS``; ``term`` names the tested term), PERMANOVA rows
+    (``comparison, metric, term, df, pseudo_F, R2, p_value, permutations, strata, n``) and
+    pairwise PERMANOVA tables (``comparison, metric`` + :func:`pairwise_permanova`'s).
+
+    - ``between`` (3+ levels): Kruskal-Wallis over all levels, then Mann-Whitney for every
+      pair (BH across pairs); PERMANOVA over all levels, then for every pair (BH across
+      pairs, in ``q_value``).
+    - ``longitudinal``: LMM ``value ~ time (factor) + (1 | subject)`` per later time point
+      and the trend over the time points' ranks; Friedman's test over the complete
+      subjects; PERMANOVA of time with permutations within subject.
+    - ``interaction``: LMM ``value ~ by * column + (1 | subject)`` (the interaction
+      estimate: test arm's change minus reference arm's change), with ``random`` columns
+      (e.g. cage) a second fit with their random intercepts and subjects nested in them;
+      the difference-in-change Mann-Whitney test; PERMANOVA ``by + column + by:column`` on
+      the subjects sampled at both time points, whole subjects permuted between arms and
+      time within subject (vegan ``how(plots = Plots(subject, "free"), within =
+      Within("free"))``).
+
+    ANOSIM and PERMDISP test one factor between groups; they are not run for these
+    comparisons (one log line says so).
+    """
+    from microtrial.diversity._stats import kruskal_wallis
+
+    comp = comparison
+    md = metadata.loc[metadata.index.isin(alpha.index)]
+    rows: list[dict] = []
+    perm: list[dict] = []
+    pairs: list[pd.DataFrame] = []
+    covs = [c for c in [*covariates, *comp.covariates] if c in md.columns and c != comp.column]
+    log.info("%s (%s): ANOSIM and PERMDISP test one factor and are not run", comp.name, comp.kind)
+    lev = md[comp.column].astype(str)
+    if comp.kind == "between":
+        for index in alpha.columns:
+            parts = [alpha.loc[lev.index[lev == lv], index].dropna().to_numpy() for lv in comp.levels]
+            h, p = kruskal_wallis(*parts)
+            rows.append(_row(comp, index, "kruskal-wallis", comp.column, statistic=h, p_value=p,
+                             n_test=float(sum(len(x) for x in parts))))
+            pair_rows = []
+            for la, lb in comp.pairs():
+                pc = Comparison(comp.name, "between", comp.column, (la, lb))
+                r = _rows_between(alpha[index], md, pc, index)
+                r["test"], r["term"] = "mann-whitney-pairwise", f"{comp.column}:{la}-vs-{lb}"
+                pair_rows.append(r)
+            rows.extend(pair_rows)
+        for m, dm in distances.items():
+            ids = list(md.index)
+            try:
+                res = permanova(dm.loc[ids, ids], md, [*covs, comp.column],
+                                permutations=permutations, seed=seed)
+            except AnalysisError as exc:
+                log.warning("PERMANOVA %s %s not run: %s", comp.name, m, exc)
+                continue
+            r0 = res[res["term"] == comp.column].iloc[0]
+            perm.append({"comparison": comp.name, "metric": m, "term": comp.column,
+                         "df": r0["df"], "pseudo_F": r0["pseudo_F"], "R2": r0["R2"],
+                         "p_value": r0["p_value"], "permutations": permutations, "strata": "",
+                         "n": len(ids)})
+            pw = pairwise_permanova(dm.loc[ids, ids], md, comp.column,
+                                    permutations=permutations, seed=seed)
+            pw.insert(0, "metric", m)
+            pw.insert(0, "comparison", comp.name)
+            pairs.append(pw)
+        return pd.DataFrame(rows, columns=DESIGN_TEST_COLUMNS), perm, pairs
+    if comp.subject is None:
+        raise AnalysisError(f"{comp.kind} comparison '{comp.name}' needs a subject column")
+    subj = md[comp.subject].astype(str)
+    if comp.kind == "longitudinal":
+        times = [lv for lv in comp.levels if (lev == lv).any()]
+        rank = lev.map({lv: i for i, lv in enumerate(times)}).to_numpy(dtype=float)
+        one = np.ones(len(md))
+        x_f = np.column_stack([one] + [(lev == lv).to_numpy(dtype=float) for lv in times[1:]])
+        x_t = np.column_stack([one, rank])
+        wide_all = None
+        for index in alpha.columns:
+            v = alpha.loc[md.index, index].to_numpy(dtype=float)
+            ok = np.isfinite(v)
+            fits = _lmm_rows(v[ok], x_f[ok], subj.to_numpy()[ok],
+                             [(lv, i + 1) for i, lv in enumerate(times[1:])])
+            fits += _lmm_rows(v[ok], x_t[ok], subj.to_numpy()[ok], [("trend", 1)])
+            for label, b, t, p, se, df in fits:
+                lo, hi = _ci(b, se, df)
+                rows.append(_row(comp, index, "lmm", f"{comp.column}:{label}", statistic=t,
+                                 effect=b, ci_low=lo, ci_high=hi, p_value=p,
+                                 n_test=float(((lev == label).to_numpy() & ok).sum())
+                                 if label != "trend" else float(ok.sum()),
+                                 n_reference=float(((lev == times[0]).to_numpy() & ok).sum())))
+            wide_all = pd.DataFrame({"s": subj, "t": lev, "v": v}).pivot_table(
+                index="s", columns="t", values="v", aggfunc="first")
+            wide = wide_all.reindex(columns=times).dropna()
+            if len(times) >= 3 and len(wide) >= 2:
+                from scipy.stats import friedmanchisquare
+
+                st_, p = friedmanchisquare(*[wide[t_].to_numpy() for t_ in times])
+                rows.append(_row(comp, index, "friedman", comp.column, statistic=float(st_),
+                                 p_value=float(p), n_test=float(len(wide)),
+                                 effect=float(np.median(wide[times[-1]] - wide[times[0]]))))
+        for m, dm in distances.items():
+            ids = list(md.index)
+            try:
+                res = permanova(dm.loc[ids, ids], md, [*covs, comp.column], strata=comp.subject,
+                                permutations=permutations, seed=seed)
+            except AnalysisError as exc:
+                log.warning("PERMANOVA %s %s not run: %s", comp.name, m, exc)
+                continue
+            r0 = res[res["term"] == comp.column].iloc[0]
+            perm.append({"comparison": comp.name, "metric": m, "term": comp.column,
+                         "df": r0["df"], "pseudo_F": r0["pseudo_F"], "R2": r0["R2"],
+                         "p_value": r0["p_value"], "permutations": permutations,
+                         "strata": comp.subject, "n": len(ids)})
+        return pd.DataFrame(rows, columns=DESIGN_TEST_COLUMNS), perm, pairs
+    # interaction
+    assert comp.by is not None
+    arm = md[comp.by].astype(str)
+    test_t, ref_t = comp.levels[0], comp.levels[1]
+    test_a, ref_a = comp.by_levels[0], comp.by_levels[1]
+    t_ind = (lev == test_t).to_numpy(dtype=float)
+    a_ind = (arm == test_a).to_numpy(dtype=float)
+    x = np.column_stack([np.ones(len(md)), t_ind, a_ind, t_ind * a_ind])
+    term = comp.term
+    for index in alpha.columns:
+        v = alpha.loc[md.index, index].to_numpy(dtype=float)
+        ok = np.isfinite(v)
+        (_, b, t, p, se, df), = _lmm_rows(v[ok], x[ok], subj.to_numpy()[ok], [("ix", 3)])
+        lo, hi = _ci(b, se, df)
+        n_t, n_r = int(a_ind[ok].sum()), int((1 - a_ind[ok]).sum())
+        rows.append(_row(comp, index, "lmm", term, statistic=t, effect=b, ci_low=lo,
+                         ci_high=hi, p_value=p, n_test=n_t, n_reference=n_r))
+        if comp.random:
+            frame = pd.DataFrame({"value": v, "t": t_ind, "a": a_ind, "subject": subj.to_numpy()})
+            for r_ in comp.random:
+                frame[r_] = md[r_].astype(str).to_numpy()
+            nested = _nested_lmm(frame[ok], "value ~ a * t", "a:t", list(comp.random))
+            if nested is not None:
+                b2, t2, p2, lo2, hi2 = nested
+                rows.append(_row(comp, index, f"lmm+{'+'.join(comp.random)}", term,
+                                 statistic=t2, effect=b2, ci_low=lo2, ci_high=hi2, p_value=p2,
+                                 n_test=n_t, n_reference=n_r))
+        wide = pd.DataFrame({"s": subj, "t": lev, "v": v}).pivot_table(
+            index="s", columns="t", values="v", aggfunc="first")
+        if test_t in wide and ref_t in wide:
+            change = (wide[test_t] - wide[ref_t]).dropna()
+            arm_of = arm.groupby(subj).first()
+            ct = change[arm_of.reindex(change.index) == test_a].to_numpy()
+            cr = change[arm_of.reindex(change.index) == ref_a].to_numpy()
+            if ct.size >= 2 and cr.size >= 2:
+                mw = mann_whitney(ct, cr)
+                rows.append(_row(comp, index, "change-mann-whitney", term, statistic=mw.statistic,
+                                 effect=float(ct.mean() - cr.mean()), ci_low=mw.ci_low,
+                                 ci_high=mw.ci_high, p_value=mw.p_value, n_test=ct.size,
+                                 n_reference=cr.size))
+                for a_, ch in ((test_a, ct), (ref_a, cr)):
+                    rows.append(_row(comp, index, "change-in-arm", f"{comp.column}|{comp.by}={a_}",
+                                     effect=float(ch.mean()), n_test=ch.size,
+                                     p_value=wilcoxon_signed_rank(ch, np.zeros_like(ch)).p_value
+                                     if np.any(ch != 0) else np.nan))
+    counts = pd.crosstab(subj, lev)
+    complete = counts.index[(counts.reindex(columns=[test_t, ref_t], fill_value=0) == 1).all(axis=1)]
+    ids = list(md.index[subj.isin(complete)])
+    pmd = md.loc[ids].copy()
+    pmd[comp.by] = pmd[comp.by].astype(str)
+    pmd[comp.column] = pmd[comp.column].astype(str)
+    for m, dm in distances.items():
+        try:
+            res = permanova(dm.loc[ids, ids], pmd, [*covs, comp.by, comp.column, term],
+                            plots=comp.subject, permutations=permutations, seed=seed)
+        except AnalysisError as exc:
+            log.warning("PERMANOVA %s %s not run: %s", comp.name, m, exc)
+            continue
+        for _, r0 in res[res["term"].isin([comp.by, comp.column, term])].iterrows():
+            perm.append({"comparison": comp.name, "metric": m, "term": r0["term"],
+                         "df": r0["df"], "pseudo_F": r0["pseudo_F"], "R2": r0["R2"],
+                         "p_value": r0["p_value"], "permutations": permutations,
+                         "strata": f"plots:{comp.subject}", "n": len(ids)})
+    return pd.DataFrame(rows, columns=DESIGN_TEST_COLUMNS), perm, pairs

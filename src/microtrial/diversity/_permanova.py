@@ -168,7 +168,7 @@ def _quad_forms(g: np.ndarray, bases: list[np.ndarray], perms: np.ndarray, chunk
 def permanova(
     distance: pd.DataFrame, metadata: pd.DataFrame, terms: Sequence[str], *,
     by: str = "terms", strata: str | None = None, permutations: int = 999, seed: int = 0,
-    plots: str | None = None,
+    plots: str | None = None, within: bool = True,
 ) -> pd.DataFrame:
     """Multi-term PERMANOVA on a distance matrix, as vegan ``adonis2``.
 
@@ -189,7 +189,9 @@ def permanova(
         Metadata column of whole plots (e.g. subject, in a treatment-by-time design): whole
         plots are permuted with each other and samples within each plot
         (:func:`plot_permutations`; vegan's ``how(plots = Plots(strata, type = "free"),
-        within = Within("free"))``). Not together with ``strata``.
+        within = Within("free"))``; with ``within=False`` samples keep their place within
+        the plot, ``Within("none")``). Not together with ``strata``.
+    within : bool
     permutations : int
     seed : int
 
@@ -265,7 +267,7 @@ def permanova(
     with np.errstate(divide="ignore", invalid="ignore"):
         f0 = (ss / dfs) / (ss_res / r)
     if plots:
-        perms = plot_permutations(md[plots].tolist(), permutations, seed=seed)
+        perms = plot_permutations(md[plots].tolist(), permutations, within=within, seed=seed)
     else:
         perms = permutation_matrix(n, permutations, strata=md[strata].tolist() if strata else None,
                                    seed=seed)

@@ -52,7 +52,7 @@ from microtrial.diversity import (
     rarefy,
 )
 from microtrial.diversity._beta import PHYLOGENETIC
-from microtrial.diversity._compare import TEST_COLUMNS
+from microtrial.diversity._compare import TEST_COLUMNS, design_tests
 from microtrial.errors import AnalysisError, InputError, MicrotrialError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.feature_table import read_table
@@ -319,6 +319,15 @@ def diversity_stage(
             comps.append((comp, cmd))
     for ci, (comp, cmd) in enumerate(comps):
         prog("comparisons", ci, len(comps))
+        if comp.kind in ("longitudinal", "interaction") or len(comp.levels) > 2:
+            # designs beyond two levels: microtrial.diversity.design_tests (H14)
+            t_df, p_rows, p_pairs = design_tests(alpha.loc[cmd.index], dms, cmd, comp,
+                                                 covariates=covariates,
+                                                 permutations=permutations, seed=seed)
+            test_rows.append(t_df)
+            perm_rows.extend(p_rows)
+            pair_rows.extend(p_pairs)
+            continue
         test_rows.append(alpha_tests(alpha.loc[cmd.index], cmd, [comp]))
         if comp.kind == "paired":
             test_rows.append(alpha_mixed_model(alpha, md, comp, covariates=covariates))
@@ -382,7 +391,9 @@ def diversity_stage(
         tests["q_value"] = np.nan
         for _, idx in tests.groupby(["comparison", "test"]).groups.items():
             tests.loc[idx, "q_value"] = bh(tests.loc[idx, "p_value"].to_numpy(dtype=float))
-    _write(tests[TEST_COLUMNS], out_dir / "diversity-tests.tsv", summary)
+    has_term = "term" in tests.columns and tests["term"].notna().any()  # designs (H14)
+    _write(tests[TEST_COLUMNS + (["term"] if has_term else [])], out_dir / "diversity-tests.tsv",
+           summary)
     _write(pd.DataFrame(perm_rows, columns=PERMANOVA_COLUMNS), out_dir / "permanova.tsv", summary)
     if pair_rows:
         _write(pd.concat(pair_rows, ignore_index=True), out_dir / "permanova-pairwise.tsv", summary)
