@@ -43,15 +43,15 @@ def test_complete_folder_has_no_warning(results: Path, tmp_path: Path,
     assert main(["report", str(results), "-o", str(out)]) == 0
     assert capsys.readouterr().err == ""
     page = (out / "report.html").read_text()
-    assert "Incomplete" not in page and "Every output folder holds run-info.json" in page
+    assert "Incomplete results folder" not in page and "Every output folder holds run-info.json" in page
 
 
 def test_report_inside_a_running_run_is_not_flagged(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # microtrial run writes the report as its last stage, then its run-info.json
     path = write_report(results, results / ".staging" / "report", finishing_run=True)
-    assert "Incomplete" not in path.read_text()
+    assert "Incomplete results folder" not in path.read_text()
     assert capsys.readouterr().err == ""
-    assert "Incomplete" in write_report(results, results / "elsewhere").read_text()
+    assert "Incomplete results folder" in write_report(results, results / "elsewhere").read_text()
 
 
 def test_truth_folder_without_truth_files(results: Path, tmp_path: Path,

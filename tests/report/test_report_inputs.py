@@ -27,7 +27,7 @@ def test_missing_truth_folder(results, tmp_path, capsys):
 
 def test_good_tables_make_a_report(results, tmp_path):
     path = write_report(results, tmp_path / "rep")
-    assert path.exists() and (tmp_path / "rep" / "figures" / "alpha-by-group.png").exists()
+    assert path.exists() and (tmp_path / "rep" / "figures" / "alpha-shannon.png").exists()
 
 
 def test_ragged_alpha_table(results, tmp_path, capsys):

@@ -1,0 +1,199 @@
+"""The Summary (sentences from the findings the sections noted), the Methods paragraph
+(from the ``run-info.json`` of what actually ran) and the simulation-truth scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from microtrial.errors import InputError
+from microtrial.report._context import Context
+from microtrial.report._page import esc
+from microtrial.report._truth import score_against_truth
+
+REFERENCES = {
+    "dada2": "Callahan BJ et al. DADA2: high-resolution sample inference from Illumina amplicon data. "
+             "Nat Methods 2016;13:581-3.",
+    "cutadapt": "Martin M. Cutadapt removes adapter sequences from high-throughput sequencing reads. "
+                "EMBnet.journal 2011;17:10-2.",
+    "rdp": "Wang Q et al. Naive Bayesian classifier for rapid assignment of rRNA sequences into the new "
+           "bacterial taxonomy. Appl Environ Microbiol 2007;73:5261-7.",
+    "greengenes": "McDonald D et al. An improved Greengenes taxonomy with explicit ranks for ecological and "
+                  "evolutionary analyses of bacteria and archaea. ISME J 2012;6:610-8.",
+    "unifrac": "Lozupone C, Knight R. UniFrac: a new phylogenetic method for comparing microbial "
+               "communities. Appl Environ Microbiol 2005;71:8228-35.",
+    "permanova": "Anderson MJ. A new method for non-parametric multivariate analysis of variance. "
+                 "Austral Ecol 2001;26:32-46.",
+    "lefse": "Segata N et al. Metagenomic biomarker discovery and explanation. Genome Biol 2011;12:R60.",
+    "ancombc": "Lin H, Peddada SD. Analysis of compositions of microbiomes with bias correction. "
+               "Nat Commun 2020;11:3514.",
+    "aldex": "Fernandes AD et al. Unifying the analysis of high-throughput sequencing datasets: "
+             "characterizing RNA-seq, 16S rRNA gene sequencing and selective growth experiments by "
+             "compositional data analysis. Microbiome 2014;2:15.",
+    "bh": "Benjamini Y, Hochberg Y. Controlling the false discovery rate. J R Stat Soc B 1995;57:289-300.",
+    "imacs": "Rider LG et al. International consensus on preliminary definitions of improvement in adult "
+             "and juvenile myositis. Arthritis Rheum 2004;50:2281-90.",
+    "tis": "Aggarwal R et al. 2016 ACR/EULAR criteria for minimal, moderate, and major clinical response in "
+           "adult dermatomyositis and polymyositis. Arthritis Rheumatol 2017;69:898-910.",
+    "rmcorr": "Bakdash JZ, Marusich LR. Repeated measures correlation. Front Psychol 2017;8:456.",
+    "picrust2": "Douglas GM et al. PICRUSt2 for prediction of metagenome functions. Nat Biotechnol "
+                "2020;38:685-8.",
+    "nearing": "Nearing JT et al. Microbiome differential abundance methods produce different results "
+               "across 38 datasets. Nat Commun 2022;13:342.",
+}
+
+
+def methods(ctx: Context, *, complete: bool) -> None:
+    """A paragraph per stage that ran, with the options it used, then references."""
+    from microtrial import __version__
+
+    used: list[str] = []
+    paras: list[str] = []
+    den = ctx.run_info("denoise")
+    if den:
+        o = den.get("options", {})
+        tr = den.get("truncation", {})
+        primers = " and ".join(p for p in (o.get("primer_f"), o.get("primer_r")) if p)
+        paras.append(
+            f"Paired-end reads were processed with microtrial {den.get('microtrial_version', __version__)}"
+            + (f": primers ({primers}) were removed with cutadapt" if primers else "")
+            + f"; reads were truncated at {tr.get('trunc_len_f', o.get('trunc_len_f'))} (forward) and "
+            f"{tr.get('trunc_len_r', o.get('trunc_len_r'))} (reverse) nucleotides"
+            + (" (chosen automatically from the quality profiles)" if tr.get("automatic") else "")
+            + f", filtered to at most {o.get('max_ee')} expected errors, and denoised into amplicon "
+            f"sequence variants (ASVs) with a reimplementation of the DADA2 algorithm (pooling: "
+            f"{o.get('pool')}); pairs were merged with at least {o.get('min_overlap')} nt of overlap and "
+            f"chimeras removed ({'consensus' if o.get('chimeras', True) else 'not removed'}).")
+        used += ["dada2", "cutadapt"]
+    cl = ctx.run_info("classify")
+    if cl:
+        o = cl.get("options", {})
+        paras.append(
+            f"Taxonomy was assigned with a naive Bayesian classifier (k = {o.get('k', 8)}, "
+            f"{o.get('n_boot', 100)} bootstraps, minimum confidence {o.get('confidence')}) against the "
+            f"{o.get('reference', 'given')} reference.")
+        used += ["rdp"] + (["greengenes"] if str(o.get("reference", "")).startswith("greengenes") else [])
+    tree = ctx.run_info("tree")
+    if tree:
+        paras.append(f"A phylogeny of the ASVs was built by {tree.get('options', {}).get('method', 'the tree stage')}"
+                     f" ({tree.get('n_tips', '?')} tips).")
+    div = ctx.run_info("diversity")
+    if div:
+        o = div.get("options", {})
+        metrics = ", ".join(str(m).replace("_", " ") for m in o.get("metrics", []))
+        paras.append(
+            f"Samples were rarefied to {o.get('depth', o.get('rarefy'))} reads for diversity. Alpha "
+            "diversity (observed ASVs, Chao1, Shannon, Simpson, Faith's PD) was compared with the "
+            "Mann-Whitney U test between groups and the Wilcoxon signed-rank test within subjects. "
+            f"Beta diversity ({metrics}) was tested with PERMANOVA ({o.get('permutations', 999)} "
+            "permutations, restricted within subject for paired comparisons) and PERMDISP.")
+        used += ["permanova"] + (["unifrac"] if "unifrac" in metrics else [])
+    dif = ctx.run_info("differential")
+    if dif:
+        o = dif.get("options", {})
+        ms = [str(m) for m in o.get("methods", [])]
+        paras.append(
+            f"Differential abundance was tested with {', '.join(ms)} at the {', '.join(map(str, o.get('ranks', [])))} "
+            "levels; p-values were adjusted with the Benjamini-Hochberg procedure (q < 0.05), LEfSe used "
+            "|LDA| > 2, and taxa called by several methods are reported as the consensus.")
+        used += [m for m in ("lefse", "ancombc", "aldex") if m in ms] + ["bh", "nearing"]
+    if ctx.run_info("clinical"):
+        paras.append("Clinical response was scored with the IMACS definition of improvement and the 2016 "
+                     "ACR/EULAR total improvement score; response rates carry exact Clopper-Pearson 95% "
+                     "confidence intervals; immune measures were compared with the Wilcoxon signed-rank "
+                     "test (exact for small n).")
+        used += ["imacs", "tis"]
+    if ctx.run_info("associations"):
+        paras.append("Taxa, guilds and diversity were correlated with clinical, immune and metabolite "
+                     "measures with Spearman's rho (and repeated-measures correlation across visits), "
+                     "Benjamini-Hochberg adjusted within each table.")
+        used += ["rmcorr", "bh"]
+    if ctx.run_info("function"):
+        paras.append("Functions were predicted from the ASVs with a PICRUSt2-compatible workflow.")
+        used += ["picrust2"]
+    if not paras:
+        ctx.page.text("No stage left a run-info.json in logs/: the methods cannot be written from what ran.",
+                      cls="missing")
+    else:
+        refs = list(dict.fromkeys(used))
+        ctx.page.raw("<div class='methods' id='methods-text'>" + "".join(f"<p>{esc(p)}</p>" for p in paras)
+                     + "<p><b>References.</b></p><ol>" + "".join(f"<li>{esc(REFERENCES[r])}</li>" for r in refs)
+                     + "</ol></div>")
+        (ctx.page.out_dir / "tables").mkdir(exist_ok=True)
+        (ctx.page.out_dir / "methods.txt").write_text(
+            "\n\n".join(paras) + "\n\nReferences\n" + "\n".join(f"{i}. {REFERENCES[r]}" for i, r in
+                                                                 enumerate(refs, 1)) + "\n", encoding="utf-8")
+    _provenance(ctx, complete=complete)
+
+
+def _provenance(ctx: Context, *, complete: bool) -> None:
+    rows = []
+    for path in sorted((ctx.results / "logs").glob("*.run-info.json")):
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(path, f"not a readable run-info file ({exc})") from None
+        timings = info.get("timings_seconds") or {}
+        secs = timings.get("total") or sum(v for v in timings.values() if isinstance(v, int | float))
+        rows.append({"stage": path.name.split(".")[0], "command": info.get("command"),
+                     "microtrial": info.get("microtrial_version"), "seconds": round(float(secs or 0), 2),
+                     "seeds": json.dumps(info.get("seeds", {})), "finished": info.get("created")})
+    if rows:
+        ctx.page.table(pd.DataFrame(rows), "provenance", caption="Stages that ran (from logs/*.run-info.json).")
+    if complete:
+        ctx.page.text("Every output folder holds run-info.json with the versions, options and seeds used.")
+    else:
+        ctx.page.text("This results folder has no run-info.json: the versions, options and seeds of "
+                      "the run that wrote it are not recorded (see logs/ for the stages that finished).",
+                      cls="missing")
+
+
+def caveats(ctx: Context) -> None:
+    """Findings about what the analysis had to drop or could not do."""
+    dropped = ctx.read("dropped-samples.tsv")
+    if dropped is not None and len(dropped):
+        reasons = "; ".join(f"{r.iloc[0]} ({r.iloc[1]})" for _, r in dropped.head(3).iterrows())
+        ctx.note("sequencing", f"{len(dropped)} sample(s) were left out of some tests: {reasons}"
+                 f"{'...' if len(dropped) > 3 else ''}.", caveat=True)
+    div = ctx.run_info("diversity")
+    depth = div.get("options", {}).get("depth")
+    tracking = ctx.read("read-tracking.tsv", index_col=0)
+    if depth and tracking is not None and "non-chimeric" in tracking:
+        low = tracking[tracking["non-chimeric"] < float(depth)]
+        if len(low):
+            ctx.note("sequencing", f"{len(low)} sample(s) had fewer reads than the rarefaction depth "
+                     f"({int(depth):,}) and were left out of diversity.", caveat=True)
+    skipped = ctx.run_info("run").get("stages_skipped") or {}
+    for stage, why in skipped.items():
+        ctx.note("methods", f"The {stage} stage did not run: {why}.", caveat=True)
+
+
+def summary(ctx: Context, titles: dict[str, str]) -> str:
+    """The Summary's markup: one list item per finding, each linking to its section."""
+    items = []
+    for f in ctx.findings:
+        if f.anchor not in titles:
+            continue
+        cls = " class='caveat'" if f.caveat else ""
+        lead = "Caveat: " if f.caveat else ""
+        items.append(f"<li{cls}>{esc(lead + f.text)} <a href='#{f.anchor}'>({esc(titles[f.anchor])})</a></li>")
+    if not items:
+        return "<p class='note'>No result tables to summarise.</p>"
+    return "<ul class='summary'>" + "".join(items) + "</ul>"
+
+
+def truth(ctx: Context, truth_dir: Path) -> None:
+    import logging
+
+    scores = score_against_truth(ctx.results, truth_dir)
+    if not scores:
+        logging.getLogger(__name__).warning("nothing in %s can be scored against %s", ctx.results, truth_dir)
+        ctx.page.text(f"None of the results can be scored against {truth_dir} (no ASV sequences, "
+                      "feature table, clinical response or association tables to compare).", cls="missing")
+        return
+    ctx.page.text("The demo's data are simulated, so every result can be scored against the truth.")
+    table: Any = pd.DataFrame({"measure": list(scores), "value": [str(v) for v in scores.values()]})
+    ctx.page.table(table, "truth-scores", caption="Results scored against the simulation truth.")
