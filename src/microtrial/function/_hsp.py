@@ -107,6 +107,11 @@ def prune_to_known(full: TreeArrays, known_tip_rows: dict[int, int]) -> _Pruned:
 
 def nsti(tree, known: list[str] | pd.Index) -> pd.Series:  # noqa: ANN001
     """Distance from every tip not in ``known`` to its nearest tip in ``known``."""
+    return _nearest(tree, known)[0]
+
+
+def _nearest(tree, known: list[str] | pd.Index) -> tuple[pd.Series, pd.Series]:  # noqa: ANN001
+    """(NSTI, name of the nearest known tip) of every tip not in ``known``."""
     from microtrial.function import _kernels
 
     arr = tree if isinstance(tree, TreeArrays) else tree_arrays(tree)
@@ -116,14 +121,18 @@ def nsti(tree, known: list[str] | pd.Index) -> pd.Series:  # noqa: ANN001
         if name in tips:
             mask[tips[name]] = True
     out = np.empty(arr.n_nodes)
-    _kernels.nearest_known(arr.parent, arr.child_ptr, arr.child_idx, arr.length, mask, out)
+    which = np.empty(arr.n_nodes, dtype=np.int64)
+    _kernels.nearest_known(arr.parent, arr.child_ptr, arr.child_idx, arr.length, mask, out,
+                           which)
     hidden = [v for v in np.flatnonzero(arr.is_tip) if not mask[v]]
-    return pd.Series(out[hidden], index=[arr.names[v] for v in hidden], name="metadata_NSTI")
+    index = [arr.names[v] for v in hidden]
+    return (pd.Series(out[hidden], index=index, name="metadata_NSTI"),
+            pd.Series([arr.names[w] if w >= 0 else "" for w in which[hidden]], index=index))
 
 
 def predict_traits(tree, traits: pd.DataFrame, *, method: str = "mp",  # noqa: ANN001
                    calculate_nsti: bool = False, ci: bool = False, seed: int = 0,
-                   edge_exponent: float = 0.5,
+                   edge_exponent: float = 0.5, exact_tips: bool = True,
                    progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
     """Predict the traits of every tip of ``tree`` that has no row in ``traits``.
 
@@ -145,6 +154,11 @@ def predict_traits(tree, traits: pd.DataFrame, *, method: str = "mp",  # noqa: A
         Seed for breaking exact ties between most probable states.
     edge_exponent : float
         Parsimony costs are divided by edge length to this power (``mp`` only).
+    exact_tips : bool
+        A tip at branch-length distance 0 from a tip with known traits (an ASV placed on a
+        reference genome whose 16S it equals) takes that genome's values. castor would give
+        it the reconstruction of the genome's parent node (the zero-length path is pruned
+        with the tip), which is not the genome's own traits.
     progress : callable, optional
         ``progress("hsp", done, total)`` after each trait.
 
@@ -217,8 +231,15 @@ def predict_traits(tree, traits: pd.DataFrame, *, method: str = "mp",  # noqa: A
             extra[f"{c}_5"] = lo_ci[:, j]
             extra[f"{c}_95"] = hi_ci[:, j]
         out = pd.concat([out, pd.DataFrame(extra, index=out.index)], axis=1)
-    if calculate_nsti:
-        out["metadata_NSTI"] = nsti(full, ids).reindex(out.index).to_numpy()
+    if calculate_nsti or exact_tips:
+        dist, nearest = _nearest(full, ids)
+        if exact_tips:
+            same = dist.index[dist.to_numpy() == 0.0]
+            if len(same):
+                src = traits.loc[nearest.loc[same].to_numpy()].to_numpy()
+                out.loc[same, cols] = src.astype(out[cols].dtypes.iloc[0]) if len(cols) else src
+        if calculate_nsti:
+            out["metadata_NSTI"] = dist.reindex(out.index).to_numpy()
     return out
 
 

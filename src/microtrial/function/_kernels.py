@@ -135,23 +135,308 @@ def mp_posteriors(parent, child_ptr, child_idx, weight, tip_state, S, anchors, o
 
 
 @njit(cache=True, nogil=True)
-def nearest_known(parent, child_ptr, child_idx, length, known, out):  # noqa: ANN001
-    """Branch-length distance from every node to its nearest node with ``known`` set."""
+def nearest_known(parent, child_ptr, child_idx, length, known, out, which):  # noqa: ANN001
+    """Branch-length distance from every node to its nearest node with ``known`` set
+    (``out``) and that node (``which``; the first in post-order among equals)."""
     n = parent.shape[0]
     down = np.full(n, np.inf)
+    arg = np.full(n, -1, dtype=np.int64)
     for v in range(n):
         if known[v]:
             down[v] = 0.0
+            arg[v] = v
         for k in range(child_ptr[v], child_ptr[v + 1]):
             c = child_idx[k]
             d = down[c] + length[c]
             if d < down[v]:
                 down[v] = d
+                arg[v] = arg[c]
     for v in range(n):
         out[v] = down[v]
+        which[v] = arg[v]
     for v in range(n - 1, -1, -1):
         for k in range(child_ptr[v], child_ptr[v + 1]):
             c = child_idx[k]
             d = out[v] + length[c]
             if d < out[c]:
                 out[c] = d
+                which[c] = which[v]
+
+
+# --------------------------------------------------------------------------------------
+# phylogenetic likelihood (placement). Residues are 4-bit masks: A=1, C=2, G=4, T=8,
+# ambiguity codes their unions, gaps and N 15 (all states possible).
+
+
+@njit(cache=True, nogil=True)
+def clv_block(parent, child_ptr, child_idx, codes, pmat, cols, down, dscale, up, uscale,
+              freqs, cat_w, site_ll):  # noqa: ANN001
+    """Conditional likelihood vectors of one block of alignment columns.
+
+    Parameters
+    ----------
+    codes : uint8 array (n_nodes, n_columns)
+        Residue masks of the tips (rows of internal nodes unused).
+    pmat : float64 array (n_nodes, C, 4, 4)
+        Transition probabilities along the edge above each node, per rate category.
+    cols : int64 array (B,)
+        The columns of this block.
+    down, up : float64 arrays (n_nodes, B, C, 4), outputs
+        ``down[v]``: likelihood of the subtree below ``v`` given the state at ``v``.
+        ``up[v]``: likelihood of everything outside ``v``'s subtree given the state at
+        ``v``'s parent (the top end of ``v``'s edge). Both scaled per node and column.
+    dscale, uscale : float64 arrays (n_nodes, B), outputs
+        Log scale factors to add back.
+    site_ll : float64 array (B,), output
+        Log-likelihood of the tree at each column.
+    """
+    n = parent.shape[0]
+    B = cols.shape[0]
+    C = pmat.shape[1]
+    prop = np.empty((n, B, C, 4))
+    for v in range(n):
+        lo = child_ptr[v]
+        hi = child_ptr[v + 1]
+        for b in range(B):
+            if hi == lo:
+                m = codes[v, cols[b]]
+                for c in range(C):
+                    for x in range(4):
+                        down[v, b, c, x] = 1.0 if (m >> x) & 1 else 0.0
+                dscale[v, b] = 0.0
+            else:
+                sc = 0.0
+                for c in range(C):
+                    for x in range(4):
+                        down[v, b, c, x] = 1.0
+                for k in range(lo, hi):
+                    u = child_idx[k]
+                    sc += dscale[u, b]
+                    for c in range(C):
+                        for x in range(4):
+                            down[v, b, c, x] *= prop[u, b, c, x]
+                mx = 0.0
+                for c in range(C):
+                    for x in range(4):
+                        if down[v, b, c, x] > mx:
+                            mx = down[v, b, c, x]
+                if mx > 0.0:
+                    for c in range(C):
+                        for x in range(4):
+                            down[v, b, c, x] /= mx
+                    sc += np.log(mx)
+                dscale[v, b] = sc
+            if parent[v] >= 0:
+                for c in range(C):
+                    for x in range(4):
+                        acc = 0.0
+                        for y in range(4):
+                            acc += pmat[v, c, x, y] * down[v, b, c, y]
+                        prop[v, b, c, x] = acc
+    root = n - 1
+    for b in range(B):
+        tot = 0.0
+        for c in range(C):
+            for x in range(4):
+                tot += cat_w[c] * freqs[x] * down[root, b, c, x]
+        site_ll[b] = np.log(tot) + dscale[root, b]
+    for p in range(n - 1, -1, -1):
+        lo = child_ptr[p]
+        hi = child_ptr[p + 1]
+        for k in range(lo, hi):
+            v = child_idx[k]
+            for b in range(B):
+                sc = 0.0
+                for c in range(C):
+                    for x in range(4):
+                        up[v, b, c, x] = 1.0
+                if parent[p] >= 0:
+                    sc += uscale[p, b]
+                    for c in range(C):
+                        for x in range(4):
+                            acc = 0.0
+                            for y in range(4):
+                                acc += pmat[p, c, x, y] * up[p, b, c, y]
+                            up[v, b, c, x] = acc
+                for k2 in range(lo, hi):
+                    if k2 != k:
+                        u = child_idx[k2]
+                        sc += dscale[u, b]
+                        for c in range(C):
+                            for x in range(4):
+                                up[v, b, c, x] *= prop[u, b, c, x]
+                mx = 0.0
+                for c in range(C):
+                    for x in range(4):
+                        if up[v, b, c, x] > mx:
+                            mx = up[v, b, c, x]
+                if mx > 0.0:
+                    for c in range(C):
+                        for x in range(4):
+                            up[v, b, c, x] /= mx
+                    sc += np.log(mx)
+                uscale[v, b] = sc
+
+
+@njit(cache=True, nogil=True)
+def lookup_block(down, dscale, up, uscale, phalf, pq, freqs, cat_w, parent, out, b0):  # noqa: ANN001
+    """Pre-placement table: ``out[v, b0 + b, base]`` = log-likelihood contribution of a
+    query with ``base`` at the block's column ``b`` inserted at the middle of ``v``'s edge
+    with pendant transition matrices ``pq`` (C, 4, 4)."""
+    n = down.shape[0]
+    B = down.shape[1]
+    C = down.shape[2]
+    mid = np.empty((C, 4))
+    for v in range(n):
+        if parent[v] < 0:
+            continue
+        for b in range(B):
+            for c in range(C):
+                for x in range(4):
+                    a1 = 0.0
+                    a2 = 0.0
+                    for y in range(4):
+                        a1 += phalf[v, c, x, y] * down[v, b, c, y]
+                        a2 += phalf[v, c, x, y] * up[v, b, c, y]
+                    mid[c, x] = cat_w[c] * freqs[x] * a1 * a2
+            sc = dscale[v, b] + uscale[v, b]
+            for base in range(4):
+                tot = 0.0
+                for c in range(C):
+                    for x in range(4):
+                        tot += mid[c, x] * pq[c, x, base]
+                out[v, b0 + b, base] = np.log(tot) + sc if tot > 0.0 else -1e300
+
+
+@njit(cache=True, nogil=True)
+def prescore(lut, q_cols, q_base, edges, out):  # noqa: ANN001
+    """Sum of the pre-placement table over a query's columns for each edge."""
+    for e in range(edges.shape[0]):
+        v = edges[e]
+        s = 0.0
+        for i in range(q_cols.shape[0]):
+            if q_base[i] >= 0:
+                s += lut[v, q_cols[i], q_base[i]]
+        out[e] = s
+
+
+@njit(cache=True, nogil=True)
+def _pmatrix(evec, evec_inv, evals, rate, t, out):  # noqa: ANN001
+    """P(t) = V diag(exp(lambda rate t)) V^-1 (4 x 4)."""
+    ex = np.empty(4)
+    for k in range(4):
+        ex[k] = np.exp(evals[k] * rate * t)
+    for x in range(4):
+        for y in range(4):
+            acc = 0.0
+            for k in range(4):
+                acc += evec[x, k] * ex[k] * evec_inv[k, y]
+            out[x, y] = acc if acc > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _loglik(t, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq):  # noqa: ANN001
+    C = rates.shape[0]
+    for c in range(C):
+        _pmatrix(evec, evec_inv, evals, rates[c], t, pt[c])
+        _pmatrix(evec, evec_inv, evals, rates[c], d - t, pd[c])
+        _pmatrix(evec, evec_inv, evals, rates[c], q, pq[c])
+    total = 0.0
+    S = dv.shape[0]
+    for s in range(S):
+        m = qmask[s]
+        lik = 0.0
+        for c in range(C):
+            sub = 0.0
+            for x in range(4):
+                a1 = 0.0
+                a2 = 0.0
+                a3 = 0.0
+                for y in range(4):
+                    a1 += pt[c, x, y] * dv[s, c, y]
+                    a2 += pd[c, x, y] * av[s, c, y]
+                    if (m >> y) & 1:
+                        a3 += pq[c, x, y]
+                sub += freqs[x] * a1 * a2 * a3
+            lik += cat_w[c] * sub
+        total += np.log(lik) if lik > 0.0 else -1e300
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _golden(which, lo, hi, t, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs,
+            pt, pd, pq, tol):  # noqa: ANN001
+    """Maximise over t (which=0) or q (which=1) in [lo, hi] by golden-section search."""
+    g = 0.6180339887498949
+    a, b = lo, hi
+    x1 = b - g * (b - a)
+    x2 = a + g * (b - a)
+    if which == 0:
+        f1 = _loglik(x1, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+        f2 = _loglik(x2, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+    else:
+        f1 = _loglik(t, x1, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+        f2 = _loglik(t, x2, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+    while b - a > tol * (1.0 + abs(a) + abs(b)) * 0.5:
+        if f1 < f2:
+            a, x1, f1 = x1, x2, f2
+            x2 = a + g * (b - a)
+            if which == 0:
+                f2 = _loglik(x2, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+            else:
+                f2 = _loglik(t, x2, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+        else:
+            b, x2, f2 = x2, x1, f1
+            x1 = b - g * (b - a)
+            if which == 0:
+                f1 = _loglik(x1, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+            else:
+                f1 = _loglik(t, x1, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+    if f1 > f2:
+        return x1, f1
+    return x2, f2
+
+
+@njit(cache=True, nogil=True)
+def optimise_placement(d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs,
+                       min_len, max_pendant, rounds, tol):  # noqa: ANN001
+    """Maximum-likelihood distal (from the edge's lower node) and pendant lengths of a query
+    on an edge of length ``d``; returns (distal, pendant, log-likelihood without scalers).
+
+    Coordinate ascent: the pendant length by golden-section search on a log scale start
+    (best of a small grid), then the distal position, ``rounds`` times.
+    """
+    C = rates.shape[0]
+    pt = np.empty((C, 4, 4))
+    pd = np.empty((C, 4, 4))
+    pq = np.empty((C, 4, 4))
+    t = d * 0.5
+    # pendant start: best of a log grid
+    best_q = 0.1
+    best_f = -np.inf
+    q = min_len
+    while q < max_pendant:
+        f = _loglik(t, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+        if f > best_f:
+            best_f = f
+            best_q = q
+        q *= 4.0
+    q = best_q
+    f = best_f
+    for _ in range(rounds):
+        q_lo = max(min_len, q / 4.0)
+        q_hi = min(max_pendant, q * 4.0)
+        q, f = _golden(1, q_lo, q_hi, t, q, d, dv, av, qmask, evec, evec_inv, evals, rates,
+                       cat_w, freqs, pt, pd, pq, tol)
+        if d > 0.0:
+            t_new, f_new = _golden(0, 0.0, d, t, q, d, dv, av, qmask, evec, evec_inv, evals,
+                                   rates, cat_w, freqs, pt, pd, pq, tol)
+            # the edge's ends are candidates too (golden search never evaluates them)
+            f0 = _loglik(0.0, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+            f1 = _loglik(d, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+            t, f = t_new, f_new
+            if f0 > f:
+                t, f = 0.0, f0
+            if f1 > f:
+                t, f = d, f1
+    return t, q, f

@@ -61,6 +61,19 @@ class PicrustReference:
                              f"the tables here are: {known}")
         return read_trait_table(self.traits[name])
 
+    def read_tree(self):  # noqa: ANN201 - TreeArrays
+        """The reference tree (underscores in tip names kept)."""
+        from microtrial.function._phylo import read_newick
+
+        return read_newick(self.tre)
+
+    def read_placement(self):  # noqa: ANN201 - PlacementReference
+        """Read the aligned FASTA, tree, HMM and model for placement."""
+        from microtrial.function._place import read_placement_reference
+
+        self.require_placement_files()
+        return read_placement_reference(self.fna, self.tre, self.hmm, self.model)  # type: ignore[arg-type]
+
     def require_placement_files(self) -> None:
         """Raise InputError naming the first of fna/hmm/model that placement needs and is
         missing."""
