@@ -151,14 +151,14 @@ def run_function(
     t0 = time.perf_counter()
     placed = place_sequences(seqs, reference, threads=threads, progress=progress)
     timings["place"] = time.perf_counter() - t0
-    tree = placed.tree
-    newick = getattr(placed, "newick", None)
-    if newick is None and hasattr(tree, "write"):
-        import io
+    newick = getattr(placed, "placed_tree", None)
+    if isinstance(newick, str):
+        from microtrial.function._phylo import parse_newick
 
-        buf = io.StringIO()
-        tree.write(buf, format="newick")
-        newick = buf.getvalue()
+        tree = parse_newick(newick)
+    else:  # a result carrying the tree with the queries itself
+        tree = placed.tree
+        newick = None
     unplaced = tuple(getattr(placed, "unplaced", {}) or ())
     asvs = [a for a in seqs if a not in set(unplaced)]
     if not asvs:
