@@ -59,12 +59,13 @@ def test_banded_alignment_matches_naive(band):
     tp = np.empty(200, np.int16)
     tf = np.empty(200, np.uint8)
     tt = np.empty(200, np.uint8)
+    ti = np.empty(400, np.int16)
     for case in range(80):
         a = _rand(rng, int(rng.integers(4, 70)))
         b = _edit(rng, a, int(rng.integers(0, 8))) if case % 4 else _rand(rng, len(a))
         ref_score, ref_subs = nw_banded(a, b, band)
         tbuf = np.empty((max(len(a), len(b)) + 1, 2 * band + 1 + abs(len(a) - len(b))), np.uint8)
-        score, ns, _ = K.align_banded(_codes(a), _codes(b), band, tbuf, tp, tf, tt)
+        score, ns, _ = K.align_banded(_codes(a), _codes(b), band, tbuf, tp, tf, tt, ti)
         assert score == ref_score, (a, b, band)
         assert [(int(tp[k]), BASES[tf[k]], BASES[tt[k]]) for k in range(ns)] == ref_subs
 
@@ -73,14 +74,19 @@ def test_alignment_by_hand():
     # one deletion in the middle: 5 * 19 matches - 8 = 87, no substitutions
     a = "ACGTACGTACGATTGCAGCT"
     b = "ACGTACGTAC" + "ATTGCAGCT"
-    tbuf = np.empty((30, 34), np.uint8)
+    tbuf = np.empty((30, 36), np.uint8)
     tp, tf, tt = np.empty(30, np.int16), np.empty(30, np.uint8), np.empty(30, np.uint8)
-    score, ns, nind = K.align_banded(_codes(a), _codes(b), 16, tbuf, tp, tf, tt)
-    assert (score, ns, nind) == (87, 0, 1)
+    ti = np.empty(60, np.int16)
+    score, ns, nins = K.align_banded(_codes(a), _codes(b), 16, tbuf, tp, tf, tt, ti)
+    assert (score, ns, nins) == (87, 0, 0)  # a deletion leaves no read base unaligned
+    # one inserted T at read position 10: 5 * 20 - 8 = 92, one read base against a gap
+    score, ns, nins = K.align_banded(_codes(a), _codes(a[:10] + "T" + a[10:]), 16, tbuf, tp, tf,
+                                     tt, ti)
+    assert (score, ns, nins, int(ti[0])) == (92, 0, 1, 10)
     # one substitution (T -> G at read position 3): 5 * 19 - 4 = 91
-    score, ns, nind = K.align_banded(_codes(a), _codes(a[:3] + "G" + a[4:]), 16, tbuf, tp, tf,
-                                     tt)
-    assert (score, ns, nind, int(tp[0]), int(tf[0]), int(tt[0])) == (91, 1, 0, 3, 3, 2)
+    score, ns, nins = K.align_banded(_codes(a), _codes(a[:3] + "G" + a[4:]), 16, tbuf, tp, tf,
+                                     tt, ti)
+    assert (score, ns, nins, int(tp[0]), int(tf[0]), int(tt[0])) == (91, 1, 0, 3, 3, 2)
 
 
 def test_compare_centre_and_lambda_match_naive():

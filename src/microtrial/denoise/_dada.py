@@ -60,6 +60,8 @@ class Comparison:
     pos: np.ndarray
     frm: np.ndarray
     to: np.ndarray
+    ins_off: np.ndarray
+    ins: np.ndarray
 
 
 @dataclass
@@ -126,6 +128,50 @@ def _compare(prep: Prepared, c: int, band: int, kdist_cutoff: float) -> Comparis
         cmp = Comparison(*out)
         prep.cache[c] = cmp
     return cmp
+
+
+def _final_alignment(prep: Prepared, c: int, members: np.ndarray, band: int) -> Comparison:
+    """Members aligned to centre ``c`` by the full alignment (no k-mer screen, no gapless
+    shortcut), as DADA2 re-aligns every unique to its final centre before counting the
+    transitions; cached per (centre, unique) across self-consistency rounds."""
+    key = -1 - c
+    done = prep.cache.get(key)
+    if done is None:
+        done = Comparison(np.zeros(prep.n, np.int8), np.full(prep.n, -1, np.int32),
+                          np.zeros(prep.n + 1, np.int64), np.zeros(0, np.int16),
+                          np.zeros(0, np.uint8), np.zeros(0, np.uint8),
+                          np.zeros(prep.n + 1, np.int64), np.zeros(0, np.int16))
+    need = members[done.status[members] == 0]
+    if need.size:
+        active = np.zeros(prep.n, np.bool_)
+        active[need] = True
+        new = Comparison(*K.compare_centre(c, prep.codes, prep.offsets, prep.kdense, band,
+                                           NO_SCREEN, prep.max_len, active, False))
+        done = _merge_comparisons(done, new)
+        prep.cache[key] = done
+    return done
+
+
+def _merge_comparisons(a: Comparison, b: Comparison) -> Comparison:
+    """Per unique, the comparison of ``a`` where it has one, else that of ``b``."""
+    take_b = (a.status == 0) & (b.status != 0)
+    n = take_b.shape[0]
+
+    def pick(off_a, off_b, arrs_a, arrs_b):
+        lens = np.where(take_b, np.diff(off_b), np.diff(off_a))
+        new_off = np.zeros(n + 1, np.int64)
+        np.cumsum(lens, out=new_off[1:])
+        owner = np.repeat(np.arange(n), lens)
+        within = np.arange(new_off[-1]) - new_off[owner]
+        from_b = take_b[owner]
+        src = np.where(from_b, off_b[owner] + off_a[-1], off_a[owner]) + within
+        return new_off, [np.concatenate([xa, xb])[src] for xa, xb in zip(arrs_a, arrs_b)]
+
+    so, (pos, frm, to) = pick(a.sub_off, b.sub_off, (a.pos, a.frm, a.to), (b.pos, b.frm, b.to))
+    io, (ins,) = pick(a.ins_off, b.ins_off, (a.ins,), (b.ins,))
+    status = np.where(take_b, b.status, a.status).astype(np.int8)
+    nsub = np.where(take_b, b.nsub, a.nsub).astype(np.int32)
+    return Comparison(status, nsub, so, pos, frm, to, io, ins)
 
 
 @dataclass
@@ -255,15 +301,17 @@ def partition(
     return Partition(centres, assign, pvals, own_lam, reads, corrected)
 
 
-def transitions(prep: Prepared, part: Partition) -> np.ndarray:
-    """Transition counts (16 x 41, float64) over corrected members, centre -> read base."""
+def transitions(prep: Prepared, part: Partition, band: int = 16) -> np.ndarray:
+    """Transition counts (16 x 41, float64) over corrected members, centre -> read base,
+    from each member's full alignment to its centre (:func:`_final_alignment`)."""
     trans = np.zeros((16, N_QUAL), np.float64)
     if prep.n == 0:
         return trans
     for k, c in enumerate(part.centres):
         members = np.flatnonzero((part.assign == k) & part.corrected)
-        cmp = prep.cache[c]
+        cmp = _final_alignment(prep, c, members, band)
         K.count_transitions(trans, members, cmp.status, cmp.sub_off, cmp.pos, cmp.frm, cmp.to,
+                            cmp.ins_off, cmp.ins,
                             prep.codes, prep.quals, prep.offsets, prep.abund)
     return trans
 

@@ -12,9 +12,15 @@ until the matrix stops changing (at most ``max_consist`` rounds).
 The loess is written here (:func:`loess`) rather than taken from statsmodels because
 statsmodels' ``lowess`` is local-linear and takes no prior weights, while the fit needs R's
 default ``loess``: local quadratic, tricube kernel over the nearest ``span = 0.75`` of the
-points, multiplied by the prior weights, no robustness iterations.  (R evaluates it by
-interpolation on a k-d tree; we evaluate it exactly at each quality, which differs from R
-by far less than the sampling noise of the rates.)
+points, multiplied by the prior weights, no robustness iterations, and R's default
+``surface = "interpolate"`` (:func:`loess_interpolate`): the fit is computed exactly only at
+the vertices of a k-d tree over the qualities (cells split at the median until they hold at
+most ``floor(n * span * cell)`` points, ``cell = 0.2``; the outer vertices 0.5% of the range
+beyond the data) and interpolated between them by cubic Hermite polynomials from the
+vertex values and slopes (Cleveland & Grosse 1991, Statistics and Computing 1:47-62).  The
+interpolation changes rates by up to ~20% against exact evaluation when few qualities are
+observed, enough to change which reads DADA2 corrects on small inputs; with it, the error
+matrices of R DADA2 1.26 are reproduced to ~1e-14 from the same transition counts.
 
 The first round starts, as DADA2 does, from maximal error rates (every entry 1), not from
 the quality scores' promise ``10^(-Q/10) / 3`` that DENOISE.md suggests: Illumina's real
@@ -82,12 +88,86 @@ def loess(x, y, w, xout, *, span: float = 0.75, degree: int = 2) -> np.ndarray:
     return out
 
 
+def _local_fit(x, y, w, x0: float, q: int, degree: int) -> tuple[float, float]:
+    """Value and slope at ``x0`` of the weighted local polynomial (see :func:`loess`)."""
+    d = np.abs(x - x0)
+    h = np.sort(d)[q - 1]
+    if h <= 0:
+        h = 1e-12
+    u = d / h
+    k = np.where(u < 1, (1 - u**3) ** 3, 0.0) * w
+    deg = min(degree, int(np.count_nonzero(k > 0)) - 1)
+    if deg < 0:
+        return math.nan, math.nan
+    X = np.vander(x - x0, deg + 1, increasing=True)
+    sw = np.sqrt(k)
+    coef, *_ = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)
+    return float(coef[0]), float(coef[1]) if deg >= 1 else 0.0
+
+
+def loess_interpolate(x, y, w, xout, *, span: float = 0.75, degree: int = 2,
+                      cell: float = 0.2) -> np.ndarray:
+    """R's ``loess(y ~ x, weights = w)`` then ``predict`` at ``xout`` (one predictor).
+
+    R's default ``surface = "interpolate"``: a k-d tree is built over the sorted ``x``
+    (``n`` points): a cell holding more than ``floor(n * span * cell)`` points is split at
+    its ``floor((l + u) / 2)``-th point (unless that equals a cell bound); the bounding
+    vertices lie ``0.005 * range`` beyond the data.  At every vertex the local fit of
+    :func:`loess` gives a value and a slope; inside a leaf cell the surface is the cubic
+    Hermite interpolant of its two vertices.  Points outside ``[min(x), max(x)]`` get NaN.
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    w = np.asarray(w, np.float64)
+    xout = np.asarray(xout, np.float64)
+    out = np.full(xout.shape[0], np.nan)
+    n = x.shape[0]
+    if n == 0:
+        return out
+    order = np.argsort(x, kind="stable")
+    x, y, w = x[order], y[order], w[order]
+    q = max(min(n, int(math.floor(n * span + 1e-5))), 1)
+    fc = int(math.floor(n * span * cell))
+    lo, hi = float(x[0]), float(x[-1])
+    mu = 0.005 * max(hi - lo, 1e-10 * max(abs(lo), abs(hi)) + 1e-30)
+    verts = {lo - mu, hi + mu}
+    cells = [(1, n, lo - mu, hi + mu)]  # 1-based point ranges l..u and their bounds
+    while cells:
+        l, u, vl, vu = cells.pop()
+        if u - l + 1 <= fc:
+            continue
+        m = (l + u) // 2
+        split = float(x[m - 1])
+        if split in (vl, vu):
+            continue
+        verts.add(split)
+        cells.append((l, m, vl, split))
+        cells.append((m + 1, u, split, vu))
+    vs = np.array(sorted(verts))
+    vals = np.array([_local_fit(x, y, w, v, q, degree) for v in vs])
+    for t, z in enumerate(xout):
+        if z < lo or z > hi:
+            continue
+        k = int(np.searchsorted(vs, z, side="left"))
+        if vs[k] == z:
+            out[t] = vals[k, 0]
+            continue
+        v0, v1 = vs[k - 1], vs[k]
+        (f0, d0), (f1, d1) = vals[k - 1], vals[k]
+        hh = v1 - v0
+        s = (z - v0) / hh
+        out[t] = ((1 - s) ** 2 * (1 + 2 * s) * f0 + s**2 * (3 - 2 * s) * f1
+                  + (s * (1 - s) ** 2 * d0 - s**2 * (1 - s) * d1) * hh)
+    return out
+
+
 def fit_errors(trans: np.ndarray) -> np.ndarray:
     """Error matrix (16 x 41) from transition counts (16 x 41) by per-transition loess.
 
     ``rate(x->y, q) = 10^loess(log10((n_xy(q) + 1) / n_x(q)))`` weighted by
-    ``n_x(q) = sum_y n_xy(q)``; qualities without observations are excluded from the fit and
-    take the fitted value of the nearest observed quality.
+    ``n_x(q) = sum_y n_xy(q)`` (R's interpolated loess surface, :func:`loess_interpolate`,
+    as DADA2's ``loessErrfun``); qualities without observations are excluded from the fit
+    and take the fitted value of the nearest observed quality.
     """
     trans = np.asarray(trans, np.float64)
     nq = trans.shape[1]
@@ -104,7 +184,7 @@ def fit_errors(trans: np.ndarray) -> np.ndarray:
                 err[4 * x + y] = MAX_RATE / 3
                 continue
             rlogp = np.log10((errs[ok] + 1) / tot[ok])
-            pred = loess(qq[ok], rlogp, tot[ok], qq)
+            pred = loess_interpolate(qq[ok], rlogp, tot[ok], qq)
             good = np.flatnonzero(np.isfinite(pred))
             if good.size == 0:
                 pred[:] = np.average(rlogp, weights=tot[ok])

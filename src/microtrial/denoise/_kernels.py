@@ -62,7 +62,7 @@ def kmer_dist_dense(ka, kb, len_a, len_b):
 
 
 @njit(cache=True, nogil=True)
-def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to):
+def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to, ins_pos):
     """Ends-free banded Needleman-Wunsch of centre ``a`` against read ``b``, as DADA2's.
 
     Scores MATCH/MISMATCH/GAP as above; leading and trailing gaps are free.  The rules are
@@ -76,8 +76,10 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to):
     the traceback starts at the corner.  ``tbuf`` needs ``(len + 1, 2 band + 1 + |len(a)
     - len(b)|)`` cells of the shorter sequence's length.
 
-    Returns ``(score, n_subs, n_indel)``; substitutions (read position, centre base, read
-    base) are written to ``sub_pos/sub_from/sub_to`` in read order.
+    Returns ``(score, n_subs, n_ins)``; substitutions (read position, centre base, read
+    base) are written to ``sub_pos/sub_from/sub_to`` in read order, and the read positions
+    aligned to no centre base (insertions, end overhangs included) to ``ins_pos`` (in
+    reverse read order).
     """
     swap = a.shape[0] > b.shape[0]
     if swap:
@@ -157,7 +159,7 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to):
     if best <= NEG:
         return NEG, -1, -1
     nsub = 0
-    nind = 0
+    nins = 0
     i = m
     j = n
     while i > 0 or j > 0:
@@ -179,13 +181,15 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to):
                 nsub += 1
             i -= 1
             j -= 1
-        elif tb == _TB_UP:
-            if 0 < i < m and 0 < j < n:
-                nind += 1
+        elif tb == _TB_UP:  # s1 base against a gap
+            if swap:
+                ins_pos[nins] = i - 1
+                nins += 1
             i -= 1
-        elif tb == _TB_LEFT:
-            if 0 < i < m and 0 < j < n:
-                nind += 1
+        elif tb == _TB_LEFT:  # s2 base against a gap
+            if not swap:
+                ins_pos[nins] = j - 1
+                nins += 1
             j -= 1
         else:
             return NEG, -1, -1
@@ -199,7 +203,7 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to):
         t3 = sub_to[k]
         sub_to[k] = sub_to[nsub - 1 - k]
         sub_to[nsub - 1 - k] = t3
-    return best, nsub, nind
+    return best, nsub, nins
 
 
 @njit(cache=True, nogil=True)
@@ -244,8 +248,9 @@ def compare_centre(
     get the exact banded alignment.
 
     Returns ``status`` (int8: 1 aligned, 0 screened out), ``nsub`` (int32, -1 if screened
-    out), ``sub_off`` (int64, n+1), and the substitutions ``pos`` (int16), ``frm``/``to``
-    (uint8).
+    out), ``sub_off`` (int64, n+1), the substitutions ``pos`` (int16), ``frm``/``to``
+    (uint8), and ``ins_off`` (int64, n+1) / ``ins`` (int16): read positions aligned to no
+    centre base.
     """
     n = offsets.shape[0] - 1
     cs = offsets[c]
@@ -263,9 +268,14 @@ def compare_centre(
     tp = np.empty(max_len + 1, np.int16)
     tf = np.empty(max_len + 1, np.uint8)
     tt = np.empty(max_len + 1, np.uint8)
+    ti = np.empty(2 * max_len + 2, np.int16)
+    ins_off = np.zeros(n + 1, np.int64)
+    ins = np.empty(64, np.int16)
+    wi = 0
     w = 0
     for j in range(n):
         sub_off[j] = w
+        ins_off[j] = wi
         if not active[j]:
             continue
         bs = offsets[j]
@@ -306,7 +316,13 @@ def compare_centre(
                 sto[w + k] = b[p]
             ns = h
         else:
-            sc, ns, _ni = align_banded(a, b, band, tband, tp, tf, tt)
+            sc, ns, ni = align_banded(a, b, band, tband, tp, tf, tt, ti)
+            if ns >= 0 and ni > 0:
+                if wi + ni > ins.shape[0]:
+                    ins = _grow(ins, wi + ni)
+                for k in range(ni):
+                    ins[wi + k] = ti[ni - 1 - k]
+                wi += ni
             if ns >= 0:
                 if w + ns > spos.shape[0]:
                     spos = _grow(spos, w + ns)
@@ -321,7 +337,9 @@ def compare_centre(
             nsub[j] = ns
             w += ns
     sub_off[n] = w
-    return status, nsub, sub_off, spos[:w].copy(), sfrm[:w].copy(), sto[:w].copy()
+    ins_off[n] = wi
+    return (status, nsub, sub_off, spos[:w].copy(), sfrm[:w].copy(), sto[:w].copy(), ins_off,
+            ins[:wi].copy())
 
 
 @njit(cache=True, nogil=True)
@@ -484,11 +502,12 @@ def update_pvals(pvals, assign, own_lam, reads, abund, is_centre, dirty, detect_
 
 
 @njit(cache=True, nogil=True)
-def count_transitions(trans, members, status, sub_off, spos, sfrm, sto, codes, quals, offsets, abund):
+def count_transitions(trans, members, status, sub_off, spos, sfrm, sto, ins_off, ins, codes, quals,
+                      offsets, abund):
     """Add, for each member unique of one centre, the centre-base -> read-base transitions
-    at every read position by quality, weighted by the unique's abundance, into
-    ``trans`` (16 x Q, row ``4 * centre_base + read_base``).  Screened-out members add
-    nothing."""
+    at every read position aligned to a centre base, by quality, weighted by the unique's
+    abundance, into ``trans`` (16 x Q, row ``4 * centre_base + read_base``); read positions
+    against a gap are left out, as in DADA2.  Screened-out members add nothing."""
     for t in range(members.shape[0]):
         j = members[t]
         if status[j] == 0:
@@ -501,3 +520,6 @@ def count_transitions(trans, members, status, sub_off, spos, sfrm, sto, codes, q
             q = quals[base + spos[k]]
             trans[5 * sto[k], q] -= a
             trans[4 * sfrm[k] + sto[k], q] += a
+        for k in range(ins_off[j], ins_off[j + 1]):
+            p = base + ins[k]
+            trans[5 * codes[p], quals[p]] -= a
