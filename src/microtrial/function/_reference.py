@@ -6,7 +6,9 @@ way) holds ``<x>_ref/<x>_ref.{fna,tre,hmm,model}`` (the aligned 16S of the refer
 their tree, the profile HMM built from that alignment and the substitution model in RAxML or
 RAxML-ng format; the FASTA may be gzipped) and trait tables ``<name>.txt.gz`` (tab-separated,
 first column ``assembly``, one column per trait). ``pathway_mapfiles/`` and
-``description_mapfiles/`` are taken from the domain folder or its parent.
+``description_mapfiles/`` are taken from the domain folder or its parent. A folder holding
+the four reference files side by side (``<x>.fna[.gz]``, ``.tre``, ``.hmm``, ``.model``, the
+layout of PICRUSt2's ``--ref_dir``) is accepted too.
 """
 
 from __future__ import annotations
@@ -79,13 +81,23 @@ class PicrustReference:
         missing."""
         for ext in ("fna", "hmm", "model"):
             if getattr(self, ext) is None:
-                raise InputError(self.folder / f"{self.name}" / f"{self.name}.{ext}",
+                raise InputError(self.tre.parent / f"{self.name}.{ext}",
                                  "missing: placement needs the reference's aligned FASTA, "
                                  "profile HMM and model")
 
 
+def _flat_stem(path: Path) -> str | None:
+    """Stem of a flat reference (``<stem>.tre`` with ``<stem>.hmm`` beside it), if any."""
+    for tre in sorted(path.glob("*.tre")):
+        if (path / f"{tre.stem}.hmm").is_file():
+            return tre.stem
+    return None
+
+
 def _domain_folder(path: Path) -> Path:
     if any(p.is_dir() and p.name.endswith("_ref") for p in path.iterdir()):
+        return path
+    if _flat_stem(path) is not None:
         return path
     for name in DOMAINS:
         if (path / name).is_dir():
@@ -118,10 +130,12 @@ def load_reference(path: str | os.PathLike[str], *, need_fna: bool = True) -> Pi
         raise InputError(root, "is a file, expected a PICRUSt2 reference folder")
     folder = _domain_folder(root)
     refs = sorted(p for p in folder.iterdir() if p.is_dir() and p.name.endswith("_ref"))
-    if not refs:
-        raise InputError(folder, "no '<name>_ref/' folder with the reference files")
-    ref_dir = refs[0]
-    name = ref_dir.name
+    if refs:
+        ref_dir = refs[0]
+        name = ref_dir.name
+    else:  # flat: the four files side by side (as PICRUSt2's --ref_dir test folders)
+        ref_dir = folder
+        name = _flat_stem(folder) or ""
     found: dict[str, Path | None] = {}
     for ext in REF_EXTENSIONS:
         candidates = [ref_dir / f"{name}.{ext}", ref_dir / f"{name}.{ext}.gz"]
