@@ -138,6 +138,9 @@ def animal_contrasts(sim, min_prevalence: float = 0.1):  # type: ignore[no-untyp
     md = md[md["week"].isin([first, last])]
     counts = sim.counts[md.index]
     counts = counts[(counts > 0).mean(axis=1) >= min_prevalence]
+    from microtrial.differential._features import arm_prevalence_filter
+
+    counts = arm_prevalence_filter(counts, (md["treatment"] == "il2").to_numpy())  # as the stage
     week = md["week"].astype(str)
     ix = Contrast(counts, week, str(last), str(first), "interaction", md["subject"].astype(str),
                   arm=md["treatment"].astype(str), arm_levels=("il2", "control"),

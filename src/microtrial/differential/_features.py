@@ -91,3 +91,22 @@ def taxon_labels(features: Sequence[str], taxonomy: pd.Series | None, rank: str)
             return [""] * len(features)
         return [str(taxonomy.get(f, UNASSIGNED)) for f in features]
     return [str(f) for f in features]
+
+
+def arm_prevalence_filter(counts: pd.DataFrame, arm_is_test: np.ndarray, *,
+                          min_fraction: float = 0.5) -> pd.DataFrame:
+    """Interaction contrasts: keep the features detected (count > 0) in at least
+    ``min_fraction`` of the samples of each arm.
+
+    A feature absent from most samples of an arm has within-subject changes that are mostly
+    zero-to-zero there, and the CLR floor (the pseudocount) turns a difference in zero
+    patterns between arms into a spurious interaction. On simulated mouse experiments
+    (``benchmarks/differential.py --animal``, 8 seeds) requiring half of each arm lowered the
+    empirical FDR of the LMM from 0.080 to 0.064 and of the difference-in-change test from
+    0.065 to 0.028, and raised their power (0.65 -> 0.69, 0.53 -> 0.58): fewer tests.
+    """
+    present = counts.to_numpy() > 0
+    arm = np.asarray(arm_is_test, dtype=bool)
+    keep = (present[:, arm].mean(axis=1) >= min_fraction) & \
+        (present[:, ~arm].mean(axis=1) >= min_fraction)
+    return counts[keep]

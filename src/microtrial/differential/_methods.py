@@ -55,11 +55,17 @@ log = logging.getLogger(__name__)
 
 
 def ancombc(contrast: Contrast, *, small_sample: bool = True, seed: int = 0) -> pd.DataFrame:
-    """ANCOM-BC of the level (adjusted for covariates) with scikit-bio (see module notes).
+    """ANCOM-BC of the level (adjusted for covariates) with scikit-bio (see module notes);
+    paired, longitudinal and interaction contrasts go to the mixed-model version
+    (:func:`microtrial.differential._ancombc_mixed.ancombc_mixed`, subject random intercept).
 
     Returns ``feature, effect`` (bias-corrected log2 fold change), ``effect_type``,
     ``p_value, q_value`` (BH), ``se`` (log2 scale), ``W``.
     """
+    if contrast.kind != "between":
+        from microtrial.differential._ancombc_mixed import ancombc_mixed
+
+        return ancombc_mixed(contrast, seed=seed)
     del seed  # deterministic
     from skbio.stats.composition import ancombc as skbio_ancombc
 
@@ -184,7 +190,7 @@ class Method:
 
 METHODS: dict[str, Method] = {
     "lefse": Method("lefse", lefse, ("between",), controls_fdr=False),
-    "ancombc": Method("ancombc", ancombc, ("between",)),
+    "ancombc": Method("ancombc", ancombc, ("between", "paired", "longitudinal", "interaction")),
     "aldex": Method("aldex", aldex, ("between", "paired")),
     "lmm": Method("lmm", lmm, ("between", "paired", "longitudinal", "interaction")),
     "paired-wilcoxon": Method("paired-wilcoxon", paired_wilcoxon,

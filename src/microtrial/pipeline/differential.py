@@ -38,7 +38,7 @@ from microtrial.differential import (
     rank_counts,
 )
 from microtrial.differential._consensus import consensus
-from microtrial.differential._features import check_rank, taxon_labels
+from microtrial.differential._features import arm_prevalence_filter, check_rank, taxon_labels
 from microtrial.errors import AnalysisError, InputError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.feature_table import read_table
@@ -193,7 +193,8 @@ def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str
             reasons.append(f"{n_t} {test} and {n_r} {ref} samples{dropped} (at least 2 of each needed)")
             continue
         e = pd.DataFrame(np.zeros((0, len(frame))), columns=frame.index)
-        out.append(Contrast(e, lv, test, ref, comp.kind, sj, cov(frame), term=comp.column))
+        term = comp.column if len(comp.levels) == 2 else f"{comp.column}:{test}-vs-{ref}"
+        out.append(Contrast(e, lv, test, ref, comp.kind, sj, cov(frame), term=term))
     if not out:
         return "; ".join(reasons)
     for r in reasons:
@@ -410,6 +411,8 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                 for rank in ranks:
                     sub = filter_features(per_rank[rank][cols], min_prevalence=min_prevalence,
                                       min_abundance=min_abundance, totals=tot)
+                    if c0.kind == "interaction":
+                        sub = arm_prevalence_filter(sub, c0.is_test_arm)
                     if sub.shape[0] < 2:
                         skip(logging.WARNING, f"{name} {rank} {comp.name}: fewer than 2 features "
                                               f"({sub.shape[0]}) left after the prevalence and "
