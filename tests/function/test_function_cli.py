@@ -7,6 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from tests.cli_checks import one_error
@@ -159,3 +160,59 @@ def test_all_in_one_needs_taxonomy_without_reference(tmp_path: Path,
     out = tmp_path / "out"
     line = one_error(capsys, ["function", "--table", str(t), "-o", str(out)], out=out)
     assert "--taxonomy" in line
+
+
+def _small_archaeal_reference(shared_data: Path, folder: Path) -> Path:
+    """PICRUSt2's archaeal reference with trait tables cut to 40 EC columns (fast hsp)."""
+    src = shared_data / "picrust2-ref"
+    ref = folder / "archaea"
+    ref.mkdir(parents=True)
+    (ref / "arc_ref").symlink_to(src / "archaea" / "arc_ref")
+    (folder / "pathway_mapfiles").symlink_to(src / "pathway_mapfiles")
+    (folder / "description_mapfiles").symlink_to(src / "description_mapfiles")
+    ec = pd.read_csv(src / "archaea" / "ec.txt.gz", sep="\t", index_col=0)
+    keep = [c for c in ec.columns if c.startswith(("2.3.1.9", "1.1.1.35", "4.2.1.17", "1.3.8.1",
+                                                   "2.7.2.1", "2.3.1.8", "6.3.5.4", "3.5.1.1",
+                                                   "2.6.1.1", "4.3.1.1"))]
+    keep += [c for c in ec.columns[:40] if c not in keep]
+    ec[keep].to_csv(ref / "ec.txt.gz", sep="\t", index_label="assembly")
+    pd.read_csv(src / "archaea" / "16S.txt.gz", sep="\t", index_col=0).to_csv(
+        ref / "16S.txt.gz", sep="\t", index_label="assembly")
+    return ref
+
+
+@pytest.mark.slow
+@pytest.mark.requires_shared
+def test_all_in_one_reference_route(tmp_path: Path, shared_data: Path) -> None:
+    from microtrial.io.fasta import read_fasta
+
+    ref = _small_archaeal_reference(shared_data, tmp_path / "ref")
+    aligned = read_fasta(shared_data / "picrust2-ref" / "archaea" / "arc_ref" / "arc_ref.fna")
+    genomes = list(aligned)[:4]
+    fasta = tmp_path / "asvs.fasta"
+    fasta.write_text("".join(f">asv{i}\n{aligned[g].replace('-', '').replace('.', '').upper()}\n"
+                             for i, g in enumerate(genomes)))
+    t = _write(tmp_path, "table.tsv",
+               "#OTU ID\tS1\tS2\nasv0\t10\t3\nasv1\t4\t0\nasv2\t7\t9\nasv3\t0\t12\n")
+    out = tmp_path / "out"
+    assert main(["function", "--table", str(t), "--sequences", str(fasta), "--reference",
+                 str(ref), "-o", str(out)]) == 0
+    info = json.loads((out / "run-info.json").read_text())
+    assert info["route"] == "picrust2-reference"
+    for name in ("out.tre", "EC_predicted.tsv.gz", "marker_predicted_and_nsti.tsv.gz",
+                 "EC_metagenome_out/pred_metagenome_unstrat.tsv.gz",
+                 "EC_metagenome_out/seqtab_norm.tsv.gz", "EC_metagenome_out/weighted_nsti.tsv.gz"):
+        assert (out / "function" / name).is_file(), name
+    # the flat metagenome equals sum_i round(count_i / 16S_i, 2) * EC_i, from the written
+    # per-ASV predictions
+    pred = pd.read_csv(out / "asv-ec-predictions.tsv", sep="\t", index_col=0)
+    marker = pd.read_csv(out / "asv-16S-predictions.tsv", sep="\t", index_col=0)
+    assert pred.columns[0] == "nsti" and (pred["nsti"] >= 0).all()
+    counts = pd.read_csv(t, sep="\t", index_col=0).loc[pred.index]
+    norm = (counts.to_numpy() / marker.loc[pred.index, "16S_rRNA_Count"].to_numpy()[:, None]).round(2)
+    expected = pred.drop(columns="nsti").to_numpy().T @ norm
+    meta = pd.read_csv(out / "ec-metagenome.tsv", sep="\t", index_col=0)
+    want = pd.DataFrame(expected, index=pred.columns[1:], columns=["S1", "S2"])
+    want = want.loc[(want != 0).any(axis=1)].sort_index()
+    np.testing.assert_allclose(meta.sort_index().to_numpy(), want.to_numpy(), rtol=1e-12)
+    assert (out / "pathway-abundance.tsv").is_file()
