@@ -22,13 +22,17 @@ import numpy as np
 
 from microtrial.errors import InputError
 
-__all__ = ["Reads", "SampleFiles", "find_samples", "read_fastq", "read_pair"]
+__all__ = ["MANIFEST", "Reads", "SampleFiles", "find_samples", "read_fastq", "read_manifest",
+           "read_pair"]
+
+MANIFEST = "manifest.tsv"
 
 log = logging.getLogger(__name__)
 
 _FASTQ_EXT = r"\.(?:fastq|fq)(?:\.gz)?"
-# <sample>_S1_L001_R1_001.fastq.gz  (bcl2fastq / Illumina naming)
-_ILLUMINA = re.compile(rf"^(?P<sample>.+?)_S\d+_L\d{{3}}_R(?P<dir>[12])_001{_FASTQ_EXT}\Z",
+# <sample>_<anything>_L001_R1_001.fastq.gz  (Illumina/Casava 1.8 naming, e.g. _S1_L001 or a
+# barcode _36_L001): the sample id is the part before the first underscore, QIIME 2's rule
+_ILLUMINA = re.compile(rf"^(?P<sample>[^_]+)_.+_L\d{{3}}_R(?P<dir>[12])_001{_FASTQ_EXT}\Z",
                        re.DOTALL)
 # <sample>_R1.fastq.gz, <sample>_R1_001.fastq.gz, <sample>_1.fastq.gz  (SRA and common short forms)
 _SHORT = re.compile(rf"^(?P<sample>.+?)_(?:R(?P<dir>[12])(?:_\d{{3}})?|(?P<num>[12])){_FASTQ_EXT}\Z",
@@ -106,13 +110,17 @@ class Reads:
 def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
     """Find the samples in a folder of demultiplexed FASTQ(.gz) files.
 
-    Pairs are recognised by Illumina names: ``<sample>_S<n>_L<nnn>_R1_001.fastq.gz`` with
-    ``..._R2_001.fastq.gz``, or the short forms ``<sample>_1.fastq.gz`` / ``_2``,
+    A ``manifest.tsv`` in the folder (QIIME 2's paired-end manifest: columns ``sample-id``,
+    ``forward-absolute-filepath``, ``reverse-absolute-filepath``, see :func:`read_manifest`)
+    names the samples and their files instead of the rules below.
+
+    Pairs are recognised by Illumina/Casava names: ``<sample>_<anything>_L<nnn>_R1_001.fastq.gz``
+    with ``..._R2_001.fastq.gz`` (the sample id is the part before the first underscore, as
+    QIIME 2 reads Casava names: ``BAQ2420.2_36_L001_R1_001`` is ``BAQ2420.2``), or the short forms ``<sample>_1.fastq.gz`` / ``_2``,
     ``<sample>_R1.fastq.gz`` / ``_R2`` (also ``_R1_001``), and
     ``<sample>_forward.fastq.gz`` / ``_reverse`` and DADA2's ``<sample>F.fastq.gz`` /
-    ``<sample>R.fastq.gz`` (these two only when both files are there).  The sample id is the
-    part of the name before ``_S<n>_L<nnn>_R1_001`` (or ``_1`` / ``_R1`` / ``_forward`` /
-    ``F``).  A folder without any R2 file is read as single-end (every FASTQ file
+    ``<sample>R.fastq.gz`` (these two only when both files are there).  For the short forms
+    the sample id is the part of the name before ``_1`` / ``_R1`` / ``_forward`` / ``F``.  A folder without any R2 file is read as single-end (every FASTQ file
     one sample; the id is the name without the direction tag); two of its files whose
     names differ only by a direction-like tag (``x.R1.fq`` / ``x.R2.fq``, ``x-fwd.fq`` /
     ``x-rev.fq``) are logged as a warning: they look like a pair that was not recognised.
@@ -126,8 +134,12 @@ def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
         a tab or line break, which no feature table or metadata file can hold.
     """
     folder = Path(reads_dir)
+    if folder.is_file() and folder.name.endswith((".tsv", ".txt")):
+        return read_manifest(folder)
     if not folder.is_dir():
         raise InputError(folder, "no such folder (expected a folder of FASTQ files)")
+    if (folder / MANIFEST).is_file():
+        return read_manifest(folder / MANIFEST)
     files = []
     for p in sorted(folder.iterdir()):
         if not _ANY_FASTQ.match(p.name):
@@ -185,6 +197,110 @@ def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
                              f"{_ID_BREAKS[bad]}: rename the file (tables are tab-separated, one "
                              "line per record)")
     return sorted(samples, key=lambda s: s.sample_id)
+
+
+_MANIFEST_COLUMNS = {
+    # QIIME 2's PairedEndFastqManifestPhred33V2 (tab-separated)
+    "v2": ("sample-id", "forward-absolute-filepath", "reverse-absolute-filepath"),
+    # single-end V2
+    "v2se": ("sample-id", "absolute-filepath"),
+}
+
+
+def read_manifest(path: str | Path) -> list[SampleFiles]:
+    """Samples and their FASTQ files from a QIIME 2 manifest.
+
+    Accepted forms: the tab-separated V2 manifest (``PairedEndFastqManifestPhred33V2``:
+    header ``sample-id``, ``forward-absolute-filepath``, ``reverse-absolute-filepath``, or
+    ``sample-id``, ``absolute-filepath`` for single-end reads), and the older comma-separated
+    manifest (header ``sample-id,absolute-filepath,direction``, one line per file,
+    direction ``forward`` or ``reverse``).  Lines starting with ``#`` are comments.  Paths
+    may be relative to the manifest's folder; ``$HOME``-style variables are expanded (as
+    QIIME 2 does).
+
+    Raises
+    ------
+    InputError
+        Unreadable file, unknown header, a line with the wrong number of fields, an empty or
+        repeated sample id (or direction), a sample with only one direction in a paired
+        manifest, a missing FASTQ file (with the manifest line).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot be read: {exc}") from exc
+    rows = [(i + 1, line.rstrip("\r\n")) for i, line in enumerate(text.splitlines())]
+    rows = [(n, line) for n, line in rows if line.strip() and not line.lstrip().startswith("#")]
+    if not rows:
+        raise InputError(path, "empty manifest (expected a header line and one line per sample)")
+    head_line, header = rows[0]
+    sep = "\t" if "\t" in header else ","
+    cols = tuple(c.strip().lower() for c in header.split(sep))
+    base = path.parent
+
+    def resolve(p: str, line: int) -> Path:
+        f = Path(os.path.expandvars(p.strip()))
+        if not f.is_absolute():
+            f = base / f
+        if not f.is_file():
+            raise InputError(path, f"FASTQ file {f} does not exist", line=line)
+        return f
+
+    samples: dict[str, dict[str, Path]] = {}
+    order: list[str] = []
+    if cols in (_MANIFEST_COLUMNS["v2"], _MANIFEST_COLUMNS["v2se"]):
+        for line, text_line in rows[1:]:
+            fields = text_line.split(sep)
+            if len(fields) != len(cols):
+                raise InputError(path, f"{len(fields)} fields, expected {len(cols)} "
+                                 f"({', '.join(cols)})", line=line)
+            sid = fields[0].strip()
+            if not sid:
+                raise InputError(path, "empty sample-id", line=line)
+            if sid in samples:
+                raise InputError(path, f"sample-id '{sid}' is listed twice", line=line)
+            samples[sid] = {"1": resolve(fields[1], line)}
+            if len(cols) == 3:
+                samples[sid]["2"] = resolve(fields[2], line)
+            order.append(sid)
+    elif cols == ("sample-id", "absolute-filepath", "direction"):
+        for line, text_line in rows[1:]:
+            fields = text_line.split(sep)
+            if len(fields) != 3:
+                raise InputError(path, f"{len(fields)} fields, expected 3 "
+                                 "(sample-id, absolute-filepath, direction)", line=line)
+            sid, f, direction = (x.strip() for x in fields)
+            d = {"forward": "1", "reverse": "2"}.get(direction.lower())
+            if not sid or d is None:
+                raise InputError(path, "needs a sample-id and a direction 'forward' or 'reverse'",
+                                 line=line)
+            slot = samples.setdefault(sid, {})
+            if sid not in order:
+                order.append(sid)
+            if d in slot:
+                raise InputError(path, f"sample-id '{sid}' has two {direction} files", line=line)
+            slot[d] = resolve(f, line)
+    else:
+        raise InputError(path, "not a QIIME 2 manifest: the header must be 'sample-id<TAB>"
+                         "forward-absolute-filepath<TAB>reverse-absolute-filepath' (or "
+                         "'sample-id<TAB>absolute-filepath', or 'sample-id,absolute-filepath,"
+                         "direction')", line=head_line)
+    if not samples:
+        raise InputError(path, "the manifest lists no samples")
+    paired = any("2" in v for v in samples.values())
+    out = []
+    for sid in order:
+        slot = samples[sid]
+        if "1" not in slot:
+            raise InputError(path, f"sample-id '{sid}' has a reverse file but no forward file")
+        if paired and "2" not in slot:
+            raise InputError(path, f"sample-id '{sid}' has no reverse file while other samples do")
+        bad = next((ch for ch in sid if ch in _ID_BREAKS), None)
+        if bad is not None:
+            raise InputError(path, f"sample-id {sid!r} contains {_ID_BREAKS[bad]}")
+        out.append(SampleFiles(sid, slot["1"], slot.get("2")))
+    return sorted(out, key=lambda s: s.sample_id)
 
 
 def parse_pair_name(name: str) -> tuple[str, str] | None:

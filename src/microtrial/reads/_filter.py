@@ -1,10 +1,13 @@
 """Quality filtering and trimming with the semantics of DADA2's ``filterAndTrim``.
 
-Steps, in DADA2's documented order (each on the read as left by the previous step):
+Steps, in DADA2's order (each on the read as left by the previous step):
 
+0. ``max_len``: drop reads longer than ``max_len`` (before any trimming); ``trim_left``:
+   drop reads not longer than ``trim_left``, then remove their first ``trim_left`` bases.
 1. ``trunc_q``: cut the read before the first base with quality <= ``trunc_q``.
-2. ``trunc_len``: drop reads now shorter than ``trunc_len``; cut the rest to ``trunc_len``
-   (0 = no truncation).
+2. ``trunc_len``: drop reads now shorter than ``trunc_len - trim_left``; cut the rest to
+   that length (0 = no truncation; ``trunc_len`` counts from the read's original start, as
+   in ``filterAndTrim``, and is ignored when not longer than ``trim_left``).
 3. ``min_len``: drop reads shorter than ``min_len``.
 4. ``max_n``: drop reads with more than ``max_n`` ``N``.
 5. ``max_ee``: drop reads whose expected errors :math:`EE = \\sum_i 10^{-Q_i/10}` exceed
@@ -57,6 +60,8 @@ class FilterParams:
     max_n: int = 0
     min_len: int = 20
     rm_phix: bool = True
+    trim_left: int = 0
+    max_len: int | None = None
 
 
 def phix_genome() -> str:
@@ -132,17 +137,37 @@ def is_phix(
     return out
 
 
+def _left_trim(reads: Reads, p: FilterParams) -> tuple[Reads, np.ndarray]:
+    """``max_len`` and ``trim_left``: the reads without their first ``trim_left`` bases, and
+    which reads pass both."""
+    keep = np.ones(reads.n_reads, dtype=np.bool_)
+    if p.max_len is not None:
+        keep &= reads.lengths <= p.max_len
+    tl = int(p.trim_left or 0)
+    if tl <= 0:
+        return reads, keep
+    keep &= reads.lengths > tl
+    lengths = np.maximum(reads.lengths - tl, 0)
+    shifted = Reads(np.ascontiguousarray(reads.seq[:, tl:]), np.ascontiguousarray(reads.qual[:, tl:]),
+                    lengths, reads.path)
+    return shifted, keep
+
+
 def _trim(reads: Reads, p: FilterParams) -> tuple[np.ndarray, np.ndarray]:
-    """Lengths after trunc_q / trunc_len, and which reads pass every rule but PhiX."""
+    """Lengths after trunc_q / trunc_len, and which reads pass every rule but PhiX (on reads
+    already left-trimmed by :func:`_left_trim`)."""
     n = reads.n_reads
     lengths = np.empty(n, dtype=np.int64)
     keep = np.empty(n, dtype=np.bool_)
     n_n = np.empty(n, dtype=np.int64)
     ee = np.empty(n, dtype=np.float64)
     trunc_q = -1 if p.trunc_q is None else int(p.trunc_q)
-    trim_stats(reads.seq, reads.qual, reads.lengths, trunc_q, int(p.trunc_len or 0), _ERR,
+    tl = int(p.trim_left or 0)
+    trunc_len = int(p.trunc_len or 0)
+    trunc_len = trunc_len - tl if trunc_len > tl else 0
+    trim_stats(reads.seq, reads.qual, reads.lengths, trunc_q, trunc_len, _ERR,
                lengths, keep, n_n, ee)
-    keep &= lengths >= p.min_len
+    keep &= (lengths > 0) & (lengths >= p.min_len)
     if p.max_n is not None:
         keep &= n_n <= p.max_n
     if p.max_ee is not None:
@@ -179,9 +204,13 @@ def filter_pair(
         The surviving pairs, truncated, in input order.
     """
     params_r = params_f if params_r is None else params_r
-    len_f, keep = _trim(fwd, params_f)
+    fwd, keep = _left_trim(fwd, params_f)
+    len_f, keep_f = _trim(fwd, params_f)
+    keep &= keep_f
     len_r = None
     if rev is not None:
+        rev, keep_r = _left_trim(rev, params_r)
+        keep &= keep_r
         len_r, keep_r = _trim(rev, params_r)
         keep &= keep_r
     out_f = fwd.subset(keep, len_f)
