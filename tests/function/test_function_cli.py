@@ -216,3 +216,35 @@ def test_all_in_one_reference_route(tmp_path: Path, shared_data: Path) -> None:
     want = want.loc[(want != 0).any(axis=1)].sort_index()
     np.testing.assert_allclose(meta.sort_index().to_numpy(), want.to_numpy(), rtol=1e-12)
     assert (out / "pathway-abundance.tsv").is_file()
+
+
+def test_metagenome_reads_a_mothur_shared_file(tmp_path: Path) -> None:
+    t = _write(tmp_path, "table.shared",
+               "label\tGroup\tnumOtus\ta\tb\tc\n0.03\tS1\t3\t10\t5\t3\n0.03\tS2\t3\t0\t6\t3\n")
+    f = _write(tmp_path, "f.tsv", TRAITS)
+    m = _write(tmp_path, "m.tsv", MARKER)
+    out = tmp_path / "out"
+    assert main(["function", "metagenome", "--table", str(t), "--traits", str(f),
+                 "--marker", str(m), "-o", str(out)]) == 0
+    assert _gz_lines(out / "pred_metagenome_unstrat.tsv.gz") == [
+        "function\tS1\tS2", "EC:1.1.1.1\t8.34\t4.0", "EC:2.2.2.2\t6.68\t8.0"]
+
+
+def test_pathways_from_stratified_and_contribution_tables(tmp_path: Path) -> None:
+    mp = _write(tmp_path, "map.txt", MAP)
+    rg = _write(tmp_path, "regroup.tsv", REGROUP)
+    # wide stratified: summed over sequences it is the unstratified table of the test above
+    strat = _write(tmp_path, "strat.tsv", "function\tsequence\tS1\tS2\n"
+                   "EC:1.1.1.1\ta\t1.5\t0\nEC:1.1.1.1\tb\t0.5\t0\nEC:2.2.2.2\tb\t4\t1\n")
+    contrib = _write(tmp_path, "contrib.tsv",
+                     "sample\tfunction\ttaxon\ttaxon_abun\ttaxon_rel_abun\tgenome_function_count\t"
+                     "taxon_function_abun\ttaxon_rel_function_abun\tnorm_taxon_function_contrib\n"
+                     "S1\tEC:1.1.1.1\ta\t1.5\t50\t1\t1.5\t50\t0.75\n"
+                     "S1\tEC:1.1.1.1\tb\t0.5\t50\t1\t0.5\t50\t0.25\n"
+                     "S1\tEC:2.2.2.2\tb\t0.5\t50\t8\t4\t400\t1\n"
+                     "S2\tEC:2.2.2.2\tb\t1\t100\t1\t1\t100\t1\n")
+    for name, inp in (("strat", strat), ("contrib", contrib)):
+        out = tmp_path / name
+        assert main(["function", "pathways", "--input", str(inp), "--map", str(mp),
+                     "--regroup-map", str(rg), "-o", str(out)]) == 0
+        assert _gz_lines(out / "path_abun_unstrat.tsv.gz") == ["pathway\tS1\tS2", "PWY-A\t3.0\t0.0"]

@@ -101,3 +101,42 @@ def test_archaeal_genomes_as_asvs(shared_data) -> None:  # noqa: ANN001
     want = pd.DataFrame(expected[keep], index=np.array(ec.columns)[keep],
                         columns=table.columns).sort_index()
     np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-12)
+
+
+def _rare_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    # marker copies of 1: normalised abundances equal the counts
+    table = pd.DataFrame({"S1": [8, 1, 2], "S2": [4, 0, 1]}, index=["x", "y", "z"])
+    traits = pd.DataFrame({"F1": [1, 3, 2], "F2": [2, 0, 5]}, index=["x", "y", "z"])
+    marker = pd.DataFrame({"16S_rRNA_Count": [1, 1, 1]}, index=["x", "y", "z"])
+    return table, traits, marker
+
+
+def test_rare_asvs_pooled_in_contributions_by_hand() -> None:
+    table, traits, marker = _rare_inputs()
+    # y has 1 read in total (< 4) and z 3 reads (< 4): both pooled as RARE
+    res = predict_metagenome(table, traits, marker, stratified=True, min_reads=4)
+    c = res.contributions
+    assert c is not None
+    s1 = c[c["sample"] == "S1"].set_index(["function", "taxon"])
+    assert set(s1.index) == {("F1", "x"), ("F1", "RARE"), ("F2", "x"), ("F2", "RARE")}
+    # S1 F1: RARE = y (1 * 3) + z (2 * 2) = 7; F2: RARE = z (2 * 5) = 10 (y has 0 copies)
+    assert s1.loc[("F1", "RARE"), "taxon_function_abun"] == 7.0
+    assert s1.loc[("F2", "RARE"), "taxon_function_abun"] == 10.0
+    assert s1.loc[("F1", "RARE"), "norm_taxon_function_contrib"] == pytest.approx(7 / 15)
+    # the unstratified table is unchanged by pooling
+    assert res.unstratified.loc["F1"].tolist() == [8 + 3 + 4, 4 + 2]
+
+
+def test_wide_stratified_and_skip_norm_by_hand() -> None:
+    table, traits, marker = _rare_inputs()
+    res = predict_metagenome(table, traits, None, stratified=True, wide=True, skip_norm=True)
+    w = res.contributions
+    assert w is not None and res.wide
+    assert list(w.index.names) == ["function", "sequence"]
+    # F2 of y is 0 in both samples: the row is dropped
+    assert ("F2", "y") not in w.index
+    assert w.loc[("F1", "y")].tolist() == [3.0, 0.0]
+    assert w.loc[("F2", "z")].tolist() == [10.0, 5.0]
+    assert res.unstratified.loc["F2"].tolist() == [2 * 8 + 5 * 2, 2 * 4 + 5 * 1]
+    with pytest.raises(InputError, match="--marker"):
+        predict_metagenome(table, traits, None)

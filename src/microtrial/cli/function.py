@@ -67,24 +67,37 @@ def command(ctx: click.Context, table: Path | None, sequences: Path | None,
 
 @command.command(name="metagenome", context_settings={"show_default": True})
 @click.option("--table", type=click.Path(path_type=Path), required=True,
-              help="ASV counts (TSV or BIOM).")
+              help="ASV counts (TSV, BIOM or mothur shared file).")
 @click.option("--traits", type=click.Path(path_type=Path), required=True,
               help="Predicted gene families per ASV (hsp output, e.g. EC_predicted.tsv.gz).")
-@click.option("--marker", type=click.Path(path_type=Path), required=True,
-              help="Predicted 16S copies per ASV (hsp output, with metadata_NSTI).")
+@click.option("--marker", type=click.Path(path_type=Path), default=None,
+              help="Predicted 16S copies per ASV (hsp output, with metadata_NSTI); required "
+                   "unless --skip-norm.")
 @click.option("--max-nsti", type=float, default=2.0, help="Exclude ASVs with a higher NSTI.")
+@click.option("--min-reads", type=click.IntRange(min=1), default=1,
+              help="ASVs with fewer reads in total are pooled as RARE in the stratified output.")
+@click.option("--min-samples", type=click.IntRange(min=1), default=1,
+              help="ASVs in fewer samples are pooled as RARE in the stratified output.")
 @click.option("--strat-out", is_flag=True, default=False,
               help="Also write pred_metagenome_contrib.tsv.gz (long format).")
+@click.option("--wide-table", is_flag=True, default=False,
+              help="With --strat-out: the older wide stratified table "
+                   "(pred_metagenome_strat.tsv.gz) instead.")
+@click.option("--skip-norm", is_flag=True, default=False,
+              help="Do not normalise by 16S copies (no --marker).")
 @output_option
-def metagenome(table: Path, traits: Path, marker: Path, max_nsti: float, strat_out: bool,
+def metagenome(table: Path, traits: Path, marker: Path | None, max_nsti: float, min_reads: int,
+               min_samples: int, strat_out: bool, wide_table: bool, skip_norm: bool,
                output_dir: Path) -> None:
     """Per-sample predicted metagenomes (PICRUSt2's metagenome_pipeline.py)."""
     from microtrial.pipeline.function import metagenome_stage
 
     for p in (table, traits, marker):
-        existing_file(p)
+        if p is not None:
+            existing_file(p)
     out = metagenome_stage(table, traits, marker, output_dir, max_nsti=max_nsti,
-                           strat_out=strat_out)
+                           strat_out=strat_out, wide_table=wide_table, min_reads=min_reads,
+                           min_samples=min_samples, skip_norm=skip_norm)
     click.echo(f"metagenome: {out}")
 
 

@@ -52,11 +52,15 @@ class MetagenomeResult:
     weighted_nsti : pandas.DataFrame or None
         Samples x ``weighted_NSTI`` (index name ``sample``) when NSTI values were given.
     contributions : pandas.DataFrame or None
-        Long-format contributions (``pred_metagenome_contrib.tsv.gz``) when stratified.
+        Long-format contributions (``pred_metagenome_contrib.tsv.gz``) when stratified, or
+        the wide stratified table (``pred_metagenome_strat.tsv.gz``, index function and
+        sequence) when ``wide``.
     excluded_nsti : tuple of str
         ASVs dropped for an NSTI above ``max_nsti``.
     unpredicted : tuple of str
         ASVs of the table without a trait or marker prediction (dropped).
+    wide : bool
+        ``contributions`` is the wide stratified table.
     """
 
     normalized: pd.DataFrame
@@ -65,6 +69,7 @@ class MetagenomeResult:
     contributions: pd.DataFrame | None
     excluded_nsti: tuple[str, ...]
     unpredicted: tuple[str, ...]
+    wide: bool = False
 
 
 def table_to_frame(table: FeatureTable | pd.DataFrame) -> pd.DataFrame:
@@ -105,10 +110,14 @@ def _check_prediction(pred: pd.DataFrame, what: str) -> None:
 def predict_metagenome(
     table: FeatureTable | pd.DataFrame,
     traits_pred: pd.DataFrame,
-    marker_pred: pd.DataFrame,
+    marker_pred: pd.DataFrame | None,
     *,
     max_nsti: float = 2.0,
     stratified: bool = False,
+    wide: bool = False,
+    min_reads: int = 1,
+    min_samples: int = 1,
+    skip_norm: bool = False,
 ) -> MetagenomeResult:
     """Predict each sample's gene-family content from its ASVs, as PICRUSt2 does.
 
@@ -119,13 +128,21 @@ def predict_metagenome(
     traits_pred : pandas.DataFrame
         Predicted copies per ASV (index = ASV id, PICRUSt2's ``sequence`` column), one
         column per function, optionally ``metadata_NSTI``.
-    marker_pred : pandas.DataFrame
+    marker_pred : pandas.DataFrame or None
         Predicted 16S copies per ASV (first non-NSTI column used), optionally
-        ``metadata_NSTI``.
+        ``metadata_NSTI``; None only with ``skip_norm``.
     max_nsti : float
         ASVs whose NSTI is above this are excluded.
     stratified : bool
-        Also compute the long-format contributions table.
+        Also compute the stratified table: long-format contributions, or with ``wide``
+        PICRUSt2's older wide format (function, sequence, one column per sample).
+    wide : bool
+        Wide stratified format (``pred_metagenome_strat.tsv.gz``).
+    min_reads, min_samples : int
+        In the stratified table, ASVs with fewer reads in total or present in fewer
+        samples are pooled as ``RARE``.
+    skip_norm : bool
+        Do not divide by 16S copies (no marker table; no ``seqtab_norm``).
 
     Returns
     -------
@@ -143,43 +160,56 @@ def predict_metagenome(
     Douglas GM et al. (2020) PICRUSt2 for prediction of metagenome functions. Nat
     Biotechnol 38:685-688 (``metagenome_pipeline.py``, whose numbers are matched).
     """
-    counts = table_to_frame(table)
+    if marker_pred is None and not skip_norm:
+        raise InputError("--marker", "a table of predicted 16S copies is needed (or --skip-norm)")
+    counts = table_to_frame(table).copy()
     counts.index = counts.index.astype(str)
     traits_pred = traits_pred.copy()
-    marker_pred = marker_pred.copy()
     traits_pred.index = traits_pred.index.astype(str)
-    marker_pred.index = marker_pred.index.astype(str)
     _check_prediction(traits_pred, "--traits")
-    _check_prediction(marker_pred, "--marker")
+    if skip_norm:
+        marker_pred = None
+    else:
+        assert marker_pred is not None
+        marker_pred = marker_pred.copy()
+        marker_pred.index = marker_pred.index.astype(str)
+        _check_prediction(marker_pred, "--marker")
 
     nsti = pd.DataFrame()
     excluded: list[str] = []
     if NSTI_COLUMN in traits_pred.columns:
         traits_pred, nsti, ex = _drop_by_nsti(traits_pred, max_nsti, "--traits")
         excluded.extend(ex)
-    if NSTI_COLUMN in marker_pred.columns:
+    if marker_pred is not None and NSTI_COLUMN in marker_pred.columns:
         marker_pred, nsti, ex = _drop_by_nsti(marker_pred, max_nsti, "--marker")
         excluded.extend(e for e in ex if e not in excluded)
 
-    shared = counts.index.intersection(
-        traits_pred.index.intersection(marker_pred.index)).sort_values()
+    shared = counts.index.intersection(traits_pred.index)
+    if marker_pred is not None:
+        shared = shared.intersection(marker_pred.index)
+    shared = shared.sort_values()
     if len(shared) == 0:
         raise InputError("--table", "no ASV of the table has both a trait and a marker "
                                     "prediction (do the ASV ids match the predictions' "
                                     "'sequence' column?)")
-    unpredicted = tuple(str(i) for i in counts.index if i not in set(shared)
-                        and i not in set(excluded))
+    shared_set = set(shared)
+    excluded_set = set(excluded)
+    unpredicted = tuple(str(i) for i in counts.index
+                        if i not in shared_set and i not in excluded_set)
     if unpredicted:
         log.warning("%d ASVs of the table have no prediction and were left out", len(unpredicted))
     counts = counts.reindex(shared)
     traits_pred = traits_pred.reindex(shared)
-    marker_pred = marker_pred.reindex(shared)
 
-    marker = marker_pred[marker_pred.columns[0]]
-    if (marker.loc[counts.index] <= 0).any():
-        bad = marker.index[(marker <= 0).to_numpy()][0]
-        raise InputError("--marker", f"ASV '{bad}' has a predicted marker copy number <= 0")
-    norm = counts.div(marker.loc[counts.index.values], axis="index").round(decimals=2)
+    if marker_pred is not None:
+        marker_pred = marker_pred.reindex(shared)
+        marker = marker_pred[marker_pred.columns[0]]
+        if (marker.loc[counts.index] <= 0).any():
+            bad = marker.index[(marker <= 0).to_numpy()][0]
+            raise InputError("--marker", f"ASV '{bad}' has a predicted marker copy number <= 0")
+        norm = counts.div(marker.loc[counts.index.values], axis="index").round(decimals=2)
+    else:
+        norm = counts
     norm.index.name = "normalized"
 
     weighted = None
@@ -190,9 +220,40 @@ def predict_metagenome(
         weighted = weighted.fillna(0)
         weighted.index.name = "sample"
 
-    unstrat = _unstratified(traits_pred, norm)
-    contrib = _contributions(traits_pred, norm) if stratified else None
-    return MetagenomeResult(norm, unstrat, weighted, contrib, tuple(excluded), unpredicted)
+    rare: list[str] = []
+    if stratified and (min_reads != 1 or min_samples != 1):
+        if "RARE" in counts.index:
+            raise InputError("--table", "an ASV is called 'RARE'; rename it (the name pools rare ASVs)")
+        low = set(counts.index[norm.sum(axis=1) < min_reads])
+        few = set(counts.index[(norm != 0).astype(int).sum(axis=1) < min_samples])
+        rare = sorted(low | few)
+    contrib = None
+    if stratified and wide:
+        contrib, unstrat = _wide(traits_pred, norm, rare)
+    else:
+        unstrat = _unstratified(traits_pred, norm)
+        if stratified:
+            contrib = _contributions(traits_pred, norm, rare)
+    return MetagenomeResult(norm, unstrat, weighted, contrib, tuple(excluded), unpredicted,
+                            wide=stratified and wide)
+
+
+def _wide(func: pd.DataFrame, abun: pd.DataFrame, rare: list[str]
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    strat = pd.concat((abun.multiply(func[f], axis=0) for f in func.columns),
+                      ignore_index=True, axis=0, sort=True)
+    strat.index = pd.MultiIndex.from_product((func.columns, func.index),
+                                             names=["function", "sequence"])
+    if rare:
+        is_rare = strat.index.get_level_values("sequence").isin(rare)
+        pooled = strat[is_rare].groupby(level="function", sort=False).sum()
+        pooled.index = pd.MultiIndex.from_arrays(
+            [pooled.index, ["RARE"] * len(pooled)], names=["function", "sequence"])
+        strat = pd.concat([strat[~is_rare], pooled], axis=0, sort=True)
+    strat = strat.loc[~(strat == 0).all(axis=1)]
+    strat = strat[list(abun.columns)]
+    unstrat = strat.groupby(level="function").sum()
+    return strat, unstrat
 
 
 def _unstratified(func: pd.DataFrame, abun: pd.DataFrame) -> pd.DataFrame:
@@ -204,7 +265,7 @@ def _unstratified(func: pd.DataFrame, abun: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _contributions(func: pd.DataFrame, abun: pd.DataFrame) -> pd.DataFrame:
+def _contributions(func: pd.DataFrame, abun: pd.DataFrame, rare: list[str]) -> pd.DataFrame:
     relabun = abun.div(abun.sum(axis=0), axis=1) * 100
     frames = []
     for sample in abun.columns:
@@ -228,6 +289,10 @@ def _contributions(func: pd.DataFrame, abun: pd.DataFrame) -> pd.DataFrame:
         totals = long.groupby("function").sum(numeric_only=True)["taxon_function_abun"]
         long["norm_taxon_function_contrib"] = (
             long["taxon_function_abun"] / totals[long["function"]].to_numpy())
+        in_sample = [r for r in rare if r in set(names)]
+        if in_sample:
+            long.loc[long["taxon"].isin(in_sample), "taxon"] = "RARE"
+            long = long.groupby(["function", "taxon"], as_index=False).sum()
         long["sample"] = sample
         frames.append(long[list(CONTRIB_COLUMNS)])
     if not frames:

@@ -99,7 +99,13 @@ def read_abundance_table(path: Path) -> pd.DataFrame:
     first = df.columns[0]
     if df.shape[1] < 2:
         raise InputError(p, "a feature table needs an id column and sample columns")
-    df = df.set_index(first)
+    if list(df.columns[:3]) == ["label", "Group", "numOtus"]:  # mothur shared file
+        df = df.drop(columns=["label", "numOtus"])
+        df["Group"] = df["Group"].astype(str)
+        df = df.set_index("Group").T
+        df.columns.name = None
+    else:
+        df = df.set_index(first)
     if "taxonomy" in df.columns:
         df = df.drop(columns="taxonomy")
     for c in df.columns:
@@ -121,15 +127,17 @@ def _write_tsv(df: pd.DataFrame, path: Path, *, index: bool = True,
 
 
 # --- metagenome ------------------------------------------------------------------------
-def write_metagenome(result: Any, out_dir: Path, *, excluded_nsti: pd.Series | None = None
-                     ) -> list[Path]:
+def write_metagenome(result: Any, out_dir: Path, *, skip_norm: bool = False) -> list[Path]:
     """PICRUSt2's metagenome_pipeline.py files for a :class:`MetagenomeResult`."""
-    out = [
-        _write_tsv(result.normalized, out_dir / "seqtab_norm.tsv.gz", index_label="normalized"),
-        _write_tsv(result.unstratified, out_dir / "pred_metagenome_unstrat.tsv.gz",
-                   index_label="function"),
-    ]
-    if result.contributions is not None:
+    out = []
+    if not skip_norm:
+        out.append(_write_tsv(result.normalized, out_dir / "seqtab_norm.tsv.gz",
+                              index_label="normalized"))
+    out.append(_write_tsv(result.unstratified, out_dir / "pred_metagenome_unstrat.tsv.gz",
+                          index_label="function"))
+    if result.contributions is not None and result.wide:
+        out.append(_write_tsv(result.contributions, out_dir / "pred_metagenome_strat.tsv.gz"))
+    elif result.contributions is not None:
         out.append(_write_tsv(result.contributions, out_dir / "pred_metagenome_contrib.tsv.gz",
                               index=False))
     if result.weighted_nsti is not None:
@@ -142,22 +150,31 @@ def write_metagenome(result: Any, out_dir: Path, *, excluded_nsti: pd.Series | N
     return out
 
 
-def metagenome_stage(table: Path, traits: Path, marker: Path, out_dir: Path, *,
-                     max_nsti: float = 2.0, strat_out: bool = False) -> Path:
+def metagenome_stage(table: Path, traits: Path, marker: Path | None, out_dir: Path, *,
+                     max_nsti: float = 2.0, strat_out: bool = False, wide_table: bool = False,
+                     min_reads: int = 1, min_samples: int = 1, skip_norm: bool = False) -> Path:
     """``microtrial function metagenome``: PICRUSt2's metagenome_pipeline.py."""
     from microtrial.function import predict_metagenome
 
+    if marker is None and not skip_norm:
+        raise InputError("--marker", "needed unless --skip-norm (predicted 16S copies per ASV)")
+    if marker is not None and skip_norm:
+        raise InputError("--marker", "not used with --skip-norm; give one or the other")
     t0 = time.perf_counter()
     counts = read_abundance_table(table)
     pred = read_prediction(traits)
-    mark = read_prediction(marker)
-    result = predict_metagenome(counts, pred, mark, max_nsti=max_nsti, stratified=strat_out)
-    start_output(out_dir, command="function metagenome", keep=[table, traits, marker])
-    outputs = write_metagenome(result, out_dir)
+    mark = read_prediction(marker) if marker is not None else None
+    result = predict_metagenome(counts, pred, mark, max_nsti=max_nsti, stratified=strat_out,
+                                wide=wide_table, min_reads=min_reads, min_samples=min_samples,
+                                skip_norm=skip_norm)
+    start_output(out_dir, command="function metagenome",
+                 keep=[p for p in (table, traits, marker) if p is not None])
+    outputs = write_metagenome(result, out_dir, skip_norm=skip_norm)
     write_run_info(
         out_dir, command="function metagenome",
         options={"table": table, "traits": traits, "marker": marker, "max_nsti": max_nsti,
-                 "strat_out": strat_out},
+                 "strat_out": strat_out, "wide_table": wide_table, "min_reads": min_reads,
+                 "min_samples": min_samples, "skip_norm": skip_norm},
         timings={"metagenome": time.perf_counter() - t0},
         extra={"excluded_nsti": list(result.excluded_nsti),
                "unpredicted": list(result.unpredicted)},
@@ -240,6 +257,51 @@ def compute_pathways(table: pd.DataFrame, files: PathwayFiles, *, minpath: bool 
                              gap_filling=gap_fill, coverage=coverage)
 
 
+def read_gene_families(path: Path) -> pd.DataFrame:
+    """Gene families x samples from a metagenome table in any of PICRUSt2's three formats:
+    unstratified (``function``, samples), wide stratified (``function``, ``sequence``,
+    samples: summed over sequences) or contributions (long: ``taxon_function_abun`` summed
+    per function and sample)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "no such file" if not p.exists() else "is not a file")
+    try:
+        df = pd.read_csv(p, sep="\t", dtype={"function": str, "sequence": str, "sample": str,
+                                              "taxon": str})
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(p, "empty gene-family table") from exc
+    except (UnicodeDecodeError, EOFError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(p, f"cannot be read as a tab-separated table: "
+                            f"{' '.join(str(exc).split())}") from exc
+    if "function" not in df.columns:
+        raise InputError(p, "no 'function' column (expected a metagenome_pipeline output such "
+                            "as pred_metagenome_unstrat.tsv.gz)")
+    df = df.drop(columns=[c for c in ("description",) if c in df.columns])
+    if "genome_function_count" in df.columns:
+        for col in ("sample", "taxon_function_abun"):
+            if col not in df.columns:
+                raise InputError(p, f"contribution table without a '{col}' column")
+        samples = list(dict.fromkeys(df["sample"]))
+        wide = df.pivot_table(index="function", columns="sample", values="taxon_function_abun",
+                              aggfunc="sum", fill_value=0)
+        wide = wide.reindex(columns=samples, fill_value=0)
+        wide.columns.name = None
+        return wide
+    if "sequence" in df.columns:
+        df = df.drop(columns="sequence").groupby("function", sort=True).sum()
+    else:
+        if df["function"].duplicated().any():
+            dup = df["function"][df["function"].duplicated()].iloc[0]
+            raise InputError(p, f"function '{dup}' is listed twice")
+        df = df.set_index("function")
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            raise InputError(p, f"column '{c}' is not numeric")
+    if df.shape[1] == 0:
+        raise InputError(p, "no sample columns")
+    return df
+
+
 def _descriptions(path: Path | None) -> dict[str, str]:
     from microtrial.function import parse_descriptions
 
@@ -266,12 +328,7 @@ def pathways_stage(input_table: Path, out_dir: Path, *, map_file: Path | None = 
                    descriptions: bool = False, reference: Path | None = None) -> Path:
     """``microtrial function pathways``: PICRUSt2's pathway_pipeline.py (unstratified)."""
     t0 = time.perf_counter()
-    table = read_tsv_frame(input_table, what="gene-family table")
-    if "description" in table.columns:
-        table = table.drop(columns="description")
-    if "sequence" in table.columns or "genome_function_count" in table.columns:
-        raise InputError(input_table, "stratified/contribution tables are not supported; give "
-                                      "pred_metagenome_unstrat.tsv.gz")
+    table = read_gene_families(input_table)
     files = resolve_pathway_files(table.index, map_file=map_file, regroup_map=regroup_map,
                                   no_regroup=no_regroup, map_folder=default_map_folder(reference))
     result = compute_pathways(table, files, minpath=minpath, gap_fill=gap_fill, coverage=coverage)
