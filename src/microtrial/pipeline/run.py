@@ -125,14 +125,13 @@ def run_study(
     opts = study.options
     n_threads = threads or opts.threads
     with dask_executor(scheduler=dask_scheduler, jobs=jobs) as executor, use_executor(executor):
-        _stages(study, Path(study_path), engine, n_threads, progress, truth_dir)
+        copies = _stages(study, Path(study_path), engine, n_threads, progress, truth_dir)
     rec = RunRecord(out_dir, skipped=dict(engine.skipped))
     for name, res in engine.results.items():
         rec.timings[name] = res.seconds
         rec.outputs[name] = list(res.outputs)
         rec.status[name] = res.status
         rec.keys[name] = res.key
-    copies = [out_dir / p for p in rec.outputs.pop("inputs", [])]
     from microtrial.io.runinfo import _jsonable
 
     write_run_info(
@@ -145,7 +144,7 @@ def run_study(
         seeds={"seed": opts.seed},
         timings=rec.timings,
         extra={"stages": engine.records(),
-               "stages_completed": [n for n in rec.timings if n != "inputs"],
+               "stages_completed": list(rec.timings),
                "stages_skipped": rec.skipped, "stage_outputs": rec.outputs,
                "study_checksum": engine.digest(study_path),
                "input_checksums": dict(sorted(engine.checksums.items())),
@@ -153,15 +152,14 @@ def run_study(
                "comparisons": _plain(list(study.comparisons))},
         outputs=[*(out_dir / p for files in rec.outputs.values() for p in files), *copies],
     )
-    rec.timings.pop("inputs", None)
     engine.prune()
     shutil.rmtree(out_dir / ".staging", ignore_errors=True)  # left by versions before the cache
     return rec
 
 
 def _stages(study: Any, study_path: Path, engine: Engine, n_threads: int,
-            progress: ProgressCallback | None, truth_dir: Path | None) -> None:
-    """The stage graph (see the module docs)."""
+            progress: ProgressCallback | None, truth_dir: Path | None) -> list[Path]:
+    """The stage graph (see the module docs); returns the copies of the inputs."""
     out_dir = engine.out_dir
     opts = study.options
     seed = opts.seed
@@ -341,17 +339,18 @@ def _stages(study: Any, study_path: Path, engine: Engine, n_threads: int,
                "clinical.tsv": study.clinical.table if study.clinical else None,
                "metabolites.tsv": study.metabolites, "study.yaml": study_path}
     sources = {k: v for k, v in sources.items() if v is not None and Path(v).exists()}
-    engine.run("inputs", lambda sd: _copy_inputs(sources, sd), inputs=sources, options={},
-               dest="inputs")
+    (out_dir / "inputs").mkdir(parents=True, exist_ok=True)
+    _copy_inputs(sources, out_dir / "inputs")  # not a stage: always fresh, for the report
     from microtrial.report import write_report
 
     upstream = [r for n, r in engine.results.items() if n != "report"]
     engine.run(
         "report",
         lambda sd: write_report(out_dir, sd, title=study.name, truth_dir=truth_dir, finishing_run=True),
-        inputs={"stages": upstream, "truth": truth_dir},
+        inputs={"stages": upstream, "truth": truth_dir, **{f"inputs/{k}": v for k, v in sources.items()}},
         options={"title": study.name, "skipped": dict(sorted(engine.skipped.items()))},
     )
+    return [out_dir / "inputs" / k for k in sources]
 
 
 def _feature_table(
@@ -390,8 +389,11 @@ def _metadata_with_response(
 
 
 def _copy_inputs(paths: dict[str, Path], dest: Path) -> None:
-    """Copy the small input tables (so the report can show them) into ``dest``."""
+    """Copy the small input tables (so the report can show them) into ``dest``, each
+    atomically (a study may name an earlier run's copy: that one is left as it is)."""
     for name, path in paths.items():
+        if (dest / name).exists() and os.path.samefile(path, dest / name):
+            continue
         tmp = dest / f".{name}.{secrets.token_hex(4)}.tmp"
         shutil.copyfile(path, tmp)
         os.replace(tmp, dest / name)
