@@ -245,13 +245,13 @@ def simulate_animal(design: AnimalDesign | None = None, *, seed: int = 1) -> Sim
         return composition.loc[:, sel.to_numpy()].mean(axis=1)
 
     pseudo = 1e-5
-    change = {a: np.log2((mean_at(a, weeks[-1]) + pseudo) / (mean_at(a, weeks[0]) + pseudo))
-              for a in (IL2, CONTROL_ARM)}
+    change = {a: np.log2(((mean_at(a, weeks[-1]) + pseudo) / (mean_at(a, weeks[0]) + pseudo))
+                         .to_numpy(dtype=float)) for a in (IL2, CONTROL_ARM)}
     effects = pd.DataFrame({
         "feature": pool.index, "taxon": pool["taxon"].to_numpy(), "effect": effect,
         "time_log2fc": drift, "interaction_log2fc": il2,
-        "realized_change_il2": change[IL2].round(4).to_numpy(),
-        "realized_change_control": change[CONTROL_ARM].round(4).to_numpy(),
+        "realized_change_il2": change[IL2].round(4),
+        "realized_change_control": change[CONTROL_ARM].round(4),
     })
     effects["realized_interaction"] = (effects["realized_change_il2"]
                                        - effects["realized_change_control"]).round(4)
