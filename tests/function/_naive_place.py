@@ -23,22 +23,21 @@ def tree_loglik(tree, tip_codes, model):
     (TreeArrays), per column, by recursion with scipy's matrix exponential."""
     Q, pi = rate_matrix(model)
     rates, weights = model.category_rates()
-    n_cols = len(next(iter(tip_codes.values())))
-    out = np.zeros(n_cols)
-    for s in range(n_cols):
-        total = 0.0
-        for r, w in zip(rates, weights, strict=True):
-            vec = {}
-            for v in range(tree.n_nodes):
-                kids = tree.child_idx[tree.child_ptr[v]:tree.child_ptr[v + 1]]
-                if kids.size == 0:
-                    m = tip_codes[tree.names[v]][s]
-                    vec[v] = np.array([(m >> x) & 1 for x in range(4)], dtype=float)
-                else:
-                    acc = np.ones(4)
-                    for c in kids:
-                        acc = acc * (expm(Q * r * tree.length[c]) @ vec[c])
-                    vec[v] = acc
-            total += w * float(pi @ vec[tree.n_nodes - 1])
-        out[s] = np.log(total)
-    return out
+    names = list(tip_codes)
+    codes = np.array([tip_codes[n] for n in names], dtype=np.int64)  # (tips, columns)
+    row = {n: i for i, n in enumerate(names)}
+    total = np.zeros(codes.shape[1])
+    for r, w in zip(rates, weights, strict=True):
+        vec = {}
+        for v in range(tree.n_nodes):  # post-order: children first
+            kids = tree.child_idx[tree.child_ptr[v]:tree.child_ptr[v + 1]]
+            if kids.size == 0:
+                m = codes[row[tree.names[v]]]
+                vec[v] = np.stack([(m >> x) & 1 for x in range(4)], axis=1).astype(float)
+            else:
+                acc = np.ones((codes.shape[1], 4))
+                for c in kids:
+                    acc = acc * (vec[c] @ expm(Q * r * tree.length[c]).T)
+                vec[v] = acc
+        total += w * (vec[tree.n_nodes - 1] @ pi)
+    return np.log(total)

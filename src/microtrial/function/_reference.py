@@ -94,16 +94,9 @@ def _flat_stem(path: Path) -> str | None:
     return None
 
 
-def _domain_folder(path: Path) -> Path:
-    if any(p.is_dir() and p.name.endswith("_ref") for p in path.iterdir()):
-        return path
-    if _flat_stem(path) is not None:
-        return path
-    for name in DOMAINS:
-        if (path / name).is_dir():
-            return path / name
-    raise InputError(path, "not a PICRUSt2 reference folder: no '<name>_ref/' folder and none "
-                           f"of {', '.join(d + '/' for d in DOMAINS)}")
+def _is_domain(path: Path) -> bool:
+    return any(p.is_dir() and p.name.endswith("_ref") for p in path.iterdir()) or \
+        _flat_stem(path) is not None
 
 
 def load_reference(path: str | os.PathLike[str], *, need_fna: bool = True) -> PicrustReference:
@@ -112,8 +105,8 @@ def load_reference(path: str | os.PathLike[str], *, need_fna: bool = True) -> Pi
     Parameters
     ----------
     path : path-like
-        A ``default_files`` folder (its first domain folder of prokaryotic, bacteria, archaea
-        is used) or a domain folder.
+        A ``default_files`` folder (the first complete domain folder of prokaryotic,
+        bacteria, archaea is used) or a domain folder.
     need_fna : bool
         Require the aligned reference FASTA, HMM and model (placement needs them; hsp alone
         needs only the tree).
@@ -128,7 +121,21 @@ def load_reference(path: str | os.PathLike[str], *, need_fna: bool = True) -> Pi
         raise InputError(root, "no such folder")
     if not root.is_dir():
         raise InputError(root, "is a file, expected a PICRUSt2 reference folder")
-    folder = _domain_folder(root)
+    if not _is_domain(root):
+        domains = [root / d for d in DOMAINS if (root / d).is_dir() and _is_domain(root / d)]
+        if not domains:
+            raise InputError(root, "not a PICRUSt2 reference folder: no '<name>_ref/' folder, "
+                                   "no <name>.tre with <name>.hmm, and none of "
+                                   f"{', '.join(d + '/' for d in DOMAINS)}")
+        first_error: InputError | None = None
+        for d in domains:  # the first complete domain
+            try:
+                return load_reference(d, need_fna=need_fna)
+            except InputError as exc:
+                first_error = first_error or exc
+        assert first_error is not None
+        raise first_error
+    folder = root
     refs = sorted(p for p in folder.iterdir() if p.is_dir() and p.name.endswith("_ref"))
     if refs:
         ref_dir = refs[0]
@@ -174,32 +181,47 @@ def read_trait_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not p.is_file():
         raise InputError(p, "no such file" if not p.exists() else "is not a file")
     try:
-        df = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, comment=None)
+        fast = pd.read_csv(p, sep="\t", index_col=0, dtype={0: str}, keep_default_na=False,
+                           na_values=[], engine="c", low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise InputError(p, "empty trait table") from exc
-    except (UnicodeDecodeError, EOFError, OSError, pd.errors.ParserError) as exc:
+    except (UnicodeDecodeError, EOFError, OSError, pd.errors.ParserError, ValueError) as exc:
         raise InputError(p, f"cannot be read as a tab-separated trait table: "
                             f"{' '.join(str(exc).split())}") from exc
-    if df.shape[1] < 2:
-        raise InputError(p, "a trait table needs a genome id column and at least one trait "
-                            "column (tab-separated)")
-    if df.empty:
-        raise InputError(p, "trait table has no rows")
-    ids = df.iloc[:, 0].str.strip()
+    if fast.shape[1] >= 1 and len(fast) and all(
+            pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+            for t in fast.dtypes) and not fast.isna().to_numpy().any():
+        ids = pd.Series(fast.index.astype(str).str.strip())
+        values = fast.astype(np.float64)
+        body = None
+    else:
+        df = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
+        if df.shape[1] < 2:
+            raise InputError(p, "a trait table needs a genome id column and at least one "
+                                "trait column (tab-separated)")
+        if df.empty:
+            raise InputError(p, "trait table has no rows")
+        ids = df.iloc[:, 0].str.strip()
+        body = df.iloc[:, 1:]
+        values = body.apply(pd.to_numeric, errors="coerce")
     dup = ids[ids.duplicated()]
     if len(dup):
         line = int(dup.index[0]) + 2
         raise InputError(p, f"genome id '{dup.iloc[0]}' appears twice", line=line)
-    cols = list(df.columns[1:])
-    if len(set(cols)) != len(cols):
-        raise InputError(p, "duplicated trait column names")
-    body = df.iloc[:, 1:]
-    values = body.apply(pd.to_numeric, errors="coerce")
-    bad = values.isna().to_numpy()
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise InputError(p, f"value '{body.iat[r, c]}' is not a number", line=int(r) + 2,
-                         field=str(cols[c]))
+    cols = [str(c) for c in values.columns]
+    from microtrial.io._atomic import open_text
+
+    with open_text(p) as fh:
+        header = fh.readline().rstrip("\r\n").split("\t")[1:]
+    dup_cols = sorted({c for c in header if header.count(c) > 1})
+    if dup_cols:
+        raise InputError(p, f"trait column '{dup_cols[0]}' appears twice", line=1)
+    if body is not None:
+        bad = values.isna().to_numpy()
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise InputError(p, f"value '{body.iat[r, c]}' is not a number", line=int(r) + 2,
+                             field=str(cols[c]))
     values.index = pd.Index(ids.to_numpy(), name="assembly")
     values.columns = [str(c) for c in cols]
     return values
