@@ -55,7 +55,8 @@ def minimal_pathways(
     if not found:
         return set()
     found_set = set(found)
-    candidates = [p for p, rxns in members.items() if any(r in found_set for r in rxns)]
+    # columns in pathway-name order, as MinPath writes its MPS file from PICRUSt2's sorted map
+    candidates = sorted(p for p, rxns in members.items() if any(r in found_set for r in rxns))
     row = {r: i for i, r in enumerate(found)}
     rows, cols = [], []
     for j, p in enumerate(candidates):

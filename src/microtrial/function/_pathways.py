@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.stats
+import scipy.special
 
 from microtrial.errors import InputError
 from microtrial.function._minpath import minimal_pathways
@@ -205,8 +205,8 @@ def _structured_score(structure: list[Any], keys: set[str], abun: Mapping[str, f
             key_scores.append(_structured_score(item, keys, abun, coverage, median))
             continue
         score = float(abun.get(item, 0))
-        if coverage:
-            score = float(scipy.stats.chi2.cdf(score, median))
+        if coverage:  # chi-square CDF with the median as degrees of freedom (chi2.cdf)
+            score = float(scipy.special.chdtr(median, score))
         (key_scores if item in keys else optional_scores).append(score)
     if join == ",":
         scores = key_scores + optional_scores
