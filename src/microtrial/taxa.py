@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from microtrial.names import TAXON_RANKS as RANKS
 from microtrial.table import FeatureTable
 
-RANKS: tuple[str, ...] = ("domain", "phylum", "class", "order", "family", "genus", "species")
 PREFIXES: tuple[str, ...] = ("d__", "p__", "c__", "o__", "f__", "g__", "s__")
 _RANK_ALIASES = {"kingdom": "domain", "asv": "asv", "feature": "asv"}
 UNASSIGNED = "Unassigned"

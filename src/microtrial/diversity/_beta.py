@@ -25,13 +25,9 @@ import scipy.sparse as sp
 from scipy.spatial.distance import pdist, squareform
 
 from microtrial.errors import AnalysisError
+from microtrial.names import BETA_METRICS
+from microtrial.names import PHYLOGENETIC_METRICS as PHYLOGENETIC
 from microtrial.table import FeatureTable
-
-BETA_METRICS: tuple[str, ...] = (
-    "braycurtis", "jaccard", "unweighted_unifrac", "weighted_unifrac", "aitchison",
-    "robust_aitchison",
-)
-PHYLOGENETIC = frozenset({"unweighted_unifrac", "weighted_unifrac"})
 
 
 def _samples_csr(table: FeatureTable) -> sp.csr_matrix:

@@ -3,6 +3,7 @@ fragment insertion) or a de-novo tree (template alignment + neighbour joining)."
 
 from __future__ import annotations
 
+from microtrial.names import TREE_METHODS as METHODS
 from microtrial.phylogeny._denovo import de_novo_tree, jc_distances, template_msa
 from microtrial.phylogeny._insert import insertion_tree
 from microtrial.phylogeny._place import (
@@ -12,8 +13,6 @@ from microtrial.phylogeny._place import (
     jukes_cantor,
     place,
 )
-
-METHODS = ("insertion", "de-novo")
 
 __all__ = [
     "METHODS",

@@ -8,10 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from microtrial.errors import InputError
+from microtrial.names import TREE_METHODS as METHODS
 
 log = logging.getLogger(__name__)
-
-METHODS = ("insertion", "de-novo")
 
 
 def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", threads: int = 2,

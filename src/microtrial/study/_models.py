@@ -20,11 +20,12 @@ from pydantic import (
     model_validator,
 )
 
+from microtrial.denoise._options import DenoiseSettings
 from microtrial.design import Comparison
+from microtrial.names import BETA_METRICS as ALL_BETA_METRICS
+from microtrial.names import DEFAULT_BETA_METRICS as BETA_METRICS
+from microtrial.names import DIFFERENTIAL_METHODS, POOL_METHODS, RANKS, TREE_METHODS
 
-BETA_METRICS = ("braycurtis", "jaccard", "unweighted_unifrac", "weighted_unifrac", "aitchison")
-DIFFERENTIAL_METHODS = ("lefse", "ancombc", "aldex", "lmm", "paired-wilcoxon")
-RANKS = ("asv", "domain", "phylum", "class", "order", "family", "genus", "species")
 TAXONOMY_REFERENCES = ("greengenes",)
 ULN_ENZYMES = ("ck", "aldolase", "ldh", "alt", "ast")
 DEFAULT_ULN = {"ck": 200.0, "aldolase": 7.6, "ldh": 250.0, "alt": 40.0, "ast": 40.0}
@@ -58,9 +59,11 @@ StudyPath = Annotated[Path, BeforeValidator(_resolve)]
 Level = Annotated[str, BeforeValidator(_as_str), Field(min_length=1)]
 ColumnName = Annotated[str, Field(min_length=1)]
 
-BetaMetric = Literal["braycurtis", "jaccard", "unweighted_unifrac", "weighted_unifrac", "aitchison"]
-DifferentialMethod = Literal["lefse", "ancombc", "aldex", "lmm", "paired-wilcoxon"]
-Rank = Literal["asv", "domain", "phylum", "class", "order", "family", "genus", "species"]
+BetaMetric = Literal[ALL_BETA_METRICS]  # type: ignore[valid-type]
+DifferentialMethod = Literal[DIFFERENTIAL_METHODS]  # type: ignore[valid-type]
+Rank = Literal[RANKS]  # type: ignore[valid-type]
+PoolMethod = Literal[POOL_METHODS]  # type: ignore[valid-type]
+TreeMethod = Literal[(*TREE_METHODS, "none")]  # type: ignore[valid-type]
 
 
 class _Frozen(BaseModel):
@@ -82,48 +85,12 @@ class Design(_Frozen):
     time: Factor | None = None
 
 
-class Reads(_Frozen):
-    """Paired FASTQ reads and the denoising options (``microtrial denoise``)."""
+class Reads(DenoiseSettings):
+    """Paired FASTQ reads and the denoising options (``microtrial denoise``): every key of
+    :class:`microtrial.denoise.DenoiseSettings` (the command line's options, with
+    underscores), plus the reads folder ``dir``."""
 
     dir: StudyPath
-    primer_f: str | None = None
-    primer_r: str | None = None
-    trunc_len_f: int | None = Field(default=None, ge=0)
-    trunc_len_r: int | None = Field(default=None, ge=0)
-    max_ee: tuple[float, float] = (2.0, 2.0)
-    trunc_q: int = Field(default=2, ge=0, le=41)
-    pool: Literal["none", "pseudo", "all"] = "pseudo"
-    min_overlap: int = Field(default=12, ge=4)
-    max_mismatch: int = Field(default=0, ge=0)
-    reverse_partners: bool = True
-    chimera_one_off: bool = True
-    min_reads: int = Field(default=10, ge=1)
-
-    @field_validator("max_ee", mode="before")
-    @classmethod
-    def _scalar_ee(cls, v: Any) -> Any:
-        return (v, v) if isinstance(v, int | float) and not isinstance(v, bool) else v
-
-    @field_validator("max_ee")
-    @classmethod
-    def _positive_ee(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if any(x <= 0 for x in v):
-            raise ValueError("max_ee values must be > 0")
-        return v
-
-    @field_validator("primer_f", "primer_r", mode="before")
-    @classmethod
-    def _primer(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = v.strip().upper()
-            from microtrial.seqs import IUPAC
-
-            bad = sorted({b for b in v if b not in IUPAC})
-            if not v:
-                return None
-            if bad:
-                raise ValueError(f"primer '{v}' has non-IUPAC characters: {''.join(bad)}")
-        return v
 
     @model_validator(mode="after")
     def _both_primers(self) -> Reads:
@@ -277,7 +244,7 @@ class StudySpec(_Frozen):
     taxonomy_file: StudyPath | None = None
     tree_file: StudyPath | None = None
     taxonomy: TaxonomySettings | None = Field(default_factory=TaxonomySettings)
-    tree: Literal["insertion", "de-novo", "none"] = "insertion"
+    tree: TreeMethod = "insertion"
     comparisons: tuple[ComparisonSpec, ...] | None = None
     clinical: ClinicalSettings | None = None
     immune: StudyPath | None = None
@@ -312,7 +279,7 @@ class Study(_Frozen):
     taxonomy_file: Path | None
     tree_file: Path | None
     taxonomy: TaxonomySettings | None
-    tree: Literal["insertion", "de-novo", "none"]
+    tree: TreeMethod
     comparisons: tuple[Comparison, ...]
     clinical: ClinicalSettings | None
     immune: Path | None
