@@ -89,6 +89,7 @@ def _guarded(ctx: Context, anchor: str, title: str, fn: Callable[[], object]) ->
 def write_report(
     results_dir: Path, out_dir: Path | None = None, *, title: str = "microtrial study report",
     truth_dir: Path | None = None, finishing_run: bool = False, exports: bool = True,
+    static_figures: bool = True,
 ) -> Path:
     """Build ``report.html`` from the result tables in ``results_dir``.
 
@@ -108,6 +109,8 @@ def write_report(
         ``run-info.json`` right after: the folder is not flagged as incomplete.
     exports : bool
         Also write ``exports/phyloseq/`` and ``exports/qiime2/`` (when the table is there).
+    static_figures : bool
+        Also draw every figure with matplotlib into ``figures/`` (most of the time taken).
 
     Returns
     -------
@@ -135,7 +138,7 @@ def write_report(
     _check_folders(results_dir, truth)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
     incomplete = None if finishing_run else _incomplete(results_dir)
-    page = Page(out_dir)
+    page = Page(out_dir, static=static_figures)
     metadata = _metadata(results_dir)
     ctx = Context(page, results_dir, read_design(results_dir, metadata), metadata)
     banner = ""

@@ -75,8 +75,9 @@ class Section:
 class Page:
     """Collects sections; writes figures to ``figures/`` and tables to ``tables/``."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, *, static: bool = True) -> None:
         self.out_dir = out_dir
+        self.static = static
         self.sections: list[Section] = []
         self.n_plots = 0
         self.n_tables = 0
@@ -134,6 +135,8 @@ class Page:
         ``static`` is called (and its figure closed) here, so a failing static drawing is
         logged and leaves the interactive one in place. ``small`` figures sit three to a row.
         """
+        if not self.static:
+            static = None
         if static is not None:
             self._save_static(name, static)
         parts = []

@@ -311,22 +311,38 @@ def functions(ctx: Context) -> bool:
     if route:
         ctx.page.text(f"Predicted from the 16S data ({route}); predictions are not measurements.")
     if diff is not None and {"feature", "effect", "q_value"} <= set(diff.columns):
-        for contrast, sub in diff.groupby(diff.get("contrast", pd.Series("", index=diff.index)), sort=False):
+        keys = [c for c in ("table", "comparison") if c in diff.columns] or \
+            [c for c in ("contrast",) if c in diff.columns]
+        groups = diff.groupby(keys, sort=False) if keys else [((), diff)]
+        for key, sub in groups:
+            label = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
+            if "method" in sub.columns:
+                methods = list(pd.unique(sub["method"].astype(str)))
+                method = next((m for m in ("aldex", "ancombc", "lmm", "paired-wilcoxon") if m in methods),
+                              methods[0])
+                sub = sub[sub["method"].astype(str) == method]
+                label += f" ({method})"
             sig = sub.dropna(subset=["effect"]).sort_values("q_value").head(20)
             if not len(sig):
                 continue
+            desc = sig["description"] if "description" in sig else pd.Series("", index=sig.index)
             labels = [f"{f}: {d}"[:60] if isinstance(d, str) and d else str(f)
-                      for f, d in zip(sig["feature"], sig.get("description", [""] * len(sig)), strict=True)]
-            groups = ["higher" if e > 0 else "lower" for e in sig["effect"]]
-            ctx.page.figure(f"function-{contrast}", *figs.hbars(
-                labels, sig["effect"].to_numpy(dtype=float), groups, title=f"Pathways, {contrast} (20 lowest q)",
-                xtitle=str(sig["effect_type"].iloc[0]).replace("_", " ") if "effect_type" in sig else "effect",
-                group_order=["higher", "lower"]))
+                      for f, d in zip(sig["feature"], desc, strict=True)]
+            test = str(sig["test_level"].iloc[0]) if "test_level" in sig else "test group"
+            sides = ["higher" if e > 0 else "lower" for e in sig["effect"]]
+            ctx.page.figure(f"function-{'-'.join(str(k) for k in (key if isinstance(key, tuple) else (key,)))}",
+                            *figs.hbars(labels, sig["effect"].to_numpy(dtype=float), sides,
+                                        title=f"Predicted functions, {label}: the 20 lowest q",
+                                        xtitle=str(sig["effect_type"].iloc[0]).replace("_", " ")
+                                        if "effect_type" in sig else "effect",
+                                        group_order=["higher", "lower"]),
+                            caption=f"Bars: effect (positive = higher in the first level of the comparison,"
+                                    f" {test if test != 'test group' else 'as named'}); q: Benjamini-Hochberg.")
             hits = sig[sig["q_value"] < 0.05]
             if len(hits):
-                ctx.note("functions", f"{len(hits)} predicted pathways differed for {contrast} (q < 0.05), "
+                ctx.note("functions", f"{len(hits)} predicted functions differed for {label} (q < 0.05), "
                          f"including {', '.join(hits['feature'].astype(str).head(4))}.")
-        ctx.page.table(diff, "function-differential", caption="Predicted pathways, differential tests.")
+        ctx.page.table(diff, "function-differential", caption="Predicted functions, differential tests.")
     if assoc is not None:
         ctx.page.table(assoc, "function-associations", caption="Predicted pathways vs measures.")
     if paths is not None:
