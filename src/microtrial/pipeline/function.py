@@ -474,12 +474,14 @@ def write_function_outputs(result: Any, out_dir: Path) -> list[Path]:
         outputs += write_pathways(other, fdir / f"{name}_pathways_out")
     if result.pathways is not None:
         outputs += write_pathways(result.pathways, fdir / "pathways_out")
-        abun = result.pathways.abundance
         if result.pathway_descriptions:
             from microtrial.function import add_descriptions
 
-            abun = add_descriptions(abun, result.pathway_descriptions)
-        outputs.append(_write_tsv(abun, out_dir / "pathway-abundance.tsv", index_label="pathway"))
+            described = add_descriptions(result.pathways.abundance, result.pathway_descriptions)
+            outputs.append(_write_tsv(described, fdir / "pathways_out" /
+                                      "path_abun_unstrat_descrip.tsv.gz", index_label="pathway"))
+        outputs.append(_write_tsv(result.pathways.abundance, out_dir / "pathway-abundance.tsv",
+                                  index_label="pathway"))
     return outputs
 
 
@@ -552,10 +554,10 @@ def function_differential(tables: dict[str, pd.DataFrame], metadata: Path, work:
                 "method": method, "effect": res["effect"], "effect_type": res["effect_type"],
                 "p_value": res["p_value"], "q_value": res["q_value"],
             })
-            out.insert(1, "table", kind)
+            out["table"] = kind
             rows.append(out)
     if not rows:
-        return pd.DataFrame(columns=["feature", "table", *DIFF_COLUMNS[1:]])
+        return pd.DataFrame(columns=[*DIFF_COLUMNS, "table"])
     return pd.concat(rows, ignore_index=True)
 
 
@@ -589,10 +591,10 @@ def function_associations(tables: dict[str, pd.DataFrame], metadata: Path, work:
                 continue
             out = res[[c for c in ASSOC_COLUMNS if c in res.columns]].copy()
             out["measure_type"] = name.split("-")[1]
-            out.insert(1, "table", kind)
+            out["table"] = kind
             rows.append(out)
     if not rows:
-        return pd.DataFrame(columns=["feature", "table", *ASSOC_COLUMNS[1:], "measure_type"])
+        return pd.DataFrame(columns=[*ASSOC_COLUMNS, "measure_type", "table"])
     return pd.concat(rows, ignore_index=True)
 
 
