@@ -36,7 +36,8 @@ features on a grid of :math:`\\gamma` (0 and 241 log-spaced values from :math:`1
 :math:`10^{4}`, steps of 8 %), and each feature keeps its best :math:`\\gamma`. The tests
 compare the estimates with ``statsmodels`` ``MixedLM`` (REML). Wald tests use Student's t
 with :math:`\\min(N-p, S-1)` degrees of freedom (:math:`S` subjects; with two visits per
-subject this is the paired t test's), which is more conservative than MixedLM's normal
+subject this is the paired t test's; for an interaction, at most the number of subjects
+sampled at both times minus 2, the two-sample t test of changes), which is more conservative than MixedLM's normal
 approximation for small studies. q-values by Benjamini-Hochberg.
 
 References
@@ -258,7 +259,12 @@ def _fit(y: np.ndarray, x: np.ndarray, contrast: Contrast
         assert contrast.subject is not None
         groups = contrast.subject.astype(str).to_numpy()
         beta, se, _ = random_intercept_fit(y, x, groups)
-        return beta, se, max(min(n - p, len(np.unique(groups)) - 1), 1), "lmm"
+        df = min(n - p, len(np.unique(groups)) - 1)
+        if contrast.kind == "interaction":
+            # the interaction is a within-subject contrast compared between two arms: the
+            # subjects sampled at both times minus two (the two-sample t test of changes)
+            df = min(df, len(contrast.pairs()[0]) - 2)
+        return beta, se, max(df, 1), "lmm"
     xtx_inv = np.linalg.inv(x.T @ x)
     beta = xtx_inv @ x.T @ y
     rss = ((y - x @ beta) ** 2).sum(axis=0)
