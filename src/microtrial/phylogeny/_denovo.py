@@ -21,9 +21,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from microtrial.dna import encode
 from microtrial.phylogeny import _kernels
 from microtrial.phylogeny._place import build_reference_index, place
-from microtrial.taxonomy._kernels import encode
 
 
 def template_msa(queries: Mapping[str, str], template: Mapping[str, str], *,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from microtrial.taxonomy._kernels import kmer_codes
+from microtrial.dna import kmer_codes
 
 GAP = 5
 

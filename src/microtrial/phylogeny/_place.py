@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from microtrial.dna import encode_many
 from microtrial.phylogeny import _kernels
-from microtrial.taxonomy._kernels import encode_many
 
 
 @dataclass(frozen=True)
