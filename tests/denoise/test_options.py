@@ -31,7 +31,8 @@ def reads_dir(tmp_path):
 def test_invalid_values_are_refused(reads_dir, tmp_path, capsys, option, value):
     out = tmp_path / "out"
     line = _one_error(capsys, ["denoise", str(reads_dir), "-o", str(out), option, value])
-    assert line.startswith(f"error: {option}: ")
+    key = option[2:].replace("-", "_")  # errors name the study-file key and the option
+    assert line.startswith(f"error: {key} ({option}): ")
     assert not out.exists()
 
 

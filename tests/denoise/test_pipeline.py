@@ -164,7 +164,7 @@ def test_cli(exact_denoiser, reads_dir, tmp_path):
     assert code == 0
     assert len(read_fasta(out / "dna-sequences.fasta")) == 3  # the chimera stays
     info = json.loads((out / "run-info.json").read_text())
-    assert info["options"]["max_ee"] == [2.0, 3.0] and info["options"]["chimeras"] is False
+    assert info["options"]["max_ee"] == [2.0, 3.0] and info["options"]["chimera_method"] == "none"
 
 
 def test_one_off_chimeras_and_study_singletons(exact_denoiser, tmp_path):

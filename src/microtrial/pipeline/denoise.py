@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from microtrial.denoise._types import DadaResult, Derep
+from microtrial.denoise._options import DenoiseSettings
+from microtrial.denoise._types import Derep
 from microtrial.errors import InputError
 from microtrial.reads._derep import dereplicate
 from microtrial.reads._fastq import SampleFiles, find_samples, read_pair
@@ -64,6 +65,9 @@ class DenoiseOptions:
 
     trunc_len_f: int | None = None  # None = automatic
     trunc_len_r: int | None = None
+    trim_left_f: int = 0
+    trim_left_r: int = 0
+    max_len: int | None = None
     max_ee: tuple[float, float] = (2.0, 2.0)
     trunc_q: int = 2
     min_len: int = 20
@@ -81,6 +85,30 @@ class DenoiseOptions:
     chimera_one_off: bool = True  # also flag bimeras one mismatch off (DADA2's allowOneOff)
     min_reads: int = 10  # drop ASVs with fewer reads in the whole run (deblur's --p-min-reads 10)
     threads: int = 2
+    n_reads_learn: int | None = None  # None: learnErrors' nbases = 1e8
+    error_model: str = "auto"
+    chimera_method: str = "consensus"
+    min_fold_parent_over_abundance: float | None = None  # None: the chimera method's default
+    dada2_compatible: bool = False
+
+    def settings(self) -> DenoiseSettings:
+        """The options as the stage's :class:`~microtrial.denoise.DenoiseSettings` (the
+        values that differ from the defaults; one-line InputError naming the key)."""
+        from microtrial.denoise._options import parse_settings
+
+        defaults = DenoiseOptions()
+        given = {k: v for k, v in asdict(self).items()
+                 if k != "threads" and v != getattr(defaults, k)}
+        if not self.chimeras:
+            given["chimera_method"] = "none"
+        given.pop("chimeras", None)
+        return parse_settings(given)
+
+    @classmethod
+    def from_settings(cls, s: DenoiseSettings, threads: int = 2) -> DenoiseOptions:
+        """Options from validated settings (the study file's ``reads:`` section)."""
+        fields = {k: getattr(s, k) for k in cls.__dataclass_fields__ if k in type(s).model_fields}
+        return cls(**fields, threads=threads)
 
 
 @dataclass(frozen=True)
@@ -192,9 +220,11 @@ def _process_sample(files: SampleFiles, o: DenoiseOptions, tf: int, tr: int | No
     hf = quality_histogram(fwd)
     hr = None if rev is None else quality_histogram(rev)
     pf = FilterParams(trunc_len=tf, trunc_q=o.trunc_q, max_ee=o.max_ee[0], max_n=o.max_n,
-                      min_len=o.min_len, rm_phix=o.rm_phix)
+                      min_len=o.min_len, rm_phix=o.rm_phix, trim_left=o.trim_left_f,
+                      max_len=o.max_len)
     pr = FilterParams(trunc_len=tr or 0, trunc_q=o.trunc_q, max_ee=o.max_ee[1], max_n=o.max_n,
-                      min_len=o.min_len, rm_phix=o.rm_phix)
+                      min_len=o.min_len, rm_phix=o.rm_phix, trim_left=o.trim_left_r,
+                      max_len=o.max_len)
     ff, fr = filter_pair(fwd, rev, pf, pr)
     return _SampleOut(files.sample_id, n_input, dereplicate(ff), None if fr is None else dereplicate(fr), hf, hr)
 
@@ -204,50 +234,6 @@ def _map(fn: Callable[[Any], Any], items: list[Any], threads: int, progress: Pro
     from microtrial.parallel import map_ordered
 
     return map_ordered(fn, items, threads=threads, progress=progress, desc=desc)
-
-
-def _denoise(dereps: list[Derep], o: DenoiseOptions, progress: ProgressCallback | None, label: str) -> tuple[list[DadaResult | None], np.ndarray | None]:
-    """learn_errors + dada on the samples with reads; None for empty samples."""
-    from microtrial.denoise import dada, learn_errors
-
-    idx = [i for i, d in enumerate(dereps) if d.n_reads > 0]
-    out: list[DadaResult | None] = [None] * len(dereps)
-    if not idx:
-        return out, None
-    chosen = [dereps[i] for i in idx]
-    err = learn_errors(chosen, threads=o.threads, progress=_relabel(progress, f"learn errors ({label})"))
-    res = dada(chosen, err=err, pool=o.pool, threads=o.threads, progress=_relabel(progress, f"denoise ({label})"))
-    for i, r in zip(idx, res):
-        out[i] = r
-    return out, err
-
-
-def _relabel(progress: ProgressCallback | None, label: str) -> ProgressCallback | None:
-    if progress is None:
-        return None
-    return lambda _desc, done, total: progress(label, done, total)
-
-
-def _n_denoised(dd: DadaResult | None, derep: Derep | None) -> int:
-    """Reads assigned to a variant (DADA2's ``sum(getUniques(dada))``)."""
-    if dd is None or derep is None or derep.n_reads == 0:
-        return 0
-    return int((dd.unique_to_asv[derep.read_to_unique] >= 0).sum())
-
-
-def _table(per_sample: list[dict[str, int]], sample_ids: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Samples x sequences counts, sequences by decreasing total (ties: first seen)."""
-    seen: dict[str, int] = {}
-    for d in per_sample:
-        for s in d:
-            seen.setdefault(s, len(seen))
-    seqs = list(seen)
-    counts = np.zeros((len(sample_ids), len(seqs)), dtype=np.int64)
-    for i, d in enumerate(per_sample):
-        for s, c in d.items():
-            counts[i, seen[s]] = c
-    order = np.lexsort((np.arange(len(seqs)), -counts.sum(axis=0))) if seqs else np.zeros(0, int)
-    return counts[:, order], [seqs[j] for j in order]
 
 
 def _read_loss(track: pd.DataFrame, paired: bool, *, o: DenoiseOptions | None = None,
@@ -332,8 +318,7 @@ def denoise_stage(
     InputError
         A bad option or input file (naming the file and, where known, the line).
     """
-    from microtrial.denoise._chimera import is_bimera_denovo_table
-    from microtrial.denoise._merge import merge_pairs, reverse_partners
+    from microtrial.denoise._samples import denoise_samples
     from microtrial.io._atomic import atomic_open
     from microtrial.io.fasta import sequence_id, write_fasta
     from microtrial.io.feature_table import write_biom, write_table_tsv
@@ -386,67 +371,16 @@ def denoise_stage(
               if paired else None)
     _check_lengths(o, int(tf or 0), tr, hist_f, hist_r)
 
-    # ---- denoise ---------------------------------------------------------------------------
+    # ---- denoise, merge, table, chimeras: the stage's entry point ---------------------------
     t0 = time.perf_counter()
-    dd_f, _ = _denoise([x.derep_f for x in outs], o, progress, "forward")
-    timings["denoise_f"] = round(time.perf_counter() - t0, 3)
-    dd_r: list[DadaResult | None] = [None] * len(outs)
-    err_r: np.ndarray | None = None
-    if paired:
-        t0 = time.perf_counter()
-        dd_r, err_r = _denoise([x.derep_r for x in outs], o, progress, "reverse")  # type: ignore[misc]
-        timings["denoise_r"] = round(time.perf_counter() - t0, 3)
-
-    # ---- merge -------------------------------------------------------------------------
-    t0 = time.perf_counter()
-    partners = None
-    if paired and o.reverse_partners:
-        first = []
-        for x, df, dr in zip(outs, dd_f, dd_r):
-            if df is not None and dr is not None:
-                m = merge_pairs(df, x.derep_f, dr, x.derep_r, min_overlap=o.min_overlap, max_mismatch=o.max_mismatch)  # type: ignore[arg-type]
-                first.append((df, dr, m))
-        partners = reverse_partners(first)
-    per_sample: list[dict[str, int]] = []
-    tracking = []
-    for x, df, dr in zip(outs, dd_f, dd_r):
-        n_filt = x.derep_f.n_reads
-        den_f = _n_denoised(df, x.derep_f)
-        den_r = None
-        merged: dict[str, int] = {}
-        if paired:
-            den_r = _n_denoised(dr, x.derep_r)
-            if df is not None and dr is not None:
-                m = merge_pairs(df, x.derep_f, dr, x.derep_r, min_overlap=o.min_overlap, max_mismatch=o.max_mismatch,  # type: ignore[arg-type]
-                                err_r=err_r if partners else None, partners_r=partners)
-                merged = dict(zip(m.sequences, (int(a) for a in m.abundances)))
-        elif df is not None:
-            for s, a in zip(df.sequences, df.abundances):
-                if a > 0:
-                    merged[s] = merged.get(s, 0) + int(a)
-        per_sample.append(merged)
-        tracking.append([x.sample_id, x.n_input, n_filt, den_f, den_r, sum(merged.values())])
-    timings["merge"] = round(time.perf_counter() - t0, 3)
-
-    # ---- table, chimeras ---------------------------------------------------------------
-    t0 = time.perf_counter()
-    counts, seqs = _table(per_sample, sample_ids)
-    if o.chimeras and seqs:
-        bim = is_bimera_denovo_table(counts, seqs, allow_one_off=o.chimera_one_off)
-        log.info("%d of %d sequences are bimeras (%.1f%% of reads)", int(bim.sum()), len(seqs),
-                 100.0 * counts[:, bim].sum() / max(counts.sum(), 1))
-        counts = counts[:, ~bim]
-        seqs = [s for s, b in zip(seqs, bim) if not b]
-    timings["chimeras"] = round(time.perf_counter() - t0, 3)
-    n_after_chimeras = int(counts.sum())
-    if o.min_reads > 1 and seqs:
-        rare = counts.sum(axis=0) < o.min_reads
-        log.info("%d ASVs with fewer than %d reads in the run dropped (%d reads)", int(rare.sum()),
-                 o.min_reads, int(counts[:, rare].sum()))
-        counts = counts[:, ~rare]
-        seqs = [s for s, r in zip(seqs, rare) if not r]
-    for row, n in zip(tracking, counts.sum(axis=1)):
-        row.append(int(n))
+    settings = o.settings()
+    nq = tuple(None if h is None else int((h.counts.sum(axis=0) > 0).sum()) for h in (hist_f, hist_r))
+    res = denoise_samples([x.derep_f for x in outs], [x.derep_r for x in outs] if paired else None,  # type: ignore[misc]
+                          settings=settings, n_qualities=nq, threads=threads, progress=progress)  # type: ignore[arg-type]
+    timings["denoise"] = round(time.perf_counter() - t0, 3)
+    counts, seqs, n_after_chimeras = res.counts, res.sequences, res.n_after_chimeras
+    tracking = [[x.sample_id, x.n_input, x.derep_f.n_reads, t["denoised-f"], t["denoised-r"],
+                 t["merged"], t["non-chimeric"]] for x, t in zip(outs, res.tracking)]
     track = pd.DataFrame(tracking, columns=TRACKING_COLUMNS)
     if not paired:  # same columns as for pairs (a stable schema); no reverse reads
         track["denoised-r"] = pd.NA
@@ -489,6 +423,8 @@ def denoise_stage(
         out_dir, command="denoise", options={"reads_dir": str(reads_dir), **opts}, timings=timings,
         extra={"truncation": {"trunc_len_f": tf, "trunc_len_r": tr, "automatic": auto,
                               "amplicon_length": amplicon},
+               "settings": settings.effective().model_dump(mode="json"),
+               "error_models": res.error_models,
                "paired": paired, "n_samples": len(samples), "n_asvs": len(seqs)},
         outputs=written,
     )

@@ -361,12 +361,7 @@ def _feature_table(
         from microtrial.pipeline.denoise import DenoiseOptions, denoise_stage
 
         r = study.reads
-        options = DenoiseOptions(
-            trunc_len_f=r.trunc_len_f, trunc_len_r=r.trunc_len_r, max_ee=tuple(r.max_ee),
-            trunc_q=r.trunc_q, primer_f=r.primer_f, primer_r=r.primer_r, pool=r.pool,
-            min_overlap=r.min_overlap, max_mismatch=r.max_mismatch, reverse_partners=r.reverse_partners,
-            chimera_one_off=r.chimera_one_off, min_reads=r.min_reads, threads=threads,
-        )
+        options = DenoiseOptions.from_settings(r, threads=threads)  # every reads: key
         key_opts = {k: v for k, v in dataclasses.asdict(options).items() if k != "threads"}
         res = engine.run("denoise", lambda sd: denoise_stage(r.dir, sd, options=options, progress=progress),
                          inputs={"reads": r.dir}, options=key_opts)
