@@ -248,3 +248,17 @@ def test_pathways_from_stratified_and_contribution_tables(tmp_path: Path) -> Non
         assert main(["function", "pathways", "--input", str(inp), "--map", str(mp),
                      "--regroup-map", str(rg), "-o", str(out)]) == 0
         assert _gz_lines(out / "path_abun_unstrat.tsv.gz") == ["pathway\tS1\tS2", "PWY-A\t3.0\t0.0"]
+    # contribution input: community-wide contributions per taxon (path_abun_contrib)
+    rows = pd.read_csv(tmp_path / "contrib" / "path_abun_contrib.tsv.gz", sep="\t")
+    assert list(rows.columns) == ["sample", "function", "taxon", "taxon_abun", "taxon_rel_abun",
+                                  "genome_function_count", "taxon_function_abun",
+                                  "taxon_rel_function_abun"]
+    # S1, PWY-A = 3 over reactions R1 = 2 (a 1.5, b 0.5) and R3 = 6 (a 1.5, b 0.5 + 4):
+    # a: 3/8 * 3 = 1.125, b: 5/8 * 3 = 1.875; relative: a 100/8 * 3, b 500/8 * 3; S2 has 0
+    got = rows.set_index("taxon")
+    assert list(rows["sample"]) == ["S1", "S1"] and set(rows["function"]) == {"PWY-A"}
+    assert got.loc["a", "taxon_function_abun"] == 1.125
+    assert got.loc["b", "taxon_function_abun"] == 1.875
+    assert got.loc["a", "taxon_rel_function_abun"] == 37.5
+    assert got.loc["b", "taxon_rel_function_abun"] == 187.5
+    assert got.loc["b", "genome_function_count"] == pytest.approx(1.875 / 0.5)

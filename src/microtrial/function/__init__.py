@@ -35,6 +35,7 @@ from microtrial.function._pathways import (  # noqa: E402
     parse_pathway_map,
     parse_regroup_map,
     pathway_abundance,
+    pathway_contributions,
     regroup,
 )
 from microtrial.function._run import (  # noqa: E402
@@ -48,6 +49,7 @@ from microtrial.function._run import (  # noqa: E402
 __all__ += ["ROUTE_GENUS", "ROUTE_REFERENCE", "FunctionResult", "GenusPrediction",
             "MetagenomeResult", "PathwayMap", "PathwayResult", "PathwaySpec", "add_descriptions",
             "gap_fill", "load_genus_table", "minimal_pathways", "parse_descriptions",
-            "parse_pathway_map", "parse_regroup_map", "pathway_abundance", "predict_by_genus",
+            "parse_pathway_map", "parse_regroup_map", "pathway_abundance",
+            "pathway_contributions", "predict_by_genus",
             "predict_metagenome", "regroup", "run_function"]
 # --- end H13b ---

@@ -404,3 +404,73 @@ def parse_descriptions(lines: Iterable[str]) -> dict[str, str]:
         if len(parts) == 2 and parts[0]:
             out[parts[0]] = parts[1]
     return out
+
+
+CONTRIB_PATH_COLUMNS = ("sample", "function", "taxon", "taxon_abun", "taxon_rel_abun",
+                        "genome_function_count", "taxon_function_abun", "taxon_rel_function_abun")
+
+
+def regroup_contributions(contrib: pd.DataFrame, mapping: Mapping[str, Sequence[str]]
+                          ) -> pd.DataFrame:
+    """A contribution table with each gene family replaced by its reactions (rows of the
+    same sample, reaction and taxon summed)."""
+    old, new = [], []
+    for i, func in enumerate(contrib["function"].astype(str)):
+        for n in mapping.get(func, ()):
+            old.append(i)
+            new.append(n)
+    out = contrib.iloc[old].copy()
+    out["function"] = new
+    keys = ["sample", "function", "taxon", "taxon_abun", "taxon_rel_abun"]
+    values = [c for c in ("genome_function_count", "taxon_function_abun",
+                          "taxon_rel_function_abun") if c in out.columns]
+    return out.groupby(keys, as_index=False, sort=True)[values].sum()
+
+
+def pathway_contributions(contrib: pd.DataFrame, result: PathwayResult, pathway_map: PathwayMap,
+                          *, regroup_map: Mapping[str, Sequence[str]] | None = None,
+                          gap_filling: bool = True) -> pd.DataFrame:
+    """Community-wide pathway contributions per taxon (PICRUSt2's ``path_abun_contrib``).
+
+    For each sample and pathway present with abundance :math:`A`, a taxon's share is its
+    summed ``taxon_function_abun`` over the pathway's reactions divided by the summed
+    reaction abundances of the pathway, times :math:`A` (4 decimals); the same for
+    ``taxon_rel_function_abun``; ``genome_function_count`` is then
+    ``taxon_function_abun / taxon_abun``.
+    """
+    table = contrib.copy()
+    table["function"] = table["function"].astype(str)
+    table["sample"] = table["sample"].astype(str)
+    table["taxon"] = table["taxon"].astype(str)
+    if regroup_map is not None:
+        table = regroup_contributions(table, regroup_map)
+    table = table[table["function"].isin(pathway_map.all_reactions())]
+    frames = []
+    for sample, present in result.present.items():
+        if sample not in result.regrouped.columns:
+            continue
+        abun = {str(k): float(v) for k, v in result.regrouped[sample].items()}
+        rows = table[table["sample"] == sample]
+        for p in present:
+            value, _ = _pathway_value(p, pathway_map, abun, None, False, gap_filling)
+            if value == 0:
+                continue
+            rxns = pathway_map.reactions[p]
+            total = sum({r: abun.get(r, 0.0) for r in rxns}.values())
+            sub = rows[rows["function"].isin(rxns)]
+            if sub.empty:
+                continue
+            per = sub.groupby(["taxon", "taxon_abun", "taxon_rel_abun"], as_index=False)[
+                ["taxon_function_abun", "taxon_rel_function_abun"]].sum()
+            per["taxon_function_abun"] = np.around(per["taxon_function_abun"] / total * value, 4)
+            per["taxon_rel_function_abun"] = np.around(
+                per["taxon_rel_function_abun"] / total * value, 4)
+            per = per[per["taxon_function_abun"] > 0].copy()
+            per["genome_function_count"] = per["taxon_function_abun"] / per["taxon_abun"]
+            per["function"] = p
+            per["sample"] = sample
+            frames.append(per[list(CONTRIB_PATH_COLUMNS)])
+    if not frames:
+        return pd.DataFrame(columns=list(CONTRIB_PATH_COLUMNS))
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["sample", "function", "taxon"]).reset_index(drop=True)

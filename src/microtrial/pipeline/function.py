@@ -258,6 +258,11 @@ def compute_pathways(table: pd.DataFrame, files: PathwayFiles, *, minpath: bool 
 
 
 def read_gene_families(path: Path) -> pd.DataFrame:
+    """:func:`read_metagenome_table`'s gene families x samples table."""
+    return read_metagenome_table(path)[0]
+
+
+def read_metagenome_table(path: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Gene families x samples from a metagenome table in any of PICRUSt2's three formats:
     unstratified (``function``, samples), wide stratified (``function``, ``sequence``,
     samples: summed over sequences) or contributions (long: ``taxon_function_abun`` summed
@@ -286,7 +291,7 @@ def read_gene_families(path: Path) -> pd.DataFrame:
                               aggfunc="sum", fill_value=0)
         wide = wide.reindex(columns=samples, fill_value=0)
         wide.columns.name = None
-        return wide
+        return wide, df
     if "sequence" in df.columns:
         df = df.drop(columns="sequence").groupby("function", sort=True).sum()
     else:
@@ -299,7 +304,7 @@ def read_gene_families(path: Path) -> pd.DataFrame:
             raise InputError(p, f"column '{c}' is not numeric")
     if df.shape[1] == 0:
         raise InputError(p, "no sample columns")
-    return df
+    return df, None
 
 
 def _descriptions(path: Path | None) -> dict[str, str]:
@@ -328,13 +333,24 @@ def pathways_stage(input_table: Path, out_dir: Path, *, map_file: Path | None = 
                    descriptions: bool = False, reference: Path | None = None) -> Path:
     """``microtrial function pathways``: PICRUSt2's pathway_pipeline.py (unstratified)."""
     t0 = time.perf_counter()
-    table = read_gene_families(input_table)
+    table, contrib = read_metagenome_table(input_table)
     files = resolve_pathway_files(table.index, map_file=map_file, regroup_map=regroup_map,
                                   no_regroup=no_regroup, map_folder=default_map_folder(reference))
     result = compute_pathways(table, files, minpath=minpath, gap_fill=gap_fill, coverage=coverage)
+    path_contrib = None
+    if contrib is not None:
+        from microtrial.function import parse_pathway_map, parse_regroup_map, pathway_contributions
+
+        pmap = parse_pathway_map(_lines(files.pathway_map), source=str(files.pathway_map))
+        regroup = (parse_regroup_map(_lines(files.regroup_map), source=str(files.regroup_map))
+                   if files.regroup_map is not None else None)
+        path_contrib = pathway_contributions(contrib, result, pmap, regroup_map=regroup,
+                                             gap_filling=gap_fill)
     desc = _descriptions(files.descriptions) if descriptions else None
     start_output(out_dir, command="function pathways", keep=[input_table])
     outputs = write_pathways(result, out_dir, descriptions=desc)
+    if path_contrib is not None:
+        outputs.append(_write_tsv(path_contrib, out_dir / "path_abun_contrib.tsv.gz", index=False))
     write_run_info(
         out_dir, command="function pathways",
         options={"input": input_table, "map": files.pathway_map, "regroup_map": files.regroup_map,
