@@ -162,11 +162,24 @@ def animal(seeds: list[int]) -> None:
         sim = simulate_animal(seed=seed)
         ix, naive, eff = animal_contrasts(sim)
         true = eff == "interaction"
-        for m, which in methods:
-            res = run_method(m, ix if which == "interaction" else naive, seed=seed)
-            if res is None:
-                continue
-            c = called(res)
+        for m, which in [*methods, ("t-test of CLR changes", "reference")]:
+            if which == "reference":
+                # the yardstick: Student's t test of the subjects' CLR changes between arms
+                from scipy import stats
+
+                from microtrial.differential import bh, clr
+
+                ti, ri = ix.pairs()
+                d = clr(ix.counts.to_numpy(dtype=float))
+                d = d[:, ti] - d[:, ri]
+                arm = ix.is_test_arm[ti]
+                p = stats.ttest_ind(d[:, arm], d[:, ~arm], axis=1).pvalue
+                c = bh(p) < 0.05
+            else:
+                res = run_method(m, ix if which == "interaction" else naive, seed=seed)
+                if res is None:
+                    continue
+                c = called(res)
             rows.append({"seed": seed, "method": f"{m} ({which})", "calls": int(c.sum()),
                          "false": int((c & ~true).sum()),
                          "time_only_called": int((c & (eff == "time-only")).sum()),
