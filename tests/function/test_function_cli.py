@@ -262,3 +262,6 @@ def test_pathways_from_stratified_and_contribution_tables(tmp_path: Path) -> Non
     assert got.loc["a", "taxon_rel_function_abun"] == 37.5
     assert got.loc["b", "taxon_rel_function_abun"] == 187.5
     assert got.loc["b", "genome_function_count"] == pytest.approx(1.875 / 0.5)
+    # wide stratified input: the same shares per sequence (path_abun_strat)
+    wide = _gz_lines(tmp_path / "strat" / "path_abun_strat.tsv.gz")
+    assert wide == ["pathway\tsequence\tS1\tS2", "PWY-A\ta\t1.125\t0.0", "PWY-A\tb\t1.875\t0.0"]

@@ -466,7 +466,8 @@ def pathway_contributions(contrib: pd.DataFrame, result: PathwayResult, pathway_
             per["taxon_rel_function_abun"] = np.around(
                 per["taxon_rel_function_abun"] / total * value, 4)
             per = per[per["taxon_function_abun"] > 0].copy()
-            per["genome_function_count"] = per["taxon_function_abun"] / per["taxon_abun"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per["genome_function_count"] = per["taxon_function_abun"] / per["taxon_abun"]
             per["function"] = p
             per["sample"] = sample
             frames.append(per[list(CONTRIB_PATH_COLUMNS)])
@@ -474,3 +475,31 @@ def pathway_contributions(contrib: pd.DataFrame, result: PathwayResult, pathway_
         return pd.DataFrame(columns=list(CONTRIB_PATH_COLUMNS))
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["sample", "function", "taxon"]).reset_index(drop=True)
+
+
+def pathway_stratified_wide(strat: pd.DataFrame, result: PathwayResult, pathway_map: PathwayMap,
+                            *, regroup_map: Mapping[str, Sequence[str]] | None = None,
+                            gap_filling: bool = True) -> pd.DataFrame:
+    """Wide stratified pathway abundances (PICRUSt2's ``path_abun_strat``) from a wide
+    stratified gene-family table (``function``, ``sequence``, one column per sample): each
+    sequence's share of the pathway's reaction abundance times the pathway abundance."""
+    samples = [c for c in strat.columns if c not in ("function", "sequence")]
+    long = strat.melt(id_vars=["function", "sequence"], value_vars=samples, var_name="sample",
+                      value_name="taxon_function_abun")
+    long = long[long["taxon_function_abun"] != 0].rename(columns={"sequence": "taxon"})
+    long["taxon_abun"] = 0.0
+    long["taxon_rel_abun"] = 0.0
+    long["taxon_rel_function_abun"] = 0.0
+    long["genome_function_count"] = 0.0
+    rows = pathway_contributions(long, result, pathway_map, regroup_map=regroup_map,
+                                 gap_filling=gap_filling)
+    if rows.empty:
+        return pd.DataFrame(columns=["pathway", "sequence", *samples])
+    wide = rows.pivot_table(index=["function", "taxon"], columns="sample",
+                            values="taxon_function_abun", aggfunc="sum", fill_value=0)
+    wide = wide.reindex(columns=samples, fill_value=0)
+    wide = wide.astype(np.float64)
+    wide = wide.loc[~(wide == 0).all(axis=1)].round(4)
+    wide.columns.name = None
+    wide.index.names = ["pathway", "sequence"]
+    return wide.reset_index().sort_values(["pathway", "sequence"]).reset_index(drop=True)

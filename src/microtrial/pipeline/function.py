@@ -263,7 +263,8 @@ def read_gene_families(path: Path) -> pd.DataFrame:
 
 
 def read_metagenome_table(path: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Gene families x samples from a metagenome table in any of PICRUSt2's three formats:
+    """Gene families x samples from a metagenome table in any of PICRUSt2's three formats
+    (with the stratified table as read, or None):
     unstratified (``function``, samples), wide stratified (``function``, ``sequence``,
     samples: summed over sequences) or contributions (long: ``taxon_function_abun`` summed
     per function and sample)."""
@@ -293,7 +294,12 @@ def read_metagenome_table(path: Path) -> tuple[pd.DataFrame, pd.DataFrame | None
         wide.columns.name = None
         return wide, df
     if "sequence" in df.columns:
+        raw = df.copy()
         df = df.drop(columns="sequence").groupby("function", sort=True).sum()
+        for c in df.columns:
+            if not pd.api.types.is_numeric_dtype(df[c]):
+                raise InputError(p, f"column '{c}' is not numeric")
+        return df, raw
     else:
         if df["function"].duplicated().any():
             dup = df["function"][df["function"].duplicated()].iloc[0]
@@ -344,13 +350,21 @@ def pathways_stage(input_table: Path, out_dir: Path, *, map_file: Path | None = 
         pmap = parse_pathway_map(_lines(files.pathway_map), source=str(files.pathway_map))
         regroup = (parse_regroup_map(_lines(files.regroup_map), source=str(files.regroup_map))
                    if files.regroup_map is not None else None)
-        path_contrib = pathway_contributions(contrib, result, pmap, regroup_map=regroup,
-                                             gap_filling=gap_fill)
+        if "genome_function_count" in contrib.columns:
+            path_contrib = pathway_contributions(contrib, result, pmap, regroup_map=regroup,
+                                                 gap_filling=gap_fill)
+            contrib_name = "path_abun_contrib.tsv.gz"
+        else:
+            from microtrial.function._pathways import pathway_stratified_wide
+
+            path_contrib = pathway_stratified_wide(contrib, result, pmap, regroup_map=regroup,
+                                                   gap_filling=gap_fill)
+            contrib_name = "path_abun_strat.tsv.gz"
     desc = _descriptions(files.descriptions) if descriptions else None
     start_output(out_dir, command="function pathways", keep=[input_table])
     outputs = write_pathways(result, out_dir, descriptions=desc)
     if path_contrib is not None:
-        outputs.append(_write_tsv(path_contrib, out_dir / "path_abun_contrib.tsv.gz", index=False))
+        outputs.append(_write_tsv(path_contrib, out_dir / contrib_name, index=False))
     write_run_info(
         out_dir, command="function pathways",
         options={"input": input_table, "map": files.pathway_map, "regroup_map": files.regroup_map,
