@@ -10,33 +10,76 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def _subsample_into(counts: np.ndarray, depth: int, reads: np.ndarray, out: np.ndarray) -> None:
+    """Partial Fisher-Yates shuffle of the sample's reads: the first ``depth`` are kept.
+
+    ``reads`` is scratch space of at least ``sum(counts)`` int64; the generator must be
+    seeded by the caller. O(total reads) to lay the reads out, O(depth) draws.
+    """
+    total = 0
+    for i in range(counts.shape[0]):
+        out[i] = 0
+        for _ in range(counts[i]):
+            reads[total] = i
+            total += 1
+    if depth >= total:
+        for i in range(counts.shape[0]):
+            out[i] = counts[i]
+        return
+    for t in range(depth):
+        j = t + np.random.randint(0, total - t)
+        r = reads[j]
+        reads[j] = reads[t]
+        reads[t] = r
+        out[r] += 1
+
+
+@njit(cache=True, nogil=True)
 def subsample_counts(counts: np.ndarray, depth: int, seed: int, out: np.ndarray) -> None:
     """Draw ``depth`` reads without replacement from ``counts`` (int64) into ``out``.
 
-    Sequential conditional hypergeometric draws: feature i gets
-    ``Hypergeometric(good=counts[i], bad=remaining - counts[i], n=left)`` reads. The joint
-    result is a multivariate hypergeometric sample, i.e. rarefaction (Sanders 1968).
+    Every read is equally likely to be kept: a uniform random subset of ``depth`` of the
+    sample's reads (partial Fisher-Yates shuffle), so the counts are a multivariate
+    hypergeometric sample, i.e. rarefaction (Sanders 1968). The same reads, in the same
+    order, as :func:`rarefaction_curve_stats` draws with the same seed, so rarefying to
+    depth ``d`` equals that curve's first iteration at ``d``.
     """
     np.random.seed(seed)
-    remaining = 0
+    total = 0
     for i in range(counts.shape[0]):
-        remaining += counts[i]
-    left = depth
-    for i in range(counts.shape[0]):
-        out[i] = 0
-        c = counts[i]
-        if left == 0 or c == 0:
-            remaining -= c
-            continue
-        if c == remaining:
-            out[i] = left
-            left = 0
-            remaining -= c
-            continue
-        k = np.random.hypergeometric(c, remaining - c, left)
-        out[i] = k
-        left -= k
-        remaining -= c
+        total += counts[i]
+    reads = np.empty(max(total, 1), dtype=np.int64)
+    _subsample_into(counts, depth, reads, out)
+
+
+@njit(cache=True, nogil=True)
+def rarefy_columns(
+    indptr: np.ndarray, counts: np.ndarray, depth: int, seeds: np.ndarray, out: np.ndarray,
+) -> None:
+    """Rarefy every sample (CSC column slice ``indptr[j]:indptr[j+1]`` of ``counts``) to
+    ``depth``, ``seeds[j, it]`` per sample and iteration, adding the draws into ``out``
+    (same layout as ``counts``; float64 so several iterations can be summed).
+
+    One call for the whole table: no per-sample Python overhead, one scratch buffer.
+    """
+    n = indptr.shape[0] - 1
+    biggest = 1
+    for j in range(n):
+        tot = 0
+        for k in range(indptr[j], indptr[j + 1]):
+            tot += counts[k]
+        biggest = max(biggest, tot)
+    reads = np.empty(biggest, dtype=np.int64)
+    for j in range(n):
+        lo = indptr[j]
+        hi = indptr[j + 1]
+        c = counts[lo:hi]
+        buf = np.empty(hi - lo, dtype=np.int64)
+        for it in range(seeds.shape[1]):
+            np.random.seed(seeds[j, it])
+            _subsample_into(c, depth, reads, buf)
+            for k in range(hi - lo):
+                out[lo + k] += buf[k]
 
 
 @njit(cache=True, nogil=True)

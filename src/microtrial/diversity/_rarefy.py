@@ -1,8 +1,9 @@
 """Rarefaction: subsampling without replacement to an even depth, curves and depth choice.
 
-Subsampling is a multivariate hypergeometric draw per sample (numba kernel), seeded per
-sample from one ``numpy.random.SeedSequence`` so results do not depend on sample order
-elsewhere in the table.
+Subsampling keeps a uniform random subset of each sample's reads (a partial Fisher-Yates
+shuffle in one numba kernel for the whole table: O(reads) per sample, which is a
+multivariate hypergeometric draw), seeded per sample from one ``numpy.random.SeedSequence``
+so results do not depend on sample order elsewhere in the table.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from microtrial.diversity._kernels import rarefaction_curve_stats, subsample_counts
+from microtrial.diversity._kernels import rarefaction_curve_stats, rarefy_columns
 from microtrial.errors import AnalysisError
 from microtrial.table import FeatureTable
 
@@ -58,17 +59,12 @@ def rarefy(
     if csc.nnz and np.any(csc.data != np.round(csc.data)):
         raise AnalysisError("rarefaction needs integer counts")
     seeds = _seeds(seed, keep.size * iterations).reshape(keep.size, iterations)
-    data = np.zeros(csc.nnz, dtype=np.float64 if iterations > 1 else np.int64)
-    vals = csc.data.astype(np.int64)
-    for j in range(keep.size):
-        lo, hi = csc.indptr[j], csc.indptr[j + 1]
-        col = np.ascontiguousarray(vals[lo:hi])
-        buf = np.empty(hi - lo, dtype=np.int64)
-        for it in range(iterations):
-            subsample_counts(col, int(depth), int(seeds[j, it]), buf)
-            data[lo:hi] += buf
+    data = np.zeros(csc.nnz, dtype=np.float64)
+    rarefy_columns(csc.indptr.astype(np.int64), csc.data.astype(np.int64), int(depth), seeds, data)
     if iterations > 1:
         data /= iterations
+    else:
+        data = data.astype(np.int64)
     out = sp.csc_matrix((data, csc.indices, csc.indptr), shape=csc.shape)
     out.eliminate_zeros()
     rt = FeatureTable(
