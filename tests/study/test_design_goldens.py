@@ -99,3 +99,70 @@ def test_plot_permutations_keep_subjects_whole() -> None:
     assert any(p[0] == 1 for p in perms)
     with pytest.raises(Exception, match="same number"):
         plot_permutations(["a", "a", "b"], 5)
+
+
+def test_diversity_design_tests_interaction_rows() -> None:
+    """The diversity stage's interaction rows on the golden data: LMM as lmerTest, the cage
+    model as ``lmer(value ~ treatment * week + (1 | cage / subject))``, the per-arm changes
+    and the difference-in-change test."""
+    from microtrial.design import Comparison
+    from microtrial.diversity._compare import comparison_samples, design_tests
+
+    d = _read("interaction-alpha.tsv").set_index("sample-id")
+    comp = Comparison("ix", "interaction", "week", ("4", "0"), subject="subject", by="treatment",
+                      by_levels=("il2", "control"), random=("cage",))
+    md, dropped = comparison_samples(d, comp)
+    assert set(dropped) == {"m3w0", "m10w4"}  # subjects without both weeks
+    md_all = comp.samples(d)
+    tests, perm, pairs = design_tests(d[["value"]].loc[md_all.index], {}, md_all, comp)
+    assert perm == [] and pairs == []
+    gold = _read("lmer-interaction.tsv").set_index("term").loc["treatmentil2:week4"]
+    lmm = tests[tests["test"] == "lmm"].iloc[0]
+    assert lmm["term"] == "treatment:week"
+    assert lmm["effect"] == pytest.approx(gold["estimate"], abs=1e-6)
+    cage = _read("lmer-interaction-cage.tsv").set_index("term").loc["treatmentil2:week4"]
+    nested = tests[tests["test"] == "lmm+cage"].iloc[0]
+    assert nested["effect"] == pytest.approx(cage["estimate"], abs=1e-6)
+    arms = tests[tests["test"] == "change-in-arm"].set_index("term")["effect"]
+    change = tests[tests["test"] == "change-mann-whitney"].iloc[0]
+    assert change["effect"] == pytest.approx(arms["week|treatment=il2"] - arms["week|treatment=control"])
+    # complete subjects only: the difference of mean changes (hand computation)
+    wide = d.pivot(index="subject", columns="week", values="value").dropna()
+    arm = d.groupby("subject")["treatment"].first().reindex(wide.index)
+    ch = wide["4"] - wide["0"]
+    assert change["effect"] == pytest.approx(ch[arm == "il2"].mean() - ch[arm == "control"].mean())
+
+
+def test_variance_components_fit_matches_lme4_nested() -> None:
+    from microtrial.differential._lmm import variance_components_fit
+
+    d = _read("interaction-alpha.tsv")
+    t = (d["week"] == "4").to_numpy(float)
+    a = (d["treatment"] == "il2").to_numpy(float)
+    x = np.column_stack([np.ones(len(d)), a, t, a * t])
+    beta, se, gamma = variance_components_fit(d["value"].to_numpy(), x,
+                                              [d["cage"].to_numpy(), d["subject"].to_numpy()])
+    gold = _read("lmer-interaction-cage.tsv").set_index("term")
+    order = ["(Intercept)", "treatmentil2", "week4", "treatmentil2:week4"]
+    np.testing.assert_allclose(beta, gold.loc[order, "estimate"], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(se, gold.loc[order, "se"], atol=1e-6, rtol=0)
+    assert gamma[0] < 1e-6  # lme4: singular fit, cage variance 0
+
+
+def test_variance_components_fit_with_cage_variance() -> None:
+    """Strong cage effects (lme4: cage variance 0.51, subject-in-cage 0.10)."""
+    from microtrial.differential._lmm import variance_components_fit
+
+    d = _read("interaction-alpha-cage.tsv")
+    t = (d["week"] == "4").to_numpy(float)
+    a = (d["treatment"] == "il2").to_numpy(float)
+    x = np.column_stack([np.ones(len(d)), a, t, a * t])
+    beta, se, gamma = variance_components_fit(d["value"].to_numpy(), x,
+                                              [d["cage"].to_numpy(), d["subject"].to_numpy()])
+    gold = _read("lmer-interaction-cage2.tsv").set_index("term")
+    order = ["(Intercept)", "treatmentil2", "week4", "treatmentil2:week4"]
+    np.testing.assert_allclose(beta, gold.loc[order, "estimate"], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(se, gold.loc[order, "se"], atol=1e-6, rtol=0)
+    var = _read("lmer-interaction-cage2-variances.tsv").set_index("group")["variance"]
+    ratio = np.array([var["cage"], var["subject:cage"]]) / var["Residual"]
+    np.testing.assert_allclose(gamma, ratio, rtol=1e-4)

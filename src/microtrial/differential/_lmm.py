@@ -319,3 +319,50 @@ def lmm(contrast: Contrast, *, transform: str = "clr", seed: int = 0) -> pd.Data
         extra["change_test_arm"] = beta[1] + beta[3]
         extra["change_reference_arm"] = beta[1]
     return result_frame(feats, beta[j], etype, _wald(beta[j], se[j], df), **extra)
+
+
+def variance_components_fit(y: np.ndarray, x: np.ndarray, groupings: list[np.ndarray]
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """REML fit of one response with several random intercepts (e.g. cage and subject
+    within cage), for a few responses such as alpha-diversity indices (dense ``n x n``).
+
+    With :math:`V = \\sigma^2 (I + \\sum_k \\gamma_k Z_k Z_k^\\top)` the profiled REML
+    log-likelihood :math:`-\\tfrac12[\\log|H| + \\log|X^\\top H^{-1} X| + (n-p)\\log r^\\top
+    H^{-1} r]` is maximised over :math:`\\gamma_k = \\theta_k^2 \\ge 0` (L-BFGS-B from several
+    starts; a variance on the boundary is 0, as lme4's singular fits).
+
+    Returns ``beta``, ``se`` (GLS, lme4's ``vcov``) and the variance ratios ``gamma``.
+    """
+    from scipy.optimize import minimize
+
+    n, p = x.shape
+    zs = []
+    for g in groupings:
+        _, codes = np.unique(np.asarray(g).astype(str), return_inverse=True)
+        z = np.zeros((n, codes.max() + 1))
+        z[np.arange(n), codes] = 1.0
+        zs.append(z @ z.T)
+
+    def parts(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
+        h = np.eye(n) + sum(t * t * zz for t, zz in zip(theta, zs))
+        c = np.linalg.cholesky(h)
+        xi = np.linalg.solve(c, x)
+        yi = np.linalg.solve(c, y)
+        xtx = xi.T @ xi
+        beta = np.linalg.solve(xtx, xi.T @ yi)
+        r = yi - xi @ beta
+        rss = max(float(r @ r), 1e-300)
+        nll = 0.5 * (2 * np.log(np.diag(c)).sum() + np.linalg.slogdet(xtx)[1]
+                     + (n - p) * np.log(rss))
+        return nll, beta, xtx, rss
+
+    best = None
+    for start in (0.1, 1.0, 3.0):
+        res = minimize(lambda t: parts(t)[0], np.full(len(zs), start), method="L-BFGS-B",
+                       bounds=[(0.0, 1e3)] * len(zs), options={"ftol": 1e-15, "gtol": 1e-10})
+        if best is None or res.fun < best.fun:
+            best = res
+    assert best is not None
+    _, beta, xtx, rss = parts(best.x)
+    se = np.sqrt(np.diag(np.linalg.inv(xtx)) * rss / (n - p))
+    return beta, se, best.x ** 2

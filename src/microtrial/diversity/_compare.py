@@ -264,7 +264,8 @@ def _row(comp: Comparison, index: str, test: str, term: str, **values: float) ->
 
 
 def _lmm_rows(values: np.ndarray, x: np.ndarray, subjects: np.ndarray,
-              tested: list[tuple[str, int]]) -> list[tuple[str, float, float, float, float, int]]:
+              tested: list[tuple[str, int]], *, max_df: int | None = None
+              ) -> list[tuple[str, float, float, float, float, int]]:
     """REML random-intercept fit (differential's, checked against lme4); per tested column:
     label, estimate, t, p, SE, df (min(N - p, S - 1), as the feature models)."""
     from scipy import stats as st
@@ -273,7 +274,8 @@ def _lmm_rows(values: np.ndarray, x: np.ndarray, subjects: np.ndarray,
 
     beta, se, _ = random_intercept_fit(values[:, None], x, subjects)
     n, p = x.shape
-    df = max(min(n - p, len(np.unique(subjects)) - 1), 1)
+    df = min(n - p, len(np.unique(subjects)) - 1)
+    df = max(df if max_df is None else min(df, max_df), 1)
     out = []
     for label, j in tested:
         b, s_ = float(beta[j, 0]), float(se[j, 0])
@@ -289,27 +291,20 @@ def _ci(b: float, se: float, df: int) -> tuple[float, float]:
     return b - h, b + h
 
 
-def _nested_lmm(df: pd.DataFrame, formula: str, term: str, random: Sequence[str]
-                ) -> tuple[float, float, float, float, float] | None:
-    """statsmodels MixedLM with the random intercepts of ``random`` (e.g. cage) and of
-    subject within them (variance components); estimate, t, p, CI of ``term``."""
-    import statsmodels.formula.api as smf
+def _nested_lmm(v: np.ndarray, x: np.ndarray, subjects: np.ndarray, others: list[np.ndarray],
+                df: int) -> tuple[float, float, float, float, float]:
+    """REML fit with random intercepts for the ``others`` columns (e.g. cage) and for subject
+    (within them); estimate, t, p, 95 % CI of the last column of ``x`` (Student's t with
+    ``df``)."""
+    from scipy import stats as st
 
-    outer = random[0]
-    vc = {"subject": "0 + C(subject)"}
-    for extra in random[1:]:
-        vc[extra] = f"0 + C({extra})"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = smf.mixedlm(formula, df, groups=df[outer], re_formula="1",
-                              vc_formula=vc).fit(reml=True)
-        ci = fit.conf_int().loc[term]
-        return (float(fit.params[term]), float(fit.tvalues[term]), float(fit.pvalues[term]),
-                float(ci.iloc[0]), float(ci.iloc[1]))
-    except (ValueError, np.linalg.LinAlgError, KeyError) as exc:
-        log.warning("mixed model with random %s failed: %s", ", ".join(random), exc)
-        return None
+    from microtrial.differential._lmm import variance_components_fit
+
+    beta, se, _ = variance_components_fit(v, x, [*others, subjects])
+    b, s_ = float(beta[-1]), float(se[-1])
+    t = b / s_ if s_ > 0 else np.nan
+    lo, hi = _ci(b, s_, df)
+    return b, t, float(2 * st.t.sf(abs(t), df)) if s_ > 0 else np.nan, lo, hi
 
 
 def design_tests(
@@ -332,8 +327,10 @@ def design_tests(
       and the trend over the time points' ranks; Friedman's test over the complete
       subjects; PERMANOVA of time with permutations within subject.
     - ``interaction``: LMM ``value ~ by * column + (1 | subject)`` (the interaction
-      estimate: test arm's change minus reference arm's change), with ``random`` columns
-      (e.g. cage) a second fit with their random intercepts and subjects nested in them;
+      estimate: test arm's change minus reference arm's change; Student's t with the
+      complete subjects minus 2 degrees of freedom), with ``random`` columns (e.g. cage) a
+      second REML fit with their random intercepts and subjects within them (test
+      ``lmm+cage``; lme4's ``(1 | cage / subject)``);
       the difference-in-change Mann-Whitney test; PERMANOVA ``by + column + by:column`` on
       the subjects sampled at both time points, whole subjects permuted between arms and
       time within subject (vegan ``how(plots = Plots(subject, "free"), within =
@@ -443,21 +440,21 @@ def design_tests(
     for index in alpha.columns:
         v = alpha.loc[md.index, index].to_numpy(dtype=float)
         ok = np.isfinite(v)
-        (_, b, t, p, se, df), = _lmm_rows(v[ok], x[ok], subj.to_numpy()[ok], [("ix", 3)])
+        sv = pd.DataFrame({"s": subj.to_numpy()[ok], "t": lev.to_numpy()[ok]})
+        n_complete = int((sv.groupby("s")["t"].nunique() >= 2).sum())
+        # the two-sample t test of changes: complete subjects minus two (as the features)
+        (_, b, t, p, se, df), = _lmm_rows(v[ok], x[ok], subj.to_numpy()[ok], [("ix", 3)],
+                                          max_df=n_complete - 2)
         lo, hi = _ci(b, se, df)
         n_t, n_r = int(a_ind[ok].sum()), int((1 - a_ind[ok]).sum())
         rows.append(_row(comp, index, "lmm", term, statistic=t, effect=b, ci_low=lo,
                          ci_high=hi, p_value=p, n_test=n_t, n_reference=n_r))
         if comp.random:
-            frame = pd.DataFrame({"value": v, "t": t_ind, "a": a_ind, "subject": subj.to_numpy()})
-            for r_ in comp.random:
-                frame[r_] = md[r_].astype(str).to_numpy()
-            nested = _nested_lmm(frame[ok], "value ~ a * t", "a:t", list(comp.random))
-            if nested is not None:
-                b2, t2, p2, lo2, hi2 = nested
-                rows.append(_row(comp, index, f"lmm+{'+'.join(comp.random)}", term,
-                                 statistic=t2, effect=b2, ci_low=lo2, ci_high=hi2, p_value=p2,
-                                 n_test=n_t, n_reference=n_r))
+            others = [md[r_].astype(str).to_numpy()[ok] for r_ in comp.random]
+            b2, t2, p2, lo2, hi2 = _nested_lmm(v[ok], x[ok], subj.to_numpy()[ok], others, df)
+            rows.append(_row(comp, index, f"lmm+{'+'.join(comp.random)}", term, statistic=t2,
+                             effect=b2, ci_low=lo2, ci_high=hi2, p_value=p2, n_test=n_t,
+                             n_reference=n_r))
         wide = pd.DataFrame({"s": subj, "t": lev, "v": v}).pivot_table(
             index="s", columns="t", values="v", aggfunc="first")
         if test_t in wide and ref_t in wide:

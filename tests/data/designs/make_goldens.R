@@ -40,3 +40,22 @@ out(data.frame(term = rownames(r), df = r$Df, SumOfSqs = sprintf("%.15g", r$SumO
 cat(R.version.string, "\n")
 cat("lme4", format(packageVersion("lme4")), "lmerTest", format(packageVersion("lmerTest")),
     "vegan", format(packageVersion("vegan")), "permute", format(packageVersion("permute")), "\n")
+
+# 4. with cages: value ~ treatment * week + (1 | cage / subject)
+mc <- lmer(value ~ treatment * week + (1 | cage / subject), data = a, REML = TRUE)
+cc <- summary(mc)$coefficients
+out(data.frame(term = rownames(cc), estimate = sprintf("%.12g", cc[, 1]),
+               se = sprintf("%.12g", cc[, 2]), df = sprintf("%.8g", cc[, 3]),
+               p = sprintf("%.8g", cc[, 5])), "lmer-interaction-cage.tsv")
+
+# 5. strong cage effects: value ~ treatment * week + (1 | cage / subject)
+ac <- read.delim("interaction-alpha-cage.tsv", colClasses = c(week = "character"))
+ac$treatment <- factor(ac$treatment, levels = c("control", "il2"))
+ac$week <- factor(ac$week, levels = c("0", "4"))
+m5 <- lmer(value ~ treatment * week + (1 | cage / subject), data = ac, REML = TRUE)
+c5 <- summary(m5)$coefficients
+out(data.frame(term = rownames(c5), estimate = sprintf("%.12g", c5[, 1]),
+               se = sprintf("%.12g", c5[, 2]), df = sprintf("%.8g", c5[, 3]),
+               p = sprintf("%.8g", c5[, 5])), "lmer-interaction-cage2.tsv")
+vc <- as.data.frame(VarCorr(m5))
+out(data.frame(group = vc$grp, variance = sprintf("%.12g", vc$vcov)), "lmer-interaction-cage2-variances.tsv")

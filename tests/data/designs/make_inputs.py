@@ -59,3 +59,20 @@ den = x.sum(axis=1)[:, None] + x.sum(axis=1)[None, :]
 bc = pd.DataFrame(num / den, index=ids, columns=ids)
 bc.round(12).to_csv("interaction-braycurtis.tsv", sep="\t", float_format="%.12f")
 pd.DataFrame(md).to_csv("interaction-metadata.tsv", sep="\t", index=False)
+
+# treatment x week with strong cage effects: 16 mice in 6 cages (3 il2, 3 control), one
+# sample missing (rng continues from the draws above)
+rows = []
+cage_eff = rng.normal(0, 0.8, 6)
+for m in range(16):
+    arm = "il2" if m < 8 else "control"
+    cage = (m // 3) if m < 8 else 3 + (m - 8) // 3
+    cage = min(cage, 2) if m < 8 else min(cage, 5)
+    b = rng.normal(0, 0.4) + cage_eff[cage]
+    for week in (0, 4):
+        if (m, week) == (12, 4):
+            continue
+        v = 3.0 + b + 0.3 * (week == 4) + 0.4 * (arm == "il2") * (week == 4) + rng.normal(0, 0.3)
+        rows.append({"sample-id": f"m{m + 1}w{week}", "subject": f"m{m + 1}", "treatment": arm,
+                     "week": str(week), "cage": f"c{cage + 1}", "value": round(v, 6)})
+pd.DataFrame(rows).to_csv("interaction-alpha-cage.tsv", sep="\t", index=False)
