@@ -132,8 +132,10 @@ def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str
             dropped = f" after leaving out {n_drop} without covariate values"
         md = md[complete]
     if comp.random:
-        log.info("%s: the feature models have a subject random intercept only; the random "
-                 "effect(s) %s are not modelled for features", comp.name, ", ".join(comp.random))
+        log.info("%s: the feature models have a subject random intercept only; %s not "
+                 "modelled for features (a random intercept of a grouping of subjects cancels "
+                 "from within-subject changes; the alpha-diversity models include it)",
+                 comp.name, ", ".join(comp.random))
 
     def cov(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[list(covariates)] if covariates else pd.DataFrame(index=frame.index)
