@@ -8,6 +8,8 @@ position; empty ranks (``g__``) end the string.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -97,3 +99,41 @@ def collapse(table: FeatureTable, taxonomy: pd.Series, rank: str) -> FeatureTabl
     )
     data = agg @ table.data
     return FeatureTable(sp.csr_matrix(data), tuple(str(u) for u in uniq), table.sample_ids)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A taxonomy reference: ids, sequences and taxon strings (any common format).
+
+    ``taxa`` are normalised with :func:`microtrial.taxa.split_taxon`; the first six ranks
+    (domain..genus) define the classifier's groups, a seventh (species) feeds exact-match
+    species assignment.
+    """
+
+    ids: tuple[str, ...]
+    sequences: tuple[str, ...]
+    taxa: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not (len(self.ids) == len(self.sequences) == len(self.taxa)):
+            raise ValueError("ids, sequences and taxa must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, index: Sequence[int] | np.ndarray) -> Reference:
+        idx = [int(i) for i in index]
+        return Reference(
+            tuple(self.ids[i] for i in idx),
+            tuple(self.sequences[i] for i in idx),
+            tuple(self.taxa[i] for i in idx),
+        )
+
+
+@dataclass(frozen=True)
+class SpeciesReference:
+    """Sequences labelled with genus and species (DADA2 ``>ID Genus species`` format)."""
+
+    genus: tuple[str, ...]
+    species: tuple[str, ...]
+    sequences: tuple[str, ...]

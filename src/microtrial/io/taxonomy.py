@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 import pandas as pd
 
@@ -178,7 +179,7 @@ def read_reference(
     Without: DADA2 format, the taxonomy is the FASTA header (``Kingdom;Phylum;...;Genus;``),
     as in DADA2's SILVA/GTDB/RDP training sets. Errors name the file and line.
     """
-    from microtrial.taxonomy import Reference
+    from microtrial.taxa import Reference
 
     ids: list[str] = []
     seqs: list[str] = []
@@ -213,7 +214,7 @@ def read_reference(
 
 def read_species_reference(path: str | os.PathLike[str]):  # noqa: ANN201 - SpeciesReference
     """DADA2 species-assignment FASTA: ``>ID Genus species`` per record."""
-    from microtrial.taxonomy import SpeciesReference
+    from microtrial.taxa import SpeciesReference
 
     genus: list[str] = []
     species: list[str] = []
@@ -236,15 +237,14 @@ def write_model(model, path: str | os.PathLike[str]) -> None:  # noqa: ANN001 - 
         np.savez(fh, **model.to_arrays())
 
 
-def read_model(path: str | os.PathLike[str]):  # noqa: ANN201 - TaxonomyModel
-    """Load a classifier saved by :func:`write_model` (``allow_pickle=False``)."""
+def read_model_arrays(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The arrays of a classifier saved by :func:`write_model` (``allow_pickle=False``);
+    ``microtrial.taxonomy.TaxonomyModel.from_arrays`` makes the model of them."""
     import numpy as np
-
-    from microtrial.taxonomy import TaxonomyModel
 
     try:
         with np.load(path, allow_pickle=False) as z:
-            return TaxonomyModel.from_arrays({name: z[name] for name in z.files})
+            return {name: z[name] for name in z.files}
     except FileNotFoundError as exc:
         raise InputError(path, "no such file") from exc
     except (OSError, ValueError, KeyError) as exc:

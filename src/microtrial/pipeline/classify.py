@@ -120,9 +120,10 @@ def load_or_train(seqs_path: Path, tax_path: Path | None, *, primer_f: str | Non
                   use_cache: bool = True):  # noqa: ANN201 - (TaxonomyModel, SpeciesReference|None, info)
     """The trained model (from the npz cache when present), species labels of the
     reference itself (if any), and a dict saying where the model came from."""
-    from microtrial.io.taxonomy import read_model, read_reference, write_model
+    from microtrial.io.taxonomy import read_model_arrays, read_reference, write_model
     from microtrial.taxonomy import (
         SpeciesReference,
+        TaxonomyModel,
         extract_region,
         species_from_reference,
         train_classifier,
@@ -137,7 +138,10 @@ def load_or_train(seqs_path: Path, tax_path: Path | None, *, primer_f: str | Non
     info: dict[str, object] = {"cache_key": key, "model_file": str(model_path)}
     if use_cache and model_path.exists() and species_path.exists():
         try:
-            model = read_model(model_path)
+            try:
+                model = TaxonomyModel.from_arrays(read_model_arrays(model_path))
+            except (ValueError, KeyError) as exc:
+                raise InputError(model_path, f"not a microtrial classifier model ({exc})") from exc
             with np.load(species_path, allow_pickle=False) as z:
                 sp = SpeciesReference(tuple(map(str, z["genus"])), tuple(map(str, z["species"])),
                                       tuple(x.decode("ascii") for x in z["sequences"]))

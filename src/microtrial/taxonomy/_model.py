@@ -40,51 +40,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from microtrial.taxa import RANKS, split_taxon
+from microtrial.taxa import RANKS, Reference, SpeciesReference, split_taxon  # noqa: F401 - re-exported
 from microtrial.taxonomy import _kernels
 
 log = logging.getLogger(__name__)
 
 N_CLASS_RANKS = 6  # domain .. genus; species comes from exact matching
 MODEL_FORMAT = 2  # 2: groups keyed by the reference's own names (brackets kept)
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A taxonomy reference: ids, sequences and taxon strings (any common format).
-
-    ``taxa`` are normalised with :func:`microtrial.taxa.split_taxon`; the first six ranks
-    (domain..genus) define the classifier's groups, a seventh (species) feeds exact-match
-    species assignment.
-    """
-
-    ids: tuple[str, ...]
-    sequences: tuple[str, ...]
-    taxa: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        if not (len(self.ids) == len(self.sequences) == len(self.taxa)):
-            raise ValueError("ids, sequences and taxa must have the same length")
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def subset(self, index: Sequence[int] | np.ndarray) -> Reference:
-        idx = [int(i) for i in index]
-        return Reference(
-            tuple(self.ids[i] for i in idx),
-            tuple(self.sequences[i] for i in idx),
-            tuple(self.taxa[i] for i in idx),
-        )
-
-
-@dataclass(frozen=True)
-class SpeciesReference:
-    """Sequences labelled with genus and species (DADA2 ``>ID Genus species`` format)."""
-
-    genus: tuple[str, ...]
-    species: tuple[str, ...]
-    sequences: tuple[str, ...]
 
 
 def lineage_levels(taxon: str, depth: int = N_CLASS_RANKS) -> list[str]:
