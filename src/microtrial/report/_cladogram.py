@@ -10,7 +10,7 @@ import pandas as pd
 
 from microtrial.report import _figures as figs
 from microtrial.report._data import short_taxon
-from microtrial.report._page import esc as E
+from microtrial.report._figures import E
 
 
 def _layout(lineages: list[str]) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:

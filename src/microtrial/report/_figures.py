@@ -8,13 +8,12 @@ as plain text (math parsing off) and its SVG writer escapes them.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from microtrial.report._page import esc as E
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 # beyond eight categories (stacked bars): lighter and darker companions, then grey for "Other"
@@ -24,6 +23,12 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross")
 MPL_MARKERS = ("o", "s", "D", "^", "X", "P")
 
 Static = Callable[[], Any]
+
+
+def E(text: object) -> str:  # noqa: N802 - short, used in every label
+    """Text for a plotly label: ``&``, ``<`` and ``>`` as entities, which plotly draws as the
+    characters (it reads a few HTML tags in labels, and does not decode ``&quot;``)."""
+    return html.escape(str(text), quote=False)
 
 
 def colour(i: int) -> str:

@@ -63,7 +63,7 @@ def methods(ctx: Context, *, complete: bool) -> None:
             + f"; reads were truncated at {tr.get('trunc_len_f', o.get('trunc_len_f'))} (forward) and "
             f"{tr.get('trunc_len_r', o.get('trunc_len_r'))} (reverse) nucleotides"
             + (" (chosen automatically from the quality profiles)" if tr.get("automatic") else "")
-            + f", filtered to at most {o.get('max_ee')} expected errors, and denoised into amplicon "
+            + f", filtered to at most {_pair(o.get('max_ee'))} expected errors, and denoised into amplicon "
             f"sequence variants (ASVs) with a reimplementation of the DADA2 algorithm (pooling: "
             f"{o.get('pool')}); pairs were merged with at least {o.get('min_overlap')} nt of overlap and "
             f"chimeras removed ({'consensus' if o.get('chimeras', True) else 'not removed'}).")
@@ -74,7 +74,7 @@ def methods(ctx: Context, *, complete: bool) -> None:
         paras.append(
             f"Taxonomy was assigned with a naive Bayesian classifier (k = {o.get('k', 8)}, "
             f"{o.get('n_boot', 100)} bootstraps, minimum confidence {o.get('confidence')}) against the "
-            f"{o.get('reference', 'given')} reference.")
+            f"{_REFERENCE_NAMES.get(str(o.get('reference')), o.get('reference') or 'the given')} reference.")
         used += ["rdp"] + (["greengenes"] if str(o.get("reference", "")).startswith("greengenes") else [])
     tree = ctx.run_info("tree")
     if tree:
@@ -83,20 +83,20 @@ def methods(ctx: Context, *, complete: bool) -> None:
     div = ctx.run_info("diversity")
     if div:
         o = div.get("options", {})
-        metrics = ", ".join(str(m).replace("_", " ") for m in o.get("metrics", []))
+        metrics = ", ".join(_METRICS.get(str(m), str(m)) for m in o.get("metrics", []))
         paras.append(
             f"Samples were rarefied to {o.get('depth', o.get('rarefy'))} reads for diversity. Alpha "
             "diversity (observed ASVs, Chao1, Shannon, Simpson, Faith's PD) was compared with the "
             "Mann-Whitney U test between groups and the Wilcoxon signed-rank test within subjects. "
             f"Beta diversity ({metrics}) was tested with PERMANOVA ({o.get('permutations', 999)} "
             "permutations, restricted within subject for paired comparisons) and PERMDISP.")
-        used += ["permanova"] + (["unifrac"] if "unifrac" in metrics else [])
+        used += ["permanova"] + (["unifrac"] if "UniFrac" in metrics else [])
     dif = ctx.run_info("differential")
     if dif:
         o = dif.get("options", {})
         ms = [str(m) for m in o.get("methods", [])]
         paras.append(
-            f"Differential abundance was tested with {', '.join(ms)} at the {', '.join(map(str, o.get('ranks', [])))} "
+            f"Differential abundance was tested with {', '.join(_METHODS.get(m, m) for m in ms)} at the {', '.join(map(str, o.get('ranks', [])))} "
             "levels; p-values were adjusted with the Benjamini-Hochberg procedure (q < 0.05), LEfSe used "
             "|LDA| > 2, and taxa called by several methods are reported as the consensus.")
         used += [m for m in ("lefse", "ancombc", "aldex") if m in ms] + ["bh", "nearing"]
@@ -111,9 +111,22 @@ def methods(ctx: Context, *, complete: bool) -> None:
                      "measures with Spearman's rho (and repeated-measures correlation across visits), "
                      "Benjamini-Hochberg adjusted within each table.")
         used += ["rmcorr", "bh"]
-    if ctx.run_info("function"):
-        paras.append("Functions were predicted from the ASVs with a PICRUSt2-compatible workflow.")
+    fn = ctx.run_info("function")
+    if fn:
+        route = str(fn.get("route", ""))
+        how = ("from each ASV's genus (or family) with an embedded table of mean gene content per genus"
+               if "genus" in route else "by phylogenetic placement and hidden-state prediction "
+               "against a PICRUSt2 reference")
+        traits = ", ".join(str(t) for t in fn.get("traits", []) if t != "16S")
+        paras.append(f"Functions ({traits or 'gene families'}) were predicted {how}, following PICRUSt2, "
+                     "weighted by 16S copy number and compared between groups as the taxa were.")
         used += ["picrust2"]
+    deps = (den or div or dif).get("dependencies", {}) if (den or div or dif) else {}
+    if deps:
+        paras.append("Software: microtrial " + str((den or div or dif).get("microtrial_version", __version__))
+                     + " with " + ", ".join(f"{k} {v}" for k, v in deps.items()
+                                            if k in ("numpy", "scipy", "pandas", "scikit-bio", "statsmodels",
+                                                     "cutadapt", "numba")) + ".")
     if not paras:
         ctx.page.text("No stage left a run-info.json in logs/: the methods cannot be written from what ran.",
                       cls="missing")
@@ -127,6 +140,19 @@ def methods(ctx: Context, *, complete: bool) -> None:
             "\n\n".join(paras) + "\n\nReferences\n" + "\n".join(f"{i}. {REFERENCES[r]}" for i, r in
                                                                  enumerate(refs, 1)) + "\n", encoding="utf-8")
     _provenance(ctx, complete=complete)
+
+
+_REFERENCE_NAMES = {"greengenes": "Greengenes 13_8 (97% OTUs)", "silva": "SILVA"}
+_METRICS = {"braycurtis": "Bray-Curtis", "jaccard": "Jaccard", "unweighted_unifrac": "unweighted UniFrac",
+            "weighted_unifrac": "weighted UniFrac", "aitchison": "Aitchison"}
+_METHODS = {"lefse": "LEfSe", "ancombc": "ANCOM-BC", "aldex": "ALDEx2", "lmm": "linear mixed models on CLR",
+            "paired-wilcoxon": "the paired Wilcoxon test on CLR"}
+
+
+def _pair(value: Any) -> str:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return f"{value[0]:g} (forward) and {value[1]:g} (reverse)"
+    return str(value)
 
 
 def _provenance(ctx: Context, *, complete: bool) -> None:

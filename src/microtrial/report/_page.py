@@ -146,6 +146,8 @@ class Page:
             margin = {"r": 20} if interactive.layout.margin.t is not None else {"t": 60, "r": 20}
             interactive.update_layout(template="simple_white", font={"family": _FONT, "size": 12},
                                       margin=margin)
+            if small:
+                interactive.update_layout(title_font_size=14, margin={"l": 50, "r": 10})
             spec = interactive.to_json()
             parts.append(f"<div class='plot' data-src='{pid}' role='img' aria-label='{esc(name)}'></div>"
                          f"<script type='application/json' id='{pid}'>{script_json(spec)}</script>")

@@ -211,7 +211,7 @@ def associations(ctx: Context) -> None:
             mat.index = unique_names(list(mat.index))
             sig.index = mat.index
             ctx.page.figure(f"heatmap-{kind}", *figs.heatmap(
-                mat, sig, title=f"Taxa vs {kind} measures (Spearman); * q < 0.05"),
+                mat, sig, title=f"Taxa, guilds and diversity vs {kind} measures (Spearman); * q < 0.05"),
                 caption="Rows and columns clustered (average linkage on correlation distance).")
         taxa = df[df["feature"].astype(str).str.contains("__", regex=False)
                   | (df.get("feature_type", pd.Series("", index=df.index)).astype(str) == "guild")]
@@ -259,7 +259,7 @@ def _scatter(ctx: Context, kind: str, r: pd.Series) -> None:
     xt = "relative abundance" if ";" in str(r["feature"]) else name
     ctx.page.figure(f"scatter-{kind}-{r['measure']}-{len(ctx.page.figure_files)}", *figs.scatter(
         both["x"], both["y"], ctx.column(ctx.design.group),
-        title=f"{name} vs {r['measure']}", subtitle=f"rho = {float(r['rho']):.2f}, {fmt_p(float(r['p_value']))}",
+        title=name, subtitle=f"vs {r['measure']}: rho = {float(r['rho']):.2f}, {fmt_p(float(r['p_value']))}",
         xtitle=f"{name}, {xt}" if xt != name else name, ytitle=str(r["measure"])),
         caption="One point per sample with both values.", small=True)
 
@@ -309,7 +309,8 @@ def functions(ctx: Context) -> bool:
     info = ctx.run_info("function")
     route = info.get("route") or info.get("options", {}).get("route") or info.get("reference")
     if route:
-        ctx.page.text(f"Predicted from the 16S data ({route}); predictions are not measurements.")
+        ctx.page.text(f"Predicted from the 16S data (route: {str(route).replace('-', ' ')}); "
+                      "predictions are not measurements.")
     if diff is not None and {"feature", "effect", "q_value"} <= set(diff.columns):
         keys = [c for c in ("table", "comparison") if c in diff.columns] or \
             [c for c in ("contrast",) if c in diff.columns]
@@ -328,16 +329,15 @@ def functions(ctx: Context) -> bool:
             desc = sig["description"] if "description" in sig else pd.Series("", index=sig.index)
             labels = [f"{f}: {d}"[:60] if isinstance(d, str) and d else str(f)
                       for f, d in zip(sig["feature"], desc, strict=True)]
-            test = str(sig["test_level"].iloc[0]) if "test_level" in sig else "test group"
-            sides = ["higher" if e > 0 else "lower" for e in sig["effect"]]
+            a, b = _levels_of(ctx, str(sig["comparison"].iloc[0]) if "comparison" in sig else "")
+            sides = [a if e > 0 else b for e in sig["effect"]]
             ctx.page.figure(f"function-{'-'.join(str(k) for k in (key if isinstance(key, tuple) else (key,)))}",
                             *figs.hbars(labels, sig["effect"].to_numpy(dtype=float), sides,
                                         title=f"Predicted functions, {label}: the 20 lowest q",
                                         xtitle=str(sig["effect_type"].iloc[0]).replace("_", " ")
                                         if "effect_type" in sig else "effect",
-                                        group_order=["higher", "lower"]),
-                            caption=f"Bars: effect (positive = higher in the first level of the comparison,"
-                                    f" {test if test != 'test group' else 'as named'}); q: Benjamini-Hochberg.")
+                                        group_order=[a, b]),
+                            caption=f"Bars: effect (positive = higher in {a}); q: Benjamini-Hochberg.")
             hits = sig[sig["q_value"] < 0.05]
             if len(hits):
                 ctx.note("functions", f"{len(hits)} predicted functions differed for {label} (q < 0.05), "
@@ -350,6 +350,15 @@ def functions(ctx: Context) -> bool:
         ctx.page.table(top, "pathway-abundance", index=True, tsv=paths.reset_index(),
                        caption="Predicted pathway abundance (the 200 most abundant shown; all in the file).")
     return True
+
+
+def _levels_of(ctx: Context, comparison: str) -> tuple[str, str]:
+    """The two levels a comparison contrasts (test first), from the study file."""
+    for c in ctx.design.comparisons:
+        levels = c.get("levels") or []
+        if str(c.get("name")) == comparison and len(levels) >= 2:
+            return str(levels[0]), str(levels[1])
+    return "the first level", "the second level"
 
 
 def designs(ctx: Context) -> bool:

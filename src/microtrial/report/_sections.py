@@ -315,6 +315,8 @@ def _comparison(ctx: Context, name: str) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------------------- beta
 BETA_METRICS = ("braycurtis", "weighted_unifrac", "unweighted_unifrac", "jaccard", "aitchison")
+METRIC_NAMES = {"braycurtis": "Bray-Curtis", "weighted_unifrac": "weighted UniFrac",
+                "unweighted_unifrac": "unweighted UniFrac", "jaccard": "Jaccard", "aitchison": "Aitchison"}
 
 
 def beta(ctx: Context) -> None:
@@ -335,7 +337,7 @@ def beta(ctx: Context) -> None:
         note = _permanova_note(perm, metric)
         ctx.page.figure(f"pcoa-{metric}", *figs.pcoa(
             coords, colour_by, symbol_by=symbol_by, subjects=ctx.column(d.subject), time_order=times,
-            explained=_explained(path), note=note, title=f"PCoA, {metric.replace('_', ' ')}"),
+            explained=_explained(path), note=note, title=f"PCoA, {METRIC_NAMES.get(metric, metric)}"),
             caption="Colour: group; symbol: time point; arrows join each subject's first and last "
                     "samples. PERMANOVA R2 and p on the plot.")
         shown += 1
