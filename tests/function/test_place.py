@@ -209,3 +209,32 @@ def test_model_strings():
     np.testing.assert_allclose(rates, [0.0334, 0.2519, 0.8203, 2.8944], atol=5e-4)
     with pytest.raises(ValueError):
         parse_model("HKY{2}+G")
+
+
+def test_cut_model_aligns_as_the_whole_model(test_ref, monkeypatch):
+    """With more than 48 queries the rest are aligned to the model cut to the sample's match
+    states: the columns and residues equal aligning each query alone to the whole model."""
+    _, ref, seqs = test_ref
+    rng = np.random.default_rng(5)
+    queries = {}
+    for i in range(60):
+        s = np.array(list(list(seqs.values())[i % 5][60:330]))
+        hit = rng.random(s.size) < 0.03
+        s[hit] = rng.choice(list("ACGT"), size=int(hit.sum()))
+        queries[f"q{i}"] = "".join(s)
+    import microtrial.function._place as place_module
+
+    cuts = []
+    real_cut = place_module._slice_hmm
+
+    def counting_cut(hmm, lo, hi):
+        cuts.append((lo, hi))
+        return real_cut(hmm, lo, hi)
+
+    monkeypatch.setattr(place_module, "_slice_hmm", counting_cut)
+    together, _ = align_queries(queries, ref)
+    assert len(cuts) == 1 and cuts[0][1] - cuts[0][0] < 0.5 * ref.hmm.M
+    for name, seq in queries.items():
+        alone, _ = align_queries({name: seq}, ref)
+        np.testing.assert_array_equal(alone[name][0], together[name][0])
+        np.testing.assert_array_equal(alone[name][1], together[name][1])

@@ -335,66 +335,162 @@ def _pmatrix(evec, evec_inv, evals, rate, t, out):  # noqa: ANN001
 
 
 @njit(cache=True, nogil=True)
-def _loglik(t, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq):  # noqa: ANN001
+def _eig_apply(evec, ex, vt, out):  # noqa: ANN001
+    """out = V diag(ex) vt (4-vectors); negatives from rounding set to 0."""
+    for x in range(4):
+        acc = 0.0
+        for k in range(4):
+            acc += evec[x, k] * ex[k] * vt[k]
+        out[x] = acc if acc > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _to_eigen(v, evec_inv, out):  # noqa: ANN001
+    """out[s, c] = V^-1 v[s, c] for every site and category."""
+    for s in range(v.shape[0]):
+        for c in range(v.shape[1]):
+            for k in range(4):
+                acc = 0.0
+                for y in range(4):
+                    acc += evec_inv[k, y] * v[s, c, y]
+                out[s, c, k] = acc
+
+
+@njit(cache=True, nogil=True)
+def _edge_products(t, d, dt, at, evec, evals, rates, freqs, out):  # noqa: ANN001
+    """out[s, c, x] = pi_x (P(t) D)_x (P(d - t) A)_x from eigen-coordinates dt, at."""
+    C = rates.shape[0]
+    e1 = np.empty(4)
+    e2 = np.empty(4)
+    a1 = np.empty(4)
+    a2 = np.empty(4)
+    for c in range(C):
+        for k in range(4):
+            e1[k] = np.exp(evals[k] * rates[c] * t)
+            e2[k] = np.exp(evals[k] * rates[c] * (d - t))
+        for s in range(dt.shape[0]):
+            _eig_apply(evec, e1, dt[s, c], a1)
+            _eig_apply(evec, e2, at[s, c], a2)
+            for x in range(4):
+                out[s, c, x] = freqs[x] * a1[x] * a2[x]
+
+
+@njit(cache=True, nogil=True)
+def _query_vectors(q, qmask, evec, evec_inv, evals, rates, pq, out):  # noqa: ANN001
+    """out[s, c, x] = (P(q) e_query)_x: the query tip seen from the attachment point."""
     C = rates.shape[0]
     for c in range(C):
-        _pmatrix(evec, evec_inv, evals, rates[c], t, pt[c])
-        _pmatrix(evec, evec_inv, evals, rates[c], d - t, pd[c])
+        _pmatrix(evec, evec_inv, evals, rates[c], q, pq[c])
+    for s in range(qmask.shape[0]):
+        m = qmask[s]
+        for c in range(C):
+            for x in range(4):
+                acc = 0.0
+                for y in range(4):
+                    if (m >> y) & 1:
+                        acc += pq[c, x, y]
+                out[s, c, x] = acc
+
+
+@njit(cache=True, nogil=True)
+def _ll_pendant(q, M, qmask, evec, evec_inv, evals, rates, cat_w, pq):  # noqa: ANN001
+    """Log-likelihood over the query's columns for pendant length q, the attachment point
+    fixed (``M`` from :func:`_edge_products`)."""
+    C = rates.shape[0]
+    for c in range(C):
         _pmatrix(evec, evec_inv, evals, rates[c], q, pq[c])
     total = 0.0
-    S = dv.shape[0]
-    for s in range(S):
+    for s in range(M.shape[0]):
         m = qmask[s]
         lik = 0.0
         for c in range(C):
             sub = 0.0
             for x in range(4):
-                a1 = 0.0
-                a2 = 0.0
                 a3 = 0.0
                 for y in range(4):
-                    a1 += pt[c, x, y] * dv[s, c, y]
-                    a2 += pd[c, x, y] * av[s, c, y]
                     if (m >> y) & 1:
                         a3 += pq[c, x, y]
-                sub += freqs[x] * a1 * a2 * a3
+                sub += M[s, c, x] * a3
             lik += cat_w[c] * sub
         total += np.log(lik) if lik > 0.0 else -1e300
     return total
 
 
 @njit(cache=True, nogil=True)
-def _golden(which, lo, hi, t, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs,
-            pt, pd, pq, tol):  # noqa: ANN001
-    """Maximise over t (which=0) or q (which=1) in [lo, hi] by golden-section search."""
+def _ll_distal(t, d, dt, at, Qv, evec, evals, rates, cat_w, freqs):  # noqa: ANN001
+    """Log-likelihood over the query's columns for distal length t, the pendant fixed
+    (``Qv`` from :func:`_query_vectors`)."""
+    C = rates.shape[0]
+    e1 = np.empty((C, 4))
+    e2 = np.empty((C, 4))
+    for c in range(C):
+        for k in range(4):
+            e1[c, k] = np.exp(evals[k] * rates[c] * t)
+            e2[c, k] = np.exp(evals[k] * rates[c] * (d - t))
+    a1 = np.empty(4)
+    a2 = np.empty(4)
+    total = 0.0
+    for s in range(dt.shape[0]):
+        lik = 0.0
+        for c in range(C):
+            _eig_apply(evec, e1[c], dt[s, c], a1)
+            _eig_apply(evec, e2[c], at[s, c], a2)
+            sub = 0.0
+            for x in range(4):
+                sub += freqs[x] * a1[x] * a2[x] * Qv[s, c, x]
+            lik += cat_w[c] * sub
+        total += np.log(lik) if lik > 0.0 else -1e300
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _golden_pendant(lo, hi, M, qmask, evec, evec_inv, evals, rates, cat_w, pq, tol):  # noqa: ANN001
     g = 0.6180339887498949
     a, b = lo, hi
     x1 = b - g * (b - a)
     x2 = a + g * (b - a)
-    if which == 0:
-        f1 = _loglik(x1, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
-        f2 = _loglik(x2, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
-    else:
-        f1 = _loglik(t, x1, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
-        f2 = _loglik(t, x2, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
-    while b - a > tol * (1.0 + abs(a) + abs(b)) * 0.5:
+    f1 = _ll_pendant(x1, M, qmask, evec, evec_inv, evals, rates, cat_w, pq)
+    f2 = _ll_pendant(x2, M, qmask, evec, evec_inv, evals, rates, cat_w, pq)
+    while b - a > tol * (a + b) * 0.5:
         if f1 < f2:
             a, x1, f1 = x1, x2, f2
             x2 = a + g * (b - a)
-            if which == 0:
-                f2 = _loglik(x2, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
-            else:
-                f2 = _loglik(t, x2, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+            f2 = _ll_pendant(x2, M, qmask, evec, evec_inv, evals, rates, cat_w, pq)
         else:
             b, x2, f2 = x2, x1, f1
             x1 = b - g * (b - a)
-            if which == 0:
-                f1 = _loglik(x1, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
-            else:
-                f1 = _loglik(t, x1, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+            f1 = _ll_pendant(x1, M, qmask, evec, evec_inv, evals, rates, cat_w, pq)
     if f1 > f2:
         return x1, f1
     return x2, f2
+
+
+@njit(cache=True, nogil=True)
+def _golden_distal(d, dt, at, Qv, evec, evals, rates, cat_w, freqs, tol):  # noqa: ANN001
+    g = 0.6180339887498949
+    a, b = 0.0, d
+    x1 = b - g * (b - a)
+    x2 = a + g * (b - a)
+    f1 = _ll_distal(x1, d, dt, at, Qv, evec, evals, rates, cat_w, freqs)
+    f2 = _ll_distal(x2, d, dt, at, Qv, evec, evals, rates, cat_w, freqs)
+    while b - a > tol * d:
+        if f1 < f2:
+            a, x1, f1 = x1, x2, f2
+            x2 = a + g * (b - a)
+            f2 = _ll_distal(x2, d, dt, at, Qv, evec, evals, rates, cat_w, freqs)
+        else:
+            b, x2, f2 = x2, x1, f1
+            x1 = b - g * (b - a)
+            f1 = _ll_distal(x1, d, dt, at, Qv, evec, evals, rates, cat_w, freqs)
+    best_t, best_f = (x1, f1) if f1 > f2 else (x2, f2)
+    # the edge's ends are candidates too (golden search never evaluates them)
+    f0 = _ll_distal(0.0, d, dt, at, Qv, evec, evals, rates, cat_w, freqs)
+    if f0 > best_f:
+        best_t, best_f = 0.0, f0
+    fd = _ll_distal(d, d, dt, at, Qv, evec, evals, rates, cat_w, freqs)
+    if fd > best_f:
+        best_t, best_f = d, fd
+    return best_t, best_f
 
 
 @njit(cache=True, nogil=True)
@@ -403,20 +499,27 @@ def optimise_placement(d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, fr
     """Maximum-likelihood distal (from the edge's lower node) and pendant lengths of a query
     on an edge of length ``d``; returns (distal, pendant, log-likelihood without scalers).
 
-    Coordinate ascent: the pendant length by golden-section search on a log scale start
-    (best of a small grid), then the distal position, ``rounds`` times.
+    Coordinate ascent from the edge's midpoint: the pendant length (best of a x4 grid, then
+    golden-section search within a factor 4), then the distal position (golden-section
+    search over the edge and its two ends), ``rounds`` times, each search to relative
+    tolerance ``tol``.
     """
+    S = dv.shape[0]
     C = rates.shape[0]
-    pt = np.empty((C, 4, 4))
-    pd = np.empty((C, 4, 4))
+    dt = np.empty((S, C, 4))
+    at = np.empty((S, C, 4))
+    _to_eigen(dv, evec_inv, dt)
+    _to_eigen(av, evec_inv, at)
+    M = np.empty((S, C, 4))
+    Qv = np.empty((S, C, 4))
     pq = np.empty((C, 4, 4))
     t = d * 0.5
-    # pendant start: best of a log grid
-    best_q = 0.1
+    _edge_products(t, d, dt, at, evec, evals, rates, freqs, M)
+    best_q = min_len
     best_f = -np.inf
     q = min_len
     while q < max_pendant:
-        f = _loglik(t, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
+        f = _ll_pendant(q, M, qmask, evec, evec_inv, evals, rates, cat_w, pq)
         if f > best_f:
             best_f = f
             best_q = q
@@ -424,19 +527,11 @@ def optimise_placement(d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, fr
     q = best_q
     f = best_f
     for _ in range(rounds):
-        q_lo = max(min_len, q / 4.0)
-        q_hi = min(max_pendant, q * 4.0)
-        q, f = _golden(1, q_lo, q_hi, t, q, d, dv, av, qmask, evec, evec_inv, evals, rates,
-                       cat_w, freqs, pt, pd, pq, tol)
+        q, f = _golden_pendant(max(min_len, q / 4.0), min(max_pendant, q * 4.0), M, qmask,
+                               evec, evec_inv, evals, rates, cat_w, pq, tol)
         if d > 0.0:
-            t_new, f_new = _golden(0, 0.0, d, t, q, d, dv, av, qmask, evec, evec_inv, evals,
-                                   rates, cat_w, freqs, pt, pd, pq, tol)
-            # the edge's ends are candidates too (golden search never evaluates them)
-            f0 = _loglik(0.0, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
-            f1 = _loglik(d, q, d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, freqs, pt, pd, pq)
-            t, f = t_new, f_new
-            if f0 > f:
-                t, f = 0.0, f0
-            if f1 > f:
-                t, f = d, f1
+            _query_vectors(q, qmask, evec, evec_inv, evals, rates, pq, Qv)
+            t, f = _golden_distal(d, dt, at, Qv, evec, evals, rates, cat_w, freqs, tol)
+            _edge_products(t, d, dt, at, evec, evals, rates, freqs, M)
+    f = _ll_pendant(q, M, qmask, evec, evec_inv, evals, rates, cat_w, pq)
     return t, q, f

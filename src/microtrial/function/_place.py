@@ -4,7 +4,11 @@ EPA-ng does it.
 Notes
 -----
 1. **Alignment.** Each query is aligned to the reference profile HMM (pyhmmer's
-   ``TraceAligner``, the engine of ``hmmalign``). Residues aligned to match states go into
+   ``TraceAligner``, the engine of ``hmmalign``). With many queries, a sample of 24 is
+   aligned to the whole model first and the rest to the model cut to the match states the
+   sample used plus 60 on each side (amplicons cover a few hundred of ~1,500 states, and the
+   cost grows with the model length); a query whose alignment reaches the cut's edge, or
+   aligns too little, is aligned again to the whole model. Residues aligned to match states go into
    the reference alignment column the HMM's ``MAP`` annotation names; inserted residues are
    dropped (they have no reference column), as are queries with less than ``min_align`` of
    their residues in match states (PICRUSt2's ``--min_align``, default 0.8).
@@ -63,6 +67,13 @@ MAX_PENDANT = 10.0
 BLOCK = 64
 KEEP_ACC_LWR = 0.99
 KEEP_MAX = 7
+ROUNDS = 3
+TOLERANCE = 1e-3
+ALIGN_BLOCK = 500
+SLICE_SAMPLE = 24
+SLICE_MARGIN = 60
+SLICE_EDGE = 8
+SLICE_MAX_FRACTION = 0.8
 
 _IUPAC = {"A": 1, "C": 2, "G": 4, "T": 8, "U": 8, "R": 5, "Y": 10, "S": 6, "W": 9, "K": 12,
           "M": 3, "B": 14, "D": 13, "H": 11, "V": 7, "N": 15, "-": 15, ".": 15, "?": 15,
@@ -299,10 +310,6 @@ def align_queries(sequences: Mapping[str, str], ref: PlacementReference, *,
                   min_align: float = 0.8, threads: int = 1
                   ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, str]]:
     """Align to the HMM; per query (reference columns, residue masks); and the unplaced."""
-    from pyhmmer.easel import Alphabet, TextSequence, TextSequenceBlock
-    from pyhmmer.plan7 import TraceAligner
-
-    alphabet = Alphabet.dna()
     unplaced: dict[str, str] = {}
     names, texts = [], []
     for name, seq in sequences.items():
@@ -319,63 +326,160 @@ def align_queries(sequences: Mapping[str, str], ref: PlacementReference, *,
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if not names:
         return out, unplaced
+    hmm = ref.hmm
+    M = int(hmm.M)  # type: ignore[attr-defined]
+    rows: dict[int, _Aligned] = {}
 
-    def run(chunk: range) -> list[tuple[str, str]]:
-        block = TextSequenceBlock([TextSequence(name=names[i].encode(), sequence=texts[i])
-                                   for i in chunk]).digitize(alphabet)
-        aligner = TraceAligner()
-        traces = aligner.compute_traces(ref.hmm, block)
-        msa = aligner.align_traces(ref.hmm, block, traces, trim=True, all_consensus_cols=True)
-        rf = msa.reference.decode() if isinstance(msa.reference, bytes) else msa.reference
-        match = np.frombuffer(rf.encode(), dtype=np.uint8) == ord("x")
-        return [(names[i], row) for i, row in zip(chunk, msa.alignment, strict=True)] + \
-            [("\x00match", "".join("x" if m else "." for m in match))]
+    def run(model, idx: list[int], offset: int) -> None:  # noqa: ANN001
+        blocks = [idx[b:b + ALIGN_BLOCK] for b in range(0, len(idx), ALIGN_BLOCK)]
+        if threads > 1 and len(idx) >= 2 * ALIGN_BLOCK:
+            # pyhmmer holds the GIL while aligning: worker processes share the work
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-    step = max(1, -(-len(names) // max(1, threads * 4)))
-    chunks = [range(i, min(i + step, len(names))) for i in range(0, len(names), step)]
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        results = list(pool.map(run, chunks))
-    for res in results:
-        match = np.frombuffer(res[-1][1].encode(), dtype=np.uint8) == ord("x")
-        if int(match.sum()) != ref.match_columns.size:
-            raise ValueError("the HMM alignment has a different number of match columns "
-                             "than the HMM's MAP")
-        for name, row in res[:-1]:
-            length = len(texts[names.index(name)])
-            cols, masks = _query_columns(row, match, ref)
-            n_match = int(sum(1 for ch, m in zip(row, match, strict=True) if m and ch.isalpha()))
-            if cols.size == 0 or n_match < min_align * length:
-                unplaced[name] = (f"only {n_match} of {length} residues align to the "
-                                  f"reference HMM (--min-align {min_align})")
-                continue
-            out[name] = (cols, masks)
+            size = -(-len(idx) // threads)
+            blocks = [idx[b:b + size] for b in range(0, len(idx), size)]
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=threads, mp_context=ctx) as pool:
+                results = list(pool.map(_align_block, [model] * len(blocks),
+                                        [[texts[i] for i in blk] for blk in blocks]))
+        else:
+            results = [_align_block(model, [texts[i] for i in blk]) for blk in blocks]
+        for blk, res in zip(blocks, results, strict=True):
+            for i, (state, ins, chars) in zip(blk, res, strict=True):
+                rows[i] = _Aligned(np.where(state >= 0, state + offset, -1), ins, chars)
+
+    everyone = list(range(len(names)))
+    if len(names) > 2 * SLICE_SAMPLE:
+        # align a sample with the whole model, then the rest with the model cut to the
+        # sample's match states (and a margin); a query that reaches the cut's edge, or
+        # aligns too little there, is aligned again with the whole model
+        sample = sorted({int(x) for x in np.linspace(0, len(names) - 1, SLICE_SAMPLE)})
+        run(hmm, sample, 0)
+        spans = [rows[i].span() for i in sample]
+        firsts = [a for a, _ in spans if a >= 0]
+        lo = max(0, min(firsts, default=0) - SLICE_MARGIN)
+        hi = min(M, max((b for _, b in spans if b >= 0), default=M) + 1 + SLICE_MARGIN)
+        in_sample = set(sample)
+        rest = [i for i in everyone if i not in in_sample]
+        if hi - lo < SLICE_MAX_FRACTION * M:
+            run(_slice_hmm(hmm, lo, hi), rest, lo)
+            redo = []
+            for i in rest:
+                a, b = rows[i].span()
+                if a < 0 or (lo > 0 and a < lo + SLICE_EDGE) or \
+                        (hi < M and b > hi - 1 - SLICE_EDGE) or \
+                        rows[i].n_match() < min_align * len(texts[i]):
+                    redo.append(i)
+            if redo:
+                run(hmm, redo, 0)
+        else:
+            run(hmm, rest, 0)
+    else:
+        run(hmm, everyone, 0)
+    for i in everyone:
+        name = names[i]
+        length = len(texts[i])
+        cols, masks = _query_columns(rows[i], ref)
+        n_match = rows[i].n_match()
+        if cols.size == 0 or n_match < min_align * length:
+            unplaced[name] = (f"only {n_match} of {length} residues align to the "
+                              f"reference HMM (--min-align {min_align})")
+            continue
+        out[name] = (cols, masks)
     return out, unplaced
 
 
-def _query_columns(row: str, match: np.ndarray, ref: PlacementReference
+@dataclass(frozen=True)
+class _Aligned:
+    """One aligned query: for each aligned residue the match state (0-based) it is in or
+    follows, its position within the insert after that state (-1 for a match), and the
+    residue."""
+
+    state: np.ndarray
+    insert: np.ndarray
+    chars: bytes
+
+    def n_match(self) -> int:
+        return int((self.insert < 0).sum())
+
+    def span(self) -> tuple[int, int]:
+        m = self.state[self.insert < 0]
+        return (int(m.min()), int(m.max())) if m.size else (-1, -1)
+
+
+def _align_block(model, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, bytes]]:  # noqa: ANN001
+    """hmmalign --trim of ``texts`` to ``model``: per text (state, insert, residues) as in
+    :class:`_Aligned` (states relative to ``model``)."""
+    from pyhmmer.easel import Alphabet, TextSequence, TextSequenceBlock
+    from pyhmmer.plan7 import TraceAligner
+
+    out = []
+    for b in range(0, len(texts), ALIGN_BLOCK):
+        chunk = texts[b:b + ALIGN_BLOCK]
+        block = TextSequenceBlock([TextSequence(name=str(i).encode(), sequence=t)
+                                   for i, t in enumerate(chunk)]).digitize(Alphabet.dna())
+        aligner = TraceAligner()
+        traces = aligner.compute_traces(model, block)
+        msa = aligner.align_traces(model, block, traces, trim=True, all_consensus_cols=True)
+        rf = msa.reference.decode() if isinstance(msa.reference, bytes) else msa.reference
+        match = np.frombuffer(rf.encode(), dtype=np.uint8) == ord("x")
+        if int(match.sum()) != model.M:
+            raise ValueError("the HMM alignment has a different number of match columns "
+                             "than the HMM")
+        k_of_col = np.cumsum(match) - 1  # match state a column is, or follows
+        for row in msa.alignment:
+            arr = np.frombuffer(row.encode(), dtype=np.uint8)
+            is_res = ((arr >= ord("A")) & (arr <= ord("Z"))) | ((arr >= ord("a")) & (arr <= ord("z")))
+            cols = np.flatnonzero(is_res)
+            state = k_of_col[cols].astype(np.int64)
+            ins = np.full(cols.size, -1, dtype=np.int64)
+            ins_mask = ~match[cols]
+            if ins_mask.any():
+                # position within each insert run: count of earlier inserted residues after
+                # the same state
+                st = state[ins_mask]
+                first = np.searchsorted(st, st, side="left")
+                ins[ins_mask] = np.arange(st.size) - first
+            out.append((state, ins, arr[cols].tobytes()))
+    return out
+
+
+def _slice_hmm(hmm, lo: int, hi: int):  # noqa: ANN001, ANN202 - pyhmmer HMM
+    """The profile HMM restricted to match states lo+1..hi (1-based): the states' emission
+    and transition rows copied, the begin row and the last row's transitions from the
+    whole model."""
+    from pyhmmer.plan7 import HMM
+
+    m = hi - lo
+    sub = HMM(hmm.alphabet, m, f"{hmm.name}[{lo + 1}-{hi}]")
+    me, ie = np.asarray(hmm.match_emissions), np.asarray(hmm.insert_emissions)
+    tp = np.asarray(hmm.transition_probabilities)
+    sme, sie = np.asarray(sub.match_emissions), np.asarray(sub.insert_emissions)
+    stp = np.asarray(sub.transition_probabilities)
+    sme[0], sie[0], stp[0] = me[0], ie[0], tp[0]
+    sme[1:m + 1] = me[lo + 1:hi + 1]
+    sie[1:m + 1] = ie[lo + 1:hi + 1]
+    stp[1:m] = tp[lo + 1:hi]
+    stp[m] = tp[hmm.M]
+    sub.set_consensus()
+    sub.set_composition()
+    return sub
+
+
+def _query_columns(aligned: _Aligned, ref: PlacementReference
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Reference columns and residue masks of one hmmalign row (upper case / '-' in match
-    columns, lower case / '.' in insert columns); inserted residues after match state k go
-    left-justified into insert region k (those beyond the reference's own inserts there, and
-    flanks, have no reference column and are dropped)."""
-    cols: list[int] = []
-    masks: list[int] = []
-    k = -1
-    i = 0
+    """Reference columns and residue masks of an aligned query: residues in match states go
+    to that state's column; inserted residues after match state k go left-justified into
+    insert region k (those beyond the reference's own inserts there, and before the first
+    match state, have no reference column and are dropped)."""
     width = ref.insert_width
-    for ch, m in zip(row, match, strict=True):
-        if m:
-            k += 1
-            i = 0
-            if ch.isalpha():
-                cols.append(int(ref.match_columns[k]))
-                masks.append(int(_CODE[ord(ch)]))
-        elif ch.isalpha():
-            if 0 <= k < width.size and i < width[k]:
-                cols.append(int(ref.match_columns[k]) + 1 + i)
-                masks.append(int(_CODE[ord(ch)]))
-            i += 1
-    return np.array(cols, dtype=np.int64), np.array(masks, dtype=np.uint8)
+    st, ins = aligned.state, aligned.insert
+    codes = _CODE[np.frombuffer(aligned.chars, dtype=np.uint8)]
+    keep = (ins < 0) | ((st >= 0) & (st < width.size) & (ins < width[np.clip(st, 0, None)]))
+    keep &= st >= 0
+    cols = ref.match_columns[st[keep]] + np.where(ins[keep] < 0, 0, ins[keep] + 1)
+    return cols.astype(np.int64), codes[keep].astype(np.uint8)
 
 
 def place_sequences(sequences: Mapping[str, str], reference, *, threads: int = 1,  # noqa: ANN001
@@ -480,7 +584,7 @@ def place_sequences(sequences: Mapping[str, str], reference, *, threads: int = 1
             av = np.ascontiguousarray(sup[s, ui])
             t, p, f = _kernels.optimise_placement(
                 float(tree.length[v]), dv, av, masks, evec, evec_inv, evals, rates, cat_w,
-                freqs, MIN_BRANCH, MAX_PENDANT, 3, 1e-4)
+                freqs, MIN_BRANCH, MAX_PENDANT, ROUNDS, TOLERANCE)
             ll = f + float(sscale[s, ui].sum()) + ref_total - float(site_ll[cols].sum())
             rows.append((q, int(numbers[v]), ll, t, p))
         return rows
