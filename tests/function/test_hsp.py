@@ -156,3 +156,16 @@ def test_bad_trait_ids_and_values():
         predict_traits(tree, pd.DataFrame({"T": [1.5, 2]}, index=["a", "b"]))
     with pytest.raises(ValueError, match="nothing to predict"):
         predict_traits(tree, pd.DataFrame({"T": [1, 2, 0]}, index=["a", "b", "x"]))
+
+
+def test_tip_at_distance_zero_takes_the_genomes_traits():
+    """x sits on g (distance 0): castor's rule alone gives x the reconstruction of the node
+    above g (0, from a and c: parsimony puts the change on g's edge); with exact_tips x gets
+    g's own value 5. A tip 0.5 from g is not exact and keeps castor's answer."""
+    traits = pd.DataFrame({"T": [0, 5, 0]}, index=["a", "g", "c"])
+    near = parse_newick("((a:1,(g:0.5,x:0):0.5):1,c:1);")
+    assert predict_traits(near, traits).loc["x", "T"] == 0
+    tree = parse_newick("((a:1,(g:0,x:0):0.5):1,c:1);")
+    out = predict_traits(tree, traits, calculate_nsti=True)
+    assert out.loc["x", "metadata_NSTI"] == 0.0 and out.loc["x", "T"] == 5
+    assert predict_traits(tree, traits, exact_tips=False).loc["x", "T"] == 0
