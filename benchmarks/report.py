@@ -74,7 +74,8 @@ def check_qza(folder: Path) -> None:
         layout = all(f"{top}/{n}" in names for n in ("metadata.yaml", "VERSION"))
         layout &= any(n.startswith(f"{top}/data/") for n in names)
         layout &= any(n.startswith(f"{top}/provenance/") for n in names)
-        size = getattr(payload, "shape", None) or (len(payload) if hasattr(payload, "__len__") else "tree")
+        size = (f"{payload.count(tips=True)} tips" if hasattr(payload, "tips")
+                else getattr(payload, "shape", None) or len(payload))
         print(f"  {path.name:<16} {info.type:<24} format {info.format}, archive {info.archive_version}, "
               f"layout ok: {layout}; read back: {type(payload).__name__} {size}")
 

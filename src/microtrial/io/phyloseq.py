@@ -33,11 +33,11 @@ otu <- as.matrix(read("otu-table.tsv"))
 storage.mode(otu) <- "numeric"
 parts <- list(otu_table(otu, taxa_are_rows = TRUE))
 if (file.exists(file.path(dir, "taxonomy.tsv")))
-  parts <- c(parts, tax_table(as.matrix(read("taxonomy.tsv"))))
+  parts <- c(parts, list(tax_table(as.matrix(read("taxonomy.tsv")))))
 if (file.exists(file.path(dir, "sample-data.tsv")))
-  parts <- c(parts, sample_data(read("sample-data.tsv")))
+  parts <- c(parts, list(sample_data(read("sample-data.tsv"))))
 if (file.exists(file.path(dir, "tree.nwk")))
-  parts <- c(parts, phy_tree(ape::read.tree(file.path(dir, "tree.nwk"))))
+  parts <- c(parts, list(phy_tree(ape::read.tree(file.path(dir, "tree.nwk")))))
 ps <- do.call(phyloseq, parts)
 ps
 """
