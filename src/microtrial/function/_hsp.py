@@ -96,9 +96,9 @@ def prune_to_known(full: TreeArrays, known_tip_rows: dict[int, int]) -> _Pruned:
     length = np.where(old == root, 0.0, acc[old])
     pruned = from_parents(parent, length, [full.names[v] for v in old])
     rows = np.full(old.size, -1, dtype=np.int64)
-    for i, v in enumerate(old):
-        if full.is_tip[v]:
-            rows[i] = known_tip_rows[int(v)]
+    for i, node in enumerate(old):
+        if full.is_tip[node]:
+            rows[i] = known_tip_rows[int(node)]
     hidden = np.array([v for v in np.flatnonzero(full.is_tip) if int(v) not in known_tip_rows],
                       dtype=np.int64)
     anchor = new_of[up_anchor[hidden]] if hidden.size else np.zeros(0, dtype=np.int64)

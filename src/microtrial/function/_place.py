@@ -52,6 +52,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -262,10 +263,10 @@ def build_placement_reference(aligned: Mapping[str, str], tree: TreeArrays, hmm,
     codes = np.full((tree.n_nodes, n_cols), 15, dtype=np.uint8)
     for i, v in enumerate(tips):
         codes[v, match_col] = _CODE[raw[i, hmm_map]]
-        for k in np.flatnonzero(width):
-            lo, hi = hmm_map[k] + 1, hmm_map[k + 1]
+        for kk in np.flatnonzero(width):
+            lo, hi = int(hmm_map[kk]) + 1, int(hmm_map[kk + 1])
             res = raw[i, lo:hi][is_res[i, lo:hi]]
-            codes[v, match_col[k] + 1: match_col[k] + 1 + res.size] = _CODE[res]
+            codes[v, match_col[kk] + 1: match_col[kk] + 1 + res.size] = _CODE[res]
     rows = np.full(tree.n_nodes, -1, dtype=np.int64)
     rows[tips] = np.arange(tips.size)
     return PlacementReference(tree, rows, codes, hmm, match_col, model, exact, width)
@@ -421,9 +422,10 @@ def _align_block(model, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, 
                                    for i, t in enumerate(chunk)]).digitize(Alphabet.dna())
         aligner = TraceAligner()
         traces = aligner.compute_traces(model, block)
-        msa = aligner.align_traces(model, block, traces, trim=True, all_consensus_cols=True)
+        msa: Any = aligner.align_traces(model, block, traces, trim=True,
+                                        all_consensus_cols=True)
         rf = msa.reference.decode() if isinstance(msa.reference, bytes) else msa.reference
-        match = np.frombuffer(rf.encode(), dtype=np.uint8) == ord("x")
+        match = np.frombuffer(str(rf or "").encode(), dtype=np.uint8) == ord("x")
         if int(match.sum()) != model.M:
             raise ValueError("the HMM alignment has a different number of match columns "
                              "than the HMM")
@@ -452,7 +454,7 @@ def _slice_hmm(hmm, lo: int, hi: int):  # noqa: ANN001, ANN202 - pyhmmer HMM
     from pyhmmer.plan7 import HMM
 
     m = hi - lo
-    sub = HMM(hmm.alphabet, m, f"{hmm.name}[{lo + 1}-{hi}]")
+    sub: Any = HMM(hmm.alphabet, m, f"{hmm.name}[{lo + 1}-{hi}]")
     me, ie = np.asarray(hmm.match_emissions), np.asarray(hmm.insert_emissions)
     tp = np.asarray(hmm.transition_probabilities)
     sme, sie = np.asarray(sub.match_emissions), np.asarray(sub.insert_emissions)
@@ -608,9 +610,9 @@ def place_sequences(sequences: Mapping[str, str], reference, *, threads: int = 1
     kept = df[(acc < KEEP_ACC_LWR) & (rank < KEEP_MAX)].copy()
     kept = kept[["query", "edge", "likelihood", "like_weight_ratio", "distal_length",
                  "pendant_length"]].reset_index(drop=True)
-    order = {q: i for i, q in enumerate(names)}
-    kept = kept.sort_values(["query", "like_weight_ratio"], ascending=[True, False],
-                            key=lambda s: s.map(order) if s.name == "query" else s,
+    rank_of = {q: i for i, q in enumerate(names)}
+    kept = kept.sort_values(["query", "like_weight_ratio"], ascending=[True, False],  # type: ignore[call-overload]
+                            key=lambda s: s.map(rank_of) if s.name == "query" else s,
                             kind="stable").reset_index(drop=True)
     best = kept.groupby("query", sort=False).head(1).reset_index(drop=True)
     return PlacementResult(kept, best, tree, _graft(tree, best), unplaced)
@@ -624,7 +626,7 @@ def _exact_override(df: pd.DataFrame, sequences: Mapping[str, str], ref: Placeme
     """Queries identical to a reference sequence: that tip's edge, lengths 0, weight 1."""
     rows = []
     for q, grp in df.groupby("query", sort=False):
-        key = re.sub(r"[-.\s]", "", str(sequences[q])).upper().replace("U", "T")
+        key = re.sub(r"[-.\s]", "", str(sequences[str(q)])).upper().replace("U", "T")
         tips = ref.exact.get(key)
         if not tips:
             rows.append(grp)

@@ -220,7 +220,7 @@ def read_trait_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         bad = values.isna().to_numpy()
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise InputError(p, f"value '{body.iat[r, c]}' is not a number", line=int(r) + 2,
+            raise InputError(p, f"value '{str(body.iat[r, c])}' is not a number", line=int(r) + 2,
                              field=str(cols[c]))
     values.index = pd.Index(ids.to_numpy(), name="assembly")
     values.columns = [str(c) for c in cols]
