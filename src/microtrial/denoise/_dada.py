@@ -133,14 +133,28 @@ def _compare(prep: Prepared, c: int, band: int, kdist_cutoff: float) -> Comparis
 def _final_alignment(prep: Prepared, c: int, members: np.ndarray, band: int) -> Comparison:
     """Members aligned to centre ``c`` by the full alignment (no k-mer screen, no gapless
     shortcut), as DADA2 re-aligns every unique to its final centre before counting the
-    transitions; cached per (centre, unique) across self-consistency rounds."""
+    transitions; cached per (centre, unique) across self-consistency rounds.
+
+    Reused without aligning again: the partition's own comparisons that were full
+    alignments, and gapless ones with at most one mismatch (the diagonal then scores
+    ``5L - 9`` or more, every path with a gap at most ``5(L - 1) - 8``: the alignment is
+    the diagonal whatever the tie rules).
+    """
     key = -1 - c
     done = prep.cache.get(key)
     if done is None:
-        done = Comparison(np.zeros(prep.n, np.int8), np.full(prep.n, -1, np.int32),
-                          np.zeros(prep.n + 1, np.int64), np.zeros(0, np.int16),
-                          np.zeros(0, np.uint8), np.zeros(0, np.uint8),
-                          np.zeros(prep.n + 1, np.int64), np.zeros(0, np.int16))
+        base = prep.cache.get(c)
+        if base is not None:
+            lens = np.diff(prep.offsets)
+            clen = int(lens[c])
+            # status 2 marks a full alignment in compare_centre; gapless pairs are status 1
+            ok = (base.status == 2) | ((base.status == 1) & (base.nsub <= 1) & (lens == clen))
+            done = dataclasses.replace(base, status=np.where(ok, base.status, 0).astype(np.int8))
+        else:
+            done = Comparison(np.zeros(prep.n, np.int8), np.full(prep.n, -1, np.int32),
+                              np.zeros(prep.n + 1, np.int64), np.zeros(0, np.int16),
+                              np.zeros(0, np.uint8), np.zeros(0, np.uint8),
+                              np.zeros(prep.n + 1, np.int64), np.zeros(0, np.int16))
     need = members[done.status[members] == 0]
     if need.size:
         active = np.zeros(prep.n, np.bool_)
@@ -148,7 +162,7 @@ def _final_alignment(prep: Prepared, c: int, members: np.ndarray, band: int) -> 
         new = Comparison(*K.compare_centre(c, prep.codes, prep.offsets, prep.kdense, band,
                                            NO_SCREEN, prep.max_len, active, False))
         done = _merge_comparisons(done, new)
-        prep.cache[key] = done
+    prep.cache[key] = done
     return done
 
 

@@ -93,79 +93,94 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to, ins_pos):
     lo = -band  # j - i >= lo
     hi = band + (n - m)  # j - i <= hi
     w = hi - lo + 1
-    big = BIG_NEG
-    prev = np.empty(w + 2, np.int64)
-    cur = np.empty(w + 2, np.int64)
-    # row i holds j = i + lo + t, t = 0 .. w-1 (index t + 1 in prev/cur; 0 and w+1 are walls)
-    for t in range(w + 2):
-        prev[t] = big
-        cur[t] = big
+    big = np.int32(-(1 << 28))
+    # D[i, t + 1] = score of cell (i, j = i + lo + t); columns 0 and w + 1 are walls
+    D = np.full((m + 1, w + 2), big, np.int32)
     for t in range(w):
         j = t + lo
         if 0 <= j <= n:
-            prev[t + 1] = 0
-            tbuf[0, t] = _TB_LEFT
-        else:
-            tbuf[0, t] = 0
+            D[0, t + 1] = 0
     for i in range(1, m + 1):
         ci = s1[i - 1]
-        for t in range(w + 2):
-            cur[t] = big
-        for t in range(w):
+        prev = D[i - 1]
+        cur = D[i]
+        tlo = max(0, 1 - i - lo)  # first t with j >= 1
+        thi = min(w - 1, n - i - lo)  # last t with j <= n
+        t0 = -i - lo  # the j == 0 cell
+        if 0 <= t0 < w:
+            cur[t0 + 1] = 0
+        last_col = thi >= tlo and i + lo + thi == n
+        stop = thi - 1 if last_col else thi
+        if i < m:
+            left = cur[tlo]
+            off = i + lo - 1
+            for t in range(tlo, stop + 1):
+                diag = prev[t + 1] + (MATCH if ci == s2[off + t] else MISMATCH)
+                up = prev[t + 2] + GAP
+                lf = left + GAP
+                g = up if up >= lf else lf
+                val = g if g >= diag else diag
+                cur[t + 1] = val
+                left = val
+            first = stop + 1
+        else:
+            first = tlo
+        for t in range(first, thi + 1):  # the last row, and the last column's cell
             j = i + lo + t
-            if j < 0 or j > n:
-                tbuf[i, t] = 0
-                continue
-            if j == 0:
-                cur[t + 1] = 0
-                tbuf[i, t] = _TB_UP
-                continue
-            # neighbours: (i-1, j-1) is prev[t+1], (i-1, j) is prev[t+2], (i, j-1) is cur[t]
             diag = prev[t + 1] + (MATCH if ci == s2[j - 1] else MISMATCH)
             up = prev[t + 2] + GAP
-            left = cur[t] + GAP
-            if up >= left:
+            lf = cur[t] + GAP
+            g = up if up >= lf else lf
+            val = g if g >= diag else diag
+            if i == m and cur[t] > val:  # free end gap along the last row of s1
+                val = cur[t]
+            if j == n and prev[t + 2] > val:  # free end gap along the last column of s2
+                val = prev[t + 2]
+            cur[t + 1] = val
+    tc = n - m - lo
+    best = D[m, tc + 1]
+    if best <= big // 2:
+        return NEG, -1, -1
+    # traceback from the corner, re-deriving each cell's move by the fill's rules
+    nsub = 0
+    nins = 0
+    i = m
+    j = n
+    while i > 0 or j > 0:
+        if i == 0:
+            tb = _TB_LEFT
+        elif j == 0:
+            tb = _TB_UP
+        else:
+            t = j - i - lo
+            diag = D[i - 1, t + 1] + (MATCH if s1[i - 1] == s2[j - 1] else MISMATCH)
+            up = D[i - 1, t + 2] + GAP
+            lf = D[i, t] + GAP
+            if up >= lf:
                 g = up
                 tb = _TB_UP
             else:
-                g = left
+                g = lf
                 tb = _TB_LEFT
             if g >= diag:
                 val = g
             else:
                 val = diag
                 tb = _TB_DIAG
-            if i == m:  # free end gap along the last row of s1
-                fr = cur[t]
+            if i == m:
+                fr = D[i, t]
                 if fr > val:
                     val = fr
                     tb = _TB_LEFT
                 elif fr == val and tb == _TB_DIAG:
                     tb = _TB_LEFT
-            if j == n:  # free end gap along the last column of s2
-                fr = prev[t + 2]
+            if j == n:
+                fr = D[i - 1, t + 2]
                 if fr > val:
                     val = fr
                     tb = _TB_UP
                 elif fr == val and tb != _TB_UP:
                     tb = _TB_UP
-            cur[t + 1] = val
-            tbuf[i, t] = tb
-        tmp = prev
-        prev = cur
-        cur = tmp
-    tc = n - m - lo
-    best = prev[tc + 1]
-    if best <= NEG:
-        return NEG, -1, -1
-    nsub = 0
-    nins = 0
-    i = m
-    j = n
-    while i > 0 or j > 0:
-        tb = tbuf[i, j - i - lo] if i > 0 else _TB_LEFT
-        if j == 0:
-            tb = _TB_UP
         if tb == _TB_DIAG:
             x = s1[i - 1]
             y = s2[j - 1]
@@ -186,13 +201,11 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to, ins_pos):
                 ins_pos[nins] = i - 1
                 nins += 1
             i -= 1
-        elif tb == _TB_LEFT:  # s2 base against a gap
+        else:  # s2 base against a gap
             if not swap:
                 ins_pos[nins] = j - 1
                 nins += 1
             j -= 1
-        else:
-            return NEG, -1, -1
     for k in range(nsub // 2):
         t1 = sub_pos[k]
         sub_pos[k] = sub_pos[nsub - 1 - k]
@@ -247,8 +260,8 @@ def compare_centre(
     the exact alignment).  With ``gapless`` false, every pair is aligned.  All other pairs
     get the exact banded alignment.
 
-    Returns ``status`` (int8: 1 aligned, 0 screened out), ``nsub`` (int32, -1 if screened
-    out), ``sub_off`` (int64, n+1), the substitutions ``pos`` (int16), ``frm``/``to``
+    Returns ``status`` (int8: 1 aligned without gaps, 2 by the full alignment, 0 screened
+    out), ``nsub`` (int32, -1 if screened out), ``sub_off`` (int64, n+1), the substitutions ``pos`` (int16), ``frm``/``to``
     (uint8), and ``ins_off`` (int64, n+1) / ``ins`` (int16): read positions aligned to no
     centre base.
     """
@@ -333,7 +346,7 @@ def compare_centre(
                     sfrm[w + k] = tf[k]
                     sto[w + k] = tt[k]
         if ns >= 0:
-            status[j] = 1
+            status[j] = 1 if ungapped else 2
             nsub[j] = ns
             w += ns
     sub_off[n] = w
