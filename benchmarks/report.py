@@ -6,9 +6,9 @@ own tools.
 Without ``--results`` the demo is run first (about a minute). Prints:
 
 - ``report.html`` size (target: under 10 MB);
-- time from navigation start until the page's tables and figure hooks are ready
-  (``body[data-ready]``: the page scrolls, sorts and filters) and until the figures on the
-  first screen are drawn, median of ``--repeats`` fresh page loads (target: under 3 s);
+- time from navigation start until the tables sort and filter (set up before plotly.js is
+  parsed), until the figure hooks are ready (``body[data-ready]``) and until the figures on
+  the first screen are drawn, median of ``--repeats`` fresh page loads (target: under 3 s);
 - the time to draw every figure of the page at once (what a reader never waits for: figures
   are drawn as they come near the screen);
 - the ``.qza`` exports read back with ``microtrial.io.qza`` and their QIIME 2 layout;
@@ -35,7 +35,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 def browser_times(report: Path, repeats: int) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
-    ready, first, full = [], [], []
+    tables, ready, first, full = [], [], [], []
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         for _ in range(repeats):
@@ -45,6 +45,7 @@ def browser_times(report: Path, repeats: int) -> dict[str, float]:
             page.goto(report.as_uri())
             page.wait_for_selector("body[data-ready='1']", timeout=30000)
             ready.append(page.evaluate("performance.now()") / 1000)
+            tables.append(float(page.evaluate("document.body.dataset.tablesReady")) / 1000)
             page.wait_for_function(
                 "[...document.querySelectorAll('.plot')].filter(e => e.getBoundingClientRect().top < "
                 "innerHeight).every(e => e.dataset.rendered === '1')", timeout=30000)
@@ -58,7 +59,7 @@ def browser_times(report: Path, repeats: int) -> dict[str, float]:
                 print("page errors:", errors)
             page.close()
         b.close()
-    return {"ready": statistics.median(ready), "first_screen": statistics.median(first),
+    return {"tables": statistics.median(tables), "ready": statistics.median(ready), "first_screen": statistics.median(first),
             "all_figures": statistics.median(full)}
 
 
@@ -111,7 +112,8 @@ def main() -> int:
     print(f"figures/: {n_fig} figures x (svg, pdf, png); tables/: "
           f"{len(list((results / 'tables').glob('*.tsv')))} TSV")
     t = browser_times(report, a.repeats)
-    print(f"Chromium, median of {a.repeats} loads: ready (tables, navigation) {t['ready']:.2f} s; "
+    print(f"Chromium, median of {a.repeats} loads (seconds from navigation start): tables sort and "
+          f"filter at {t['tables']:.2f} s; figure hooks ready {t['ready']:.2f} s; "
           f"first screen drawn {t['first_screen']:.2f} s (target < 3 s); every figure drawn at once "
           f"{t['all_figures']:.2f} s")
     print("QIIME 2 artifacts:")

@@ -190,7 +190,8 @@ class Page:
             f"<nav id='nav'><div class='brand'>{esc(title)}</div>{nav}</nav>"
             f"<main><header><h1>{esc(title)}</h1><p class='note'>{esc(subtitle)}</p>{banner}</header>"
             f"{body}</main>"
-            f"<script>{plotly_js}</script><script>{_JS}</script></body></html>"
+            f"<script>{_JS_TABLES}</script><script>{plotly_js}</script><script>{_JS_PLOTS}</script>"
+            "</body></html>"
         )
 
 
@@ -230,8 +231,9 @@ figure.fig{margin:0 0 1em}figure.small{display:inline-block;width:32%;vertical-a
 @media print{nav{display:none}main{margin-left:0}}
 """
 
-# Tables: data from a JSON block; every cell set with textContent (never innerHTML).
-_JS = r"""
+# Tables: data from a JSON block; every cell set with textContent (never innerHTML). They are
+# set up before plotly.js is parsed, so the page is usable at once.
+_JS_TABLES = r"""
 (function(){
 function fmt(v){if(v===null||v===undefined)return "";if(typeof v==="number"){
  if(Number.isInteger(v))return v.toLocaleString("en-US").replace(/,/g,"\u2009");
@@ -268,6 +270,11 @@ function mkTable(host){
  prev.addEventListener("click",function(){page--;draw();});next.addEventListener("click",function(){page++;draw();});
  host.append(tools,table);draw();}
 document.querySelectorAll(".mt-table").forEach(mkTable);
+document.body.dataset.tablesReady=String(Math.round(performance.now()));
+})();
+"""
+_JS_PLOTS = r"""
+(function(){
 // figures are drawn when they come near the screen (the page is usable at once)
 function draw(el){if(el.dataset.drawn||!window.Plotly)return;el.dataset.drawn="1";
  var spec=JSON.parse(document.getElementById(el.dataset.src).textContent);

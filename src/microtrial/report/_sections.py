@@ -254,15 +254,6 @@ def alpha(ctx: Context) -> None:
                       "q = Benjamini-Hochberg within each comparison.")
         ctx.page.table(tests, "diversity-tests", caption="Alpha diversity tests.")
         _alpha_findings(ctx, alpha, tests)
-    dys = ctx.read("dysbiosis.tsv")
-    if dys is not None and {"sample-id", "dysbiosis"} <= set(dys.columns) and labels is not None:
-        first = dys[dys["metric"] == dys["metric"].iloc[0]] if "metric" in dys else dys
-        v = pd.Series(pd.to_numeric(first["dysbiosis"]).to_numpy(), index=first["sample-id"].astype(str))
-        metric = str(first["metric"].iloc[0]) if "metric" in first else ""
-        ctx.page.figure("dysbiosis", *figs.boxes(v, labels, order, title="Dysbiosis score by group",
-                                                 ytitle=f"median {metric} distance to controls",
-                                                 subjects=ctx.column(ctx.design.subject)),
-                        caption="Dysbiosis: a sample's median distance to the healthy reference samples.")
 
 
 def _test_line(tests: pd.DataFrame | None, index: str) -> str:
@@ -351,11 +342,25 @@ def beta(ctx: Context) -> None:
     disp = ctx.read("permdisp.tsv")
     if disp is not None:
         ctx.page.table(disp, "permdisp", caption="PERMDISP (homogeneity of dispersions).")
+    _dysbiosis(ctx)
     change = ctx.read("dysbiosis-change.tsv")
     if change is not None:
         ctx.page.table(change, "dysbiosis-change", caption="Dysbiosis score change per subject.")
     if perm is None and not shown:
         ctx.page.text("No beta diversity results.")
+
+
+def _dysbiosis(ctx: Context) -> None:
+    labels, order = group_labels(ctx)
+    dys = ctx.read("dysbiosis.tsv")
+    if dys is not None and {"sample-id", "dysbiosis"} <= set(dys.columns) and labels is not None:
+        first = dys[dys["metric"] == dys["metric"].iloc[0]] if "metric" in dys else dys
+        v = pd.Series(pd.to_numeric(first["dysbiosis"]).to_numpy(), index=first["sample-id"].astype(str))
+        metric = str(first["metric"].iloc[0]) if "metric" in first else ""
+        ctx.page.figure("dysbiosis", *figs.boxes(v, labels, order, title="Dysbiosis score by group",
+                                                 ytitle=f"median {METRIC_NAMES.get(metric, metric)} distance to reference",
+                                                 subjects=ctx.column(ctx.design.subject)),
+                        caption="Dysbiosis: a sample's median distance to the healthy reference samples.")
 
 
 def _permanova_note(perm: pd.DataFrame | None, metric: str) -> str:
