@@ -174,3 +174,28 @@ def test_phyloseq_snippet_in_r(tmp_path: Path) -> None:
         pytest.skip("R without phyloseq")
     assert check.returncode == 0, check.stderr
     assert check.stdout.split() == ["2", "2", "9", "Bacteroidetes", "a", "b", "2"]
+
+
+def test_interaction_design_gets_its_section(results: Path, tmp_path: Path) -> None:
+    from microtrial.report import write_report
+
+    (results / "inputs").mkdir()
+    (results / "inputs" / "study.yaml").write_text(
+        "name: mice\nmetadata: metadata.tsv\n"
+        "design: {subject: mouse, group: {column: group, reference: a}}\n"
+        "comparisons:\n- {name: a-by-time, kind: interaction, column: time, by: group, levels: [w4, w0]}\n")
+    pd.DataFrame({"comparison": ["a-by-time", "a-by-time"], "metric": ["braycurtis"] * 2,
+                  "term": ["group", "group:time"], "df": [1, 1], "pseudo_F": [3.0, 5.0], "R2": [0.1, 0.2],
+                  "p_value": [0.04, 0.002], "permutations": [999, 999]}).to_csv(
+        results / "permanova.tsv", sep="\t", index=False)
+    page = write_report(results, tmp_path / "rep", static_figures=False, exports=False).read_text()
+    assert "<section id='designs'><h2>Designs with interactions</h2>" in page
+    inter = pd.read_csv(tmp_path / "rep" / "tables" / "interaction-permanova.tsv", sep="\t")
+    assert inter["term"].tolist() == ["group:time"]  # only the interaction row
+    assert "Interaction group:time in permanova: p = 0.002." in page
+    # without an interaction there is no such section
+    (results / "inputs" / "study.yaml").unlink()
+    pd.read_csv(results / "permanova.tsv", sep="\t").iloc[:1].to_csv(results / "permanova.tsv", sep="\t",
+                                                                      index=False)
+    page = write_report(results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
+    assert "id='designs'" not in page
