@@ -55,12 +55,15 @@ def _tables(folder: Path) -> dict[str, str]:
 def _run(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one subprocess."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "MPLBACKEND": "Agg"})
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed")
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, "MPLBACKEND": "Agg"})
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip().splitlines()[-5:]
+            raise SystemExit(f"{' '.join(cmd)} failed:\n" + "\n".join(tail))
     return wall, usage.ru_maxrss / 1024
 
 

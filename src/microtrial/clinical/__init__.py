@@ -9,16 +9,19 @@ from microtrial.stats import WilcoxonResult, psignrank, qsignrank, wilcoxon_pair
 
 from ._associations import METHODS as ASSOCIATION_METHODS
 from ._associations import associate, bh_fdr, rmcorr_anova
+from ._io import _long_table as long_table
 from ._io import read_clinical, read_immune, read_sample_matrix
 from ._response import (
     CATEGORY_THRESHOLDS,
     CSMS,
     DEFAULT_ULN,
     ENZYMES,
+    MEASURE_COLUMNS,
     TIS_POINTS,
     SubjectResponse,
     choose_enzyme,
     percent_improvement,
+    resolve_uln,
     score_response,
     score_subject,
     tis_category,
@@ -35,7 +38,7 @@ from ._summary import (
 __all__ = [
     "ASSOCIATION_METHODS", "CATEGORY_THRESHOLDS", "CSMS", "DEFAULT_ULN", "ENZYMES", "TIS_POINTS",
     "SubjectResponse", "WilcoxonResult", "associate", "bh_fdr", "choose_enzyme", "clopper_pearson",
-    "immune_paired", "percent_improvement", "psignrank", "qsignrank", "quantiles7", "read_clinical",
-    "read_immune", "read_sample_matrix", "responders_metadata", "response_rates", "rmcorr_anova",
+    "MEASURE_COLUMNS", "immune_paired", "long_table", "percent_improvement", "psignrank", "qsignrank", "quantiles7", "read_clinical",
+    "read_immune", "read_sample_matrix", "resolve_uln", "responders_metadata", "response_rates", "rmcorr_anova",
     "score_response", "score_subject", "tis_category", "tis_points", "wilcoxon_paired",
 ]

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 CACHE_DIR = ".microtrial-cache"
 MANIFEST = ".manifest.json"
+DIGESTS = "digests.json"
 KEEP_PER_STAGE = 4
 """Cache entries kept per stage (the ones this run used, then the most recent)."""
 
@@ -124,10 +125,23 @@ class Engine:
         self.cache.mkdir(parents=True, exist_ok=True)
         for tmp in self.cache.glob("*/.tmp-*"):  # left by a killed run
             shutil.rmtree(tmp, ignore_errors=True)
+        self._disk_memo: dict[str, Any] = {}
+        self._disk_memo_changed = False
+        try:
+            loaded = json.loads((self.cache / DIGESTS).read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                self._disk_memo = loaded
+        except (OSError, ValueError):
+            pass
 
     # ---- keys -------------------------------------------------------------------------
     def digest(self, path: str | os.PathLike[str] | None) -> str:
-        """Content digest of a file, or of a folder (every file's relative path and bytes)."""
+        """Content digest of a file, or of a folder (every file's relative path and bytes).
+
+        A file's sha256 is remembered in ``.microtrial-cache/digests.json`` under its path,
+        size, inode and modification and change times (as ``make`` and ``ccache`` trust
+        them), so a re-run does not read large unchanged inputs (FASTQ) again.
+        """
         if path is None:
             return "-"
         p = Path(path)
@@ -146,11 +160,33 @@ class Engine:
                 h.update(self.digest(f).encode())
             d = h.hexdigest()
         else:
-            d = file_digest(p)
+            stamp = f"{st.st_size}:{st.st_ino}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+            known = self._disk_memo.get(real)
+            if isinstance(known, list) and len(known) == 2 and known[0] == stamp:
+                d = str(known[1])
+            else:
+                d = file_digest(p)
+                if not real.startswith(os.path.realpath(self.cache) + os.sep):
+                    self._disk_memo[real] = [stamp, d]
+                    self._disk_memo_changed = True
             if not real.startswith(os.path.realpath(self.cache) + os.sep):
                 self.checksums[os.path.abspath(p)] = d
         self._memo[memo_key] = d
         return d
+
+    def save_digests(self) -> None:
+        """Write the remembered input digests (see :meth:`digest`) atomically."""
+        if not self._disk_memo_changed:
+            return
+        path = self.cache / DIGESTS
+        tmp = self.cache / f".{DIGESTS}.{secrets.token_hex(4)}.tmp"
+        try:
+            tmp.write_text(json.dumps(self._disk_memo, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:  # only a speed-up: never fail a run for it
+            log.debug("could not save %s: %s", path, exc)
+            tmp.unlink(missing_ok=True)
+        self._disk_memo_changed = False
 
     def key(self, name: str, inputs: Mapping[str, Any], options: Mapping[str, Any]) -> str:
         """The cache key of stage ``name`` for these inputs and options."""
@@ -250,6 +286,7 @@ class Engine:
             self._memo[f"{os.path.realpath(entry / rel)}\0{st.st_size}\0{st.st_mtime_ns}"] = d
         outputs = tuple(self._promote(name, entry, files, dest))
         self._used.setdefault(name, set()).add(entry.name)
+        self.save_digests()
         res = StageResult(name, key, status, round(time.perf_counter() - t0, 3), entry, files, outputs)
         self.results[name] = res
         log.info("stage %s: %s (%.1f s, key %s)", name, status, res.seconds, key[:12])

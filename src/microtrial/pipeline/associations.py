@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from microtrial.clinical import associate, read_sample_matrix
-from microtrial.clinical._io import _long_table
+from microtrial.clinical import long_table as _long_table
 from microtrial.design import level_strings
 from microtrial.errors import InputError
 from microtrial.io.feature_table import read_table

@@ -122,13 +122,13 @@ def load_or_train(seqs_path: Path, tax_path: Path | None, *, primer_f: str | Non
     reference itself (if any), and a dict saying where the model came from."""
     from microtrial.io.taxonomy import read_model_arrays, read_reference, write_model
     from microtrial.taxonomy import (
+        MODEL_FORMAT,
         SpeciesReference,
         TaxonomyModel,
         extract_region,
         species_from_reference,
         train_classifier,
     )
-    from microtrial.taxonomy._model import MODEL_FORMAT
 
     params = {"k": K, "primer_f": primer_f, "primer_r": primer_r, "format": MODEL_FORMAT}
     cdir = Path(cache_dir) if cache_dir is not None else default_cache_dir()

@@ -14,13 +14,15 @@ import pandas as pd
 
 from microtrial.clinical import (
     CSMS,
+    ENZYMES,
+    MEASURE_COLUMNS,
     immune_paired,
     read_clinical,
     read_immune,
+    resolve_uln,
     response_rates,
     score_response,
 )
-from microtrial.clinical._response import ENZYMES, MEASURE_COLUMNS, resolve_uln
 from microtrial.errors import InputError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.runinfo import start_output, write_run_info

@@ -7,6 +7,7 @@ from __future__ import annotations
 from microtrial.taxonomy._classify import classify
 from microtrial.taxonomy._evaluate import cross_validate
 from microtrial.taxonomy._model import (
+    MODEL_FORMAT,
     Reference,
     SpeciesReference,
     TaxonomyModel,
@@ -17,6 +18,7 @@ from microtrial.taxonomy._reference import extract_region, species_from_referenc
 from microtrial.taxonomy._species import find_exact_hits
 
 __all__ = [
+    "MODEL_FORMAT",
     "Reference",
     "SpeciesReference",
     "TaxonomyModel",
