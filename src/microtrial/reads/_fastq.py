@@ -146,6 +146,9 @@ def find_samples(reads_dir: str | Path) -> list[SampleFiles]:
             continue
         if p.is_symlink() and not p.exists():
             raise InputError(p, f"broken symbolic link: its target {os.readlink(p)} does not exist")
+        if p.is_dir():
+            raise InputError(p, "is a folder named like a FASTQ file, not a FASTQ file "
+                                "(rename or move it out of the reads folder)")
         if p.is_file():
             files.append(p)
     if not files:
