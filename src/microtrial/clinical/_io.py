@@ -174,11 +174,33 @@ def _warn_entry(df: pd.DataFrame, *, baseline: str, mmt_scale: int, uln: Mapping
                         r["subject"], baseline, "; ".join(low))
 
 
+def is_percentage(column: str) -> bool:
+    """A measure column holding percentages, by name: ``%``, ``pct`` or ``percent`` in it
+    (``treg_pct``, ``Treg %``, ``cd4_percent``)."""
+    low = column.lower()
+    return "%" in low or "percent" in low or low.endswith("pct") or low.startswith("pct") or "_pct_" in low
+
+
 def read_immune(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a long immune table (``subject``, ``visit``, one numeric column per measure)."""
-    df, _ = _long_table(path, "immune")
-    if not [c for c in df.columns if c not in _ID_COLUMNS]:
+    """Read a long immune table (``subject``, ``visit``, one numeric column per measure).
+
+    Percentage columns (see :func:`is_percentage`) must lie within 0-100; a value outside
+    is refused (file, line, subject, visit, column), never passed to the statistics.
+    """
+    df, lines = _long_table(path, "immune")
+    measures = [c for c in df.columns if c not in _ID_COLUMNS]
+    if not measures:
         raise InputError(path, "no measure columns besides subject and visit", line=1)
+    for col in measures:
+        if not is_percentage(col):
+            continue
+        bad = df[col].notna() & ((df[col] < 0) | (df[col] > 100))
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(
+                path, f"subject '{df['subject'][i]}' visit '{df['visit'][i]}': {df[col][i]:g} is not a "
+                f"percentage (0-100)", line=lines[i], field=col,
+            )
     return df
 
 

@@ -86,6 +86,8 @@ def read_fasta_headers(
         with open_text(path) as fh:
             for lineno, raw in enumerate(fh, start=1):
                 line = raw.strip()
+                if lineno == 1:
+                    line = line.lstrip("\ufeff").strip()  # a byte-order mark (QIIME 2 accepts it)
                 if not line:
                     continue
                 if line.startswith(">"):

@@ -290,7 +290,8 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
-def _provenance(uid: str, semantic_type: str, fmt: str) -> dict[str, bytes]:
+def _provenance(uid: str, semantic_type: str, fmt: str,
+                manifest: list[dict[str, str]] | None = None) -> dict[str, bytes]:
     import yaml
 
     from microtrial import __version__
@@ -302,8 +303,8 @@ def _provenance(uid: str, semantic_type: str, fmt: str) -> dict[str, bytes]:
             "runtime": {"start": now.isoformat(), "end": now.isoformat(),
                         "duration": "0 microseconds"},
         },
-        "action": {"type": "import", "format": fmt,
-                   "manifest": None},
+        # as QIIME 2's own import records it: each imported data file with its md5
+        "action": {"type": "import", "format": fmt, "manifest": manifest or []},
         "transformers": {},
         "environment": {
             "framework": {"version": _FRAMEWORK_VERSION, "website": "https://qiime2.org"},
@@ -400,7 +401,7 @@ def _pack(data: bytes, fname: str, semantic_type: str, fmt: str,
             {"uuid": uid, "type": semantic_type, "format": fmt}, sort_keys=False
         ).encode(),
         f"data/{fname}": data,
-        **_provenance(uid, semantic_type, fmt),
+        **_provenance(uid, semantic_type, fmt, [{"name": fname, "md5sum": _md5(data)}]),
     }
     checksums = "".join(f"{_md5(b)}  {n}\n" for n, b in sorted(files.items()))
     files["checksums.md5"] = checksums.encode()
@@ -435,6 +436,8 @@ def import_file(
         from microtrial.io.taxonomy import read_taxonomy
 
         obj = read_taxonomy(src)
+        if len(obj) == 0:  # QIIME 2's TSVTaxonomyFormat refuses a file without records
+            raise InputError(src, "no taxonomy records, only a header and/or blank lines")
     else:
         obj = _payload_reader(semantic_type)(src)
     return write_qza(obj, path, semantic_type=semantic_type)

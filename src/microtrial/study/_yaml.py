@@ -14,6 +14,39 @@ import yaml
 
 from microtrial.errors import StudyError
 
+MAX_VALUES = 100_000  # keys, values and items after expanding aliases; real study files have < 1,000
+
+
+def expanded_size(node: yaml.Node | None) -> int:
+    """Number of nodes the document has once every alias is expanded.
+
+    Aliases make the node graph a DAG whose expansion can be exponential in the file size
+    (a few hundred bytes of nested anchors expand to billions of values); counting with a
+    per-node memo is linear in the number of distinct nodes and stops early once past
+    :data:`MAX_VALUES`.
+    """
+    memo: dict[int, int] = {}
+
+    def count(n: yaml.Node) -> int:
+        key = id(n)
+        if key in memo:
+            return memo[key]
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                total += count(k) + count(v)
+                if total > MAX_VALUES:
+                    break
+        elif isinstance(n, yaml.SequenceNode):
+            for item in n.value:
+                total += count(item)
+                if total > MAX_VALUES:
+                    break
+        memo[key] = total
+        return total
+
+    return count(node) if node is not None else 0
+
 
 def parse_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     """Read the study file; return ``(data, root node)``. Errors become a StudyError."""
@@ -26,13 +59,19 @@ def parse_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     except (OSError, UnicodeDecodeError) as exc:
         raise StudyError(path, [f"{path}: cannot read: {exc}"]) from exc
     try:
-        data = yaml.safe_load(text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        size = expanded_size(node)
+        if size > MAX_VALUES:
+            raise StudyError(path, [f"{path}: YAML aliases expand to more than {MAX_VALUES:,} values "
+                                    f"(an alias bomb?); a study file needs far fewer"])
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise StudyError(path, [f"{path}: {where}not valid YAML: {problem}"]) from exc
+    except RecursionError as exc:
+        raise StudyError(path, [f"{path}: not a usable study file: nested too deeply"]) from exc
     if data is None:
         raise StudyError(path, [f"{path}: the study file is empty"])
     if not isinstance(data, dict):
@@ -78,8 +117,12 @@ def duplicate_keys(node: yaml.Node | None) -> list[tuple[int, tuple[str | int, .
     ``options:`` blocks is almost certainly a mistake, so it is reported.
     """
     found: list[tuple[int, tuple[str | int, ...], str]] = []
+    visited: set[int] = set()
 
     def walk(n: yaml.Node, loc: tuple[str | int, ...]) -> None:
+        if id(n) in visited:  # an aliased node: its keys were checked where it was defined
+            return
+        visited.add(id(n))
         if isinstance(n, yaml.MappingNode):
             seen: set[str] = set()
             for key_node, value_node in n.value:
