@@ -110,17 +110,22 @@ def _drop(summary: DiversitySummary, sample: str, reason: str) -> None:
 def _clean_inputs(table: FeatureTable, md: pd.DataFrame, table_path: Path,
                   summary: DiversitySummary) -> tuple[FeatureTable, pd.DataFrame]:
     keep = []
+    dropped: dict[str, str] = {}
     totals = np.asarray(table.data.sum(axis=0)).ravel()
     for s, tot in zip(table.sample_ids, totals):
         if s not in md.index:
-            _drop(summary, s, "in the feature table but not in the metadata")
+            dropped[s] = "in the feature table but not in the metadata"
         elif tot <= 0:
-            _drop(summary, s, "all-zero sample (no reads)")
+            dropped[s] = "all-zero sample (no reads)"
         else:
             keep.append(s)
-    if len(keep) < 2:
+    if len(keep) < 2:  # said once, in the error, not as a warning per sample before it
+        no_md = sum(1 for why in dropped.values() if "metadata" in why)
         raise InputError(table_path, f"fewer than 2 usable samples ({len(keep)}) after removing "
-                                     f"samples without metadata or reads")
+                                     f"{no_md} sample(s) without metadata and "
+                                     f"{len(dropped) - no_md} without reads")
+    for s, why in dropped.items():
+        _drop(summary, s, why)
     return table.select_samples(keep).drop_empty_features(), md.loc[keep]
 
 
