@@ -411,28 +411,92 @@ def volcano(df: pd.DataFrame, *, title: str, xtitle: str) -> tuple[Any, Static]:
                                  text=[E(n) for n in sub["name"]], customdata=sub["q_value"],
                                  hovertemplate="%{text}<br>effect %{x:.2f}<br>q %{customdata:.2g}<extra></extra>"))
     top = d[d["sig"]].nlargest(8, "y")
-    for _, r in top.iterrows():
-        fig.add_annotation(x=r["effect"], y=r["y"], text=E(r["name"]), showarrow=True, arrowhead=0,
-                           ax=0, ay=-18, font={"size": 10})
+    for (x, y, dx, dy), (_, r) in zip(_spread(top["effect"], top["y"], d["effect"], d["y"],
+                                              [str(n) for n in top["name"]]), top.iterrows(), strict=True):
+        fig.add_annotation(x=x, y=y, text=E(r["name"]), showarrow=True, arrowhead=0, arrowwidth=0.6,
+                           arrowcolor="#777", ax=dx, ay=dy, font={"size": 10})
     _layout(fig, title, xtitle, "-log10 p", height=420)
 
     def draw(plt: Any) -> Any:
         fig2, ax = plt.subplots(figsize=(5.2, 4))
         ns = d[~d["sig"]]
         ax.scatter(ns["effect"], ns["y"], s=10, color="#AAAAAA", label="q >= 0.05")
-        ax.scatter(top["effect"], top["y"], s=14, color=OKABE_ITO[5], label="q < 0.05")
-        rest = d[d["sig"]].drop(top.index)
-        ax.scatter(rest["effect"], rest["y"], s=14, color=OKABE_ITO[5])
-        for k, (_, r) in enumerate(top.iterrows()):
-            ax.annotate(r["name"], (r["effect"], r["y"]), fontsize=6, xytext=(3, 3 + 6 * (k % 2)),
-                        textcoords="offset points")
+        ax.scatter(d[d["sig"]]["effect"], d[d["sig"]]["y"], s=14, color=OKABE_ITO[5], label="q < 0.05")
         ax.axvline(0, color="#444", lw=0.5)
         ax.set_xlabel(xtitle)
         ax.set_ylabel("-log10 p")
         ax.set_title(title)
-        ax.legend(frameon=False, fontsize=7)
+        ax.legend(frameon=False, fontsize=7, loc="upper left")
+        fig2.tight_layout()
+        place_labels(fig2, ax, top["effect"].to_numpy(), top["y"].to_numpy(), [str(n) for n in top["name"]],
+                     obstacles=(d["effect"].to_numpy(), d["y"].to_numpy()))
         return fig2
     return fig, static(draw)
+
+
+_OFFSETS = ((6, 5), (6, -13), (-6, 5), (-6, -13), (8, 16), (-8, 16), (8, -24), (-8, -24),
+            (10, 30), (-10, 30), (10, -38), (-10, -38), (14, 44), (-14, 44), (20, 60), (-20, 60))
+
+
+def place_labels(fig: Any, ax: Any, xs: np.ndarray, ys: np.ndarray, labels: list[str],
+                 fontsize: float = 6.5, obstacles: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Label points without overlaps: each label takes the first of a few offsets whose box
+    stays inside the axes and clear of the labels already placed, the legend and the
+    points (``obstacles``, data coordinates); a thin line joins label and point."""
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    figbox = ax.get_window_extent(renderer)  # labels stay inside the axes
+    placed = []
+    legend = ax.get_legend()
+    if legend is not None:
+        placed.append(legend.get_window_extent(renderer))
+    ox, oy = obstacles if obstacles is not None else (xs, ys)
+    for px, py in ax.transData.transform(np.column_stack([np.asarray(ox, float), np.asarray(oy, float)])):
+        placed.append(Bbox([[px - 3, py - 3], [px + 3, py + 3]]))
+    for x, y, text in zip(xs, ys, labels, strict=True):
+        for dx, dy in _OFFSETS:
+            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                              ha="left" if dx >= 0 else "right", va="bottom",
+                              arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "#777777",
+                                          "shrinkA": 0, "shrinkB": 3})
+            ann.update_positions(renderer)
+            box = Text.get_window_extent(ann, renderer)  # the text alone, not its line
+            inside = (box.x0 >= figbox.x0 and box.x1 <= figbox.x1 and box.y0 >= figbox.y0
+                      and box.y1 <= figbox.y1)
+            if inside and not any(box.overlaps(b) for b in placed):
+                placed.append(box)
+                break
+            ann.remove()
+
+
+def _spread(xs: pd.Series, ys: pd.Series, all_x: pd.Series, all_y: pd.Series,
+            labels: list[str]) -> list[tuple[float, float, float, float]]:
+    """Plotly label offsets (pixels) chosen as :func:`place_labels` does, on an estimated
+    plot area (900 x 300 px) with labels about 6.5 px per character."""
+    x0, x1 = float(all_x.min()), float(all_x.max())
+    y0, y1 = float(all_y.min()), float(all_y.max())
+    w, h = 900.0, 300.0
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for x, y, text in zip(xs, ys, labels, strict=True):
+        px = (float(x) - x0) / ((x1 - x0) or 1) * w
+        py = (y1 - float(y)) / ((y1 - y0) or 1) * h
+        tw, th = 6.5 * len(text), 14.0
+        choice = (0.0, -20.0)
+        for dx, dy in ((0, -20), (0, 20), (-30, -34), (30, -34), (-30, 34), (30, 34), (0, -48), (0, 48)):
+            cx, cy = px + dx, py + dy
+            box = (cx - tw / 2, cy - th / 2, cx + tw / 2, cy + th / 2)
+            if box[0] < -40 or box[2] > w + 40:
+                continue
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                choice = (float(dx), float(dy))
+                placed.append(box)
+                break
+        out.append((float(x), float(y), *choice))
+    return out
 
 
 def waterfall(subjects: list[str], tis: np.ndarray, cats: list[str], thresholds: dict[str, float],

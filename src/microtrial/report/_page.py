@@ -14,6 +14,7 @@ import html
 import json
 import logging
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,13 @@ log = logging.getLogger(__name__)
 
 STATIC_FORMATS = ("svg", "pdf", "png")
 PNG_DPI = 300
+
+
+def slug(name: str) -> str:
+    """A file name from ``name`` (which may hold user text): letters, digits, ``.``, ``_``
+    and ``-`` kept, anything else as ``_``, at most 120 characters."""
+    out = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "x"
+    return out[:120]
 
 
 def esc(text: object) -> str:
@@ -114,6 +122,7 @@ class Page:
         ``tsv`` is what goes into the file when it differs from what is shown (e.g. the
         full taxonomy strings rather than short names).
         """
+        name = slug(name)
         shown = df.reset_index() if index else df
         full = tsv if tsv is not None else shown
         full.to_csv(self.out_dir / "tables" / f"{name}.tsv", sep="\t", index=False)
@@ -135,6 +144,7 @@ class Page:
         ``static`` is called (and its figure closed) here, so a failing static drawing is
         logged and leaves the interactive one in place. ``small`` figures sit three to a row.
         """
+        name = slug(name)
         if not self.static:
             static = None
         if static is not None:

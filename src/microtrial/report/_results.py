@@ -257,7 +257,7 @@ def _scatter(ctx: Context, kind: str, r: pd.Series) -> None:
         return
     name = short_taxon(r["feature"])
     xt = "relative abundance" if ";" in str(r["feature"]) else name
-    ctx.page.figure(f"scatter-{kind}-{r['measure']}-{len(ctx.page.figure_files)}", *figs.scatter(
+    ctx.page.figure(f"scatter-{kind}-{r['measure']}-{name}", *figs.scatter(
         both["x"], both["y"], ctx.column(ctx.design.group),
         title=name, subtitle=f"vs {r['measure']}: rho = {float(r['rho']):.2f}, {fmt_p(float(r['p_value']))}",
         xtitle=f"{name}, {xt}" if xt != name else name, ytitle=str(r["measure"])),
@@ -377,8 +377,16 @@ def designs(ctx: Context) -> bool:
         return False
     spec = [c for c in ctx.design.comparisons if str(c.get("kind")) in ("interaction", "longitudinal")]
     for c in spec:
+        by = c.get("by")
+        by_col = by.get("column") if isinstance(by, dict) else by
+        by_levels = by.get("levels") if isinstance(by, dict) else None
+        levels = " vs ".join(str(v) for v in c.get("levels") or [])
         ctx.page.text(f"Comparison {c.get('name')}: {c.get('kind')} of {c.get('column')}"
-                      + (f" by {c.get('by')}" if c.get("by") else "") + ".")
+                      + (f" ({levels})" if levels else "")
+                      + (f" by {by_col}" if by_col else "")
+                      + (f" ({' vs '.join(str(v) for v in by_levels)})" if by_levels else "")
+                      + (f", random effects: {', '.join(map(str, c.get('random') or []))}" if c.get("random")
+                         else "") + ".")
     for name, df in rows:
         ctx.page.table(df, f"interaction-{name.removesuffix('.tsv')}", caption=f"Interaction terms in {name}.")
         if "p_value" in df.columns:
