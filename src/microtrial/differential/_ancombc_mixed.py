@@ -23,8 +23,11 @@ mixed model of :mod:`microtrial.differential._lmm`:
    small-sample correction); q-values by BH. Effects are natural-log coefficients reported
    in log2.
 
-Not checked against R's ANCOMBC (the R package is not available here); the tests check
-the bias correction on simulated data where the truth is known.
+Not checked against R's ANCOMBC (the R package is not available here). With one sample
+per subject the mixed model is ordinary least squares and the bias-corrected estimates
+equal scikit-bio's ``ancombc`` (an independent implementation) to 1e-7 with the same calls
+(tests/differential/test_designs.py); the tests also check the bias correction on a paired
+simulation with known truth.
 
 References
 ----------
