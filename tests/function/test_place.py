@@ -238,3 +238,13 @@ def test_cut_model_aligns_as_the_whole_model(test_ref, monkeypatch):
         alone, _ = align_queries({name: seq}, ref)
         np.testing.assert_array_equal(alone[name][0], together[name][0])
         np.testing.assert_array_equal(alone[name][1], together[name][1])
+
+
+def test_one_and_two_threads_identical(test_ref):
+    _, ref, seqs = test_ref
+    queries = {f"{name}_{i}": seq[i * 20:i * 20 + 300] for name, seq in seqs.items()
+               for i in range(3)}
+    one = place_sequences(queries, ref, threads=1)
+    two = place_sequences(queries, ref, threads=2)
+    pd.testing.assert_frame_equal(one.placements, two.placements)
+    assert one.placed_tree == two.placed_tree

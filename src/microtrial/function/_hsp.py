@@ -202,8 +202,8 @@ def predict_traits(tree, traits: pd.DataFrame, *, method: str = "mp",  # noqa: A
     cols = [str(c) for c in traits.columns]
     pred = np.zeros((pr.hidden.size, len(cols)),
                     dtype=np.int64 if method in DISCRETE else np.float64)
-    lo_ci = np.zeros_like(pred)
-    hi_ci = np.zeros_like(pred)
+    lo_ci = np.zeros_like(pred) if ci else pred[:, :0]
+    hi_ci = np.zeros_like(pred) if ci else pred[:, :0]
     tip_rows = np.flatnonzero(pr.tree.is_tip)
     anchors, inverse = np.unique(pr.anchor, return_inverse=True)
     cache: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}

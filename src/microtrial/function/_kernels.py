@@ -535,3 +535,40 @@ def optimise_placement(d, dv, av, qmask, evec, evec_inv, evals, rates, cat_w, fr
             _edge_products(t, d, dt, at, evec, evals, rates, freqs, M)
     f = _ll_pendant(q, M, qmask, evec, evec_inv, evals, rates, cat_w, pq)
     return t, q, f
+
+
+@njit(cache=True, nogil=True)
+def optimise_many(q_ptr, q_ucols, q_masks, cand, slot_of, lengths, sdown, sup, sscale, evec,
+                  evec_inv, evals, rates, cat_w, freqs, min_len, max_pendant, rounds, tol,
+                  lo, hi, out_t, out_q, out_f):  # noqa: ANN001
+    """:func:`optimise_placement` for queries ``lo..hi-1`` on each of their candidate edges
+    (``cand[i, j]``, -1 = none). Query i's columns (indices into the stored vectors) are
+    ``q_ucols[q_ptr[i]:q_ptr[i + 1]]``. ``out_f`` includes the stored vectors' log scale
+    factors."""
+    C = rates.shape[0]
+    for i in range(lo, hi):
+        a = q_ptr[i]
+        b = q_ptr[i + 1]
+        S = b - a
+        dv = np.empty((S, C, 4))
+        av = np.empty((S, C, 4))
+        masks = q_masks[a:b]
+        for j in range(cand.shape[1]):
+            v = cand[i, j]
+            if v < 0:
+                continue
+            s = slot_of[v]
+            scale = 0.0
+            for k in range(S):
+                u = q_ucols[a + k]
+                scale += sscale[s, u]
+                for c in range(C):
+                    for x in range(4):
+                        dv[k, c, x] = sdown[s, u, c, x]
+                        av[k, c, x] = sup[s, u, c, x]
+            t, q, f = optimise_placement(lengths[v], dv, av, masks, evec, evec_inv, evals,
+                                         rates, cat_w, freqs, min_len, max_pendant, rounds,
+                                         tol)
+            out_t[i, j] = t
+            out_q[i, j] = q
+            out_f[i, j] = f + scale

@@ -576,29 +576,42 @@ def place_sequences(sequences: Mapping[str, str], reference, *, threads: int = 1
         progress("likelihood vectors", 2, 2)
     numbers = edge_numbers(tree)
 
-    def thorough(q: str) -> list[tuple]:
-        cols, masks = aligned[q]
-        ui = col_index[cols]
-        rows = []
-        for v in cand[q]:
-            s = slot_of[v]
-            dv = np.ascontiguousarray(sdown[s, ui])
-            av = np.ascontiguousarray(sup[s, ui])
-            t, p, f = _kernels.optimise_placement(
-                float(tree.length[v]), dv, av, masks, evec, evec_inv, evals, rates, cat_w,
-                freqs, MIN_BRANCH, MAX_PENDANT, ROUNDS, TOLERANCE)
-            ll = f + float(sscale[s, ui].sum()) + ref_total - float(site_ll[cols].sum())
-            rows.append((q, int(numbers[v]), ll, t, p))
-        return rows
+    nq = len(names)
+    K = max(len(c) for c in cand.values())
+    cand_arr = np.full((nq, K), -1, dtype=np.int64)
+    q_ptr = np.zeros(nq + 1, dtype=np.int64)
+    for i, q in enumerate(names):
+        cand_arr[i, : len(cand[q])] = cand[q]
+        q_ptr[i + 1] = q_ptr[i] + aligned[q][0].size
+    q_ucols = np.concatenate([col_index[aligned[q][0]] for q in names])
+    q_masks = np.concatenate([aligned[q][1] for q in names]).astype(np.uint8)
+    out_t = np.zeros((nq, K))
+    out_q = np.zeros((nq, K))
+    out_f = np.full((nq, K), -np.inf)
+    step = max(1, min(50, -(-nq // (4 * max(1, threads)))))
+    spans = [(lo, min(lo + step, nq)) for lo in range(0, nq, step)]
+
+    def thorough(span: tuple[int, int]) -> int:
+        _kernels.optimise_many(q_ptr, q_ucols, q_masks, cand_arr, slot_of, tree.length,
+                               sdown, sup, sscale, evec, evec_inv, evals, rates, cat_w, freqs,
+                               MIN_BRANCH, MAX_PENDANT, ROUNDS, TOLERANCE, span[0], span[1],
+                               out_t, out_q, out_f)
+        return span[1] - span[0]
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         done = 0
-        all_rows: list[tuple] = []
-        for rows in pool.map(thorough, names):
-            all_rows.extend(rows)
-            done += 1
-            if progress is not None and (done % 100 == 0 or done == len(names)):
-                progress("place", done, len(names))
+        for n_done in pool.map(thorough, spans):
+            done += n_done
+            if progress is not None:
+                progress("place", done, nq)
+    all_rows: list[tuple] = []
+    for i, q in enumerate(names):
+        rest = ref_total - float(site_ll[aligned[q][0]].sum())
+        for j in range(K):
+            v = cand_arr[i, j]
+            if v >= 0:
+                all_rows.append((q, int(numbers[v]), float(out_f[i, j]) + rest,
+                                 float(out_t[i, j]), float(out_q[i, j])))
     df = pd.DataFrame(all_rows, columns=["query", "edge", "likelihood", "distal_length",
                                          "pendant_length"])
     df["like_weight_ratio"] = df.groupby("query")["likelihood"].transform(
