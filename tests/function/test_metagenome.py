@@ -140,3 +140,41 @@ def test_wide_stratified_and_skip_norm_by_hand() -> None:
     assert res.unstratified.loc["F2"].tolist() == [2 * 8 + 5 * 2, 2 * 4 + 5 * 1]
     with pytest.raises(InputError, match="--marker"):
         predict_metagenome(table, traits, None)
+
+
+def _naive_contributions(func: pd.DataFrame, abun: pd.DataFrame) -> pd.DataFrame:
+    """Slow, obvious reference: melt the sample's prediction table (PICRUSt2's layout)."""
+    rel = abun.div(abun.sum(axis=0), axis=1) * 100
+    frames = []
+    for s in abun.columns:
+        present = abun.index[abun[s].to_numpy() != 0]
+        sub = func.loc[present].copy()
+        sub["taxon"] = list(sub.index)
+        long = pd.melt(sub, id_vars="taxon", var_name="function", value_name="genome_function_count")
+        long = long[long["genome_function_count"] != 0].copy()
+        long["taxon_abun"] = [abun.at[t, s] for t in long["taxon"]]
+        long["taxon_rel_abun"] = [rel.at[t, s] for t in long["taxon"]]
+        long["taxon_function_abun"] = long["genome_function_count"] * long["taxon_abun"]
+        long["taxon_rel_function_abun"] = long["genome_function_count"] * long["taxon_rel_abun"]
+        tot = long.groupby("function")["taxon_function_abun"].transform("sum")
+        long["norm_taxon_function_contrib"] = long["taxon_function_abun"] / tot
+        long["sample"] = s
+        frames.append(long)
+    cols = ["sample", "function", "taxon", "taxon_abun", "taxon_rel_abun", "genome_function_count",
+            "taxon_function_abun", "taxon_rel_function_abun", "norm_taxon_function_contrib"]
+    return pd.concat(frames)[cols].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_contributions_equal_the_naive_melt(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ids = [f"asv{i}" for i in range(12)]
+    table = pd.DataFrame(rng.poisson(5, (12, 4)) * rng.integers(0, 2, (12, 4)), index=ids,
+                         columns=["A", "B", "C", "D"])
+    traits = pd.DataFrame(rng.poisson(1, (12, 7)) * rng.integers(0, 2, (12, 7)), index=ids,
+                          columns=[f"K{j}" for j in (5, 1, 3, 0, 6, 2, 4)])
+    marker = pd.DataFrame({"16S": rng.integers(1, 5, 12)}, index=ids)
+    res = predict_metagenome(table, traits, marker, stratified=True)
+    naive = _naive_contributions(traits, res.normalized)
+    pd.testing.assert_frame_equal(res.contributions.reset_index(drop=True), naive,
+                                  check_dtype=False, rtol=1e-12)

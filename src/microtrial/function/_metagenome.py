@@ -266,7 +266,11 @@ def _unstratified(func: pd.DataFrame, abun: pd.DataFrame) -> pd.DataFrame:
 
 
 def _contributions(func: pd.DataFrame, abun: pd.DataFrame, rare: list[str]) -> pd.DataFrame:
+    """Long-format contributions, rows in PICRUSt2's order (per sample; per function in
+    the prediction table's column order; taxa in table order), same arithmetic."""
     relabun = abun.div(abun.sum(axis=0), axis=1) * 100
+    values = func.to_numpy()
+    functions = np.asarray(func.columns, dtype=object)
     frames = []
     for sample in abun.columns:
         single = abun[sample]
@@ -274,16 +278,15 @@ def _contributions(func: pd.DataFrame, abun: pd.DataFrame, rare: list[str]) -> p
         single_rel = relabun[sample]
         single_rel = single_rel.iloc[single_rel.to_numpy().nonzero()[0]]
         taxa = single.index.intersection(func.index)
-        sub = func.loc[taxa].copy()
-        single = single.loc[taxa]
-        single_rel = single_rel.loc[taxa]
-        sub["taxon"] = sub.index.to_list()
-        long = pd.melt(sub, id_vars="taxon", value_name="genome_function_count",
-                       var_name="function")
-        long = long[long["genome_function_count"] != 0].copy()
-        names = long["taxon"].to_list()
-        long["taxon_abun"] = single.loc[names].to_list()
-        long["taxon_rel_abun"] = single_rel.loc[names].to_list()
+        sub = values[func.index.get_indexer(taxa)]
+        jj, ii = np.nonzero(sub.T != 0)  # function-major, as pandas.melt lays them out
+        names = np.asarray(taxa, dtype=object)[ii]
+        count = sub[ii, jj]
+        t_abun = single.loc[taxa].to_numpy()[ii]
+        t_rel = single_rel.loc[taxa].to_numpy()[ii]
+        long = pd.DataFrame({"taxon": names, "function": functions[jj],
+                             "genome_function_count": count, "taxon_abun": t_abun,
+                             "taxon_rel_abun": t_rel})
         long["taxon_function_abun"] = long["genome_function_count"] * long["taxon_abun"]
         long["taxon_rel_function_abun"] = long["genome_function_count"] * long["taxon_rel_abun"]
         totals = long.groupby("function").sum(numeric_only=True)["taxon_function_abun"]
@@ -297,4 +300,4 @@ def _contributions(func: pd.DataFrame, abun: pd.DataFrame, rare: list[str]) -> p
         frames.append(long[list(CONTRIB_COLUMNS)])
     if not frames:
         return pd.DataFrame(columns=list(CONTRIB_COLUMNS))
-    return pd.concat(frames, axis=0)
+    return pd.concat(frames, axis=0, ignore_index=True)
