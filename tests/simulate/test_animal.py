@@ -51,6 +51,9 @@ def test_simulate_cli_animal_writes_a_valid_interaction_study(tmp_path: Path) ->
     eff = pd.read_csv(out / "truth" / "effects.tsv", sep="\t")
     assert set(eff["effect"]) == {"interaction", "time-only", "none"}
     assert main(["simulate", "--design", "animal", "--weeks", "4,0", "-o", str(tmp_path / "x")]) == 2
+    assert main(["simulate", "--design", "animal", "--patients", "3", "-o", str(tmp_path / "x")]) == 2
+    assert main(["simulate", "--weeks", "0,2", "-o", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.slow

@@ -117,6 +117,16 @@ def command(
     from microtrial.pipeline.simulate import simulate_stage
     from microtrial.simulate import SimulationDesign
 
+    ctx = click.get_current_context()
+    from click.core import ParameterSource
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+    wrong = [f"--{n}" for n in (("patients", "controls", "nonresponders") if kind == "animal"
+                                else ("mice", "weeks")) if given(n)]
+    if wrong:
+        raise InputError(wrong[0], f"does not apply to --design {kind}")
     if kind == "animal":
         from microtrial.pipeline.simulate import simulate_animal_stage
         from microtrial.simulate import AnimalDesign
