@@ -56,7 +56,7 @@ def differential(ctx: Context) -> None:
                                         "LEfSe calls (|LDA| >= 2) coloured by the group they are higher in.")
     for method in VOLCANO_METHODS:
         df = ctx.read(f"differential-{method}.tsv")
-        if df is None or not {"feature", "contrast", "effect", "p_value", "q_value"} <= set(df.columns):
+        if df is None or not len(df) or not {"feature", "contrast", "effect", "p_value", "q_value"} <= set(df.columns):
             continue
         if "rank" in df.columns:
             pick = "genus" if (df["rank"] == "genus").any() else str(df["rank"].iloc[0])
@@ -127,7 +127,7 @@ def clinical(ctx: Context) -> None:
         return
     if resp is not None:
         rates = ctx.read("response-rates.tsv")
-        if rates is not None and "summary" in rates.columns:
+        if rates is not None and "summary" in rates.columns and len(rates):
             keep = [c for c in ("group", "description", "summary") if c in rates.columns]
             ctx.page.table(rates[keep], "response-rates-clinical", tsv=rates,
                            caption="Responders, rates with exact (Clopper-Pearson) 95% CIs.")
@@ -388,11 +388,31 @@ def designs(ctx: Context) -> bool:
                       + (f", random effects: {', '.join(map(str, c.get('random') or []))}" if c.get("random")
                          else "") + ".")
     for name, df in rows:
-        ctx.page.table(df, f"interaction-{name.removesuffix('.tsv')}", caption=f"Interaction terms in {name}.")
-        if "p_value" in df.columns:
-            for _, r in df.sort_values("p_value").head(1).iterrows():
-                ctx.note("designs", f"Interaction {r['term']} in {name.removesuffix('.tsv')}: "
+        stem = name.removesuffix(".tsv")
+        term = str(df["term"].iloc[0])
+        if stem == "permanova" and {"metric", "R2", "p_value"} <= set(df.columns):
+            for _, r in df[df["metric"] == "braycurtis"].head(1).iterrows():
+                ctx.note("designs", f"PERMANOVA (Bray-Curtis), interaction {r['term']}: R2 = {float(r['R2']):.3f}, "
                          f"{fmt_p(float(r['p_value']))}.")
+            ctx.page.table(df, f"interaction-{stem}", caption=f"Interaction terms in {name}.")
+        elif stem == "diversity-tests" and {"index", "p_value"} <= set(df.columns):
+            for _, r in df[df["index"] == "shannon"].head(1).iterrows():
+                ctx.note("designs", f"Shannon diversity, interaction {r['term']}: {r.get('test', '')} "
+                         f"{fmt_p(float(r['p_value']))}.")
+            ctx.page.table(df, f"interaction-{stem}", caption=f"Interaction terms in {name}.")
+        elif "feature" in df.columns and "q_value" in df.columns:
+            method = stem.removeprefix("differential-")
+            q = pd.to_numeric(df["q_value"], errors="coerce")
+            hits = int((q < 0.05).sum())
+            ctx.note("designs", f"{method}: {hits} of {len(df)} features with an interaction {term} "
+                     "(q < 0.05).")
+            shown = df.assign(_q=q).sort_values("_q").drop(columns="_q")
+            keep = [c for c in ("rank", "contrast", "term", "effect", "effect_type", "p_value", "q_value")
+                    if c in shown.columns]
+            view = shown[keep].copy()
+            view.insert(0, "name", _names(shown))
+            ctx.page.table(view, f"interaction-{stem}", tsv=shown,
+                           caption=f"Interaction {term}, {method} (sorted by q; all columns in the file).")
     if not rows:
         ctx.page.text("The study names interaction or longitudinal comparisons, but no result table "
                       "holds an interaction term yet.", cls="missing")

@@ -272,11 +272,13 @@ def _alpha_findings(ctx: Context, alpha: pd.DataFrame, tests: pd.DataFrame) -> N
         return
     sh = tests[(tests["index"] == "shannon")]
     if "test" in sh:
-        sh = sh[sh["test"] != "lmm"]
+        sh = sh[~sh["test"].astype(str).str.startswith("lmm")]
+    sh = sh.drop_duplicates("comparison")
     for _, r in sh.iterrows():
         comp = _comparison(ctx, str(r["comparison"]))
-        if comp is None or len(comp.get("levels") or []) < 2:
-            continue
+        if comp is None or len(comp.get("levels") or []) < 2 or \
+                str(comp.get("kind", "between")) not in ("between", "paired"):
+            continue  # interaction and longitudinal results are summarised with the designs
         col = str(comp.get("column"))
         values = ctx.column(col)
         if values is None:
@@ -353,7 +355,7 @@ def beta(ctx: Context) -> None:
 def _dysbiosis(ctx: Context) -> None:
     labels, order = group_labels(ctx)
     dys = ctx.read("dysbiosis.tsv")
-    if dys is not None and {"sample-id", "dysbiosis"} <= set(dys.columns) and labels is not None:
+    if dys is not None and len(dys) and {"sample-id", "dysbiosis"} <= set(dys.columns) and labels is not None:
         first = dys[dys["metric"] == dys["metric"].iloc[0]] if "metric" in dys else dys
         v = pd.Series(pd.to_numeric(first["dysbiosis"]).to_numpy(), index=first["sample-id"].astype(str))
         metric = str(first["metric"].iloc[0]) if "metric" in first else ""
@@ -379,6 +381,10 @@ def _beta_findings(ctx: Context, perm: pd.DataFrame) -> None:
     sub = perm[perm["metric"] == "braycurtis"]
     for _, r in sub.iterrows():
         label = str(r.get("comparison", r.get("term", "")))
+        if "term" in r and ":" in str(r["term"]):
+            continue  # with the designs
+        if "comparison" in r and "term" in r and sub["comparison"].eq(r["comparison"]).sum() > 1:
+            label = f"{r['term']} ({r['comparison']})"
         verdict = "differed" if float(r["p_value"]) < 0.05 else "did not differ clearly"
         ctx.note("beta", f"Community composition (Bray-Curtis) {verdict} for {label} "
                  f"(PERMANOVA R2 = {float(r['R2']):.3f}, {fmt_p(float(r['p_value']))}).")
