@@ -192,7 +192,7 @@ def test_interaction_design_gets_its_section(results: Path, tmp_path: Path) -> N
     assert "<section id='designs'><h2>Designs with interactions</h2>" in page
     inter = pd.read_csv(tmp_path / "rep" / "tables" / "interaction-permanova.tsv", sep="\t")
     assert inter["term"].tolist() == ["group:time"]  # only the interaction row
-    assert "Interaction group:time in permanova: p = 0.002." in page
+    assert "PERMANOVA (Bray-Curtis), interaction group:time: R2 = 0.200, p = 0.002." in page
     # without an interaction there is no such section
     (results / "inputs" / "study.yaml").unlink()
     pd.read_csv(results / "permanova.tsv", sep="\t").iloc[:1].to_csv(results / "permanova.tsv", sep="\t",
