@@ -65,7 +65,8 @@ def _ranksum_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         res = stats.mannwhitneyu(a, b, axis=1, alternative="two-sided", method="exact")
         return np.asarray(res.pvalue, dtype=float)
     x = np.concatenate([a, b], axis=1)
-    order = np.argsort(x, axis=1, kind="stable")
+    # rows with ties are recomputed below, so any sort order of the untied rows is the same
+    order = np.argsort(x, axis=1, kind="quicksort")
     srt = np.take_along_axis(x, order, axis=1)
     tied = np.any(srt[:, 1:] == srt[:, :-1], axis=1)
     ranks = np.arange(1, n1 + n2 + 1, dtype=float)
