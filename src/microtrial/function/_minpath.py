@@ -11,10 +11,11 @@ with *R* the reactions of the sample that belong to at least one pathway and *p*
 pathways holding at least one of them; then adds back every pathway that was left out but
 has at least half of its (distinct) reactions in *R*. Here the integer program is solved
 with HiGHS (``scipy.optimize.milp``) instead of GLPK. Where several minimal sets exist, GLPK
-(as MinPath calls it) settles towards pathways early in name order; a second program picks,
-among the minimal sets, the one with the smallest sum of name ranks. On mixtures of
-PICRUSt2's archaeal genomes this agrees with glpsol on 99.2% of the pathway calls after the
-add-back (``benchmarks/minpath_glpk.py``; 89.3% without the second program).
+(as MinPath calls it) settles towards pathways early in name order; we take, among the
+minimal sets, the one with the smallest sum of name ranks (one program whose costs put
+cardinality first). On mixtures of PICRUSt2's archaeal genomes this agrees with glpsol
+(GLPK 5.0) on 99.2% of the pathway calls after the add-back (``benchmarks/minpath_glpk.py``;
+89.3% when HiGHS settles ties its own way).
 """
 
 from __future__ import annotations
@@ -69,18 +70,16 @@ def minimal_pathways(
                 cols.append(j)
     a = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(found), len(candidates)))
     n = len(candidates)
-    cover = LinearConstraint(a, lb=np.ones(len(found)), ub=np.inf)
-    res = milp(c=np.ones(n), constraints=cover, integrality=np.ones(n), bounds=Bounds(0, 1))
-    if res.x is None:  # cannot happen: every reaction is covered by some candidate
-        raise RuntimeError(f"MinPath integer program failed: {res.message}")
-    size = int(round(res.fun))
-    # among the minimal sets, the one with the earliest pathways in name order (GLPK, which
-    # MinPath calls, settles ties towards earlier columns; see benchmarks/minpath_glpk.py)
-    fixed = LinearConstraint(np.ones((1, n)), lb=size, ub=size)
-    res = milp(c=np.arange(1, n + 1, dtype=np.float64), constraints=[cover, fixed],
+    # minimum number of pathways first; among the minimal sets, the one with the smallest
+    # sum of name ranks (GLPK, which MinPath calls, settles ties towards earlier columns;
+    # see benchmarks/minpath_glpk.py). One program: each pathway costs big + its rank, with
+    # big above any sum of ranks, so cardinality always dominates (exact integers).
+    big = float(n * (n + 1) // 2 + 1)
+    res = milp(c=big + np.arange(1, n + 1, dtype=np.float64),
+               constraints=LinearConstraint(a, lb=np.ones(len(found)), ub=np.inf),
                integrality=np.ones(n), bounds=Bounds(0, 1),
-               options={"mip_rel_gap": 0.0, "time_limit": 60.0})
-    if res.x is None:  # not even a feasible point within the time limit: keep the first
+               options={"mip_rel_gap": 0.0, "time_limit": 120.0})
+    if res.x is None:  # cannot happen: every reaction is covered by some candidate
         raise RuntimeError(f"MinPath integer program failed: {res.message}")
     chosen = {p for p, x in zip(candidates, res.x) if x > 0.5}
     if populate is not None:
