@@ -157,7 +157,8 @@ def test_default_comparisons_from_the_design(study_dir):
 
 def test_fastq_names():
     assert parse_fastq_name("F3D0_S188_L001_R1_001.fastq.gz") == ("F3D0", 1)
-    assert parse_fastq_name("my_sample_S2_L001_R2_001.fastq") == ("my_sample", 2)
+    # Casava names: QIIME 2's sample id, the part before the first underscore (reads c7c0571)
+    assert parse_fastq_name("my_sample_S2_L001_R2_001.fastq") == ("my", 2)
     assert parse_fastq_name("A1_R2.fq.gz") == ("A1", 2)
     assert parse_fastq_name("SRR123_1.fastq.gz") == ("SRR123", 1)
     assert parse_fastq_name("sam1F.fastq.gz") == ("sam1", 1)  # DADA2's example names
