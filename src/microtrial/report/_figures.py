@@ -305,8 +305,8 @@ def pcoa(coords: pd.DataFrame, colour_by: pd.Series, *, symbol_by: pd.Series | N
     arrows = _arrows(coords, subjects, sym, time_order)
     for (x0, y0, x1, y1) in arrows:
         fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
-                           showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1,
-                           arrowcolor="rgba(90,90,90,0.6)", text="")
+                           showarrow=True, arrowhead=2, arrowsize=1.6, arrowwidth=1.1, standoff=5,
+                           arrowcolor="rgba(70,70,70,0.75)", text="")
     for i, lv in enumerate(levels):
         for j, s in enumerate(syms):
             sel = (col == lv) & ((sym == s) if sym is not None else True)
