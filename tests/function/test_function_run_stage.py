@@ -32,6 +32,11 @@ def _study(tmp: Path) -> Path:
         counts.loc[[a for a in asvs if a.startswith("r")], s] = rng.poisson(400 if week12 else 100, 3)
         counts.loc[[a for a in asvs if a.startswith("b")], s] = rng.poisson(300, 3)
     counts.to_csv(tmp / "table.tsv", sep="\t", index_label="#OTU ID")
+    # a metabolite that follows the Roseburia reads (plus noise)
+    rose = counts.loc[[a for a in asvs if a.startswith("r")]].sum(axis=0)
+    butyrate = rose / 100 + rng.normal(0, 0.3, len(samples))
+    pd.DataFrame({"sample-id": samples, "butyrate": butyrate.to_numpy()}).to_csv(
+        tmp / "metabolites.tsv", sep="\t", index=False)
     tax = pd.DataFrame({"Feature ID": asvs,
                         "Taxon": [ROSEBURIA if a.startswith("r") else BACTEROIDES for a in asvs]})
     tax.to_csv(tmp / "taxonomy.tsv", sep="\t", index=False)
@@ -62,4 +67,22 @@ def test_function_stage_tests_predicted_functions(tmp_path: Path) -> None:
     assert only_rose
     hits = diff[diff["feature"].isin(only_rose) & (diff["method"] == "paired-wilcoxon")]
     assert len(hits) and (hits["effect"] > 0).all()
-    assert not (out / "function-associations.tsv").exists()  # no measures in this study
+    assert not (out / "function-associations.tsv").exists()  # no measures given
+
+
+def test_function_stage_associations(tmp_path: Path) -> None:
+    study = load_study(_study(tmp_path))
+    out = tmp_path / "out"
+    function_study_stage(out, table=tmp_path / "table.tsv", metadata=study.metadata,
+                         comparisons=study.comparisons, taxonomy=tmp_path / "taxonomy.tsv",
+                         subject="subject", time_column="time", baseline="baseline",
+                         followup="week12", metabolites=tmp_path / "metabolites.tsv", seed=1)
+    assoc = pd.read_csv(out / "function-associations.tsv", sep="\t")
+    assert list(assoc.columns[:7]) == ["feature", "measure", "method", "rho", "p_value",
+                                       "q_value", "n"]
+    assert {"spearman", "rmcorr", "change_spearman"} <= set(assoc["method"])
+    table = load_genus_table()
+    rose, bact = table.loc[("genus", "Roseburia")], table.loc[("genus", "Bacteroides")]
+    only_rose = [c for c in table.columns[2:] if rose[c] > 0 and bact[c] == 0]
+    rmcorr = assoc[(assoc["method"] == "rmcorr") & assoc["feature"].isin(only_rose)]
+    assert len(rmcorr) and (rmcorr["rho"] > 0.5).all()
