@@ -32,7 +32,7 @@ import pandas as pd
 from microtrial.differential import Contrast, called, guild_counts, run_method
 
 BETWEEN = ("lefse", "ancombc", "aldex", "lmm")
-PAIRED = ("aldex", "lmm", "paired-wilcoxon")
+PAIRED = ("aldex", "lmm", "paired-wilcoxon", "ancombc")
 
 
 def simulate(*, n_features: int, n_per_group: int, n_da: int, lfc_range: tuple[float, float],
