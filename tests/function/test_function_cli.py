@@ -126,6 +126,18 @@ def test_pathways_default_maps_from_reference(tmp_path: Path, shared_data: Path)
     assert len(df) > 20 and (df[["S1", "S2"]] >= 0).all().all()
     info = json.loads((out / "run-info.json").read_text())
     assert info["options"]["regroup_map"].endswith("ec_level4_to_metacyc_rxn_new.tsv")
+    assert info["options"]["map"].endswith("metacyc_pathways_structured_filtered_v24.txt")
+    # 'EC:' ids (PICRUSt2 up to 2.5): that release's default maps
+    unstrat.index = "EC:" + unstrat.index
+    unstrat.to_csv(inp, sep="\t", index_label="function")
+    out2 = tmp_path / "out2"
+    assert main(["function", "pathways", "--input", str(inp), "--reference", str(ref),
+                 "-o", str(out2)]) == 0
+    info = json.loads((out2 / "run-info.json").read_text())
+    assert info["options"]["regroup_map"].endswith("ec_level4_to_metacyc_rxn.tsv")
+    assert info["options"]["map"].endswith("metacyc_path2rxn_struc_filt_pro.txt")
+    legacy = pd.read_csv(out2 / "path_abun_unstrat.tsv.gz", sep="\t", index_col=0)
+    assert len(legacy) > 20
 
 
 def test_all_in_one_genus_route(tmp_path: Path) -> None:

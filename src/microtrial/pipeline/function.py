@@ -27,7 +27,10 @@ DEFAULT_PATHWAY_MAPS = (
     "metacyc_pathways_structured_filtered_v24.txt",
     "metacyc_path2rxn_struc_filt_pro.txt",
 )
-"""PICRUSt2 2.6's default MetaCyc map, then the files of earlier releases, first found used."""
+"""PICRUSt2 2.6's default MetaCyc map, then the files of earlier releases, first found used
+(for EC ids without a prefix, as in 2.6's trait tables)."""
+LEGACY_PATHWAY_MAPS = ("metacyc_path2rxn_struc_filt_pro.txt",) + DEFAULT_PATHWAY_MAPS[:2]
+"""For ``EC:``-prefixed ids (PICRUSt2 up to 2.5): that release's default map first."""
 DEFAULT_REGROUP_MAPS = ("ec_level4_to_metacyc_rxn_new.tsv", "ec_level4_to_metacyc_rxn.tsv")
 """EC -> MetaCyc reaction maps: 2.6's (EC ids without a prefix), then the ``EC:`` one."""
 KEGG_PATHWAY_MAP = "KEGG_pathways_to_KO.tsv"
@@ -225,7 +228,10 @@ def resolve_pathway_files(function_ids: Iterable[str], *, map_file: Path | None,
         raise InputError(map_folder, f"no {what} ({', '.join(names)}) in this folder")
 
     if map_file is None:
-        map_file = _find((KEGG_PATHWAY_MAP,) if is_ko else DEFAULT_PATHWAY_MAPS, "pathway map")
+        legacy = any(i.startswith("EC:") for i in ids[:50])
+        names = ((KEGG_PATHWAY_MAP,) if is_ko else
+                 LEGACY_PATHWAY_MAPS if legacy else DEFAULT_PATHWAY_MAPS)
+        map_file = _find(names, "pathway map")
         if is_ko:
             no_regroup = True
     if no_regroup:
