@@ -41,6 +41,7 @@ MIN_HAMMING = 1
 MAX_SHUFFLE = 10
 _FAR = 1 << 30  # substitution count standing for 'screened out'
 N_QUAL = 41
+GREEDY = True  # DADA2's setDadaOpt(GREEDY=TRUE)
 GAPLESS = True  # DADA2's setDadaOpt(GAPLESS=TRUE), see _kernels.compare_centre
 NO_SCREEN = 1.0  # k-mer distances never exceed 1: the first centre is compared with every unique
 
@@ -248,6 +249,10 @@ def partition(
             cmp.status, cmp.sub_off, cmp.pos, cmp.frm, cmp.to, prep.quals, prep.offsets,
             logerr, self_log,
         )
+        if c != 0 and GREEDY:
+            # DADA2's GREEDY option: a new centre does not recruit uniques more abundant
+            # than itself
+            lam = np.where(prep.abund > prep.abund[c], 0.0, lam)
         idx = np.flatnonzero(lam > 0)
         m = idx.shape[0]
         if used + m > l_idx.shape[0]:
@@ -265,7 +270,24 @@ def partition(
 
     lam0, cmp0 = add_cluster(0)
     own_lam[:] = lam0
-    own_nsub[:] = np.where(cmp0.status > 0, cmp0.nsub, _FAR)
+    nsub0 = np.where(cmp0.status > 0, cmp0.nsub, _FAR).astype(np.int32)
+    own_nsub[:] = nsub0
+    # DADA2's member lists: the order in which its bud step meets the uniques (ties in
+    # p-value and reads go to the first met).  A unique leaving a list is replaced by the
+    # list's last one; arrivals are appended; cluster 0 starts in index order.
+    members: list[list[int]] = [list(range(n))]
+    pos = np.arange(n, dtype=np.int64)
+
+    def remove(j: int) -> None:
+        lst = members[assign[j]]
+        last = lst.pop()
+        if last != j:
+            lst[pos[j]] = last
+            pos[last] = pos[j]
+
+    def append(j: int, k: int) -> None:
+        pos[j] = len(members[k])
+        members[k].append(j)
     prior_ok = prep.prior
     dirty = np.ones(1, np.bool_)
     K.update_pvals(pvals, assign, own_lam, reads, prep.abund, is_centre, dirty,
@@ -287,13 +309,16 @@ def partition(
             cand = np.flatnonzero(eligible & prior_ok & (pvals < omega_p))
             if cand.size == 0:
                 break
-        # smallest p, then most abundant, then first
-        order = np.lexsort((cand, -abund[cand], pvals[cand]))
+        # smallest p, then most abundant, then the first met in DADA2's member lists
+        order = np.lexsort((pos[cand], assign[cand], -abund[cand], pvals[cand]))
         j = int(cand[order[0]])
         k = len(centres)
         old = assign[j]
         reads[old] -= abund[j]
         reads = np.append(reads, float(abund[j]))
+        remove(j)
+        members.append([j])
+        pos[j] = 0
         assign[j] = k
         is_centre[j] = True
         centres.append(j)
@@ -302,11 +327,26 @@ def partition(
         add_cluster(j)
         ks = np.asarray(k_start, np.int64)
         kl = np.asarray(k_len, np.int64)
+        best_k = np.empty(n, np.int64)
+        best_l = np.empty(n, np.float64)
+        best_s = np.empty(n, np.int32)
         for _ in range(MAX_SHUFFLE):
-            moved = K.shuffle_pass(assign, own_lam, own_nsub, reads, is_centre, abund,
-                                   ks, kl, l_idx, l_lam, l_nsub)
-            if moved == 0:
+            best_s[:] = nsub0
+            K.best_clusters(lam0, reads, ks, kl, l_idx, l_lam, l_nsub, best_k, best_l, best_s)
+            movers = np.flatnonzero((best_k != assign) & ~is_centre)
+            if movers.size == 0:
                 break
+            # DADA2 visits clusters in order and each list from its end
+            for j in movers[np.lexsort((-pos[movers], assign[movers]))]:
+                j = int(j)
+                remove(j)
+                reads[assign[j]] -= abund[j]
+                k_new = int(best_k[j])
+                append(j, k_new)
+                reads[k_new] += abund[j]
+                assign[j] = k_new
+                own_lam[j] = best_l[j]
+                own_nsub[j] = best_s[j]
         dirty = np.ones(len(centres), np.bool_)
         K.update_pvals(pvals, assign, own_lam, reads, abund, is_centre, dirty,
                        detect_singletons, prior_ok)

@@ -437,41 +437,31 @@ def poisson_pval(a, e, detect_singletons):
 
 
 @njit(cache=True, nogil=True)
-def shuffle_pass(assign, own_lam, own_nsub, reads, is_centre, abund, k_start, k_len, l_idx, l_lam, l_nsub):
-    """One reassignment pass: each non-centre unique moves to the cluster with the largest
-    expected count ``E = lambda * reads[k]`` (strictly larger than its current one; clusters
-    in index order break ties).  ``reads`` (cluster totals) is updated.  Returns moves.
+def best_clusters(lam0, reads, k_start, k_len, l_idx, l_lam, l_nsub, best_k, best_l, best_s):
+    """Per unique, the cluster with the largest expected count ``E = lambda * reads[k]``, as
+    DADA2's shuffle finds it: start from cluster 0 (every unique is compared with its centre,
+    ``lam0``), then clusters 1, 2, ... in order, moving only on a strictly larger E.  Writes
+    the cluster, its lambda and substitution count into ``best_k/best_l/best_s``; cluster 0's
+    substitution counts are the caller's (``best_s`` is left as given for ``best_k == 0``).
     """
-    n = assign.shape[0]
+    n = lam0.shape[0]
     nk = k_start.shape[0]
     best_e = np.empty(n, np.float64)
-    best_k = assign.copy()
-    best_l = own_lam.copy()
-    best_s = own_nsub.copy()
+    r0 = reads[0]
     for j in range(n):
-        best_e[j] = own_lam[j] * reads[assign[j]]
-    for k in range(nk):
+        best_e[j] = lam0[j] * r0
+        best_k[j] = 0
+        best_l[j] = lam0[j]
+    for k in range(1, nk):
         rk = reads[k]
         for t in range(k_start[k], k_start[k] + k_len[k]):
             j = l_idx[t]
-            if is_centre[j]:
-                continue
             e = l_lam[t] * rk
             if e > best_e[j]:
                 best_e[j] = e
                 best_k[j] = k
                 best_l[j] = l_lam[t]
                 best_s[j] = l_nsub[t]
-    moved = 0
-    for j in range(n):
-        if best_k[j] != assign[j]:
-            moved += 1
-            reads[assign[j]] -= abund[j]
-            reads[best_k[j]] += abund[j]
-            assign[j] = best_k[j]
-            own_lam[j] = best_l[j]
-            own_nsub[j] = best_s[j]
-    return moved
 
 
 @njit(cache=True, nogil=True)
