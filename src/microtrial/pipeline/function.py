@@ -346,8 +346,14 @@ def pathways_stage(input_table: Path, out_dir: Path, *, map_file: Path | None = 
     """``microtrial function pathways``: PICRUSt2's pathway_pipeline.py (unstratified)."""
     t0 = time.perf_counter()
     table, contrib = read_metagenome_table(input_table)
+    folder = default_map_folder(reference)
+    if folder is None and map_file is not None:
+        folder = map_file.parent if map_file.parent.name == "pathway_mapfiles" else None
     files = resolve_pathway_files(table.index, map_file=map_file, regroup_map=regroup_map,
-                                  no_regroup=no_regroup, map_folder=default_map_folder(reference))
+                                  no_regroup=no_regroup, map_folder=folder)
+    if descriptions and files.descriptions is None:
+        raise InputError("--description", "no description_mapfiles/ folder beside the pathway "
+                                          "maps (give --reference, a PICRUSt2 reference folder)")
     result = compute_pathways(table, files, minpath=minpath, gap_fill=gap_fill, coverage=coverage)
     path_contrib = None
     if contrib is not None:
