@@ -199,3 +199,16 @@ def test_interaction_design_gets_its_section(results: Path, tmp_path: Path) -> N
                                                                       index=False)
     page = write_report(results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
     assert "id='designs'" not in page
+
+
+def test_read_losses_by_hand() -> None:
+    from microtrial.report._sections import _losses
+
+    t = pd.DataFrame({"input": [100, 100], "filtered": [90, 98], "denoised-f": [85, 97],
+                      "denoised-r": [88, 96], "merged": [80, 80], "non-chimeric": [79, 79]},
+                     index=["s1", "s2"])
+    lost = _losses(t)
+    # each direction from the filtered reads; merging from the fewer denoised (85; 96)
+    assert lost.loc["s1"].tolist() == [10, 5, 2, 5, 1]
+    assert lost.loc["s2"].tolist() == [2, 1, 2, 16, 1]
+    assert lost.idxmax(axis=1).tolist() == ["filtered", "merged"]

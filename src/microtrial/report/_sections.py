@@ -145,6 +145,23 @@ def _q(v: object) -> str:
 
 
 # ---------------------------------------------------------------------------- sequencing
+def _losses(tracking: pd.DataFrame) -> pd.DataFrame:
+    """Read pairs lost at each step: each denoising direction from the filtered reads,
+    merging from the fewer of the two denoised counts."""
+    t = tracking.apply(pd.to_numeric, errors="coerce")
+    before = {"filtered": "input", "denoised-f": "filtered", "denoised-r": "filtered",
+              "non-chimeric": "merged"}
+    out = {}
+    for step, prev in before.items():
+        if step in t and prev in t:
+            out[step] = t[prev] - t[step]
+    if "merged" in t:
+        denoised = [c for c in ("denoised-f", "denoised-r") if c in t]
+        if denoised:
+            out["merged"] = t[denoised].min(axis=1) - t["merged"]
+    order = [c for c in ("filtered", "denoised-f", "denoised-r", "merged", "non-chimeric") if c in out]
+    return pd.DataFrame(out, index=tracking.index)[order]
+
 def sequencing(ctx: Context) -> None:
     tracking = ctx.read("read-tracking.tsv", index_col=0)
     if tracking is None:
@@ -155,13 +172,8 @@ def sequencing(ctx: Context) -> None:
             kept = totals["non-chimeric"] / totals["input"]
             ctx.page.text(f"{len(tracking)} samples; {int(totals['input']):,} read pairs in, "
                           f"{int(totals['non-chimeric']):,} ({kept:.1%}) in the final table.")
-            steps = [c for c in tracking.columns if c != "input"]
-            prev = tracking["input"]
-            losses = {}
-            for s in steps:
-                losses[s] = float((prev - tracking[s]).sum())
-                prev = tracking[s]
-            worst = max(losses, key=lambda k: losses[k]) if losses else None
+            losses = _losses(tracking).sum()
+            worst = str(losses.idxmax()) if len(losses) else None
             if worst:
                 ctx.page.text(f"Most reads were lost at the '{worst}' step "
                               f"({losses[worst] / totals['input']:.1%} of all input read pairs).")
@@ -175,6 +187,9 @@ def sequencing(ctx: Context) -> None:
         frac = tracking.copy()
         if "input" in frac and "non-chimeric" in frac:
             frac["kept_fraction"] = (frac["non-chimeric"] / frac["input"].replace(0, np.nan)).round(4)
+            lost = _losses(tracking)
+            if lost.shape[1]:  # the step that lost the most reads, per sample
+                frac["most_lost_at"] = lost.idxmax(axis=1).where(lost.max(axis=1) > 0, "")
         ctx.page.table(frac, "read-tracking", index=True, caption="Read tracking per sample.")
     profiles = {}
     for d, name in (("forward", "quality-profile-f.tsv"), ("reverse", "quality-profile-r.tsv")):
