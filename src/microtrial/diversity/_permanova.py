@@ -145,23 +145,35 @@ def _orth(x: np.ndarray, against: np.ndarray | None) -> np.ndarray:
 
 
 def _quad_forms(g: np.ndarray, bases: list[np.ndarray], perms: np.ndarray, chunk: int = 128) -> np.ndarray:
-    """For each permutation and basis, ``sum_q q' G[p][:, p] q`` -> (n_perm, n_bases)."""
+    """For each permutation and basis, ``sum_q q' G[p][:, p] q`` -> (n_perm, n_bases).
+
+    Batches of ``chunk`` permutations are tasks of :func:`microtrial.parallel.map_ordered`
+    (local, or the Dask cluster of ``microtrial run --jobs/--dask-scheduler``); each batch
+    is computed the same way wherever it runs, so the statistics do not depend on it.
+    """
+    from microtrial.parallel import map_ordered
+
     n = g.shape[0]
     widths = [b.shape[1] for b in bases]
     v = np.hstack(bases) if bases else np.zeros((n, 0))
-    m = v.shape[1]
-    out = np.zeros((perms.shape[0], len(bases)))
     owner = np.repeat(np.arange(len(bases)), widths)
-    for start in range(0, perms.shape[0], chunk):
-        pp = perms[start:start + chunk]
-        k = pp.shape[0]
-        u = np.zeros((n, k * m))
-        for r in range(k):
-            u[pp[r], r * m:(r + 1) * m] = v  # u[p_i] = v_i
-        gu = g @ u
-        s = np.einsum("ij,ij->j", u, gu).reshape(k, m)
-        for b in range(len(bases)):
-            out[start:start + k, b] = s[:, owner == b].sum(axis=1)
+    batches = [perms[start:start + chunk] for start in range(0, perms.shape[0], chunk)]
+    parts = map_ordered(_quad_batch, batches, shared=(g, v, owner, len(bases)))
+    return np.vstack(parts) if parts else np.zeros((0, len(bases)))
+
+
+def _quad_batch(pp: np.ndarray, g: np.ndarray, v: np.ndarray, owner: np.ndarray, n_bases: int) -> np.ndarray:
+    """:func:`_quad_forms` of one batch of permutations (one task)."""
+    n, m = g.shape[0], v.shape[1]
+    k = pp.shape[0]
+    u = np.zeros((n, k * m))
+    for r in range(k):
+        u[pp[r], r * m:(r + 1) * m] = v  # u[p_i] = v_i
+    gu = g @ u
+    s = np.einsum("ij,ij->j", u, gu).reshape(k, m)
+    out = np.zeros((k, n_bases))
+    for b in range(n_bases):
+        out[:, b] = s[:, owner == b].sum(axis=1)
     return out
 
 
