@@ -59,8 +59,7 @@ def rarefy(
     if csc.nnz and np.any(csc.data != np.round(csc.data)):
         raise AnalysisError("rarefaction needs integer counts")
     seeds = _seeds(seed, keep.size * iterations).reshape(keep.size, iterations)
-    data = np.zeros(csc.nnz, dtype=np.float64)
-    rarefy_columns(csc.indptr.astype(np.int64), csc.data.astype(np.int64), int(depth), seeds, data)
+    data = _rarefy_all(csc.indptr.astype(np.int64), csc.data.astype(np.int64), int(depth), seeds)
     if iterations > 1:
         data /= iterations
     else:
@@ -72,6 +71,33 @@ def rarefy(
         table.feature_metadata,
     )
     return rt.drop_empty_features()
+
+
+def _rarefy_all(indptr: np.ndarray, counts: np.ndarray, depth: int, seeds: np.ndarray) -> np.ndarray:
+    """:func:`rarefy_columns` over every sample: one call locally; blocks of samples as
+    tasks on the Dask cluster of ``microtrial run --jobs/--dask-scheduler``
+    (:mod:`microtrial.parallel`). Each sample's draws depend on its own seeds only, so the
+    table is the same either way."""
+    from microtrial.parallel import current_executor, map_ordered, n_workers
+
+    n = indptr.shape[0] - 1
+    if current_executor() is None or n < 2:
+        data = np.zeros(counts.shape[0], dtype=np.float64)
+        rarefy_columns(indptr, counts, depth, seeds, data)
+        return data
+    blocks = [b for b in np.array_split(np.arange(n), min(n, 4 * n_workers())) if b.size]
+    jobs = [(indptr[b[0]:b[-1] + 2], seeds[b]) for b in blocks]
+    parts = map_ordered(_rarefy_block, jobs, shared=(counts, depth))
+    return np.concatenate(parts)
+
+
+def _rarefy_block(job: tuple[np.ndarray, np.ndarray], counts: np.ndarray, depth: int) -> np.ndarray:
+    """The rarefied counts of one block of consecutive samples (one task)."""
+    ip, seeds = job
+    lo, hi = int(ip[0]), int(ip[-1])
+    out = np.zeros(hi - lo, dtype=np.float64)
+    rarefy_columns(ip - lo, counts[lo:hi], depth, seeds, out)
+    return out
 
 
 def choose_depth(table: FeatureTable, depth: int | str | None = "auto") -> int | None:
