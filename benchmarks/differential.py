@@ -5,6 +5,7 @@ features.
 Usage:
     .venv/bin/python benchmarks/differential.py [--reps 5] [--skip-speed] [--speed-only]
     .venv/bin/python benchmarks/differential.py --animal [--seeds 1-8]
+    .venv/bin/python benchmarks/differential.py --animal-permanova --seeds 1-20
 
 ``--animal``: the treatment-by-time interaction on simulated NOD mouse experiments
 (``microtrial.simulate.simulate_animal``: 10 IL-2 + 10 control mice, weeks 0 and 4, cages,
@@ -194,6 +195,34 @@ def animal(seeds: list[int]) -> None:
     print(summary.round(3).to_string())
 
 
+def animal_permanova_null(seeds: list[int], permutations: int = 199) -> None:
+    """Size of the PERMANOVA interaction test (Bray-Curtis on true counts) on mouse
+    experiments without IL-2 effects (age drift and cages only): whole subjects permuted
+    between arms and time within subject (the stage's design) vs whole subjects only."""
+    from microtrial.diversity._permanova import permanova
+    from microtrial.simulate import AnimalDesign, simulate_animal
+
+    ps: dict[bool, list[float]] = {True: [], False: []}
+    for seed in seeds:
+        sim = simulate_animal(AnimalDesign(n_il2_features=0), seed=seed)
+        x = sim.counts.T.to_numpy(dtype=float)
+        num = np.abs(x[:, None, :] - x[None, :, :]).sum(axis=2)
+        den = x.sum(axis=1)[:, None] + x.sum(axis=1)[None, :]
+        d = pd.DataFrame(num / den, index=sim.counts.columns, columns=sim.counts.columns)
+        md = sim.metadata.copy()
+        md["week"] = md["week"].astype(str)
+        for within in (True, False):
+            r = permanova(d, md, ["treatment", "week", "treatment:week"], plots="subject",
+                          within=within, permutations=permutations, seed=seed).set_index("term")
+            ps[within].append(float(r.loc["treatment:week", "p_value"]))
+    print(f"\nPERMANOVA treatment:week under no interaction ({len(seeds)} seeds, "
+          f"{permutations} permutations): rejections at 0.05")
+    for within, label in ((True, "subjects between arms + time within subject"),
+                          (False, "whole subjects only")):
+        a = np.asarray(ps[within])
+        print(f"  {label:<45} {int((a <= 0.05).sum())} of {len(a)}  (median p {np.median(a):.3f})")
+
+
 def speed() -> None:
     print(f"\nspeed: 500 samples x 2,000 features (load: {os.getloadavg()[0]:.2f})")
     for paired in (False, True):
@@ -212,12 +241,17 @@ def main() -> None:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--animal", action="store_true", help="the interaction benchmark only")
+    ap.add_argument("--animal-permanova", action="store_true",
+                    help="size of the PERMANOVA interaction test without IL-2 effects")
     ap.add_argument("--seeds", default="1-8", help="animal simulation seeds, e.g. 1-8 or 1,5")
     args = ap.parse_args()
-    if args.animal:
+    if args.animal or args.animal_permanova:
         a, _, b = args.seeds.partition("-")
         seeds = list(range(int(a), int(b) + 1)) if b else [int(x) for x in args.seeds.split(",")]
-        animal(seeds)
+        if args.animal:
+            animal(seeds)
+        if args.animal_permanova:
+            animal_permanova_null(seeds)
         return
     if not args.speed_only:
         accuracy(args.reps)
