@@ -121,7 +121,9 @@ def prepare(sequences, abundances, mean_quality, prior=None) -> Prepared:
 def _compare(prep: Prepared, c: int, band: int, kdist_cutoff: float) -> Comparison:
     cmp = prep.cache.get(c)
     if cmp is None:
-        active = np.ones(prep.n, np.bool_)
+        # GREEDY: uniques more abundant than a later centre are never recruited by it, so
+        # they are not even aligned to it (the first centre is the most abundant)
+        active = (prep.abund <= prep.abund[c]) if (GREEDY and c != 0) else np.ones(prep.n, np.bool_)
         out = K.compare_centre(
             c, prep.codes, prep.offsets, prep.kdense, band, kdist_cutoff,
             prep.max_len, active, GAPLESS,
@@ -249,10 +251,6 @@ def partition(
             cmp.status, cmp.sub_off, cmp.pos, cmp.frm, cmp.to, prep.quals, prep.offsets,
             logerr, self_log,
         )
-        if c != 0 and GREEDY:
-            # DADA2's GREEDY option: a new centre does not recruit uniques more abundant
-            # than itself
-            lam = np.where(prep.abund > prep.abund[c], 0.0, lam)
         idx = np.flatnonzero(lam > 0)
         m = idx.shape[0]
         if used + m > l_idx.shape[0]:

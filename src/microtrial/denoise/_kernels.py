@@ -329,7 +329,19 @@ def compare_centre(
                 sto[w + k] = b[p]
             ns = h
         else:
-            sc, ns, ni = align_banded(a, b, band, tband, tp, tf, tt, ti)
+            use_band = band
+            if la == lb:
+                # Any path through a cell |j - i| = d aligns at most L - d pairs and scores at
+                # most 5 (L - d); the diagonal scores 5 L - 9 h.  So no optimal path (and no
+                # move the traceback could take or tie with) leaves |j - i| <= 9 h / 5: the
+                # narrower band gives the same alignment as the full one.
+                h = 0
+                for p in range(la):
+                    if a[p] != b[p]:
+                        h += 1
+                if (9 * h) // 5 < use_band:
+                    use_band = (9 * h) // 5
+            sc, ns, ni = align_banded(a, b, use_band, tband, tp, tf, tt, ti)
             if ns >= 0 and ni > 0:
                 if wi + ni > ins.shape[0]:
                     ins = _grow(ins, wi + ni)
