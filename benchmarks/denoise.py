@@ -1,8 +1,12 @@
-"""Benchmark: ``microtrial denoise`` vs R DADA2 vs a vsearch UNOISE3 pipeline.
+"""Benchmark: ``microtrial denoise`` vs R DADA2 vs a vsearch UNOISE3 pipeline, by depth.
 
-Runs on the 13 MiSeq SOP samples (truncation 240/160, maxEE 2, truncQ 2, PhiX removal,
-R's defaults: ``--pool none --no-chimera-one-off --no-reverse-partners --min-reads 1``,
-2 threads), all in one run, and prints wall times, ratios,
+Depth axis (``--depths``): ``sop`` is the 13 MiSeq SOP samples (about 5,000 pairs each,
+truncation 240/160); a number N is 4 simulated V3-V4 2 x 300 samples of N read pairs each
+(``microtrial simulate --patients 1 --controls 2``, primers removed by microtrial's
+primer removal before any tool sees the reads, truncation 260/200).  Every tool runs with
+maxEE 2, truncQ 2, PhiX removal, 2 threads; microtrial with ``--dada2-compatible`` (R's
+behaviour: ``--pool none --no-chimera-one-off --no-reverse-partners --min-reads 1``),
+all side by side in one run, and prints wall times, ratios,
 peak memory (max RSS of each tool's process tree, via ``/usr/bin/time -v``) and accuracy: the fraction of microtrial's
 reads in ASVs identical to R DADA2's, against R's live output and against the golden
 sequence table in ``reference-outputs/``.  Nothing is written into the repository.
@@ -13,7 +17,7 @@ reported as ``skipped: ... not found``.
 Usage::
 
     .venv/bin/python benchmarks/denoise.py [--data ../shared/data/miseq-sop] [--threads 2]
-        [--repeats 1] [--no-r] [--no-vsearch] [--samples N]
+        [--repeats 1] [--no-r] [--no-vsearch] [--depths sop 20000 50000]
 """
 
 from __future__ import annotations
@@ -37,13 +41,14 @@ R_SCRIPT = r"""
 suppressMessages(library(dada2))
 args <- commandArgs(trailingOnly=TRUE)
 path <- args[1]; out <- args[2]; threads <- as.integer(args[3])
+truncF <- as.integer(args[4]); truncR <- as.integer(args[5])
 fnFs <- sort(list.files(path, pattern="_R1_001.fastq.gz", full.names=TRUE))
 fnRs <- sort(list.files(path, pattern="_R2_001.fastq.gz", full.names=TRUE))
 sample.names <- sapply(strsplit(basename(fnFs), "_"), `[`, 1)
 filtF <- file.path(tempdir(), paste0(sample.names, "_F_filt.fastq.gz"))
 filtR <- file.path(tempdir(), paste0(sample.names, "_R_filt.fastq.gz"))
 names(filtF) <- sample.names; names(filtR) <- sample.names
-filterAndTrim(fnFs, filtF, fnRs, filtR, truncLen=c(240,160), maxN=0, maxEE=c(2,2), truncQ=2,
+filterAndTrim(fnFs, filtF, fnRs, filtR, truncLen=c(truncF,truncR), maxN=0, maxEE=c(2,2), truncQ=2,
               rm.phix=TRUE, multithread=threads)
 errF <- learnErrors(filtF, multithread=threads); errR <- learnErrors(filtR, multithread=threads)
 dadaF <- dada(filtF, err=errF, multithread=threads); dadaR <- dada(filtR, err=errR, multithread=threads)
@@ -92,16 +97,46 @@ def _microtrial_table(out: Path) -> pd.DataFrame:
 
 
 # R DADA2's settings: independent samples, no one-off bimeras, every ASV kept
-DADA2_SETTINGS = ["--pool", "none", "--no-chimera-one-off", "--no-reverse-partners", "--min-reads", "1"]
+DADA2_SETTINGS = ["--dada2-compatible"]
+TRUNC = {"sop": (240, 160), "sim": (260, 200)}
+PRIMERS = ("CCTACGGGNGGCWGCAG", "GACTACHVGGGTATCTAATCC")  # the simulator's V3-V4 primers
 
 
-def _exe(data: Path, threads: int, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "microtrial", "denoise", str(data), "--trunc-len-f", "240",
-            "--trunc-len-r", "160", "--max-ee", "2", "2", "--trunc-q", "2", *extra, "--threads", str(threads)]
+def _exe(data: Path, threads: int, extra: list[str], trunc: tuple[int, int] = TRUNC["sop"]) -> list[str]:
+    return [sys.executable, "-m", "microtrial", "denoise", str(data), "--trunc-len-f", str(trunc[0]),
+            "--trunc-len-r", str(trunc[1]), "--max-ee", "2", "2", "--trunc-q", "2", *extra,
+            "--threads", str(threads)]
 
 
-def run_microtrial(data: Path, work: Path, threads: int, repeats: int) -> tuple[list[float], float, Path]:
-    exe = _exe(data, threads, DADA2_SETTINGS)
+def simulate(work: Path, pairs: int, seed: int = 1) -> Path:
+    """4 simulated V3-V4 samples of ``pairs`` read pairs, primers removed (gzipped FASTQ)."""
+    import gzip
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from microtrial.reads import find_samples, read_pair, remove_primers
+
+    sim = work / f"sim-{pairs}"
+    subprocess.run([sys.executable, "-m", "microtrial", "simulate", "-o", str(sim), "--seed", str(seed),
+                    "--patients", "1", "--controls", "2", "--reads-per-sample", str(pairs)],
+                   check=True, capture_output=True)
+    out = work / f"reads-{pairs}"
+    out.mkdir()
+    for s in find_samples(sim / "reads"):
+        f, r = read_pair(s)
+        f, r, _ = remove_primers(f, r, primer_f=PRIMERS[0], primer_r=PRIMERS[1], discard_untrimmed=True)
+        for reads, tag in ((f, "R1"), (r, "R2")):
+            with gzip.open(out / f"{s.sample_id}_S1_L001_{tag}_001.fastq.gz", "wt", compresslevel=1) as fh:
+                for i in range(reads.n_reads):
+                    n = int(reads.lengths[i])
+                    seq = reads.seq[i, :n].tobytes().decode()
+                    qual = (reads.qual[i, :n] + 33).astype("uint8").tobytes().decode()
+                    fh.write(f"@r{i} {tag[1]}:N:0:1\n{seq}\n+\n{qual}\n")
+    return out
+
+
+def run_microtrial(data: Path, work: Path, threads: int, repeats: int,
+                   trunc: tuple[int, int] = TRUNC["sop"]) -> tuple[list[float], float, Path]:
+    exe = _exe(data, threads, DADA2_SETTINGS, trunc)
     _timed([*exe, "-o", str(work / "mt-warm")])  # warms the numba cache
     times, rss = [], 0.0
     for i in range(repeats):
@@ -113,14 +148,16 @@ def run_microtrial(data: Path, work: Path, threads: int, repeats: int) -> tuple[
     return times, rss, work / f"mt-{median_run}"
 
 
-def run_r(data: Path, work: Path, threads: int) -> tuple[float, float, pd.DataFrame] | None:
+def run_r(data: Path, work: Path, threads: int,
+          trunc: tuple[int, int] = TRUNC["sop"]) -> tuple[float, float, pd.DataFrame] | None:
     if shutil.which("Rscript") is None:
         print("R DADA2: skipped: Rscript not found")
         return None
     script = work / "dada2.R"
     script.write_text(R_SCRIPT)
     out = work / "r-seqtab.tsv"
-    wall, rss = _timed(["Rscript", str(script), str(data), str(out), str(threads)])
+    wall, rss = _timed(["Rscript", str(script), str(data), str(out), str(threads), str(trunc[0]),
+                        str(trunc[1])])
     return wall, rss, pd.read_csv(out, sep="\t", index_col=0)
 
 
@@ -154,6 +191,52 @@ def run_vsearch(data: Path, work: Path, threads: int) -> tuple[float, float, int
     return wall, rss, n
 
 
+def bench_depth(name: str, data: Path, work: Path, args: argparse.Namespace, trunc: tuple[int, int]) -> None:
+    """One row of the depth axis: microtrial, R DADA2 and vsearch on ``data``."""
+    work.mkdir(parents=True, exist_ok=True)
+    n = len(list(data.glob("*_R1_001.fastq.gz")))
+    print(f"== {name}: {data} ({n} samples), truncation {trunc[0]}/{trunc[1]}, threads {args.threads}, "
+          f"load {os.getloadavg()[0]:.1f}")
+    times, mt_rss, mt_out = run_microtrial(data, work, args.threads, args.repeats, trunc)
+    mt = sorted(times)[len(times) // 2]
+    ours = _microtrial_table(mt_out)
+    print(f"microtrial --dada2-compatible: {mt:7.1f} s  peak RSS {mt_rss:7.0f} MB  ({ours.shape[0]} ASVs; "
+          f"runs {[round(t, 1) for t in times]})")
+    golden = data / "reference-outputs" / "dada2-1.26-seqtab.tsv"
+    if golden.exists():
+        gold = pd.read_csv(golden, sep="\t", index_col=0)
+        print(f"  reads in ASVs identical to golden R DADA2 1.26 table: {100 * _agreement(ours, gold):.2f} %"
+              f" ({gold.shape[0]} golden ASVs)")
+    if not args.no_r:
+        r = run_r(data, work, args.threads, trunc)
+        if r is not None:
+            wall, rss, tab = r
+            print(f"R DADA2 1.26   : {wall:7.1f} s  peak RSS {rss:7.0f} MB  ({tab.shape[0]} ASVs)  "
+                  f"ratio R/microtrial = {wall / mt:.1f}x")
+            print(f"  reads in ASVs identical to R DADA2 (live run): {100 * _agreement(ours, tab):.2f} %;"
+                  f" cells (sample, ASV) with equal counts: {100 * _cells_equal(ours, tab):.2f} %")
+    if not args.no_vsearch:
+        v = run_vsearch(data, work / "vs", args.threads)
+        if v is not None:
+            wall, rss, nz = v
+            print(f"vsearch UNOISE3: {wall:7.1f} s  peak RSS {rss:7.0f} MB  ({nz} ZOTUs)  "
+                  f"ratio vsearch/microtrial = {wall / mt:.2f}x")
+    info = mt_out / "run-info.json"
+    if info.exists():
+        import json
+
+        print("  microtrial stage timings of the median run (s):", json.loads(info.read_text())["timings_seconds"])
+
+
+def _cells_equal(ours: pd.DataFrame, ref: pd.DataFrame) -> float:
+    """Fraction of non-zero (sample, sequence) cells of either table with equal counts."""
+    cols = [c for c in ours.columns if c in ref.columns]
+    o = {(c, q): int(v) for c in cols for q, v in ours[c].items() if v > 0}
+    r = {(c, q): int(v) for c in cols for q, v in ref[c].items() if v > 0}
+    keys = set(o) | set(r)
+    return sum(o.get(k) == r.get(k) for k in keys) / max(len(keys), 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -161,52 +244,24 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1, help="timed microtrial runs (median reported)")
     ap.add_argument("--no-r", action="store_true")
     ap.add_argument("--no-vsearch", action="store_true")
+    ap.add_argument("--depths", nargs="+", default=["sop", "20000", "50000"],
+                    help="'sop' and/or simulated read pairs per sample")
     args = ap.parse_args()
-    data = args.data.resolve()
-    if not data.is_dir():
-        sys.exit(f"skipped: {data} not found")
-    print(f"data: {data} ({len(list(data.glob('*_R1_001.fastq.gz')))} samples), threads {args.threads}")
     print(f"load before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory(prefix="mt-bench-") as tmp:
         work = Path(tmp)
-        times, mt_rss, mt_out = run_microtrial(data, work, args.threads, args.repeats)
-        mt = sorted(times)[len(times) // 2]
-        ours = _microtrial_table(mt_out)
-        print(f"microtrial     : {mt:7.1f} s  peak RSS {mt_rss:7.0f} MB  ({ours.shape[0]} ASVs; runs {[round(t, 1) for t in times]})")
-        dmed = 0.0
-        golden = data / "reference-outputs" / "dada2-1.26-seqtab.tsv"
-        if golden.exists():
-            gold = pd.read_csv(golden, sep="\t", index_col=0)
-            print(f"  reads in ASVs identical to golden R DADA2 1.26 table: {100 * _agreement(ours, gold):.2f} %"
-                  f" ({gold.shape[0]} golden ASVs)")
-            dtimes = [_timed([*_exe(data, args.threads, []), "-o", str(work / f"mt-defaults-{i}")])[0]
-                      for i in range(args.repeats)]
-            dmed = sorted(dtimes)[len(dtimes) // 2]
-            dflt = _microtrial_table(work / "mt-defaults-0")
-            print(f"microtrial defaults (pseudo-pooling, one-off bimeras, reverse partners, min 10 reads): "
-                  f"{dmed:.1f} s (runs {[round(t, 1) for t in dtimes]}), {dflt.shape[0]} ASVs, "
-                  f"{100 * _agreement(dflt, gold):.2f} % of reads in golden ASVs")
-        if not args.no_r:
-            r = run_r(data, work, args.threads)
-            if r is not None:
-                wall, rss, tab = r
-                extra = f", R/microtrial defaults = {wall / dmed:.1f}x" if dmed else ""
-                print(f"R DADA2        : {wall:7.1f} s  peak RSS {rss:7.0f} MB  ({tab.shape[0]} ASVs)  "
-                      f"ratio R/microtrial = {wall / mt:.1f}x{extra}")
-                print(f"  reads in ASVs identical to R DADA2 (live run): {100 * _agreement(ours, tab):.2f} %")
-        if not args.no_vsearch:
-            runs = [run_vsearch(data, work / f"vs-{i}", args.threads) for i in range(args.repeats)]
-            if runs[0] is not None:
-                vt = sorted(r[0] for r in runs if r is not None)
-                wall, rss, n = vt[len(vt) // 2], max(r[1] for r in runs if r is not None), runs[0][2]
-                extra = f", vsearch/microtrial defaults = {wall / dmed:.2f}x" if dmed else ""
-                print(f"vsearch UNOISE3: {wall:7.1f} s  peak RSS {rss:7.0f} MB  ({n} ZOTUs; runs "
-                      f"{[round(t, 1) for t in vt]})  ratio vsearch/microtrial = {wall / mt:.2f}x{extra}")
-        info = mt_out / "run-info.json"
-        if info.exists():
-            import json
-
-            print("microtrial stage timings of the median run (s):", json.loads(info.read_text())["timings_seconds"])
+        for depth in args.depths:
+            if depth == "sop":
+                data = args.data.resolve()
+                if not data.is_dir():
+                    print(f"sop: skipped: {data} not found")
+                    continue
+                bench_depth("MiSeq SOP depth", data, work / "sop", args, TRUNC["sop"])
+            else:
+                pairs = int(depth)
+                data = simulate(work, pairs)
+                bench_depth(f"{pairs} simulated V3-V4 pairs a sample", data, work / f"d{pairs}", args,
+                            TRUNC["sim"])
     print(f"load after: {os.getloadavg()}")
 
 
