@@ -192,6 +192,17 @@ def caveats(ctx: Context) -> None:
         if len(low):
             ctx.note("sequencing", f"{len(low)} sample(s) had fewer reads than the rarefaction depth "
                      f"({int(depth):,}) and were left out of diversity.", caveat=True)
+    seen: set[str] = set()
+    for stage, anchor in (("diversity", "alpha"), ("differential", "differential")):
+        for why in ctx.run_info(stage).get("skipped") or []:
+            text = str(why)
+            if "does not apply" in text:
+                continue  # a method that never applies to a kind of comparison is no caveat
+            key = text.split(":")[0].removeprefix("comparison ").split(" skipped")[0]
+            if key in seen:
+                continue
+            seen.add(key)
+            ctx.note(anchor, f"Not tested ({stage}): {text.rstrip('.')}.", caveat=True)
     skipped = ctx.run_info("run").get("stages_skipped") or {}
     for stage, why in skipped.items():
         ctx.note("methods", f"The {stage} stage did not run: {why}.", caveat=True)

@@ -123,7 +123,7 @@ def clinical(ctx: Context) -> None:
     resp = ctx.read("clinical-response.tsv")
     immune = ctx.read("immune-paired.tsv")
     if resp is None and immune is None:
-        ctx.page.text("No clinical or immune tables in this study.")
+        ctx.page.text("No clinical table in this study (no clinical or immune measures).")
         return
     if resp is not None:
         rates = ctx.read("response-rates.tsv")
