@@ -154,3 +154,20 @@ def test_ancombc_mixed_equals_scikit_bio_without_repeated_subjects() -> None:
     assert sk is not None
     np.testing.assert_allclose(mine["effect"], sk["effect"], atol=1e-6)
     assert (called(mine) == called(sk)).all()
+
+
+def test_omnibus_f_is_one_way_anova() -> None:
+    from scipy import stats
+
+    from microtrial.differential._lmm import omnibus_f, transform_abundance
+
+    rng = np.random.default_rng(2)
+    counts = pd.DataFrame(rng.poisson(30, (20, 18)), index=[f"f{i}" for i in range(20)],
+                          columns=[f"s{i}" for i in range(18)])
+    level = pd.Series(np.repeat(["a", "b", "c"], 6), index=counts.columns)
+    res = omnibus_f(counts, level, ("a", "b", "c"))
+    y = transform_abundance(counts.to_numpy(dtype=float), "clr")
+    ref = stats.f_oneway(*[y[:, level.to_numpy() == g] for g in "abc"], axis=1)
+    np.testing.assert_allclose(res["effect"], ref.statistic, rtol=1e-10)
+    np.testing.assert_allclose(res["p_value"], ref.pvalue, rtol=1e-8)
+    assert (res["df_num"] == 2).all() and (res["df_den"] == 15).all()

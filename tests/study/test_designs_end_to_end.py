@@ -82,6 +82,13 @@ def test_three_groups_and_three_time_points(study: tuple[Path, pd.DataFrame]) ->
     eff = lambda df: truth["effect"].reindex(df["feature"]).to_numpy()  # noqa: E731
     # three groups at week 4: every pair tested, BH across pairs
     g = lmm[lmm["contrast"] == "three-groups"]
+    omni = g[g["test_level"] == "all"]
+    assert len(omni) and (omni["effect_type"] == "f_statistic").all()
+    assert set(omni["term"]) == {"group3"}
+    # IL-2 features differ between the three groups at week 4, unchanged ones do not
+    op = omni["p_value"].to_numpy()
+    assert np.median(op[eff(omni) == "interaction"]) * 5 < np.median(op[eff(omni) == "none"])
+    g = g[g["test_level"] != "all"]
     assert set(zip(g["test_level"], g["reference_level"])) == {
         ("il2", "controlA"), ("il2", "controlB"), ("controlA", "controlB")}
     called = g[g["q_value"] < 0.05]

@@ -359,3 +359,41 @@ def variance_components_fit(y: np.ndarray, x: np.ndarray, groupings: list[np.nda
     _, beta, xtx, rss = parts(best.x)
     se = np.sqrt(np.diag(np.linalg.inv(xtx)) * rss / (n - p))
     return beta, se, best.x ** 2
+
+
+def omnibus_f(counts: pd.DataFrame, level: pd.Series, levels: tuple[str, ...], *,
+              covariates: pd.DataFrame | None = None, transform: str = "clr") -> pd.DataFrame:
+    """``between`` with more than two levels: per feature, the F test of all levels at once
+    (ordinary least squares of the transformed abundance on the level dummies and the
+    covariates, against the covariates alone), before the pairwise tests.
+
+    Returns ``feature, effect`` (the F statistic), ``effect_type`` (``f_statistic``),
+    ``p_value, q_value`` (BH), ``df_num, df_den``.
+    """
+    y = transform_abundance(counts.to_numpy(dtype=float), transform).T
+    lv = level.astype(str).to_numpy()
+    n = len(lv)
+    base = [np.ones(n)]
+    if covariates is not None and len(covariates.columns):
+        dummy = Contrast(pd.DataFrame(np.zeros((0, n)), columns=level.index),
+                         pd.Series(np.where(lv == levels[0], levels[0], levels[1]), index=level.index),
+                         levels[0], levels[1], covariates=covariates)
+        base += _covariate_columns(dummy)
+    x0 = np.column_stack(base)
+    x1 = np.column_stack(base + [(lv == v).astype(float) for v in levels[1:]])
+    if np.linalg.matrix_rank(x1) < x1.shape[1]:
+        raise AnalysisError("the design (levels + covariates) is not of full rank")
+    p1, p0 = x1.shape[1], x0.shape[1]
+    if n <= p1:
+        raise AnalysisError(f"{n} samples are too few for a model with {p1} terms")
+
+    def rss(x: np.ndarray) -> np.ndarray:
+        beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+        return ((y - x @ beta) ** 2).sum(axis=0)
+
+    r1, r0 = rss(x1), rss(x0)
+    df1, df2 = p1 - p0, n - p1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = ((r0 - r1) / df1) / (r1 / df2)
+    pval = np.where(r1 > 0, stats.f.sf(f, df1, df2), np.nan)
+    return result_frame(counts.index, f, "f_statistic", pval, df_num=df1, df_den=df2)

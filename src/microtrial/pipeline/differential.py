@@ -8,6 +8,11 @@ there is no taxonomy; the other methods run per rank. Methods that do not apply 
 comparison's kind (LEfSe and ANCOM-BC to paired comparisons, the paired Wilcoxon test to
 between-group comparisons) are skipped with a logged note.
 
+A ``between`` comparison with more than two levels is tested per pair of levels (BH across
+the pairs), after the LMM's F test over all levels (rows with ``test_level`` ``all``, left
+out of the consensus); ``longitudinal`` and ``interaction`` comparisons go to the methods
+that handle them (lmm, ancombc, paired-wilcoxon; docs/study-file.md).
+
 Samples without reads are left out (with a warning). A comparison that cannot be tested
 (too few samples, no subject sampled at both levels, a covariate missing for all of its
 samples) is skipped with a warning; when nothing at all could be tested the stage raises
@@ -259,6 +264,53 @@ def _annotate(res: pd.DataFrame, comp: Comparison, contrast: Contrast, rank: str
     return res[BASE_COLUMNS + extra]
 
 
+def _omnibus(comp: Comparison, md: pd.DataFrame, usable: Sequence[str], covariates: Sequence[str],
+             metadata_path: Path, per_rank: dict[str, pd.DataFrame], ranks: Sequence[str],
+             totals_all: np.ndarray, all_counts: pd.DataFrame, tax: pd.Series | None,
+             min_prevalence: float, min_abundance: float, out: list[pd.DataFrame],
+             skip: Callable[[int, str], None]) -> None:
+    """``between`` with 3+ levels: the LMM stage's F test over all levels per feature
+    (rows with ``test_level`` ``all``), before the pairwise tests."""
+    from microtrial.differential._lmm import omnibus_f
+
+    covs = list(dict.fromkeys([*covariates, *comp.covariates]))
+    sub_md = comp.samples(md)
+    sub_md = sub_md[sub_md.index.isin(set(usable))]
+    if covs:
+        sub_md = sub_md[sub_md[covs].notna().all(axis=1)]
+    level = sub_md[comp.column].astype(str)
+    present = [lv for lv in comp.levels if (level == lv).sum() >= 2]
+    if len(present) < 3:
+        return
+    keep = level.isin(present)
+    sub_md, level = sub_md[keep], level[keep]
+    cols = list(sub_md.index)
+    tot = pd.Series(totals_all, index=all_counts.columns)[cols].to_numpy()
+    cov = sub_md[covs] if covs else None
+    for rank in ranks:
+        counts = filter_features(per_rank[rank][cols], min_prevalence=min_prevalence,
+                                 min_abundance=min_abundance, totals=tot)
+        if counts.shape[0] < 2:
+            continue
+        try:
+            res = omnibus_f(counts, level, tuple(present), covariates=cov)
+        except AnalysisError as exc:
+            skip(logging.WARNING, f"lmm omnibus {rank} {comp.name}: {exc}")
+            continue
+        res.insert(1, "contrast", comp.name)
+        res["term"] = comp.column
+        res["rank"] = rank
+        res["test_level"], res["reference_level"] = "all", ",".join(present)
+        rel = counts.to_numpy(dtype=float) / np.where(tot > 0, tot, 1.0)[None, :]
+        res["mean_test"] = rel.mean(axis=1)
+        res["mean_reference"] = np.nan
+        res["n_test"], res["n_reference"] = len(cols), 0
+        res["model"] = "ols"
+        res["taxon"] = taxon_labels(list(res["feature"]), tax, "asv" if rank == "asv" else "clade")
+        extra = [c for c in res.columns if c not in BASE_COLUMNS]
+        out.append(res[BASE_COLUMNS + extra])
+
+
 def _bh_pairs(df: pd.DataFrame, multi: Sequence[str]) -> pd.DataFrame:
     """For ``between`` comparisons with more than two levels: q-values by BH over the
     features of all pairs of levels at once (per rank)."""
@@ -267,7 +319,8 @@ def _bh_pairs(df: pd.DataFrame, multi: Sequence[str]) -> pd.DataFrame:
     df = df.copy()
     for name in multi:
         for rank in pd.unique(df["rank"].astype(str)):
-            sel = ((df["contrast"] == name) & (df["rank"].astype(str) == rank)).to_numpy()
+            sel = ((df["contrast"] == name) & (df["rank"].astype(str) == rank)
+                   & (df["test_level"].astype(str) != "all")).to_numpy()
             if sel.any():
                 df.loc[sel, "q_value"] = bh(df.loc[sel, "p_value"].to_numpy(dtype=float))
     return df
@@ -450,6 +503,12 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
         step += 1
         if progress:
             progress("differential", step, total_steps)
+    if "lmm" in names:
+        for comp in comparisons:
+            if comp.kind == "between" and len(comp.levels) > 2:
+                _omnibus(comp, md, usable, covariates, Path(metadata), per_rank, ranks,
+                         totals_all, all_counts, tax, min_prevalence, min_abundance,
+                         results["lmm"], skip)
     if n_run == 0:
         if not_applicable and len(not_applicable) == len(contrasts) * len(names):
             raise InputError("--method", "; ".join(not_applicable))
@@ -468,7 +527,10 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
         from microtrial.differential import called
 
         summary.n_called[name] = int(called(df).sum()) if len(df) else 0
-    summary.files.append(_write_tsv(consensus(merged), out_dir / "differential-consensus.tsv"))
+    # the omnibus F rows (test_level "all") have no direction: left out of the consensus
+    pairwise = {m: (df[df["test_level"].astype(str) != "all"] if "test_level" in df else df)
+                for m, df in merged.items()}
+    summary.files.append(_write_tsv(consensus(pairwise), out_dir / "differential-consensus.tsv"))
     if tax is not None:
         summary.files.append(_write_tsv(guild_abundance(all_counts, tax), out_dir / "guilds.tsv", index=True))
         gdf = pd.concat(guild_results, ignore_index=True) if guild_results else pd.DataFrame(columns=["method", *BASE_COLUMNS])
