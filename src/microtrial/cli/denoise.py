@@ -59,8 +59,9 @@ def command(reads_dir: Path, output_dir: Path, keep_untrimmed: bool, chimeras: b
 
     if threads < 1:
         raise InputError("--threads", f"must be >= 1, got {threads}")
-    if values.get("max_ee") is not None:
-        values["max_ee"] = tuple(float(x) for x in values["max_ee"])  # type: ignore[union-attr]
+    max_ee = values.get("max_ee")
+    if isinstance(max_ee, tuple | list):
+        values["max_ee"] = tuple(float(x) for x in max_ee)
     if keep_untrimmed:
         values["discard_untrimmed"] = False
     if not chimeras:

@@ -163,10 +163,10 @@ def denoise_samples(
     models = {"forward": choose_error_model(s.error_model, n_qualities[0])}
     if paired:
         models["reverse"] = choose_error_model(s.error_model, n_qualities[1])
-    for d, m in models.items():
-        if s.error_model == "auto" and m == "monotone":
-            log.info("%s reads carry %d distinct quality scores (binned): monotone error fit", d,
-                     n_qualities[0 if d == "forward" else 1])
+    for direction, model in models.items():
+        if s.error_model == "auto" and model == "monotone":
+            log.info("%s reads carry %d distinct quality scores (binned): monotone error fit",
+                     direction, n_qualities[0 if direction == "forward" else 1])
     dd_f, err_f = _denoise_direction(dereps_f, s, models["forward"], threads, progress, "forward")
     dd_r: list[DadaResult | None] = [None] * len(dereps_f)
     err_r = None
