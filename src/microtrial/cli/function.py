@@ -22,6 +22,13 @@ from microtrial.cli._common import existing_file, output_option, progress_bars
                    "it the embedded genus table is used (needs --taxonomy).")
 @click.option("--taxonomy", type=click.Path(path_type=Path), default=None,
               help="taxonomy.tsv (Greengenes g__ names) for the genus route.")
+@click.option("--genus-traits", type=click.Path(path_type=Path), default=None,
+              help="Genus route: your own genus-level trait table (first column genus, "
+                   "family or order names; one column per trait, e.g. EC numbers): EC "
+                   "predictions give MetaCyc pathways (pathway-abundance.tsv).")
+@click.option("--pathway-maps", "map_folder", type=click.Path(path_type=Path), default=None,
+              help="With --genus-traits: a PICRUSt2 pathway_mapfiles/ folder (default: the "
+                   "packaged MetaCyc maps of PICRUSt2 2.6.3).")
 @click.option("-o", "--output-dir", "output_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Output folder (created if needed).")
 @click.option("--max-nsti", type=float, default=2.0, help="Exclude ASVs with a higher NSTI.")
@@ -38,8 +45,8 @@ from microtrial.cli._common import existing_file, output_option, progress_bars
               help="Seed for breaking exact ties in hidden-state prediction.")
 @click.pass_context
 def command(ctx: click.Context, table: Path | None, sequences: Path | None,
-            reference: Path | None, taxonomy: Path | None, output_dir: Path | None,
-            max_nsti: float, strat_out: bool, hsp_method: str, no_minpath: bool,
+            reference: Path | None, taxonomy: Path | None, genus_traits: Path | None,
+            map_folder: Path | None, output_dir: Path | None, max_nsti: float, strat_out: bool, hsp_method: str, no_minpath: bool,
             no_gap_fill: bool, coverage: bool, threads: int, seed: int) -> None:
     """Predict gene families and pathways of the ASVs in --table (all steps), or run one
     PICRUSt2 step with a subcommand (place, hsp, metagenome, pathways)."""
@@ -51,17 +58,19 @@ def command(ctx: click.Context, table: Path | None, sequences: Path | None,
     from microtrial.pipeline.function import function_stage
 
     existing_file(table)
-    for p in (sequences, taxonomy):
+    for p in (sequences, taxonomy, genus_traits):
         if p is not None:
             existing_file(p)
-    if reference is not None:
-        existing_file(reference, "folder")
+    for d in (reference, map_folder):
+        if d is not None:
+            existing_file(d, "folder")
     with progress_bars() as progress:
         out = function_stage(table, output_dir, sequences=sequences, reference=reference,
                              taxonomy=taxonomy, max_nsti=max_nsti, strat_out=strat_out,
                              hsp_method=hsp_method, minpath=not no_minpath,
                              gap_fill=not no_gap_fill, coverage=coverage, threads=threads,
-                             seed=seed, progress=progress)
+                             seed=seed, progress=progress, genus_traits=genus_traits,
+                             map_folder=map_folder)
     click.echo(f"functions: {out}")
 
 

@@ -23,7 +23,16 @@ __all__ += ["HSP_METHODS", "PicrustReference", "PlacementReference", "PlacementR
 # --- end H13a ---
 
 # --- metagenome, pathways, genus route, all-in-one (H13b) ---
-from microtrial.function._genus import GenusPrediction, load_genus_table, predict_by_genus  # noqa: E402
+from microtrial.function._genus import (  # noqa: E402
+    GenusPrediction,
+    GenusTraitPrediction,
+    check_genus_traits,
+    load_genus_table,
+    packaged_map_lines,
+    predict_by_genus,
+    predict_from_genus_traits,
+    trait_kind,
+)
 from microtrial.function._metagenome import MetagenomeResult, predict_metagenome  # noqa: E402
 from microtrial.function._minpath import minimal_pathways  # noqa: E402
 from microtrial.function._pathways import (  # noqa: E402
@@ -40,13 +49,16 @@ from microtrial.function._pathways import (  # noqa: E402
 )
 from microtrial.function._run import (  # noqa: E402
     ROUTE_GENUS,
+    ROUTE_GENUS_TRAITS,
     ROUTE_REFERENCE,
     FunctionResult,
     PathwaySpec,
     run_function,
 )
 
-__all__ += ["ROUTE_GENUS", "ROUTE_REFERENCE", "FunctionResult", "GenusPrediction",
+__all__ += ["ROUTE_GENUS", "ROUTE_GENUS_TRAITS", "ROUTE_REFERENCE", "FunctionResult",
+            "GenusPrediction", "GenusTraitPrediction", "check_genus_traits",
+            "packaged_map_lines", "predict_from_genus_traits", "trait_kind",
             "MetagenomeResult", "PathwayMap", "PathwayResult", "PathwaySpec", "add_descriptions",
             "gap_fill", "load_genus_table", "minimal_pathways", "parse_descriptions",
             "parse_pathway_map", "parse_regroup_map", "pathway_abundance",

@@ -122,3 +122,125 @@ def predict_by_genus(taxonomy: pd.DataFrame | pd.Series, *,
         log.warning("%d of %d ASVs have no genus or family in the embedded table",
                     n_none, len(matches))
     return GenusPrediction(marker, traits, matches)
+
+
+# --- a user's own genus-level trait table --------------------------------------------
+GENUS_TRAITS_RANKS = ("genus", "family", "order")
+"""Ranks at which a user's genus-level trait table is looked up, in this order."""
+PACKAGED_PATHWAY_MAP = "metacyc_path2rxn_struc_filt_pro.txt.gz"
+PACKAGED_REGROUP_MAP = "ec_level4_to_metacyc_rxn.tsv.gz"
+PACKAGED_DESCRIPTIONS = "metacyc-pwy_name.txt.gz"
+
+
+def packaged_map_lines(name: str) -> list[str]:
+    """Lines of one of the packaged MetaCyc map files (PICRUSt2 2.6.3, GPL-3; see
+    ``data/README.md``): :data:`PACKAGED_PATHWAY_MAP`, :data:`PACKAGED_REGROUP_MAP` or
+    :data:`PACKAGED_DESCRIPTIONS`."""
+    ref = resources.files("microtrial.function") / "data" / name
+    with ref.open("rb") as raw, gzip.open(raw, "rt") as fh:
+        return fh.readlines()
+
+
+def trait_kind(columns: list[str] | pd.Index) -> str:
+    """``ec`` when the columns are EC numbers (``EC:1.1.1.1`` or ``1.1.1.1``), ``ko`` when
+    KEGG orthologs (``K00001``/``ko:K00001``), else ``traits``."""
+    cols = [str(c) for c in columns if str(c) != MARKER_COLUMN]
+    if not cols:
+        return "traits"
+    if all(re.fullmatch(r"(EC:)?\d+\.[\d-]+\.[\d-]+\.[\w-]+", c) for c in cols):
+        return "ec"
+    if all(re.fullmatch(r"(ko:)?K\d{5}", c) for c in cols):
+        return "ko"
+    return "traits"
+
+
+def check_genus_traits(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Validate a genus-level trait table (index: genus/family/order names; numeric,
+    non-negative columns, one per trait; an optional ``16S_rRNA_Count``)."""
+    if df.shape[1] == 0:
+        raise InputError(source, "a genus trait table needs a name column and trait columns")
+    for c in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            raise InputError(source, f"column '{c}' is not numeric")
+    if df.isna().any().any():
+        raise InputError(source, "empty or missing values (give 0 for absent traits)")
+    if (df.to_numpy() < 0).any():
+        raise InputError(source, "negative trait values")
+    if MARKER_COLUMN in df.columns and (df[MARKER_COLUMN] <= 0).any():
+        raise InputError(source, f"'{MARKER_COLUMN}' must be > 0")
+    names = [_clean(str(n)) for n in df.index]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(source, f"name '{dup}' is listed twice")
+    out = df.astype(np.float64).copy()
+    out = out.set_axis(names, axis=0)
+    out.index.name = df.index.name or "genus"
+    return out
+
+
+@dataclass(frozen=True)
+class GenusTraitPrediction:
+    """Outputs of :func:`predict_from_genus_traits`.
+
+    Attributes
+    ----------
+    traits : pandas.DataFrame
+        Matched ASVs x the table's trait columns (index name ``sequence``).
+    marker : pandas.DataFrame or None
+        Matched ASVs x ``16S_rRNA_Count`` when the table has that column.
+    matches : pandas.DataFrame
+        Every ASV: ``rank`` (genus, family, order or none) and ``name`` matched.
+    """
+
+    traits: pd.DataFrame
+    marker: pd.DataFrame | None
+    matches: pd.DataFrame
+
+
+def predict_from_genus_traits(taxonomy: pd.DataFrame | pd.Series, table: pd.DataFrame, *,
+                              source: str = "genus_traits") -> GenusTraitPrediction:
+    """Per-ASV trait predictions from a user's genus-level trait table.
+
+    Each ASV takes the row named as its genus, else its family, else its order (names
+    without ``g__``/``f__``/``o__`` prefixes; an empty genus falls through to the family).
+
+    Parameters
+    ----------
+    taxonomy : pandas.DataFrame or pandas.Series
+        ``Taxon`` per ASV (Greengenes-style ``; ``-separated ranks).
+    table : pandas.DataFrame
+        From :func:`check_genus_traits`.
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    GenusTraitPrediction
+    """
+    taxa = taxonomy["Taxon"] if isinstance(taxonomy, pd.DataFrame) else taxonomy
+    names = set(table.index)
+    rows = []
+    matched: list[tuple[str, str]] = []
+    for asv, taxon in taxa.items():
+        taxon = taxon if isinstance(taxon, str) else ""
+        hit = ("none", "")
+        for rank in GENUS_TRAITS_RANKS:
+            name = _clean(_rank_name(taxon, rank[0]))
+            if name and name in names:
+                hit = (rank, name)
+                break
+        rows.append((str(asv), *hit))
+        if hit[0] != "none":
+            matched.append((str(asv), hit[1]))
+    matches = pd.DataFrame(rows, columns=["sequence", "rank", "name"]).set_index("sequence")
+    if not matched:
+        raise InputError(source, "no ASV's genus, family or order is named in this trait table")
+    values = table.loc[[n for _, n in matched]]
+    values.index = pd.Index([a for a, _ in matched], name="sequence")
+    marker = values[[MARKER_COLUMN]] if MARKER_COLUMN in values.columns else None
+    traits = values.drop(columns=[MARKER_COLUMN]) if marker is not None else values
+    n_none = int((matches["rank"] == "none").sum())
+    if n_none:
+        log.warning("%d of %d ASVs have no genus, family or order in %s",
+                    n_none, len(matches), source)
+    return GenusTraitPrediction(traits, marker, matches)

@@ -7,7 +7,12 @@ Two routes:
   the metagenomes, then MetaCyc pathways from EC (and KEGG pathways from KO when a KEGG map
   is given);
 - ``embedded-genus-table``: each ASV takes its genus's (else family's) mean 16S copies and
-  CAZyme family counts from the packaged table (:mod:`._genus`); metagenomes from those.
+  CAZyme family counts from the packaged table (:mod:`._genus`); metagenomes from those;
+- ``genus-trait-table``: the embedded route plus a user's own genus-level trait table
+  (e.g. EC copy numbers per genus, as ``microtrial simulate`` writes for its designed
+  taxa): each ASV takes its genus's (else family's, else order's) row, metagenomes from
+  those, and MetaCyc pathways from EC with the given pathway maps (by default the packaged
+  copies of PICRUSt2's).
 """
 
 from __future__ import annotations
@@ -21,7 +26,12 @@ from typing import Any
 import pandas as pd
 
 from microtrial.errors import InputError
-from microtrial.function._genus import predict_by_genus
+from microtrial.function._genus import (
+    MARKER_COLUMN,
+    predict_by_genus,
+    predict_from_genus_traits,
+    trait_kind,
+)
 from microtrial.function._metagenome import MetagenomeResult, predict_metagenome
 from microtrial.function._pathways import PathwayMap, PathwayResult, pathway_abundance
 
@@ -29,6 +39,7 @@ log = logging.getLogger(__name__)
 
 ROUTE_REFERENCE = "picrust2-reference"
 ROUTE_GENUS = "embedded-genus-table"
+ROUTE_GENUS_TRAITS = "genus-trait-table"
 MARKER_TRAIT = "16S"
 
 
@@ -50,7 +61,7 @@ class FunctionResult:
     Attributes
     ----------
     route : str
-        ``picrust2-reference`` or ``embedded-genus-table``.
+        ``picrust2-reference``, ``embedded-genus-table`` or ``genus-trait-table``.
     predictions : dict
         Trait table name -> per-ASV predictions (index ``sequence``; ``metadata_NSTI`` when
         known).
@@ -97,6 +108,8 @@ def run_function(
     threads: int = 1,
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
+    genus_traits: pd.DataFrame | None = None,
+    genus_traits_name: str = "genus_traits",
 ) -> FunctionResult:
     """Predict functions for the ASVs of ``counts`` (ASVs x samples).
 
@@ -115,6 +128,12 @@ def run_function(
     max_nsti, stratified : see :func:`predict_metagenome`.
     hsp_method, seed : see :func:`microtrial.function.predict_traits`.
     minpath, gap_filling, coverage : see :func:`pathway_abundance`.
+    genus_traits : pandas.DataFrame, optional
+        Genus route only: a genus-level trait table (:func:`check_genus_traits`); its
+        traits (named ``ec``, ``ko`` or ``traits`` by their columns) are predicted per ASV
+        and ``pathway_specs`` are applied to their metagenomes.
+    genus_traits_name : str
+        The trait table's name in messages (its file).
 
     Returns
     -------
@@ -128,6 +147,11 @@ def run_function(
         in_table = taxonomy.loc[taxonomy.index.isin(counts.index)]
         if in_table.empty:
             raise InputError("--taxonomy", "no ASV of the table is in the taxonomy")
+        if genus_traits is not None:
+            return _genus_traits_route(counts, in_table, genus_traits, genus_traits_name,
+                                       pathway_specs, max_nsti=max_nsti, stratified=stratified,
+                                       minpath=minpath, gap_filling=gap_filling,
+                                       coverage=coverage)
         gp = predict_by_genus(in_table)
         meta = predict_metagenome(counts, gp.traits, gp.marker, max_nsti=max_nsti,
                                   stratified=stratified)
@@ -204,3 +228,57 @@ def run_function(
         ROUTE_REFERENCE, preds_out, marker, nsti, metas, main_path,
         main_spec.descriptions if main_spec else None, main_spec.name if main_spec else None,
         others, newick, None, unplaced, timings)
+
+
+def _genus_traits_route(counts: pd.DataFrame, taxonomy: pd.DataFrame, table: pd.DataFrame,
+                        name: str, pathway_specs: Sequence[PathwaySpec], *, max_nsti: float,
+                        stratified: bool, minpath: bool, gap_filling: bool,
+                        coverage: bool) -> FunctionResult:
+    """The genus route with a user's genus-level trait table (see :func:`run_function`)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    user = predict_from_genus_traits(taxonomy, table, source=name)
+    try:
+        embedded = predict_by_genus(taxonomy)
+    except InputError:
+        embedded = None
+    if user.marker is not None:
+        marker = user.marker
+    elif embedded is not None:
+        marker = embedded.marker
+    else:
+        raise InputError(name, f"no '{MARKER_COLUMN}' column and no ASV's genus or family in "
+                               "the embedded table: no 16S copy numbers to normalise by")
+    kind = trait_kind(list(user.traits.columns))
+    preds: dict[str, pd.DataFrame] = {MARKER_TRAIT: marker}
+    metas: dict[str, MetagenomeResult] = {}
+    if embedded is not None:
+        preds["cazy"] = embedded.traits
+        metas["cazy"] = predict_metagenome(counts, embedded.traits, marker, max_nsti=max_nsti,
+                                           stratified=stratified)
+    preds[kind] = user.traits
+    metas[kind] = predict_metagenome(counts, user.traits, marker, max_nsti=max_nsti,
+                                     stratified=stratified)
+    timings["genus"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    main_path: PathwayResult | None = None
+    main_spec: PathwaySpec | None = None
+    others: dict[str, PathwayResult] = {}
+    for spec in pathway_specs:
+        if spec.trait not in metas:
+            continue
+        res = pathway_abundance(metas[spec.trait].unstratified, spec.pathway_map,
+                                regroup_map=spec.regroup_map, minpath=minpath,
+                                gap_filling=gap_filling, coverage=coverage)
+        if main_path is None:
+            main_path, main_spec = res, spec
+        else:
+            others[spec.name] = res
+    timings["pathways"] = time.perf_counter() - t0
+    matches = user.matches.rename(columns={"rank": "trait_rank", "name": "trait_name"})
+    if embedded is not None:
+        matches = embedded.matches.join(matches, how="outer")
+    return FunctionResult(
+        ROUTE_GENUS_TRAITS, preds, marker, None, metas, main_path,
+        main_spec.descriptions if main_spec else None, main_spec.name if main_spec else None,
+        others, None, matches, (), timings)

@@ -2,7 +2,8 @@
 
 Reads inputs, calls one entry point of :mod:`microtrial.function`, writes PICRUSt2's file
 names and formats atomically, then ``run-info.json`` (which records the route that produced
-the functions: ``picrust2-reference`` or ``embedded-genus-table``).
+the functions: ``picrust2-reference``, ``embedded-genus-table`` or ``genus-trait-table``,
+with the trait table's own note, e.g. that its traits are simulated).
 """
 
 from __future__ import annotations
@@ -405,10 +406,12 @@ def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
                    max_nsti: float = 2.0, strat_out: bool = False, hsp_method: str = "mp",
                    minpath: bool = True, gap_fill: bool = True, coverage: bool = False,
                    threads: int = 1, seed: int = 0,
-                   progress: ProgressCallback | None = None) -> Path:
+                   progress: ProgressCallback | None = None,
+                   genus_traits: Path | None = None, map_folder: Path | None = None) -> Path:
     """``microtrial function``: all steps. With ``reference``: placement, hsp for every trait
     table, metagenomes, pathways (PICRUSt2 route); without: the embedded genus table
-    (needs ``taxonomy``)."""
+    (needs ``taxonomy``), plus ``genus_traits`` (a genus-level trait table, e.g. EC per
+    genus) whose pathways use ``map_folder``'s maps or the packaged MetaCyc maps."""
     from microtrial.function import run_function
 
     t0 = time.perf_counter()
@@ -433,22 +436,30 @@ def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
         from microtrial.io.taxonomy import read_taxonomy
 
         tax = read_taxonomy(taxonomy)
+    if genus_traits is not None and reference is not None:
+        raise InputError("--genus-traits", "goes with the genus route (not with --reference)")
+    gt_table, gt_note, gt_specs = _genus_traits_inputs(genus_traits, map_folder)
     result = run_function(counts, sequences=seqs, reference=ref, taxonomy=tax,
-                          pathway_specs=specs, max_nsti=max_nsti, stratified=strat_out,
-                          hsp_method=hsp_method, minpath=minpath, gap_filling=gap_fill,
-                          coverage=coverage, threads=threads, seed=seed, progress=progress)
+                          pathway_specs=specs or gt_specs, max_nsti=max_nsti,
+                          stratified=strat_out, hsp_method=hsp_method, minpath=minpath,
+                          gap_filling=gap_fill, coverage=coverage, threads=threads, seed=seed,
+                          progress=progress, genus_traits=gt_table,
+                          genus_traits_name=str(genus_traits))
     start_output(out_dir, command="function",
-                 keep=[p for p in (table, sequences, taxonomy, reference) if p is not None])
+                 keep=[p for p in (table, sequences, taxonomy, reference, genus_traits)
+                       if p is not None])
     outputs = write_function_outputs(result, out_dir)
     write_run_info(
         out_dir, command="function",
         options={"table": table, "sequences": sequences, "reference": reference,
                  "taxonomy": taxonomy, "max_nsti": max_nsti, "strat_out": strat_out,
                  "hsp_method": hsp_method, "minpath": minpath, "gap_fill": gap_fill,
-                 "coverage": coverage, "threads": threads},
+                 "coverage": coverage, "threads": threads, "genus_traits": genus_traits,
+                 "map_folder": map_folder},
         seeds={"hsp": seed},
         timings={"function": time.perf_counter() - t0, **result.timings},
-        extra=_result_extra(result),
+        extra={**_result_extra(result), **_genus_traits_extra(genus_traits, gt_note,
+                                                              map_folder, result)},
         outputs=outputs,
     )
     return out_dir
@@ -459,6 +470,17 @@ def _result_extra(result: Any) -> dict[str, Any]:
             "pathway_map": result.pathway_map, "unplaced": list(result.unplaced),
             "excluded_nsti": sorted({a for m in result.metagenomes.values()
                                      for a in m.excluded_nsti})}
+
+
+def _genus_traits_extra(path: Path | None, note: str, map_folder: Path | None,
+                        result: Any) -> dict[str, Any]:
+    if path is None:
+        return {}
+    return {"genus_traits": str(path), "genus_traits_note": note,
+            "genus_traits_simulated": "simulated" in note.lower(),
+            "pathway_maps": (str(map_folder) if map_folder is not None else
+                             "packaged MetaCyc maps (PICRUSt2 2.6.3)")
+            if result.pathways is not None else None}
 
 
 def reference_pathway_specs(ref: Any) -> list[Any]:
@@ -486,6 +508,96 @@ def reference_pathway_specs(ref: Any) -> list[Any]:
                    if files.regroup_map is not None else None)
         specs.append(PathwaySpec(trait, name, pmap, regroup, _descriptions(files.descriptions)))
     return specs
+
+
+def read_genus_traits(path: Path) -> tuple[pd.DataFrame, str]:
+    """A genus-level trait table (first column genus/family/order names, one column per
+    trait, e.g. EC numbers) and the text of its leading ``#`` comment lines (which say,
+    e.g., that the traits are simulated)."""
+    from microtrial.function import check_genus_traits
+
+    p = Path(path)
+    note_lines = []
+    for line in _lines(p):
+        if not line.startswith("#"):
+            break
+        note_lines.append(line.lstrip("#").strip())
+    if not p.is_file():
+        raise InputError(p, "is not a file")
+    try:
+        df = pd.read_csv(p, sep="\t", comment=None, skiprows=len(note_lines), dtype={0: str})
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(p, "empty genus trait table") from exc
+    except (UnicodeDecodeError, EOFError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(p, f"cannot be read as a tab-separated table: "
+                            f"{' '.join(str(exc).split())}") from exc
+    if df.shape[1] < 2:
+        raise InputError(p, "a genus trait table needs a name column and trait columns "
+                            "(tab-separated)")
+    first = df.columns[0]
+    df[first] = df[first].astype(str)
+    return check_genus_traits(df.set_index(first), str(p)), " ".join(n for n in note_lines if n)
+
+
+def genus_pathway_specs(kind: str, map_folder: Path | None = None,
+                        ids: Iterable[str] = ()) -> list[Any]:
+    """MetaCyc pathways from EC for the genus trait route: the maps of ``map_folder`` (a
+    PICRUSt2 ``pathway_mapfiles/`` folder; chosen for the form of ``ids`` as
+    :func:`resolve_pathway_files` does) or, by default, the packaged copies of the
+    ``EC:``-keyed MetaCyc maps shipped with PICRUSt2 2.6.3 (``metacyc_path2rxn_struc_filt_pro.txt``,
+    ``ec_level4_to_metacyc_rxn.tsv``, descriptions ``metacyc-pwy_name.txt``). KO traits get
+    KEGG pathways only from a map folder; other traits no pathways."""
+    from microtrial.function import (
+        PathwaySpec,
+        packaged_map_lines,
+        parse_descriptions,
+        parse_pathway_map,
+        parse_regroup_map,
+    )
+    from microtrial.function._genus import (
+        PACKAGED_DESCRIPTIONS,
+        PACKAGED_PATHWAY_MAP,
+        PACKAGED_REGROUP_MAP,
+    )
+
+    if kind not in ("ec", "ko"):
+        return []
+    if map_folder is not None:
+        if not Path(map_folder).is_dir():
+            raise InputError(map_folder, "no such folder (a PICRUSt2 pathway_mapfiles/ folder)")
+        probe = list(ids) or (["K00001"] if kind == "ko" else ["EC:1.1.1.1"])
+        files = resolve_pathway_files(probe, map_file=None, regroup_map=None, no_regroup=False,
+                                      map_folder=Path(map_folder))
+        pmap = parse_pathway_map(_lines(files.pathway_map), source=str(files.pathway_map))
+        regroup = (parse_regroup_map(_lines(files.regroup_map), source=str(files.regroup_map))
+                   if files.regroup_map is not None else None)
+        return [PathwaySpec(kind, "metacyc" if kind == "ec" else "kegg", pmap, regroup,
+                            _descriptions(files.descriptions))]
+    if kind != "ec":
+        log.warning("KO traits: no packaged KEGG map; name a pathway_mapfiles/ folder for "
+                    "KEGG pathways")
+        return []
+    pmap = parse_pathway_map(packaged_map_lines(PACKAGED_PATHWAY_MAP),
+                             source=PACKAGED_PATHWAY_MAP)
+    regroup = parse_regroup_map(packaged_map_lines(PACKAGED_REGROUP_MAP),
+                                source=PACKAGED_REGROUP_MAP)
+    desc = parse_descriptions(packaged_map_lines(PACKAGED_DESCRIPTIONS))
+    return [PathwaySpec("ec", "metacyc", pmap, regroup, desc)]
+
+
+def _genus_traits_inputs(genus_traits: Path | None, map_folder: Path | None
+                         ) -> tuple[pd.DataFrame | None, str, list[Any]]:
+    if genus_traits is None:
+        return None, "", []
+    from microtrial.function import trait_kind
+
+    table, note = read_genus_traits(genus_traits)
+    kind = trait_kind(list(table.columns))
+    if kind == "ec" and map_folder is None:  # the packaged maps key EC numbers as EC:x.x.x.x
+        table = table.rename(columns=lambda c: c if c == "16S_rRNA_Count" or c.startswith("EC:")
+                             else f"EC:{c}")
+    ids = [c for c in table.columns if c != "16S_rRNA_Count"]
+    return table, note, genus_pathway_specs(kind, map_folder, ids)
 
 
 def write_function_outputs(result: Any, out_dir: Path) -> list[Path]:
@@ -649,6 +761,7 @@ def function_study_stage(
     followup: str | None = None, clinical: Path | None = None, immune: Path | None = None,
     metabolites: Path | None = None, min_prevalence: float = 0.1, seed: int = 0,
     threads: int = 1, progress: ProgressCallback | None = None,
+    genus_traits: Path | None = None, map_folder: Path | None = None,
 ) -> Path:
     """The function stage of ``microtrial run``: predictions (reference or genus route),
     then the differential tests and associations of the predicted functions."""
@@ -676,10 +789,13 @@ def function_study_stage(
         from microtrial.io.taxonomy import read_taxonomy
 
         tax = read_taxonomy(taxonomy)
+    gt_table, gt_note, gt_specs = (_genus_traits_inputs(genus_traits, map_folder)
+                                   if reference is None else (None, "", []))
     result = run_function(counts, sequences=seqs, reference=ref, taxonomy=tax,
-                          pathway_specs=specs, max_nsti=max_nsti, hsp_method=hsp_method,
-                          minpath=minpath, gap_filling=gap_fill, threads=threads, seed=seed,
-                          progress=progress)
+                          pathway_specs=specs or gt_specs, max_nsti=max_nsti,
+                          hsp_method=hsp_method, minpath=minpath, gap_filling=gap_fill,
+                          threads=threads, seed=seed, progress=progress,
+                          genus_traits=gt_table, genus_traits_name=str(genus_traits))
     tables = _stat_tables(result)
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="microtrial-function-") as tmp:
@@ -706,10 +822,14 @@ def function_study_stage(
         out_dir, command="function",
         options={"reference": reference, "max_nsti": max_nsti, "hsp_method": hsp_method,
                  "minpath": minpath, "gap_fill": gap_fill, "min_prevalence": min_prevalence,
-                 "methods": list(STAT_METHODS)},
+                 "methods": list(STAT_METHODS), "genus_traits": genus_traits,
+                 "map_folder": map_folder},
         seeds={"function": seed},
         timings={"function": time.perf_counter() - t0, "statistics": t_stats, **result.timings},
-        extra={**_result_extra(result), "pathways_of_interest": interest,
+        extra={**_result_extra(result),
+               **_genus_traits_extra(genus_traits if reference is None else None, gt_note,
+                                     map_folder, result),
+               "pathways_of_interest": interest,
                "pathways_of_interest_found": found, "stat_tables": list(tables)},
         outputs=outputs,
     )

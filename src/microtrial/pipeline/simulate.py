@@ -7,6 +7,8 @@ Layout of ``out_dir``::
     truth/asv-sequences.fasta  taxonomy.tsv  composition.tsv  counts.tsv
           read-origins.tsv.gz  chimeras.fasta  chimeras.tsv  effects.tsv  responders.tsv
           associations.tsv  guild-abundance.tsv  reference-pool.tsv  design.json
+          function-pathways.tsv  function-carriers.tsv
+    function/genus-traits.tsv  (simulated EC copies per genus, named in study.yaml)
 
 Every file is written atomically; ``study.yaml`` and then ``run-info.json`` come last, so a
 folder without them is visibly incomplete. Gzip members carry no time stamp, so the same
@@ -165,6 +167,7 @@ def simulate_stage(
     t0 = time.perf_counter()
     outputs += _write_subject_data(trial, out_dir)
     outputs += _write_truth(trial, out_dir / "truth")
+    outputs += _write_functions(trial, out_dir)  # simulated gene content (function stage)
     timings["tables"] = round(time.perf_counter() - t0, 3)
     study = out_dir / "study.yaml"
     with atomic_open(study) as fh:
@@ -304,6 +307,24 @@ def _write_truth(trial: SimulatedTrial, truth: Path) -> list[Path]:
     return [truth / name for name in _TRUTH_FILES]
 
 
+def _write_functions(trial: SimulatedTrial, out_dir: Path) -> list[Path]:
+    """``function/genus-traits.tsv`` (designed EC copies per simulated genus, headed by a
+    ``# simulated`` note), ``truth/function-pathways.tsv`` (which pathways are designed to
+    change, and how) and ``truth/function-carriers.tsv`` (each genus's complete pathways);
+    see :mod:`microtrial.simulate._functions`."""
+    from microtrial.simulate._functions import NOTE, simulate_functions
+
+    sim = simulate_functions(trial.design)
+    path = out_dir / "function" / "genus-traits.tsv"
+    with atomic_open(path) as fh:
+        fh.write(f"# {NOTE} (seed {trial.seed}); truth in truth/function-pathways.tsv\n")
+        sim.traits.to_csv(fh, sep="\t", lineterminator="\n")
+    truth = out_dir / "truth"
+    _write_tsv(sim.truth, truth / "function-pathways.tsv")
+    _write_tsv(sim.carriers, truth / "function-carriers.tsv", index=True)
+    return [path, truth / "function-pathways.tsv", truth / "function-carriers.tsv"]
+
+
 def study_dict(trial: SimulatedTrial) -> dict[str, Any]:
     """The ``study.yaml`` of a simulated trial (docs/study-file.md schema).
 
@@ -375,5 +396,6 @@ def study_dict(trial: SimulatedTrial) -> dict[str, Any]:
         },
         "immune": "immune.tsv",
         "metabolites": "metabolites.tsv",
+        "function": {"genus_traits": "function/genus-traits.tsv"},  # simulated gene content
         "options": {"seed": trial.seed, "threads": 2},
     }

@@ -208,6 +208,9 @@ class FunctionSettings(_Frozen):
     hsp_method: Literal["mp", "emp_prob", "pic", "scp", "subtree_average"] = "mp"
     minpath: bool = True
     gap_fill: bool = True
+    # a genus-level trait table (genus route; e.g. EC per genus) and optional map folder
+    genus_traits: StudyPath | None = None
+    pathway_maps: StudyPath | None = None
 
 
 class Options(_Frozen):
