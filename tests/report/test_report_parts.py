@@ -212,3 +212,18 @@ def test_read_losses_by_hand() -> None:
     assert lost.loc["s1"].tolist() == [10, 5, 2, 5, 1]
     assert lost.loc["s2"].tolist() == [2, 1, 2, 16, 1]
     assert lost.idxmax(axis=1).tolist() == ["filtered", "merged"]
+
+
+def test_summary_sentence_by_hand(results: Path, tmp_path: Path) -> None:
+    from microtrial.report import write_report
+
+    (results / "inputs").mkdir()
+    (results / "inputs" / "study.yaml").write_text(
+        "name: s\nmetadata: metadata.tsv\ndesign: {group: {column: group, reference: b}}\n"
+        "comparisons:\n- {name: a-vs-b, kind: between, column: group, levels: [a, b]}\n")
+    pd.DataFrame({"comparison": ["a-vs-b"], "index": ["shannon"], "test": ["mann-whitney"],
+                  "p_value": [0.0123]}).to_csv(results / "diversity-tests.tsv", sep="\t", index=False)
+    page = write_report(results, tmp_path / "rep", static_figures=False, exports=False).read_text()
+    # shannon: a = 1.5, 1.7 (median 1.6); b = 2.5, 2.4 (median 2.45)
+    assert ("Shannon diversity was lower in a than b (median 1.6 vs 2.45; Mann-Whitney, p = 0.012). "
+            "<a href='#alpha'>(Alpha diversity)</a>") in page

@@ -105,12 +105,14 @@ class Context:
 
 
 def fmt_p(p: float) -> str:
-    """A p-value as papers print it (``p = 0.013``, ``p = 2e-07``, ``p < 0.001`` never hidden)."""
+    """A p-value as papers print it: two significant digits below 0.1 (``p = 0.012``), two
+    decimals above (``p = 0.34``), powers of ten below 0.001 (``p = 2e-7``, never hidden
+    behind ``p < 0.001``)."""
     if p != p:  # NaN
         return "p = NA"
     if p < 0.001:
         return f"p = {p:.0e}".replace("e-0", "e-")
-    return f"p = {p:.2g}" if p < 0.01 else f"p = {p:.2f}"
+    return f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
 
 
 def fmt_num(v: float) -> str:

@@ -307,10 +307,13 @@ def _alpha_findings(ctx: Context, alpha: pd.DataFrame, tests: pd.DataFrame) -> N
         a, b = (str(x) for x in comp["levels"][:2])
         sh_vals = pd.to_numeric(alpha["shannon"]).reindex(values.index)
         ma, mb = sh_vals[sel & (values == a)].median(), sh_vals[sel & (values == b)].median()
-        word = "lower" if ma < mb else "higher"
         test = str(r.get("test", "")).replace("-", " ").replace("mann whitney", "Mann-Whitney").replace(
             "wilcoxon signed rank", "Wilcoxon signed-rank")
-        ctx.note("alpha", f"Shannon diversity was {word} in {a} than {b} (median {fmt_num(ma)} vs "
+        if float(r["p_value"]) < 0.05:
+            verdict = f"was {'lower' if ma < mb else 'higher'} in {a} than {b}"
+        else:
+            verdict = f"did not differ clearly between {a} and {b}"
+        ctx.note("alpha", f"Shannon diversity {verdict} (median {fmt_num(ma)} vs "
                  f"{fmt_num(mb)}; {test}, {fmt_p(float(r['p_value']))}).")
 
 
