@@ -46,6 +46,9 @@ class Contrast:
         ``test`` the last); ``level`` may hold any of them.
     term : str
         The model term tested, as written to the ``term`` column (e.g. ``treatment:week``).
+    random : pandas.DataFrame
+        Further random-intercept groupings per sample (e.g. a ``cage`` column); may have no
+        columns.
     """
 
     counts: pd.DataFrame
@@ -59,6 +62,7 @@ class Contrast:
     arm_levels: tuple[str, ...] = ()
     time_levels: tuple[str, ...] = ()
     term: str = ""
+    random: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __post_init__(self) -> None:
         if list(self.level.index) != list(self.counts.columns):
@@ -114,7 +118,7 @@ class Contrast:
         """The same design with other features (same samples)."""
         return Contrast(counts, self.level, self.test, self.reference, self.kind,
                         self.subject, self.covariates, self.arm, self.arm_levels,
-                        self.time_levels, self.term)
+                        self.time_levels, self.term, self.random)
 
 
 def clr(counts: np.ndarray, *, pseudocount: float = 0.5) -> np.ndarray:

@@ -248,6 +248,8 @@ def _fit(y: np.ndarray, x: np.ndarray, contrast: Contrast
     n, p = x.shape
     if n <= p:
         raise AnalysisError(f"{n} samples are too few for a model with {p} terms")
+    if len(contrast.random.columns) == 1 and not contrast.has_repeated_subjects():
+        return _fit_random(y, x, contrast)
     if contrast.has_repeated_subjects():
         assert contrast.subject is not None
         groups = contrast.subject.astype(str).to_numpy()
@@ -263,6 +265,21 @@ def _fit(y: np.ndarray, x: np.ndarray, contrast: Contrast
     rss = ((y - x @ beta) ** 2).sum(axis=0)
     se = np.sqrt(np.outer(np.diag(xtx_inv), rss / (n - p)))
     return beta, se, n - p, "ols"
+
+
+def _fit_random(y: np.ndarray, x: np.ndarray, contrast: Contrast
+                ) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """``between`` contrasts without repeated subjects and with one ``random`` grouping
+    (e.g. cage: mice of a cage share it): the all-features REML random-intercept model of
+    that grouping, with its levels minus 2 degrees of freedom (the groups are the units the
+    level varies between). Within-subject contrasts keep the subject intercept only (a
+    grouping of subjects cancels from within-subject changes; the pipeline says so)."""
+    n, p = x.shape
+    name = str(contrast.random.columns[0])
+    groups = contrast.random[name].astype(str).to_numpy()
+    beta, se, _ = random_intercept_fit(y, x, groups)
+    df = min(n - p, len(np.unique(groups)) - 2)
+    return beta, se, max(df, 1), f"lmm+{name}"
 
 
 def _wald(beta: np.ndarray, se: np.ndarray, df: int) -> np.ndarray:

@@ -62,7 +62,7 @@ def ancombc(contrast: Contrast, *, small_sample: bool = True, seed: int = 0) -> 
     Returns ``feature, effect`` (bias-corrected log2 fold change), ``effect_type``,
     ``p_value, q_value`` (BH), ``se`` (log2 scale), ``W``.
     """
-    if contrast.kind != "between":
+    if contrast.kind != "between" or len(contrast.random.columns):  # random: mixed model
         from microtrial.differential._ancombc_mixed import ancombc_mixed
 
         return ancombc_mixed(contrast, seed=seed)

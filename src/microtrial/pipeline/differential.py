@@ -137,13 +137,21 @@ def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str
             dropped = f" after leaving out {n_drop} without covariate values"
         md = md[complete]
     if comp.random:
-        log.info("%s: the feature models have a subject random intercept only; %s not "
-                 "modelled for features (a random intercept of a grouping of subjects cancels "
-                 "from within-subject changes; the alpha-diversity models include it)",
-                 comp.name, ", ".join(comp.random))
+        md = md[md[list(comp.random)].notna().all(axis=1)]
+        if comp.kind != "between" or len(comp.random) > 1:
+            log.info("%s: feature models keep the subject random intercept only; %s not "
+                     "modelled for features (a grouping of subjects cancels from "
+                     "within-subject changes; the alpha-diversity models include it)",
+                     comp.name, ", ".join(comp.random))
 
     def cov(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[list(covariates)] if covariates else pd.DataFrame(index=frame.index)
+
+    def rnd(frame: pd.DataFrame) -> pd.DataFrame:
+        # a random intercept for features: one grouping in a between comparison (cages)
+        if comp.kind == "between" and len(comp.random) == 1:
+            return frame[list(comp.random)].astype(str)
+        return pd.DataFrame(index=frame.index)
 
     level = md[comp.column].astype(str)
     subject = md[comp.subject].astype(str) if comp.subject else None
@@ -170,7 +178,7 @@ def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str
                     return (f"{len(both)} subject(s) of arm {comp.by}={a_} have samples at both "
                             f"'{test}' and '{ref}'{dropped} (at least 2 needed)")
             return [Contrast(empty, level, test, ref, "interaction", subject, cov(md), arm=arm,
-                             arm_levels=tuple(comp.by_levels), term=comp.term)]
+                             arm_levels=tuple(comp.by_levels), term=comp.term, random=rnd(md))]
         present = [lv for lv in comp.levels if (level == lv).any()]
         if len(present) < 2:
             return f"longitudinal, but only {len(present)} of its time points have samples{dropped}"
@@ -178,7 +186,7 @@ def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str
         if int((n_times >= 2).sum()) < 2:
             return f"fewer than 2 subjects sampled at two or more time points{dropped}"
         return [Contrast(empty, level, present[-1], present[0], "longitudinal", subject, cov(md),
-                         time_levels=tuple(present), term=comp.column)]
+                         time_levels=tuple(present), term=comp.column, random=rnd(md))]
     out: list[Contrast] = []
     reasons: list[str] = []
     for test, ref in comp.pairs():
@@ -201,7 +209,8 @@ def _contrast(comp: Comparison, metadata: pd.DataFrame, sample_ids: Sequence[str
             continue
         e = pd.DataFrame(np.zeros((0, len(frame))), columns=frame.index)
         term = comp.column if len(comp.levels) == 2 else f"{comp.column}:{test}-vs-{ref}"
-        out.append(Contrast(e, lv, test, ref, comp.kind, sj, cov(frame), term=term))
+        out.append(Contrast(e, lv, test, ref, comp.kind, sj, cov(frame), term=term,
+                            random=rnd(frame)))
     if not out:
         return "; ".join(reasons)
     for r in reasons:
