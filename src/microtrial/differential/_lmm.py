@@ -367,9 +367,9 @@ def variance_components_fit(y: np.ndarray, x: np.ndarray, groupings: list[np.nda
         return nll, beta, xtx, rss
 
     best = None
-    for start in (0.1, 1.0, 3.0):
+    for start in (0.3, 2.0):
         res = minimize(lambda t: parts(t)[0], np.full(len(zs), start), method="L-BFGS-B",
-                       bounds=[(0.0, 1e3)] * len(zs), options={"ftol": 1e-15, "gtol": 1e-10})
+                       bounds=[(0.0, 1e3)] * len(zs), options={"ftol": 1e-13, "gtol": 1e-9})
         if best is None or res.fun < best.fun:
             best = res
     assert best is not None
