@@ -224,6 +224,7 @@ def test_summary_sentence_by_hand(results: Path, tmp_path: Path) -> None:
     pd.DataFrame({"comparison": ["a-vs-b"], "index": ["shannon"], "test": ["mann-whitney"],
                   "p_value": [0.0123]}).to_csv(results / "diversity-tests.tsv", sep="\t", index=False)
     page = write_report(results, tmp_path / "rep", static_figures=False, exports=False).read_text()
+    assert "<title>s</title>" in page  # the study's name when no title is given
     # shannon: a = 1.5, 1.7 (median 1.6); b = 2.5, 2.4 (median 2.45)
     assert ("Shannon diversity was lower in a than b (median 1.6 vs 2.45; Mann-Whitney, p = 0.012). "
             "<a href='#alpha'>(Alpha diversity)</a>") in page

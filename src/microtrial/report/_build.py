@@ -87,7 +87,7 @@ def _guarded(ctx: Context, anchor: str, title: str, fn: Callable[[], object]) ->
 
 
 def write_report(
-    results_dir: Path, out_dir: Path | None = None, *, title: str = "microtrial study report",
+    results_dir: Path, out_dir: Path | None = None, *, title: str | None = None,
     truth_dir: Path | None = None, finishing_run: bool = False, exports: bool = True,
     static_figures: bool = True,
 ) -> Path:
@@ -100,8 +100,9 @@ def write_report(
     out_dir : Path, optional
         Where to write ``report.html``, ``figures/``, ``tables/`` and ``exports/``
         (default: results_dir).
-    title : str
-        The study's name.
+    title : str, optional
+        The study's name (default: the name in ``inputs/study.yaml``, else
+        "microtrial study report").
     truth_dir : Path, optional
         A simulator's ``truth/`` folder: adds a section scoring the results against it.
     finishing_run : bool
@@ -141,6 +142,7 @@ def write_report(
     page = Page(out_dir, static=static_figures)
     metadata = _metadata(results_dir)
     ctx = Context(page, results_dir, read_design(results_dir, metadata), metadata)
+    title = title or ctx.design.name or "microtrial study report"
     banner = ""
     if incomplete is not None:
         banner = (f"<p class='missing'>{esc(f'Incomplete results folder: {incomplete}. This report shows only the results that are there.')}</p>")
