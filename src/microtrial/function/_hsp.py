@@ -206,40 +206,63 @@ def predict_traits(tree, traits: pd.DataFrame, *, method: str = "mp",  # noqa: A
     hi_ci = np.zeros_like(pred) if ci else pred[:, :0]
     tip_rows = np.flatnonzero(pr.tree.is_tip)
     anchors, inverse = np.unique(pr.anchor, return_inverse=True)
-    cache: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}
+    # traits with the same known values (many KOs) share one reconstruction: the first such
+    # column is copied, unless its most probable states had ties to break at random
+    first_of: dict[bytes, int] = {}
+    tied_probs: dict[bytes, np.ndarray] = {}
     for j in range(len(cols)):
         col = values[pr.known_rows[tip_rows], j]
         key = col.tobytes()
-        if key not in cache:
-            cache[key] = _reconstruct(pr.tree, tip_rows, col, anchors, method, edge_exponent)
-        est, probs = cache[key]
-        if probs is None:
-            pred[:, j] = est[inverse]
-        else:
-            p = probs[inverse]
-            pred[:, j] = _max_col(p, rng)
+        if key in first_of and key not in tied_probs:
+            j0 = first_of[key]
+            pred[:, j] = pred[:, j0]
             if ci:
-                cum = np.cumsum(p, axis=1)
-                lo_ci[:, j] = np.argmax(cum >= 0.05 - 1e-12, axis=1)
-                hi_ci[:, j] = np.argmax(cum >= 0.95 - 1e-12, axis=1)
+                lo_ci[:, j] = lo_ci[:, j0]
+                hi_ci[:, j] = hi_ci[:, j0]
+        else:
+            if key in tied_probs:
+                est, probs = np.zeros(0), tied_probs[key]
+            else:
+                est, probs = _reconstruct(pr.tree, tip_rows, col, anchors, method,
+                                          edge_exponent)
+                first_of[key] = j
+            if probs is None:
+                pred[:, j] = est[inverse]
+            else:
+                top = probs.max(axis=1, keepdims=True)
+                if ((probs >= top - MAXCOL_TOL * np.abs(top)).sum(axis=1) > 1).any():
+                    tied_probs[key] = probs
+                p = probs[inverse]
+                pred[:, j] = _max_col(p, rng)
+                if ci:
+                    cum = np.cumsum(p, axis=1)
+                    lo_ci[:, j] = np.argmax(cum >= 0.05 - 1e-12, axis=1)
+                    hi_ci[:, j] = np.argmax(cum >= 0.95 - 1e-12, axis=1)
         if progress is not None:
             progress("hsp", j + 1, len(cols))
-    out = pd.DataFrame(pred, index=pd.Index(names, name="sequence"), columns=cols)
+    dist = nearest = None
+    if calculate_nsti or exact_tips:
+        dist, nearest = _nearest(full, ids)
+        dist, nearest = dist.reindex(names), nearest.reindex(names)
+        if exact_tips:
+            same = np.flatnonzero(dist.to_numpy() == 0.0)
+            if same.size:
+                row_of = {x: i for i, x in enumerate(ids)}
+                src = values[[row_of[x] for x in nearest.to_numpy()[same]]]
+                pred[same] = src.astype(pred.dtype)
+                if ci:
+                    lo_ci[same] = src.astype(pred.dtype)
+                    hi_ci[same] = src.astype(pred.dtype)
+    index = pd.Index(names, name="sequence")
+    out = pd.DataFrame(pred, index=index, columns=cols, copy=False)
     if ci:
         extra = {}
         for j, c in enumerate(cols):
             extra[f"{c}_5"] = lo_ci[:, j]
             extra[f"{c}_95"] = hi_ci[:, j]
         out = pd.concat([out, pd.DataFrame(extra, index=out.index)], axis=1)
-    if calculate_nsti or exact_tips:
-        dist, nearest = _nearest(full, ids)
-        if exact_tips:
-            same = dist.index[dist.to_numpy() == 0.0]
-            if len(same):
-                src = traits.loc[nearest.loc[same].to_numpy()].to_numpy()
-                out.loc[same, cols] = src.astype(out[cols].dtypes.iloc[0]) if len(cols) else src
-        if calculate_nsti:
-            out["metadata_NSTI"] = dist.reindex(out.index).to_numpy()
+    if calculate_nsti and dist is not None:
+        out["metadata_NSTI"] = dist.to_numpy()
     return out
 
 

@@ -333,18 +333,27 @@ def align_queries(sequences: Mapping[str, str], ref: PlacementReference, *,
 
     def run(model, idx: list[int], offset: int) -> None:  # noqa: ANN001
         blocks = [idx[b:b + ALIGN_BLOCK] for b in range(0, len(idx), ALIGN_BLOCK)]
+        results = None
         if threads > 1 and len(idx) >= 2 * ALIGN_BLOCK:
-            # pyhmmer holds the GIL while aligning: worker processes share the work
+            # pyhmmer holds the GIL while aligning: worker processes share the work ("fork"
+            # where the platform has it: "spawn" re-imports the caller's main module)
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
+            from concurrent.futures.process import BrokenProcessPool
 
             size = -(-len(idx) // threads)
-            blocks = [idx[b:b + size] for b in range(0, len(idx), size)]
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=threads, mp_context=ctx) as pool:
-                results = list(pool.map(_align_block, [model] * len(blocks),
-                                        [[texts[i] for i in blk] for blk in blocks]))
-        else:
+            par_blocks = [idx[b:b + size] for b in range(0, len(idx), size)]
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            try:
+                with ProcessPoolExecutor(max_workers=threads, mp_context=ctx) as pool:
+                    results = list(pool.map(_align_block, [model] * len(par_blocks),
+                                            [[texts[i] for i in blk] for blk in par_blocks]))
+                blocks = par_blocks
+            except (BrokenProcessPool, RuntimeError, OSError) as exc:
+                log.warning("aligning in one process (worker processes failed: %s)", exc)
+                results = None
+        if results is None:
             results = [_align_block(model, [texts[i] for i in blk]) for blk in blocks]
         for blk, res in zip(blocks, results, strict=True):
             for i, (state, ins, chars) in zip(blk, res, strict=True):
