@@ -26,6 +26,8 @@ from microtrial.cli import main
 from microtrial.pipeline.simulate import simulate_stage
 from microtrial.simulate import SimulationDesign
 
+pytestmark = pytest.mark.slow  # end to end (the report stage dominates); in make test
+
 CACHE = ".microtrial-cache/"
 # not analysis tables: run-info.json and the report (its provenance table and exports carry
 # run times and timestamps); the stages' own logs/ likewise
@@ -97,8 +99,9 @@ def first(sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_first_run_runs_every_stage_and_records_them(first: Path, sim: Path) -> None:
     info = json.loads((first / "run-info.json").read_text())
     statuses = _statuses(first)
-    assert statuses == {"denoise": "ran", "clinical": "ran", "diversity": "ran", "differential": "ran",
-                        "associations": "ran", "report": "ran", "classify": "skipped", "tree": "skipped"}
+    assert {n for n, s in statuses.items() if s == "ran"} == {
+        "denoise", "clinical", "diversity", "differential", "associations", "report"}
+    assert {n for n, s in statuses.items() if s == "skipped"} >= {"classify", "tree"}
     for s in info["stages"]:
         if s["status"] != "skipped":
             assert len(s["key"]) == 64 and s["seconds"] >= 0

@@ -17,6 +17,8 @@ from microtrial.cli import main
 from microtrial.pipeline.simulate import simulate_stage
 from microtrial.simulate import SimulationDesign
 
+pytestmark = pytest.mark.slow  # end to end; in make test, not make test-fast
+
 
 @pytest.fixture(scope="module")
 def table_study(tmp_path_factory: pytest.TempPathFactory) -> Path:

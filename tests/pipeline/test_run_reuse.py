@@ -13,6 +13,8 @@ from microtrial.cli import main
 from microtrial.pipeline.simulate import simulate_stage
 from microtrial.simulate import SimulationDesign
 
+pytestmark = pytest.mark.slow  # end to end; in make test, not make test-fast
+
 
 def _files(folder: Path) -> set[str]:
     """The output folder's files, without the stage cache (``.microtrial-cache/``)."""
