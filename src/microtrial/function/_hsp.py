@@ -220,6 +220,7 @@ def predict_traits(tree, traits: pd.DataFrame, *, method: str = "mp",  # noqa: A
                 lo_ci[:, j] = lo_ci[:, j0]
                 hi_ci[:, j] = hi_ci[:, j0]
         else:
+            probs: np.ndarray | None
             if key in tied_probs:
                 est, probs = np.zeros(0), tied_probs[key]
             else:
