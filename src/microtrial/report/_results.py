@@ -342,6 +342,16 @@ def functions(ctx: Context) -> bool:
             if len(hits):
                 ctx.note("functions", f"{len(hits)} predicted functions differed for {label} (q < 0.05), "
                          f"including {', '.join(hits['feature'].astype(str).head(4))}.")
+        interest = [str(p) for p in info.get("pathways_of_interest") or []]
+        if interest:
+            hits = diff[diff["feature"].astype(str).isin(interest)]
+            if len(hits):
+                ctx.page.table(hits, "function-pathways-of-interest",
+                               caption=f"Pathways of interest ({', '.join(interest)}).")
+            else:
+                ctx.page.text(f"Pathways of interest ({', '.join(interest)}): none among the predicted "
+                              "functions tested (the route taken predicts no MetaCyc pathways, or "
+                              "they were absent).")
         ctx.page.table(diff, "function-differential", caption="Predicted functions, differential tests.")
     if assoc is not None:
         ctx.page.table(assoc, "function-associations", caption="Predicted pathways vs measures.")
