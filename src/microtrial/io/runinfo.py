@@ -22,13 +22,26 @@ SCHEMA_VERSION = 1
 _DEPENDENCIES = (
     "numpy", "scipy", "pandas", "numba", "scikit-bio", "biom-format", "statsmodels",
     "pydantic", "PyYAML", "click", "rich", "matplotlib", "cutadapt", "dnaio",
-    "qiime-default-reference",
+    "qiime-default-reference", "h5py", "plotly", "dask", "distributed",
 )
+
+
+def _requirements() -> list[str]:
+    """The built-in list plus the runtime dependencies in microtrial's installed metadata."""
+    import re
+
+    try:
+        reqs = metadata.requires("microtrial") or []
+    except metadata.PackageNotFoundError:
+        reqs = []
+    names = [re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0] for r in reqs if "extra ==" not in r]
+    seen = {n.lower() for n in _DEPENDENCIES}
+    return [*_DEPENDENCIES, *(n for n in names if n and n.lower() not in seen)]
 
 
 def _versions() -> dict[str, str]:
     out = {}
-    for name in _DEPENDENCIES:
+    for name in _requirements():
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
