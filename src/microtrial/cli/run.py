@@ -37,6 +37,8 @@ def command(study: Path | None, output_dir: Path | None, threads: int | None, fo
     from microtrial.pipeline.run import read_replay, run_study
 
     truth_dir = None
+    if force not in (None, "all") and study is None and Path(force).suffix.lower() in (".yaml", ".yml"):
+        study, force = Path(force), "all"  # `run --force study.yaml`: the flag, then the study
     if replay is not None:
         if study is not None:
             raise InputError("--replay", "give a study file or --replay, not both")
