@@ -414,6 +414,8 @@ def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
     genus) whose pathways use ``map_folder``'s maps or the packaged MetaCyc maps."""
     from microtrial.function import run_function
 
+    if genus_traits is not None and reference is not None:
+        raise InputError("--genus-traits", "goes with the genus route (not with --reference)")
     t0 = time.perf_counter()
     counts = read_abundance_table(table)
     seqs = None
@@ -436,8 +438,6 @@ def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
         from microtrial.io.taxonomy import read_taxonomy
 
         tax = read_taxonomy(taxonomy)
-    if genus_traits is not None and reference is not None:
-        raise InputError("--genus-traits", "goes with the genus route (not with --reference)")
     gt_table, gt_note, gt_specs = _genus_traits_inputs(genus_traits, map_folder)
     result = run_function(counts, sequences=seqs, reference=ref, taxonomy=tax,
                           pathway_specs=specs or gt_specs, max_nsti=max_nsti,
