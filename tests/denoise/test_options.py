@@ -67,3 +67,33 @@ def test_truncation_longer_than_some_samples_reads_still_runs(exact_denoiser, re
 def test_check_at_function_level(reads_dir, tmp_path):
     with pytest.raises(InputError, match="^--max-n: "):
         denoise_stage(reads_dir, tmp_path / "o", options=DenoiseOptions(max_n=-1))
+
+
+def test_study_file_and_command_line_share_the_options_model(tmp_path):
+    from pydantic import ValidationError
+
+    from microtrial.denoise import DenoiseSettings
+    from microtrial.study._models import Reads
+
+    keys = {"trim_left_f": 10, "trim_left_r": 5, "max_len": 300, "n_reads_learn": 1000000,
+            "min_fold_parent_over_abundance": 1.0, "chimera_method": "pooled",
+            "error_model": "monotone", "dada2_compatible": True}
+    reads = Reads.model_validate({"dir": str(tmp_path), **keys})
+    assert isinstance(reads, DenoiseSettings)
+    assert {k: getattr(reads, k) for k in keys} == keys
+    eff = reads.effective()  # what dada2_compatible implies
+    assert (eff.pool, eff.reverse_partners, eff.chimera_one_off, eff.min_reads) == ("none", False, False, 1)
+    assert eff.error_model == "monotone"  # set explicitly: kept
+    opts = DenoiseOptions.from_settings(reads, threads=1)
+    assert (opts.trim_left_f, opts.n_reads_learn, opts.chimera_method) == (10, 1000000, "pooled")
+    with pytest.raises(ValidationError, match="trim_left_f"):
+        Reads.model_validate({"dir": str(tmp_path), "trim_left_f": -1})
+    with pytest.raises(ValidationError, match="cannot be combined with pool"):
+        Reads.model_validate({"dir": str(tmp_path), "dada2_compatible": True, "pool": "pseudo"})
+
+
+def test_dada2_compatible_conflicts_name_the_key(reads_dir, tmp_path, capsys):
+    line = _one_error(capsys, ["denoise", str(reads_dir), "-o", str(tmp_path / "o"), "--dada2-compatible",
+                               "--min-reads", "10"])
+    assert line.startswith("error: dada2_compatible (--dada2-compatible): dada2_compatible sets")
+    assert "min_reads: 10" in line
