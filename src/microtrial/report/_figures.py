@@ -519,12 +519,16 @@ def waterfall(subjects: list[str], tis: np.ndarray, cats: list[str], thresholds:
     _layout(fig, title, "subject (ordered by score)", "total improvement score (0-100)", height=400)
 
     def draw(plt: Any) -> Any:
-        fig2, ax = plt.subplots(figsize=(max(4.0, 0.3 * len(xs) + 2), 3.3))
+        fig2, ax = plt.subplots(figsize=(max(4.6, 0.3 * len(xs) + 2.8), 3.3))
         ax.bar(range(len(xs)), ys, color=[colour(cat_order.index(c)) if c in cat_order else "#999"
                                           for c in cs])
         for name, v in thresholds.items():
             ax.axhline(v, ls=":", color="#555", lw=0.8)
-            ax.text(len(xs) - 0.5, v, name, ha="right", va="bottom", fontsize=7)
+            ax.text(len(xs) - 0.3, v, name, ha="left", va="center", fontsize=7, clip_on=False)
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color=colour(k), label=c) for k, c in enumerate(cat_order) if c in cs],
+                  frameon=False, fontsize=7, loc="upper right", title="TIS category", title_fontsize=7)
         ax.set_xticks(range(len(xs)), xs, rotation=90, fontsize=7)
         ax.set_ylim(0, 100)
         ax.set_xlabel("subject (ordered by score)")
@@ -583,7 +587,8 @@ def strips(df: pd.DataFrame, *, title: str, ytitle: str) -> tuple[Any, Static]:
     def draw(plt: Any) -> Any:
         fig2, ax = plt.subplots(figsize=(1.0 * len(cols) + 2, 3.4))
         rng = np.random.default_rng(0)
-        ax.boxplot([df[c].dropna() for c in cols], positions=range(len(cols)), showfliers=False, widths=0.5)
+        ax.boxplot([df[c].dropna() for c in cols], positions=range(len(cols)), showfliers=False, widths=0.5,
+                   medianprops={"color": "black"})
         for i, c in enumerate(cols):
             v = df[c].dropna()
             ax.scatter(i + rng.uniform(-0.15, 0.15, len(v)), v, s=10, color=colour(i), zorder=3)
