@@ -56,7 +56,7 @@ def test_reported_likelihood_is_the_grafted_trees_likelihood(test_ref, placed):
     reference tree with the query grafted at that position, over all alignment columns."""
     _, ref, seqs = test_ref
     tree = ref.tree
-    for q in list(seqs)[:2]:
+    for q in list(seqs)[:1]:
         cols, masks = align_queries({q: seqs[q]}, ref)[0][q]
         rows = placed.placements[placed.placements["query"] == q].head(2)
         for _, row in rows.iterrows():
