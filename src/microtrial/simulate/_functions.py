@@ -187,7 +187,9 @@ def _truth(design: SimulationDesign, guild: list[str]) -> pd.DataFrame:
         rows.append((p, True, False, "", False, "", "none",
                      "not defined in PICRUSt2 2.6.3's MetaCyc maps"))
     for p in CORE_PATHWAYS:
-        rows.append((p, False, True, "all", False, "", "none", "every genus"))
+        rows.append((p, False, True, "all", False, "", "none",
+                     "every genus: constant per cell (compositional tests may show the small "
+                     "opposite shift of the rest of the community)"))
     return pd.DataFrame(rows, columns=["pathway", "of_interest", "in_maps", "carried_by",
                                        "designed_change", "comparison", "direction",
                                        "applies_to"])
