@@ -24,6 +24,9 @@ __all__ += ["HSP_METHODS", "PicrustReference", "PlacementReference", "PlacementR
 
 # --- metagenome, pathways, genus route, all-in-one (H13b) ---
 from microtrial.function._genus import (  # noqa: E402
+    PACKAGED_DESCRIPTIONS,
+    PACKAGED_PATHWAY_MAP,
+    PACKAGED_REGROUP_MAP,
     GenusPrediction,
     GenusTraitPrediction,
     check_genus_traits,
@@ -59,6 +62,7 @@ from microtrial.function._run import (  # noqa: E402
 __all__ += ["ROUTE_GENUS", "ROUTE_GENUS_TRAITS", "ROUTE_REFERENCE", "FunctionResult",
             "GenusPrediction", "GenusTraitPrediction", "check_genus_traits",
             "packaged_map_lines", "predict_from_genus_traits", "trait_kind",
+            "PACKAGED_DESCRIPTIONS", "PACKAGED_PATHWAY_MAP", "PACKAGED_REGROUP_MAP",
             "MetagenomeResult", "PathwayMap", "PathwayResult", "PathwaySpec", "add_descriptions",
             "gap_fill", "load_genus_table", "minimal_pathways", "parse_descriptions",
             "parse_pathway_map", "parse_regroup_map", "pathway_abundance",
