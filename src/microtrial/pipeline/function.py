@@ -548,16 +548,14 @@ def genus_pathway_specs(kind: str, map_folder: Path | None = None,
     ``ec_level4_to_metacyc_rxn.tsv``, descriptions ``metacyc-pwy_name.txt``). KO traits get
     KEGG pathways only from a map folder; other traits no pathways."""
     from microtrial.function import (
+        PACKAGED_DESCRIPTIONS,
+        PACKAGED_PATHWAY_MAP,
+        PACKAGED_REGROUP_MAP,
         PathwaySpec,
         packaged_map_lines,
         parse_descriptions,
         parse_pathway_map,
         parse_regroup_map,
-    )
-    from microtrial.function._genus import (
-        PACKAGED_DESCRIPTIONS,
-        PACKAGED_PATHWAY_MAP,
-        PACKAGED_REGROUP_MAP,
     )
 
     if kind not in ("ec", "ko"):
