@@ -31,6 +31,13 @@ def E(text: object) -> str:  # noqa: N802 - short, used in every label
     return html.escape(str(text), quote=False)
 
 
+def _wrap(text: str, width: int = 48) -> str:
+    """Wrap each line of a static figure's subtitle (titles must not run off the figure)."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
+
+
 def colour(i: int) -> str:
     return OKABE_ITO[i % len(OKABE_ITO)]
 
@@ -70,11 +77,11 @@ def _go() -> Any:
 
 def _layout(fig: Any, title: str, xtitle: str = "", ytitle: str = "", height: int = 420,
             subtitle: str = "") -> Any:
-    text = E(title) + (f"<br><sup>{E(subtitle)}</sup>" if subtitle else "")
+    text = E(title) + ("".join(f"<br><sup>{E(line)}</sup>" for line in subtitle.split("\n")) if subtitle else "")
     fig.update_layout(title={"text": text, "x": 0, "xanchor": "left"}, height=height,
                       legend={"title": {"text": ""}})
     if subtitle:
-        fig.update_layout(margin={"t": 80})
+        fig.update_layout(margin={"t": 70 + 16 * subtitle.count("\n")})
     fig.update_xaxes(title_text=E(xtitle))
     fig.update_yaxes(title_text=E(ytitle))
     return fig
@@ -554,7 +561,7 @@ def paired(wide: pd.DataFrame, before: str, after: str, *, title: str, ytitle: s
     fig.update_layout(legend={"orientation": "h", "y": -0.12})
 
     def draw(plt: Any) -> Any:
-        fig2, ax = plt.subplots(figsize=(3.4, 3.4))
+        fig2, ax = plt.subplots(figsize=(4.0, 3.6))
         for _, row in wide.iterrows():
             ax.plot([0, 1], [row[before], row[after]], color="#999999", marker="o", ms=3, lw=0.8)
         ax.plot([0, 1], [wide[before].median(), wide[after].median()], color=OKABE_ITO[5], lw=2.5,
@@ -562,7 +569,7 @@ def paired(wide: pd.DataFrame, before: str, after: str, *, title: str, ytitle: s
         ax.set_xticks([0, 1], [before, after])
         ax.set_xlim(-0.3, 1.3)
         ax.set_ylabel(ytitle)
-        ax.set_title(f"{title}\n{subtitle}" if subtitle else title, fontsize=8)
+        ax.set_title(f"{title}\n{_wrap(subtitle)}" if subtitle else title, fontsize=7.5, loc="left")
         ax.legend(frameon=False)
         return fig2
     return fig, static(draw)
@@ -651,7 +658,7 @@ def scatter(x: pd.Series, y: pd.Series, groups: pd.Series | None, *, title: str,
             ax.scatter(x[sel], y[sel], s=14, color=colour(i), label=lv or "samples")
         ax.set_xlabel(xtitle)
         ax.set_ylabel(ytitle)
-        ax.set_title(f"{title}\n{subtitle}" if subtitle else title, fontsize=8)
+        ax.set_title(f"{title}\n{_wrap(subtitle, 44)}" if subtitle else title, fontsize=7.5, loc="left")
         if len(levels) > 1:
             ax.legend(frameon=False, fontsize=7)
         return fig2

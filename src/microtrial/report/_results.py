@@ -180,9 +180,19 @@ def _immune(ctx: Context, paired: pd.DataFrame) -> None:
         if {before, after} <= set(wide.columns):
             wide = wide[[before, after]].dropna()
             ctx.page.figure(f"immune-{m}", *figs.paired(wide, before, after, title=m, ytitle=m,
-                                                                     subtitle=f"Wilcoxon {fmt_p(float(r['p_value']))}"),
+                                                                     subtitle=_paired_note(r, after, before)),
                             caption=f"{m}: {res}.", small=True)
     ctx.page.table(paired, "immune-paired", caption="Immune endpoints, paired tests.")
+
+
+def _paired_note(r: pd.Series, after: str, before: str) -> str:
+    """``week12 16.6 [12.7, 22.1] vs baseline 11.7 [8.24, 12.9]`` and the Wilcoxon p."""
+    cols = ("followup_median", "followup_q1", "followup_q3", "baseline_median", "baseline_q1", "baseline_q3")
+    if all(c in r.index for c in cols):
+        f = [float(r[c]) for c in cols]
+        return (f"{after} {f[0]:.3g} [{f[1]:.3g}, {f[2]:.3g}] vs {before} {f[3]:.3g} [{f[4]:.3g}, {f[5]:.3g}]"
+                f"\nWilcoxon signed-rank {fmt_p(float(r['p_value']))}")
+    return f"Wilcoxon signed-rank {fmt_p(float(r['p_value']))}"
 
 
 # ---------------------------------------------------------------------------- associations
