@@ -67,10 +67,27 @@ def _cell(value: object) -> object:
     if isinstance(value, np.integer | int):
         return int(value)
     if isinstance(value, np.floating | float):
-        return float(value)
+        return float(f"{float(value):.6g}")  # six significant digits on the page; TSV keeps all
     if value is pd.NA or value is pd.NaT:
         return None
     return str(value)
+
+
+def _columns(df: pd.DataFrame) -> list[dict[str, list[object]]]:
+    """Each column as ``{"v": values}``, or, when it repeats a few texts, ``{"d": distinct
+    texts, "i": index of each cell's text}`` (long result tables repeat method and measure
+    names in every row)."""
+    out: list[dict[str, list[object]]] = []
+    for _, col in df.items():
+        cells = [_cell(v) for v in col.tolist()]
+        texts = [c for c in cells if isinstance(c, str)]
+        distinct = list(dict.fromkeys(cells))
+        if len(texts) == len(cells) and len(cells) > 20 and len(distinct) <= len(cells) // 4:
+            pos = {v: i for i, v in enumerate(distinct)}
+            out.append({"d": distinct, "i": [pos[c] for c in cells]})
+        else:
+            out.append({"v": cells})
+    return out
 
 
 @dataclass
@@ -129,8 +146,7 @@ class Page:
         self.table_files.append(f"tables/{name}.tsv")
         self.n_tables += 1
         tid = f"t{self.n_tables}"
-        data = {"columns": [str(c) for c in shown.columns],
-                "rows": [[_cell(v) for v in row] for row in shown.itertuples(index=False)],
+        data = {"columns": [str(c) for c in shown.columns], "values": _columns(shown),
                 "pageSize": page_size}
         cap = f"<p class='caption'>{esc(caption)} <span class='file'>tables/{esc(name)}.tsv</span></p>"
         self.raw(f"{cap}<div class='mt-table' data-src='{tid}'></div>"
@@ -253,7 +269,9 @@ function cmp(a,b){if(a===b)return 0;if(a===null||a==="")return 1;if(b===null||b=
  if(typeof a==="number"&&typeof b==="number")return a-b;return String(a).localeCompare(String(b),undefined,{numeric:true});}
 function mkTable(host){
  var spec=JSON.parse(document.getElementById(host.dataset.src).textContent);
- var rows=spec.rows.slice(),view=rows,page=0,size=spec.pageSize||15,sortCol=-1,dir=1;
+ var cols=spec.values,n=cols.length?(cols[0].v||cols[0].i).length:0,rows=[];
+ for(var r=0;r<n;r++){var row=[];for(var c=0;c<cols.length;c++){var k=cols[c];row.push(k.v?k.v[r]:k.d[k.i[r]]);}rows.push(row);}
+ var view=rows,page=0,size=spec.pageSize||15,sortCol=-1,dir=1;
  var tools=document.createElement("div");tools.className="mt-tools";
  var filt=document.createElement("input");filt.type="search";filt.placeholder="Filter rows\u2026";
  filt.setAttribute("aria-label","filter rows");
