@@ -4,6 +4,7 @@ functions and designs with interactions."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -321,6 +322,8 @@ def functions(ctx: Context) -> bool:
     if route:
         ctx.page.text(f"Predicted from the 16S data (route: {str(route).replace('-', ' ')}); "
                       "predictions are not measurements.")
+    if paths is not None:
+        _pathways_of_interest(ctx, paths, diff, info)
     if diff is not None and {"feature", "effect", "q_value"} <= set(diff.columns):
         keys = [c for c in ("table", "comparison") if c in diff.columns] or \
             [c for c in ("contrast",) if c in diff.columns]
@@ -370,6 +373,131 @@ def functions(ctx: Context) -> bool:
         ctx.page.table(top, "pathway-abundance", index=True, tsv=paths.reset_index(),
                        caption="Predicted pathway abundance (the 200 most abundant shown; all in the file).")
     return True
+
+
+PAIRED_METHODS = ("paired-wilcoxon", "lmm", "aldex", "ancombc")
+BETWEEN_METHODS = ("aldex", "ancombc", "lmm")
+
+
+def interest_found(paths: pd.DataFrame | None, info: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The pathways of interest with a predicted abundance, and those without (absent from
+    the pathway map or never predicted), each in the study's order."""
+    interest = [str(p) for p in info.get("pathways_of_interest") or []]
+    listed = info.get("pathways_of_interest_found")
+    have = set(paths.index.astype(str)) if paths is not None else set()
+    if listed is not None:
+        have = {str(p) for p in listed} & have if paths is not None else {str(p) for p in listed}
+    return [p for p in interest if p in have], [p for p in interest if p not in have]
+
+
+def _selected(ctx: Context, comp: dict[str, Any]) -> pd.Series | None:
+    """Samples a comparison uses (its ``where``), as a boolean Series over the metadata."""
+    if ctx.metadata is None:
+        return None
+    sel = pd.Series(True, index=ctx.metadata.index.astype(str))
+    for k, v in (comp.get("where") or {}).items():
+        w = ctx.column(str(k))
+        if w is None:
+            return None
+        sel &= (w == str(v)).to_numpy()
+    return sel
+
+
+def _effect_line(diff: pd.DataFrame | None, feature: str, comparison: str, prefer: tuple[str, ...]) -> str:
+    """``<method>: effect 0.54 (log2 clr difference), q = 0.021`` for the first method of
+    ``prefer`` that tested ``feature`` in ``comparison``."""
+    if diff is None or not {"feature", "effect", "q_value"} <= set(diff.columns):
+        return ""
+    rows = diff[diff["feature"].astype(str) == feature]
+    if "comparison" in rows.columns:
+        rows = rows[rows["comparison"].astype(str) == comparison]
+    if "table" in rows.columns and (rows["table"].astype(str) == "pathway").any():
+        rows = rows[rows["table"].astype(str) == "pathway"]
+    if not len(rows):
+        return ""
+    if "method" in rows.columns:
+        methods = list(pd.unique(rows["method"].astype(str)))
+        method = next((m for m in prefer if m in methods), methods[0])
+        rows = rows[rows["method"].astype(str) == method]
+    else:
+        method = "test"
+    r = rows.iloc[0]
+    etype = str(r.get("effect_type", "effect")).replace("_", " ")
+    q = float(r["q_value"])
+    return f"{method}: effect {float(r['effect']):.2f} ({etype}), q = {q:.2g}" if q == q else \
+        f"{method}: effect {float(r['effect']):.2f} ({etype}), q = NA"
+
+
+def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame | None,
+                          info: dict[str, Any]) -> None:
+    """Per pathway of interest: each subject's relative abundance at the paired comparison's
+    two time points (lines join a subject's samples), and the groups at baseline."""
+    found, _absent = interest_found(paths, info)
+    if not found:
+        return
+    paths = paths.apply(pd.to_numeric, errors="coerce")
+    paths.index = paths.index.astype(str)
+    paths.columns = paths.columns.astype(str)
+    rel = paths / paths.sum(axis=0).replace(0, np.nan) * 100
+    desc: dict[str, str] = {}
+    if diff is not None and {"feature", "description"} <= set(diff.columns):
+        desc = dict(zip(diff["feature"].astype(str), diff["description"].astype(str), strict=True))
+    paired = [c for c in ctx.design.comparisons if str(c.get("kind")) == "paired"
+              and len(c.get("levels") or []) >= 2]
+    between = [c for c in ctx.design.comparisons if str(c.get("kind", "between")) == "between"
+               and len(c.get("levels") or []) >= 2 and str(c.get("column")) == str(ctx.design.group)]
+    subjects = ctx.column(ctx.design.subject)
+    ctx.page.heading("Pathways of interest")
+    drawn = 0
+    for pw in found:
+        name = f"{pw}: {desc[pw]}" if desc.get(pw) else pw
+        values = rel.loc[pw]
+        for comp in paired[:1]:
+            col = ctx.column(str(comp.get("column")))
+            sel = _selected(ctx, comp)
+            if col is None or sel is None or subjects is None:
+                continue
+            after, before = (str(v) for v in comp["levels"][:2])
+            keep = sel & col.isin([before, after]).to_numpy() & col.index.isin(values.index)
+            frame = pd.DataFrame({"s": subjects[keep], "t": col[keep]})
+            frame["v"] = values.reindex(frame.index).to_numpy()
+            wide = frame.pivot_table(index="s", columns="t", values="v", aggfunc="mean")
+            if not {before, after} <= set(wide.columns):
+                continue
+            wide = wide[[before, after]].dropna()
+            if len(wide) < 2:
+                continue
+            line = _effect_line(diff, pw, str(comp.get("name")), PAIRED_METHODS)
+            ctx.page.figure(f"function-{pw}-{comp.get('name')}", *figs.paired(
+                wide, before, after, title=name, ytitle="relative abundance (% of pathways)",
+                subtitle=f"{comp.get('name')}, {line}" if line else str(comp.get("name"))),
+                caption=f"{pw}: predicted relative abundance per subject, {before} to {after} "
+                        f"({len(wide)} subjects with both; grey lines join a subject's samples).",
+                small=True)
+            drawn += 1
+        for comp in between[:1]:
+            col = ctx.column(str(comp.get("column")))
+            sel = _selected(ctx, comp)
+            if col is None or sel is None:
+                continue
+            levels = [str(v) for v in comp["levels"]]
+            keep = sel & col.isin(levels).to_numpy() & col.index.isin(values.index)
+            v = values.reindex(col.index[keep])
+            if v.notna().sum() < 3:
+                continue
+            order = [lv for lv in reversed(levels)]  # reference first, as the time axis
+            where = ", ".join(f"{k} {w}" for k, w in (comp.get("where") or {}).items())
+            line = _effect_line(diff, pw, str(comp.get("name")), BETWEEN_METHODS)
+            ctx.page.figure(f"function-{pw}-{comp.get('name')}", *figs.boxes(
+                v, col, order, title=name, ytitle="relative abundance (% of pathways)",
+                subtitle="; ".join(x for x in (f"{comp.get('name')}" + (f" ({where})" if where else ""), line)
+                                   if x)),
+                caption=f"{pw}: predicted relative abundance by {comp.get('column')}"
+                        + (f" ({where})" if where else "") + ".", small=True)
+            drawn += 1
+    if not drawn:
+        ctx.page.text("The pathways of interest were predicted, but the study file names no paired or "
+                      "between-group comparison whose samples could be plotted.", cls="missing")
 
 
 def _levels_of(ctx: Context, comparison: str) -> tuple[str, str]:

@@ -1,0 +1,100 @@
+"""The Functions section, on results folders built by hand: the pathways of interest drawn per
+subject (baseline vs follow-up) and by group, the route and a simulated trait table stated,
+absent pathways named as absent, and function results scored against simulation truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+STUDY = """name: fn
+metadata: metadata.tsv
+design:
+  subject: subject
+  group: {column: group, reference: control}
+  time: {column: time, reference: baseline}
+comparisons:
+- {name: pc, kind: between, column: group, levels: [patient, control], where: {time: baseline}}
+- {name: wb, kind: paired, column: time, levels: [week12, baseline], where: {group: patient}}
+"""
+# three patients with baseline and week12, three controls at baseline
+SAMPLES = ["P1-b", "P1-w", "P2-b", "P2-w", "P3-b", "P3-w", "C1-b", "C2-b", "C3-b"]
+SUBJECT = ["P1", "P1", "P2", "P2", "P3", "P3", "C1", "C2", "C3"]
+GROUP = ["patient"] * 6 + ["control"] * 3
+TIME = ["baseline", "week12"] * 3 + ["baseline"] * 3
+# CENTFERM-PWY and a housekeeping pathway; each sample's total is 100 so relative = value %
+CENT = [10.0, 30.0, 20.0, 25.0, 5.0, 40.0, 50.0, 60.0, 55.0]
+INFO = {"route": "genus-trait-table", "traits": ["16S", "cazy", "ec"],
+        "genus_traits_note": "simulated by microtrial simulate: not real genome content (seed 1)",
+        "genus_traits_simulated": True,
+        "pathways_of_interest": ["CENTFERM-PWY", "LEUSYN-PWY"],
+        "pathways_of_interest_found": ["CENTFERM-PWY"]}
+
+
+@pytest.fixture
+def fn_results(tmp_path: Path) -> Path:
+    d = tmp_path / "results"
+    (d / "inputs").mkdir(parents=True)
+    (d / "logs").mkdir()
+    (d / "inputs" / "study.yaml").write_text(STUDY)
+    pd.DataFrame({"sample-id": SAMPLES, "subject": SUBJECT, "group": GROUP, "time": TIME}).to_csv(
+        d / "metadata-with-response.tsv", sep="\t", index=False)
+    pd.DataFrame({"sample-id": SAMPLES, "shannon": [2.0] * 9}).to_csv(
+        d / "alpha-diversity.tsv", sep="\t", index=False)
+    paths = pd.DataFrame([CENT, [100 - v for v in CENT]], columns=SAMPLES,
+                         index=pd.Index(["CENTFERM-PWY", "GLYCOLYSIS"], name="pathway"))
+    paths.to_csv(d / "pathway-abundance.tsv", sep="\t")
+    rows = [("CENTFERM-PWY", "pyruvate fermentation to butanoate", "wb", "paired-wilcoxon", 0.54, 0.0216),
+            ("CENTFERM-PWY", "pyruvate fermentation to butanoate", "wb", "aldex", 0.51, 0.03),
+            ("CENTFERM-PWY", "pyruvate fermentation to butanoate", "pc", "aldex", -1.26, 4e-5),
+            ("GLYCOLYSIS", "glycolysis I", "pc", "aldex", 0.2, 0.5),
+            ("GLYCOLYSIS", "glycolysis I", "wb", "paired-wilcoxon", -0.1, 0.6)]
+    pd.DataFrame(rows, columns=["feature", "description", "comparison", "method", "effect", "q_value"]).assign(
+        effect_type="log2_clr_difference", p_value=lambda x: x["q_value"], table="pathway").to_csv(
+        d / "function-differential.tsv", sep="\t", index=False)
+    (d / "logs" / "function.run-info.json").write_text(json.dumps(INFO))
+    return d
+
+
+def test_pathways_of_interest_paired_and_between_by_hand(fn_results: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from microtrial.report import _figures as figs
+    from microtrial.report import write_report
+
+    seen: dict[str, object] = {}
+    paired, boxes = figs.paired, figs.boxes
+
+    def spy_paired(wide, before, after, **kw):  # noqa: ANN001, ANN003, ANN202
+        seen["paired"] = (wide.copy(), before, after, kw)
+        return paired(wide, before, after, **kw)
+
+    def spy_boxes(values, groups, order, **kw):  # noqa: ANN001, ANN003, ANN202
+        if "CENTFERM" in kw.get("title", ""):
+            seen["boxes"] = (values.copy(), groups.reindex(values.index).tolist(), order, kw)
+        return boxes(values, groups, order, **kw)
+
+    monkeypatch.setattr(figs, "paired", spy_paired)
+    monkeypatch.setattr(figs, "boxes", spy_boxes)
+    out = tmp_path / "rep"
+    write_report(fn_results, out, static_figures=True, exports=False)
+    wide, before, after, kw = seen["paired"]  # type: ignore[misc]
+    assert (before, after) == ("baseline", "week12")  # the study's levels, reference first
+    assert wide.to_dict("index") == {"P1": {"baseline": 10.0, "week12": 30.0},
+                                     "P2": {"baseline": 20.0, "week12": 25.0},
+                                     "P3": {"baseline": 5.0, "week12": 40.0}}
+    assert kw["title"] == "CENTFERM-PWY: pyruvate fermentation to butanoate"
+    # the paired test's effect and q (the Wilcoxon row, not ALDEx2's)
+    assert "paired-wilcoxon: effect 0.54 (log2 clr difference), q = 0.022" in kw["subtitle"]
+    values, groups, order, kw = seen["boxes"]  # type: ignore[misc]
+    assert sorted(values.index) == ["C1-b", "C2-b", "C3-b", "P1-b", "P2-b", "P3-b"]  # baseline only
+    assert values["C2-b"] == 60.0 and values["P3-b"] == 5.0
+    assert order == ["control", "patient"]
+    assert "aldex: effect -1.26 (log2 clr difference), q = 4e-05" in kw["subtitle"]
+    for name in ("function-CENTFERM-PWY-wb", "function-CENTFERM-PWY-pc"):
+        for ext in ("svg", "pdf", "png"):
+            assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
+    # the housekeeping pathway gets no per-subject figure
+    assert not list((out / "figures").glob("function-GLYCOLYSIS*"))
