@@ -98,3 +98,22 @@ def test_pathways_of_interest_paired_and_between_by_hand(fn_results: Path, tmp_p
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
     # the housekeeping pathway gets no per-subject figure
     assert not list((out / "figures").glob("function-GLYCOLYSIS*"))
+
+
+def test_route_and_simulated_traits_are_stated(fn_results: Path, tmp_path: Path) -> None:
+    from microtrial.report import write_report
+
+    page = write_report(fn_results, tmp_path / "rep", static_figures=False, exports=False).read_text()
+    section = page[page.index("<section id='functions'>"):]
+    section = section[:section.index("</section>")]
+    assert "by the route &#x27;genus-trait-table&#x27;: each ASV given its genus" in section
+    assert "The genus trait table is SIMULATED, not real genome content" in section
+    assert "(table note: simulated by microtrial simulate: not real genome content (seed 1))" in section
+    summary = page[page.index("<section id='summary'>"):]
+    assert "Caveat: Function predictions come from a simulated genus trait table" in summary
+    # a PICRUSt2 reference run with no trait table says neither
+    info = {"route": "picrust2-reference", "pathways_of_interest": ["CENTFERM-PWY"]}
+    (fn_results / "logs" / "function.run-info.json").write_text(json.dumps(info))
+    page = write_report(fn_results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
+    assert "by the route &#x27;picrust2-reference&#x27;: each ASV placed on the PICRUSt2 reference" in page
+    assert "SIMULATED" not in page and "simulated genus trait table" not in page

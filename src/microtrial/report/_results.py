@@ -4,6 +4,7 @@ functions and designs with interactions."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -319,9 +320,7 @@ def functions(ctx: Context) -> bool:
         return False
     info = ctx.run_info("function")
     route = info.get("route") or info.get("options", {}).get("route") or info.get("reference")
-    if route:
-        ctx.page.text(f"Predicted from the 16S data (route: {str(route).replace('-', ' ')}); "
-                      "predictions are not measurements.")
+    _route_note(ctx, info, route)
     if paths is not None:
         _pathways_of_interest(ctx, paths, diff, info)
     if diff is not None and {"feature", "effect", "q_value"} <= set(diff.columns):
@@ -373,6 +372,37 @@ def functions(ctx: Context) -> bool:
         ctx.page.table(top, "pathway-abundance", index=True, tsv=paths.reset_index(),
                        caption="Predicted pathway abundance (the 200 most abundant shown; all in the file).")
     return True
+
+
+ROUTES = {
+    "picrust2-reference": "each ASV placed on the PICRUSt2 reference tree and its gene content "
+                          "predicted by hidden-state prediction from the reference genomes",
+    "embedded-genus-table": "each ASV given its genus's (else family's) mean 16S copy number and "
+                            "CAZyme families from the table packaged with microtrial (derived from "
+                            "PICRUSt2's genomes); no pathways",
+    "genus-trait-table": "each ASV given its genus's (else family's, else order's) row of a genus-level "
+                         "trait table, MetaCyc pathways from its EC numbers",
+}
+
+
+def _route_note(ctx: Context, info: dict[str, Any], route: object) -> None:
+    """Which route produced the functions, and a warning when the trait table is simulated."""
+    if route:
+        how = ROUTES.get(str(route))
+        ctx.page.text(f"Functions predicted from the 16S data by the route '{route}'"
+                      + (f": {how}" if how else "") + ". Predictions are not measurements.")
+    note = str(info.get("genus_traits_note") or "")
+    simulated = bool(info.get("genus_traits_simulated")) or "simulated" in note.lower()
+    table = info.get("genus_traits") or info.get("options", {}).get("genus_traits")
+    if simulated:
+        text = ("The genus trait table is SIMULATED, not real genome content: these function results "
+                "only show that the pipeline recovers what the simulator designed"
+                + (f" (table note: {note})" if note else "") + ".")
+        ctx.page.text(text, cls="missing")
+        ctx.note("functions", "Function predictions come from a simulated genus trait table, not real "
+                 "genome content.", caveat=True)
+    elif table:
+        ctx.page.text(f"Genus trait table: {Path(str(table)).name}" + (f" ({note})" if note else "") + ".")
 
 
 PAIRED_METHODS = ("paired-wilcoxon", "lmm", "aldex", "ancombc")
