@@ -117,3 +117,36 @@ def test_route_and_simulated_traits_are_stated(fn_results: Path, tmp_path: Path)
     page = write_report(fn_results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
     assert "by the route &#x27;picrust2-reference&#x27;: each ASV placed on the PICRUSt2 reference" in page
     assert "SIMULATED" not in page and "simulated genus trait table" not in page
+
+
+@pytest.mark.parametrize(("route", "says", "never"), [
+    ("genus-trait-table", ["row of its genus (else family, else order) of a genus-level trait table "
+                           "(genus-traits.tsv; SIMULATED, not real genome content)", "MinPath", "EC"],
+     ["placed on the PICRUSt2 reference tree", "predicts no pathways"]),
+    ("embedded-genus-table", ["mean 16S copy number and CAZyme family counts of its genus",
+                              "this route predicts no pathways"],
+     ["MinPath", "placed on the PICRUSt2 reference tree", "trait table"]),
+    ("picrust2-reference", ["placed on the PICRUSt2 reference tree", "hidden-state prediction (maximum "
+                            "parsimony", "NSTI above 2.0 were left out", "MinPath"],
+     ["packaged with microtrial", "SIMULATED"]),
+])
+def test_methods_describe_each_function_route(fn_results: Path, tmp_path: Path, route: str,
+                                               says: list[str], never: list[str]) -> None:
+    from microtrial.report import write_report
+
+    info = {"route": route, "traits": ["16S", "cazy"] if route == "embedded-genus-table" else ["16S", "ec"],
+            "options": {"max_nsti": 2.0, "hsp_method": "mp", "minpath": True, "gap_fill": True}}
+    if route == "genus-trait-table":
+        info.update(genus_traits="/x/function/genus-traits.tsv", genus_traits_simulated=True,
+                    genus_traits_note="simulated by microtrial simulate")
+    (fn_results / "logs" / "function.run-info.json").write_text(json.dumps(info))
+    out = tmp_path / route
+    write_report(fn_results, out, static_figures=False, exports=False)
+    text = (out / "methods.txt").read_text()
+    para = next(p for p in text.split("\n\n") if p.startswith("Functions were predicted"))
+    for s in says:
+        assert s in para
+    for s in never:
+        assert s not in para
+    assert "embedded table of mean gene content per genus" not in text
+    assert ("Ye Y, Doak TG" in text) == ("MinPath" in para)

@@ -41,6 +41,8 @@ REFERENCES = {
     "rmcorr": "Bakdash JZ, Marusich LR. Repeated measures correlation. Front Psychol 2017;8:456.",
     "picrust2": "Douglas GM et al. PICRUSt2 for prediction of metagenome functions. Nat Biotechnol "
                 "2020;38:685-8.",
+    "minpath": "Ye Y, Doak TG. A parsimony approach to biological pathway reconstruction/inference for "
+               "genomes and metagenomes. PLoS Comput Biol 2009;5:e1000465.",
     "nearing": "Nearing JT et al. Microbiome differential abundance methods produce different results "
                "across 38 datasets. Nat Commun 2022;13:342.",
 }
@@ -113,14 +115,8 @@ def methods(ctx: Context, *, complete: bool) -> None:
         used += ["rmcorr", "bh"]
     fn = ctx.run_info("function")
     if fn:
-        route = str(fn.get("route", ""))
-        how = ("from each ASV's genus (or family) with an embedded table of mean gene content per genus"
-               if "genus" in route else "by phylogenetic placement and hidden-state prediction "
-               "against a PICRUSt2 reference")
-        traits = ", ".join(str(t) for t in fn.get("traits", []) if t != "16S")
-        paras.append(f"Functions ({traits or 'gene families'}) were predicted {how}, following PICRUSt2, "
-                     "weighted by 16S copy number and compared between groups as the taxa were.")
-        used += ["picrust2"]
+        paras.append(function_methods(fn))
+        used += ["picrust2"] + (["minpath"] if "MinPath" in paras[-1] else [])
     deps = (den or div or dif).get("dependencies", {}) if (den or div or dif) else {}
     if deps:
         paras.append("Software: microtrial " + str((den or div or dif).get("microtrial_version", __version__))
@@ -140,6 +136,55 @@ def methods(ctx: Context, *, complete: bool) -> None:
             "\n\n".join(paras) + "\n\nReferences\n" + "\n".join(f"{i}. {REFERENCES[r]}" for i, r in
                                                                  enumerate(refs, 1)) + "\n", encoding="utf-8")
     _provenance(ctx, complete=complete)
+
+
+def function_methods(fn: dict[str, Any]) -> str:
+    """The function stage's paragraph, for the route that ran (``run-info.json`` of the stage)."""
+    route = str(fn.get("route", ""))
+    o = fn.get("options", {}) or {}
+    traits = [str(t) for t in fn.get("traits", []) if str(t) != "16S"]
+    names = ", ".join(t.upper() if t in ("ec", "ko") else ("CAZyme families" if t == "cazy" else t)
+                      for t in traits) or "gene families"
+    minpath = o.get("minpath", True) is not False
+    gap = o.get("gap_fill", True) is not False
+    pathways = ("MetaCyc pathway abundances were inferred from the predicted EC numbers as PICRUSt2's "
+                "pathway pipeline does: reactions regrouped from EC numbers, "
+                + ("the minimal set of pathways explaining them chosen with MinPath (parsimony, solved "
+                   "as an integer program), " if minpath else "every pathway with a reaction kept (MinPath off), ")
+                + ("with gap filling, " if gap else "without gap filling, ")
+                + f"using {fn.get('pathway_maps') or 'the reference map files'}.")
+    if route == "picrust2-reference":
+        hsp = o.get("hsp_method", "mp")
+        text = ("Functions were predicted following PICRUSt2: the ASVs were aligned to the reference "
+                "profile HMM and placed on the PICRUSt2 reference tree by maximum-likelihood placement; "
+                f"16S copy number and {names} were predicted for each ASV by hidden-state prediction "
+                f"({'maximum parsimony' if hsp == 'mp' else hsp}, as castor does), with the nearest "
+                f"sequenced taxon index (NSTI); ASVs with NSTI above {o.get('max_nsti', 2)} were left out. "
+                "Each sample's metagenome was predicted from the ASV abundances divided by their 16S copy "
+                "number and multiplied by their predicted gene content. ")
+        text += pathways if any(t in ("ec", "EC") for t in traits) else ""
+    elif route == "genus-trait-table":
+        note = str(fn.get("genus_traits_note") or "")
+        simulated = bool(fn.get("genus_traits_simulated")) or "simulated" in note.lower()
+        table = Path(str(fn.get("genus_traits") or o.get("genus_traits") or "a genus trait table")).name
+        text = ("Functions were predicted from each ASV's taxonomy: the ASV took the 16S copy number and "
+                "CAZyme families of its genus (else family) from a table packaged with microtrial (means "
+                "over PICRUSt2's reference genomes), and the row of its genus (else family, else order) "
+                f"of a genus-level trait table ({table}"
+                + ("; SIMULATED, not real genome content" if simulated else "") + "). "
+                "Each sample's metagenome was predicted from the ASV abundances divided by their 16S copy "
+                f"number and multiplied by the predicted gene content ({names}). " + pathways)
+    elif "genus" in route:
+        text = ("Functions were predicted from each ASV's taxonomy, without placement: the ASV took the "
+                "mean 16S copy number and CAZyme family counts of its genus (else family) from a table "
+                "packaged with microtrial (means over PICRUSt2's reference genomes by their Greengenes and "
+                "SILVA taxonomy). Each sample's CAZyme content was predicted from the ASV abundances "
+                "divided by their 16S copy number; this route predicts no pathways.")
+    else:
+        text = f"Functions ({names}) were predicted following PICRUSt2 (route: {route or 'not recorded'})."
+    methods = ", ".join(str(m) for m in o.get("methods") or []) or "the differential methods of the taxa"
+    return (text + f" The predicted tables were compared between groups and within subjects as the taxa "
+            f"were ({methods}; Benjamini-Hochberg q) and correlated with the clinical measures.")
 
 
 _REFERENCE_NAMES = {"greengenes": "Greengenes 13_8 (97% OTUs)", "silva": "SILVA"}
