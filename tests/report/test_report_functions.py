@@ -150,3 +150,21 @@ def test_methods_describe_each_function_route(fn_results: Path, tmp_path: Path, 
         assert s not in para
     assert "embedded table of mean gene content per genus" not in text
     assert ("Ye Y, Doak TG" in text) == ("MinPath" in para)
+
+
+def test_absent_pathways_of_interest_are_named_absent(fn_results: Path, tmp_path: Path) -> None:
+    from microtrial.report import write_report
+
+    page = write_report(fn_results, tmp_path / "rep", static_figures=False, exports=False).read_text()
+    absent = "Absent (not in the predicted pathway map of this run, so neither predicted nor tested): LEUSYN-PWY."
+    assert f"Pathways of interest found and tested: CENTFERM-PWY. {absent}" in page
+    assert ("Found in the predicted pathways: CENTFERM-PWY. Absent (not in this run&#x27;s predicted "
+            "pathway map, so not drawn or tested): LEUSYN-PWY.") in page
+    shown = pd.read_csv(tmp_path / "rep" / "tables" / "function-pathways-of-interest.tsv", sep="\t")
+    assert set(shown["feature"]) == {"CENTFERM-PWY"}
+    # the tables decide: a pathway of interest present in them is found
+    info = {**INFO, "pathways_of_interest": ["CENTFERM-PWY", "GLYCOLYSIS"]}
+    (fn_results / "logs" / "function.run-info.json").write_text(json.dumps(info))
+    page = write_report(fn_results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
+    assert "Pathways of interest found and tested: CENTFERM-PWY, GLYCOLYSIS." in page
+    assert "Absent (" not in page

@@ -356,14 +356,19 @@ def functions(ctx: Context) -> bool:
                          f"including {', '.join(hits['feature'].astype(str).head(4))}.")
         interest = [str(p) for p in info.get("pathways_of_interest") or []]
         if interest:
-            hits = diff[diff["feature"].astype(str).isin(interest)]
+            found, absent = interest_found(paths, info, diff)
+            hits = diff[diff["feature"].astype(str).isin(found)]
+            gone = (f" Absent (not in the predicted pathway map of this run, so neither predicted nor "
+                    f"tested): {', '.join(absent)}." if absent else "")
             if len(hits):
                 ctx.page.table(hits, "function-pathways-of-interest",
-                               caption=f"Pathways of interest ({', '.join(interest)}).")
+                               caption=f"Pathways of interest found and tested: "
+                                       f"{', '.join(p for p in found if p in set(hits['feature'].astype(str)))}."
+                                       + gone)
             else:
                 ctx.page.text(f"Pathways of interest ({', '.join(interest)}): none among the predicted "
                               "functions tested (the route taken predicts no MetaCyc pathways, or "
-                              "they were absent).")
+                              "they were absent)." + gone)
         ctx.page.table(diff, "function-differential", caption="Predicted functions, differential tests.")
     if assoc is not None:
         ctx.page.table(assoc, "function-associations", caption="Predicted pathways vs measures.")
@@ -409,14 +414,18 @@ PAIRED_METHODS = ("paired-wilcoxon", "lmm", "aldex", "ancombc")
 BETWEEN_METHODS = ("aldex", "ancombc", "lmm")
 
 
-def interest_found(paths: pd.DataFrame | None, info: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The pathways of interest with a predicted abundance, and those without (absent from
-    the pathway map or never predicted), each in the study's order."""
+def interest_found(paths: pd.DataFrame | None, info: dict[str, Any],
+                   diff: pd.DataFrame | None = None) -> tuple[list[str], list[str]]:
+    """The pathways of interest with a predicted abundance (or a test), and those without
+    (absent from the pathway map or never predicted), each in the study's order."""
     interest = [str(p) for p in info.get("pathways_of_interest") or []]
-    listed = info.get("pathways_of_interest_found")
-    have = set(paths.index.astype(str)) if paths is not None else set()
-    if listed is not None:
-        have = {str(p) for p in listed} & have if paths is not None else {str(p) for p in listed}
+    have: set[str] = set()
+    if paths is not None:
+        have |= set(paths.index.astype(str))
+    if diff is not None and "feature" in diff.columns:
+        have |= set(diff["feature"].astype(str))
+    if paths is None and diff is None:  # no table to look in: the stage's own list
+        have = {str(p) for p in info.get("pathways_of_interest_found") or []}
     return [p for p in interest if p in have], [p for p in interest if p not in have]
 
 
@@ -462,7 +471,7 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
                           info: dict[str, Any]) -> None:
     """Per pathway of interest: each subject's relative abundance at the paired comparison's
     two time points (lines join a subject's samples), and the groups at baseline."""
-    found, _absent = interest_found(paths, info)
+    found, _absent = interest_found(paths, info, diff)
     if not found:
         return
     paths = paths.apply(pd.to_numeric, errors="coerce")
@@ -478,6 +487,9 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
                and len(c.get("levels") or []) >= 2 and str(c.get("column")) == str(ctx.design.group)]
     subjects = ctx.column(ctx.design.subject)
     ctx.page.heading("Pathways of interest")
+    if _absent:
+        ctx.page.text(f"Found in the predicted pathways: {', '.join(found)}. Absent (not in this run's "
+                      f"predicted pathway map, so not drawn or tested): {', '.join(_absent)}.")
     drawn = 0
     for pw in found:
         name = f"{pw}: {desc[pw]}" if desc.get(pw) else pw
