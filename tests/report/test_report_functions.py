@@ -168,3 +168,41 @@ def test_absent_pathways_of_interest_are_named_absent(fn_results: Path, tmp_path
     page = write_report(fn_results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
     assert "Pathways of interest found and tested: CENTFERM-PWY, GLYCOLYSIS." in page
     assert "Absent (" not in page
+
+
+def _truth(d: Path, centferm_pc: str = "down") -> Path:
+    d.mkdir(exist_ok=True)
+    pd.DataFrame([
+        ("CENTFERM-PWY", "True", "True", "True", "pc", centferm_pc),
+        ("CENTFERM-PWY", "True", "True", "True", "wb", "up"),
+        ("GLYCOLYSIS", "False", "True", "True", "pc", "up"),
+        ("LEUSYN-PWY", "True", "False", "False", "", "none"),
+    ], columns=["pathway", "of_interest", "in_maps", "designed_change", "comparison", "direction"]).to_csv(
+        d / "function-pathways.tsv", sep="\t", index=False)
+    return d
+
+
+def test_function_results_scored_against_truth_by_hand(fn_results: Path, tmp_path: Path) -> None:
+    from microtrial.report import write_report
+    from microtrial.report._truth import functions_recovered
+
+    truth = _truth(tmp_path / "truth")
+    scores = functions_recovered(fn_results, truth)
+    # aldex: CENTFERM pc (-1.26, q 4e-5, down) and wb (0.51, q 0.03, up) hit; GLYCOLYSIS pc q 0.5 misses
+    assert scores["designed pathway changes recovered (aldex, q < 0.05, designed direction)"] == \
+        "2/3; missed: GLYCOLYSIS (pc)"
+    # paired-wilcoxon tests only wb: CENTFERM 0.54, q 0.0216
+    assert scores["designed pathway changes recovered (paired-wilcoxon, q < 0.05, designed direction)"] == "1/1"
+    assert scores["designed pathway changes recovered (any method)"] == "2/3"
+    assert scores["pathways of interest not in the pathway maps (cannot be predicted)"] == "LEUSYN-PWY"
+    # the wrong direction is no recovery, however small q is
+    flipped = functions_recovered(fn_results, _truth(tmp_path / "truth2", centferm_pc="up"))
+    assert flipped["designed pathway changes recovered (aldex, q < 0.05, designed direction)"] == \
+        "1/3; missed: CENTFERM-PWY (pc), GLYCOLYSIS (pc)"
+    # and the report's truth section shows them (a truth folder with only this file is accepted)
+    page = write_report(fn_results, tmp_path / "rep", static_figures=False, exports=False,
+                        truth_dir=truth).read_text()
+    rows = pd.read_csv(tmp_path / "rep" / "tables" / "truth-scores.tsv", sep="\t")
+    assert dict(zip(rows["measure"], rows["value"], strict=True))[
+        "designed pathway changes recovered (any method)"] == "2/3"
+    assert "a designed change counts as recovered" in page

@@ -36,7 +36,7 @@ EXPECTED_OUTPUTS = (
 )
 # Files of a simulator's truth/ folder that the truth section scores against.
 TRUTH_FILES = ("asv-sequences.fasta", "counts.tsv", "composition.tsv", "responders.tsv",
-               "associations.tsv")
+               "associations.tsv", "function-pathways.tsv")
 
 
 def _check_folders(results: Path, truth: Path | None) -> None:

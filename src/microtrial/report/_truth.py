@@ -59,6 +59,73 @@ def score_against_truth(results: Path, truth: Path) -> dict[str, object]:
         )
         out["responders classified as in truth"] = f"{agree}/{len(both)}"
     out.update(_associations_recovered(results, truth))
+    out.update(functions_recovered(results, truth))
+    return out
+
+
+def _true(v: object) -> bool:
+    return str(v).strip().lower() in ("true", "1", "yes")
+
+
+def functions_recovered(results: Path, truth: Path) -> dict[str, object]:
+    """Designed pathway changes of ``truth/function-pathways.tsv`` recovered in
+    ``function-differential.tsv``: the same pathway and comparison with q < 0.05 and the
+    designed direction (``up``: positive effect, i.e. higher in the comparison's first level).
+
+    Per method; plus the pathways the simulator designed no change in that a method still
+    called (q < 0.05), and the pathways of interest the maps cannot predict."""
+    path, diff_path = truth / "function-pathways.tsv", results / "function-differential.tsv"
+    if not path.exists():
+        return {}
+    tr = pd.read_csv(path, sep="\t", dtype=str).fillna("")
+    out: dict[str, object] = {}
+    if "in_maps" in tr.columns and "of_interest" in tr.columns:
+        unmappable = tr[tr["of_interest"].map(_true) & ~tr["in_maps"].map(_true)]["pathway"].unique()
+        if len(unmappable):
+            out["pathways of interest not in the pathway maps (cannot be predicted)"] = ", ".join(unmappable)
+    designed = tr[tr["designed_change"].map(_true) & tr["direction"].isin(["up", "down"])]
+    if not diff_path.exists():
+        if len(designed):
+            out["designed pathway changes recovered"] = f"0/{len(designed)}: no function-differential.tsv"
+        return out
+    diff = pd.read_csv(diff_path, sep="\t")
+    if "table" in diff.columns:
+        diff = diff[diff["table"].astype(str) == "pathway"]
+    diff = diff.assign(q=pd.to_numeric(diff["q_value"], errors="coerce"),
+                       e=pd.to_numeric(diff["effect"], errors="coerce"))
+    methods = list(pd.unique(diff["method"].astype(str))) if "method" in diff.columns else ["test"]
+    if "method" not in diff.columns:
+        diff = diff.assign(method="test")
+    any_found: set[tuple[str, str]] = set()
+    for m in methods:
+        sub = diff[diff["method"].astype(str) == m]
+        tested = hits = 0
+        missed = []
+        for _, row in designed.iterrows():
+            rows = sub[(sub["feature"].astype(str) == row["pathway"])
+                       & (sub["comparison"].astype(str) == row["comparison"])]
+            if not len(rows):
+                continue  # this method does not test this comparison
+            tested += 1
+            sign = 1 if row["direction"] == "up" else -1
+            if ((rows["q"] < 0.05) & (np.sign(rows["e"]) == sign)).any():
+                hits += 1
+                any_found.add((row["pathway"], row["comparison"]))
+            else:
+                missed.append(f"{row['pathway']} ({row['comparison']})")
+        if tested:
+            out[f"designed pathway changes recovered ({m}, q < 0.05, designed direction)"] = (
+                f"{hits}/{tested}" + (f"; missed: {', '.join(missed)}" if missed else ""))
+        nochange = tr[~tr["designed_change"].map(_true)]
+        if "in_maps" in tr.columns:
+            nochange = nochange[nochange["in_maps"].map(_true)]
+        called = sub[sub["feature"].astype(str).isin(set(nochange["pathway"])) & (sub["q"] < 0.05)]
+        n_tested = sub[sub["feature"].astype(str).isin(set(nochange["pathway"]))]
+        if len(n_tested):
+            out[f"pathways without a designed change called ({m}, q < 0.05)"] = (
+                f"{len(called)}/{len(n_tested)} tests")
+    if len(designed):
+        out["designed pathway changes recovered (any method)"] = f"{len(any_found)}/{len(designed)}"
     return out
 
 
