@@ -64,5 +64,5 @@ def test_truth_folder_without_truth_files(results: Path, tmp_path: Path,
     assert main(["report", str(results), "-o", str(out), "--truth", str(truth)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err == [f"error: --truth: {truth} holds none of a simulator's truth files (asv-sequences.fasta, "
-                   "counts.tsv, composition.tsv, responders.tsv, associations.tsv)"]
+                   "counts.tsv, composition.tsv, responders.tsv, associations.tsv, function-pathways.tsv)"]
     assert not (out / "report.html").exists()
