@@ -325,7 +325,13 @@ class Engine:
 
     def prune(self, keep: int = KEEP_PER_STAGE) -> None:
         """Remove old cache entries: per stage, keep the ones this run used and the most
-        recent others, ``keep`` in all."""
+        recent others, ``keep`` in all; forget the digests of input files that are gone."""
+        gone = [p for p in self._disk_memo if not os.path.exists(p)]
+        for p in gone:
+            del self._disk_memo[p]
+        if gone:
+            self._disk_memo_changed = True
+            self.save_digests()
         for stage_dir in self.cache.iterdir():
             if not stage_dir.is_dir():
                 continue
