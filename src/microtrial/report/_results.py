@@ -493,7 +493,7 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
     drawn = 0
     for pw in found:
         name = f"{pw}: {desc[pw]}" if desc.get(pw) else pw
-        values = rel.loc[pw]
+        values: pd.Series = rel.iloc[list(rel.index).index(pw)]
         for comp in paired[:1]:
             col = ctx.column(str(comp.get("column")))
             sel = _selected(ctx, comp)
@@ -514,7 +514,8 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
                 wide, before, after, title=name, ytitle="relative abundance (% of pathways)",
                 subtitle=f"{comp.get('name')}, {line}" if line else str(comp.get("name"))),
                 caption=f"{pw}: predicted relative abundance per subject, {before} to {after} "
-                        f"({len(wide)} subjects with both; grey lines join a subject's samples).",
+                        f"({len(wide)} subjects with both; grey lines join a subject's samples)"
+                        + (f"; {comp.get('name')}, {line}." if line else "."),
                 small=True)
             drawn += 1
         for comp in between[:1]:
@@ -527,7 +528,7 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
             v = values.reindex(col.index[keep])
             if v.notna().sum() < 3:
                 continue
-            order = [lv for lv in reversed(levels)]  # reference first, as the time axis
+            order = list(reversed(levels))  # reference first, as on the time axis
             where = ", ".join(f"{k} {w}" for k, w in (comp.get("where") or {}).items())
             line = _effect_line(diff, pw, str(comp.get("name")), BETWEEN_METHODS)
             ctx.page.figure(f"function-{pw}-{comp.get('name')}", *figs.boxes(
@@ -535,7 +536,7 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
                 subtitle="; ".join(x for x in (f"{comp.get('name')}" + (f" ({where})" if where else ""), line)
                                    if x)),
                 caption=f"{pw}: predicted relative abundance by {comp.get('column')}"
-                        + (f" ({where})" if where else "") + ".", small=True)
+                        + (f" ({where})" if where else "") + (f"; {line}." if line else "."), small=True)
             drawn += 1
     if not drawn:
         ctx.page.text("The pathways of interest were predicted, but the study file names no paired or "
