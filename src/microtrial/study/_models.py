@@ -22,10 +22,10 @@ from pydantic import (
 
 from microtrial.denoise._options import DenoiseSettings
 from microtrial.design import Comparison
+from microtrial.names import BETA_METRICS as ALL_BETA_METRICS
+from microtrial.names import DEFAULT_BETA_METRICS as BETA_METRICS
+from microtrial.names import DIFFERENTIAL_METHODS, RANKS, TREE_METHODS
 
-BETA_METRICS = ("braycurtis", "jaccard", "unweighted_unifrac", "weighted_unifrac", "aitchison")
-DIFFERENTIAL_METHODS = ("lefse", "ancombc", "aldex", "lmm", "paired-wilcoxon")
-RANKS = ("asv", "domain", "phylum", "class", "order", "family", "genus", "species")
 TAXONOMY_REFERENCES = ("greengenes",)
 ULN_ENZYMES = ("ck", "aldolase", "ldh", "alt", "ast")
 DEFAULT_ULN = {"ck": 200.0, "aldolase": 7.6, "ldh": 250.0, "alt": 40.0, "ast": 40.0}
@@ -59,9 +59,10 @@ StudyPath = Annotated[Path, BeforeValidator(_resolve)]
 Level = Annotated[str, BeforeValidator(_as_str), Field(min_length=1)]
 ColumnName = Annotated[str, Field(min_length=1)]
 
-BetaMetric = Literal["braycurtis", "jaccard", "unweighted_unifrac", "weighted_unifrac", "aitchison"]
-DifferentialMethod = Literal["lefse", "ancombc", "aldex", "lmm", "paired-wilcoxon"]
-Rank = Literal["asv", "domain", "phylum", "class", "order", "family", "genus", "species"]
+BetaMetric = Literal[ALL_BETA_METRICS]  # type: ignore[valid-type]
+DifferentialMethod = Literal[DIFFERENTIAL_METHODS]  # type: ignore[valid-type]
+Rank = Literal[RANKS]  # type: ignore[valid-type]
+TreeMethod = Literal[(*TREE_METHODS, "none")]  # type: ignore[valid-type]
 
 
 class _Frozen(BaseModel):
@@ -245,7 +246,7 @@ class StudySpec(_Frozen):
     taxonomy_file: StudyPath | None = None
     tree_file: StudyPath | None = None
     taxonomy: TaxonomySettings | None = Field(default_factory=TaxonomySettings)
-    tree: Literal["insertion", "de-novo", "none"] = "insertion"
+    tree: TreeMethod = "insertion"
     comparisons: tuple[ComparisonSpec, ...] | None = None
     clinical: ClinicalSettings | None = None
     immune: StudyPath | None = None
@@ -280,7 +281,7 @@ class Study(_Frozen):
     taxonomy_file: Path | None
     tree_file: Path | None
     taxonomy: TaxonomySettings | None
-    tree: Literal["insertion", "de-novo", "none"]
+    tree: TreeMethod
     comparisons: tuple[Comparison, ...]
     clinical: ClinicalSettings | None
     immune: Path | None
