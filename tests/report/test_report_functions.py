@@ -85,17 +85,21 @@ def test_pathways_of_interest_paired_and_between_by_hand(fn_results: Path, tmp_p
     assert wide.to_dict("index") == {"P1": {"baseline": 10.0, "week12": 30.0},
                                      "P2": {"baseline": 20.0, "week12": 25.0},
                                      "P3": {"baseline": 5.0, "week12": 40.0}}
-    assert kw["title"] == "CENTFERM-PWY: pyruvate fermentation to butanoate"
-    # the paired test's effect and q (the Wilcoxon row, not ALDEx2's)
-    assert "paired-wilcoxon: effect 0.54 (log2 clr difference), q = 0.022" in kw["subtitle"]
+    assert kw["title"] == "CENTFERM-PWY"
+    # the description, the comparison, the paired test's effect and q (the Wilcoxon row, not ALDEx2's)
+    assert kw["subtitle"] == "wb\npaired-wilcoxon: effect 0.54, q = 0.022"
     values, groups, order, kw = seen["boxes"]  # type: ignore[misc]
     assert sorted(values.index) == ["C1-b", "C2-b", "C3-b", "P1-b", "P2-b", "P3-b"]  # baseline only
     assert values["C2-b"] == 60.0 and values["P3-b"] == 5.0
     assert order == ["control", "patient"]
-    assert "aldex: effect -1.26 (log2 clr difference), q = 4e-05" in kw["subtitle"]
+    assert kw["subtitle"] == "pc (time baseline)\naldex: effect -1.26, q = 4e-05"
     for name in ("function-CENTFERM-PWY-wb", "function-CENTFERM-PWY-pc"):
         for ext in ("svg", "pdf", "png"):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
+    page = (out / "report.html").read_text()
+    assert ("CENTFERM-PWY (pyruvate fermentation to butanoate): predicted relative abundance per subject, "
+            "baseline to week12 (3 subjects with both; grey lines join a subject&#x27;s samples); wb, "
+            "paired-wilcoxon: effect 0.54, q = 0.022 (effect: log2 clr difference).") in page
     # the housekeeping pathway gets no per-subject figure
     assert not list((out / "figures").glob("function-GLYCOLYSIS*"))
 

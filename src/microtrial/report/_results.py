@@ -442,18 +442,19 @@ def _selected(ctx: Context, comp: dict[str, Any]) -> pd.Series | None:
     return sel
 
 
-def _effect_line(diff: pd.DataFrame | None, feature: str, comparison: str, prefer: tuple[str, ...]) -> str:
-    """``<method>: effect 0.54 (log2 clr difference), q = 0.021`` for the first method of
-    ``prefer`` that tested ``feature`` in ``comparison``."""
+def _effect_line(diff: pd.DataFrame | None, feature: str, comparison: str,
+                 prefer: tuple[str, ...]) -> tuple[str, str]:
+    """``("<method>: effect 0.54, q = 0.021", "log2 clr difference")`` for the first method of
+    ``prefer`` that tested ``feature`` in ``comparison`` (empty strings when none did)."""
     if diff is None or not {"feature", "effect", "q_value"} <= set(diff.columns):
-        return ""
+        return "", ""
     rows = diff[diff["feature"].astype(str) == feature]
     if "comparison" in rows.columns:
         rows = rows[rows["comparison"].astype(str) == comparison]
     if "table" in rows.columns and (rows["table"].astype(str) == "pathway").any():
         rows = rows[rows["table"].astype(str) == "pathway"]
     if not len(rows):
-        return ""
+        return "", ""
     if "method" in rows.columns:
         methods = list(pd.unique(rows["method"].astype(str)))
         method = next((m for m in prefer if m in methods), methods[0])
@@ -463,8 +464,7 @@ def _effect_line(diff: pd.DataFrame | None, feature: str, comparison: str, prefe
     r = rows.iloc[0]
     etype = str(r.get("effect_type", "effect")).replace("_", " ")
     q = float(r["q_value"])
-    return f"{method}: effect {float(r['effect']):.2f} ({etype}), q = {q:.2g}" if q == q else \
-        f"{method}: effect {float(r['effect']):.2f} ({etype}), q = NA"
+    return f"{method}: effect {float(r['effect']):.2f}, q = " + (f"{q:.2g}" if q == q else "NA"), etype
 
 
 def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame | None,
@@ -492,7 +492,7 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
                       f"predicted pathway map, so not drawn or tested): {', '.join(_absent)}.")
     drawn = 0
     for pw in found:
-        name = f"{pw}: {desc[pw]}" if desc.get(pw) else pw
+        about = f"{pw} ({desc[pw]})" if desc.get(pw) else pw  # in the caption: small titles must fit
         values: pd.Series = rel.iloc[list(rel.index).index(pw)]
         for comp in paired[:1]:
             col = ctx.column(str(comp.get("column")))
@@ -509,13 +509,13 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
             wide = wide[[before, after]].dropna()
             if len(wide) < 2:
                 continue
-            line = _effect_line(diff, pw, str(comp.get("name")), PAIRED_METHODS)
+            line, etype = _effect_line(diff, pw, str(comp.get("name")), PAIRED_METHODS)
             ctx.page.figure(f"function-{pw}-{comp.get('name')}", *figs.paired(
-                wide, before, after, title=name, ytitle="relative abundance (% of pathways)",
-                subtitle=f"{comp.get('name')}, {line}" if line else str(comp.get("name"))),
-                caption=f"{pw}: predicted relative abundance per subject, {before} to {after} "
+                wide, before, after, title=pw, ytitle="% of predicted pathways",
+                subtitle="\n".join([str(comp.get("name")), *([line] if line else [])])),
+                caption=f"{about}: predicted relative abundance per subject, {before} to {after} "
                         f"({len(wide)} subjects with both; grey lines join a subject's samples)"
-                        + (f"; {comp.get('name')}, {line}." if line else "."),
+                        + (f"; {comp.get('name')}, {line} (effect: {etype})." if line else "."),
                 small=True)
             drawn += 1
         for comp in between[:1]:
@@ -530,13 +530,14 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
                 continue
             order = list(reversed(levels))  # reference first, as on the time axis
             where = ", ".join(f"{k} {w}" for k, w in (comp.get("where") or {}).items())
-            line = _effect_line(diff, pw, str(comp.get("name")), BETWEEN_METHODS)
+            line, etype = _effect_line(diff, pw, str(comp.get("name")), BETWEEN_METHODS)
             ctx.page.figure(f"function-{pw}-{comp.get('name')}", *figs.boxes(
-                v, col, order, title=name, ytitle="relative abundance (% of pathways)",
-                subtitle="; ".join(x for x in (f"{comp.get('name')}" + (f" ({where})" if where else ""), line)
-                                   if x)),
-                caption=f"{pw}: predicted relative abundance by {comp.get('column')}"
-                        + (f" ({where})" if where else "") + (f"; {line}." if line else "."), small=True)
+                v, col, order, title=pw, ytitle="% of predicted pathways",
+                subtitle="\n".join([f"{comp.get('name')}" + (f" ({where})" if where else ""),
+                                     *([line] if line else [])])),
+                caption=f"{about}: predicted relative abundance by {comp.get('column')}"
+                        + (f" ({where})" if where else "")
+                        + (f"; {line} (effect: {etype})." if line else "."), small=True)
             drawn += 1
     if not drawn:
         ctx.page.text("The pathways of interest were predicted, but the study file names no paired or "
