@@ -3,6 +3,7 @@ functions and designs with interactions."""
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -321,6 +322,7 @@ def functions(ctx: Context) -> bool:
     info = ctx.run_info("function")
     route = info.get("route") or info.get("options", {}).get("route") or info.get("reference")
     _route_note(ctx, info, route)
+    drawn_interest = paths is not None and bool(interest_found(paths, info, diff)[0])
     if paths is not None:
         _pathways_of_interest(ctx, paths, diff, info)
     if diff is not None and {"feature", "effect", "q_value"} <= set(diff.columns):
@@ -339,7 +341,7 @@ def functions(ctx: Context) -> bool:
             if not len(sig):
                 continue
             desc = sig["description"] if "description" in sig else pd.Series("", index=sig.index)
-            labels = [f"{f}: {d}"[:60] if isinstance(d, str) and d else str(f)
+            labels = [f"{f}: {html.unescape(d)}"[:60] if isinstance(d, str) and d else str(f)
                       for f, d in zip(sig["feature"], desc, strict=True)]
             a, b = _levels_of(ctx, str(sig["comparison"].iloc[0]) if "comparison" in sig else "")
             sides = [a if e > 0 else b for e in sig["effect"]]
@@ -349,7 +351,11 @@ def functions(ctx: Context) -> bool:
                                         xtitle=str(sig["effect_type"].iloc[0]).replace("_", " ")
                                         if "effect_type" in sig else "effect",
                                         group_order=[a, b]),
-                            caption=f"Bars: effect (positive = higher in {a}); q: Benjamini-Hochberg.")
+                            caption=f"Bars: effect (positive = higher in {a}); q: Benjamini-Hochberg. The "
+                                    "lowest q can be pathways most genera carry, shifted only because other "
+                                    "pathways' share changed (a compositional effect)"
+                                    + ("; the pathways of interest are drawn above." if drawn_interest
+                                       else "."))
             hits = sig[sig["q_value"] < 0.05]
             if len(hits):
                 ctx.note("functions", f"{len(hits)} predicted functions differed for {label} (q < 0.05), "
@@ -480,7 +486,8 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
     rel = paths / paths.sum(axis=0).replace(0, np.nan) * 100
     desc: dict[str, str] = {}
     if diff is not None and {"feature", "description"} <= set(diff.columns):
-        desc = dict(zip(diff["feature"].astype(str), diff["description"].astype(str), strict=True))
+        desc = dict(zip(diff["feature"].astype(str), diff["description"].astype(str).map(html.unescape),
+                        strict=True))
     paired = [c for c in ctx.design.comparisons if str(c.get("kind")) == "paired"
               and len(c.get("levels") or []) >= 2]
     between = [c for c in ctx.design.comparisons if str(c.get("kind", "between")) == "between"
