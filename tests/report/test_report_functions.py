@@ -50,8 +50,8 @@ def fn_results(tmp_path: Path) -> Path:
     rows = [("CENTFERM-PWY", "pyruvate fermentation to butanoate", "wb", "paired-wilcoxon", 0.54, 0.0216),
             ("CENTFERM-PWY", "pyruvate fermentation to butanoate", "wb", "aldex", 0.51, 0.03),
             ("CENTFERM-PWY", "pyruvate fermentation to butanoate", "pc", "aldex", -1.26, 4e-5),
-            ("GLYCOLYSIS", "glycolysis I", "pc", "aldex", 0.2, 0.5),
-            ("GLYCOLYSIS", "glycolysis I", "wb", "paired-wilcoxon", -0.1, 0.6)]
+            ("GLYCOLYSIS", "glycolysis &beta; I", "pc", "aldex", 0.2, 0.5),
+            ("GLYCOLYSIS", None, "wb", "paired-wilcoxon", -0.1, 0.6)]  # descriptions may be missing
     pd.DataFrame(rows, columns=["feature", "description", "comparison", "method", "effect", "q_value"]).assign(
         effect_type="log2_clr_difference", p_value=lambda x: x["q_value"], table="pathway").to_csv(
         d / "function-differential.tsv", sep="\t", index=False)
@@ -108,6 +108,7 @@ def test_route_and_simulated_traits_are_stated(fn_results: Path, tmp_path: Path)
     from microtrial.report import write_report
 
     page = write_report(fn_results, tmp_path / "rep", static_figures=False, exports=False).read_text()
+    assert "could not be drawn" not in page
     section = page[page.index("<section id='functions'>"):]
     section = section[:section.index("</section>")]
     assert "by the route &#x27;genus-trait-table&#x27;: each ASV given its genus" in section
@@ -121,6 +122,7 @@ def test_route_and_simulated_traits_are_stated(fn_results: Path, tmp_path: Path)
     page = write_report(fn_results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
     assert "by the route &#x27;picrust2-reference&#x27;: each ASV placed on the PICRUSt2 reference" in page
     assert "SIMULATED" not in page and "simulated genus trait table" not in page
+    assert "could not be drawn" not in page
 
 
 @pytest.mark.parametrize(("route", "says", "never"), [

@@ -486,7 +486,7 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
     rel = paths / paths.sum(axis=0).replace(0, np.nan) * 100
     desc: dict[str, str] = {}
     if diff is not None and {"feature", "description"} <= set(diff.columns):
-        desc = dict(zip(diff["feature"].astype(str), diff["description"].astype(str).map(html.unescape),
+        desc = dict(zip(diff["feature"].astype(str), diff["description"].fillna("").astype(str).map(html.unescape),
                         strict=True))
     paired = [c for c in ctx.design.comparisons if str(c.get("kind")) == "paired"
               and len(c.get("levels") or []) >= 2]
