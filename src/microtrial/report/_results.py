@@ -351,11 +351,11 @@ def functions(ctx: Context) -> bool:
                                         xtitle=str(sig["effect_type"].iloc[0]).replace("_", " ")
                                         if "effect_type" in sig else "effect",
                                         group_order=[a, b]),
-                            caption=f"Bars: effect (positive = higher in {a}); q: Benjamini-Hochberg. The "
-                                    "lowest q can be pathways most genera carry, shifted only because other "
-                                    "pathways' share changed (a compositional effect)"
-                                    + ("; the pathways of interest are drawn above." if drawn_interest
-                                       else "."))
+                            caption=f"Bars: effect (positive = higher in {a}); q: Benjamini-Hochberg."
+                                    + (" The lowest q can be pathways most genera carry, shifted only because "
+                                       "other pathways' share changed (a compositional effect)"
+                                       + ("; the pathways of interest are drawn above." if drawn_interest
+                                          else ".") if "pathway" in label else ""))
             hits = sig[sig["q_value"] < 0.05]
             if len(hits):
                 ctx.note("functions", f"{len(hits)} predicted functions differed for {label} (q < 0.05), "
