@@ -16,7 +16,6 @@ STAGES = {"reads", "denoise", "taxonomy", "phylogeny", "diversity", "differentia
 UPPER = {"pipeline", "cli", "study"}  # may import stages (their public API)
 
 KNOWN_PRIVATE = {
-    ("microtrial.reads._derep", "microtrial.denoise._types"),  # Derep: to a core module (denoise)
     ("microtrial.diversity._compare", "microtrial.differential._lmm"),  # the LMM fit (designs)
 }
 KNOWN_CYCLES = {("microtrial.io.feature_table", "microtrial.io.qza")}  # read_table reads .qza

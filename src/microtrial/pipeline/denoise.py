@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from microtrial.denoise._options import DenoiseSettings
-from microtrial.denoise._types import Derep
+from microtrial.derep import Derep
 from microtrial.errors import InputError
 from microtrial.reads._derep import dereplicate
 from microtrial.reads._fastq import SampleFiles, find_samples, read_pair

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microtrial.denoise._types import Derep
+from microtrial.derep import Derep
 from microtrial.reads._fastq import Reads
 
 __all__ = ["dereplicate"]
@@ -27,7 +27,7 @@ CHUNK = 1_000_000  # reads per chunk of R's derepFastq (its argument n)
 
 
 def dereplicate(reads: Reads) -> Derep:
-    """Collapse reads into a :class:`~microtrial.denoise.Derep`.
+    """Collapse reads into a :class:`~microtrial.derep.Derep`.
 
     Parameters
     ----------
