@@ -70,8 +70,13 @@ class SimulatedFunctions:
 
 def _maps() -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]],
                     dict[str, list[str]]]:
-    from microtrial.function import packaged_map_lines, parse_pathway_map, parse_regroup_map
-    from microtrial.function import PACKAGED_PATHWAY_MAP, PACKAGED_REGROUP_MAP
+    from microtrial.function import (
+        PACKAGED_PATHWAY_MAP,
+        PACKAGED_REGROUP_MAP,
+        packaged_map_lines,
+        parse_pathway_map,
+        parse_regroup_map,
+    )
 
     pmap = parse_pathway_map(packaged_map_lines(PACKAGED_PATHWAY_MAP))
     regroup = parse_regroup_map(packaged_map_lines(PACKAGED_REGROUP_MAP))
