@@ -72,19 +72,7 @@ def loess(x, y, w, xout, *, span: float = 0.75, degree: int = 2) -> np.ndarray:
     for t, x0 in enumerate(xout):
         if x0 < lo or x0 > hi:
             continue
-        d = np.abs(x - x0)
-        h = np.sort(d)[q - 1]
-        if h <= 0:
-            h = 1e-12
-        u = d / h
-        k = np.where(u < 1, (1 - u**3) ** 3, 0.0) * w
-        deg = min(degree, int(np.count_nonzero(k > 0)) - 1)
-        if deg < 0:
-            continue
-        X = np.vander(x - x0, deg + 1, increasing=True)
-        sw = np.sqrt(k)
-        coef, *_ = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)
-        out[t] = coef[0]
+        out[t] = _local_fit(x, y, w, float(x0), q, degree)[0]
     return out
 
 

@@ -209,19 +209,8 @@ def run_function(
     timings["metagenome"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    main_path: PathwayResult | None = None
-    main_spec: PathwaySpec | None = None
-    others: dict[str, PathwayResult] = {}
-    for spec in pathway_specs:
-        if spec.trait not in metas:
-            continue
-        res = pathway_abundance(metas[spec.trait].unstratified, spec.pathway_map,
-                                regroup_map=spec.regroup_map, minpath=minpath,
-                                gap_filling=gap_filling, coverage=coverage)
-        if main_path is None:
-            main_path, main_spec = res, spec
-        else:
-            others[spec.name] = res
+    main_path, main_spec, others = _pathways(metas, pathway_specs, minpath=minpath,
+                                             gap_filling=gap_filling, coverage=coverage)
     timings["pathways"] = time.perf_counter() - t0
     preds_out = {MARKER_TRAIT: marker, **preds}
     return FunctionResult(
@@ -261,6 +250,22 @@ def _genus_traits_route(counts: pd.DataFrame, taxonomy: pd.DataFrame, table: pd.
                                      stratified=stratified)
     timings["genus"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    main_path, main_spec, others = _pathways(metas, pathway_specs, minpath=minpath,
+                                             gap_filling=gap_filling, coverage=coverage)
+    timings["pathways"] = time.perf_counter() - t0
+    matches = user.matches.rename(columns={"rank": "trait_rank", "name": "trait_name"})
+    if embedded is not None:
+        matches = embedded.matches.join(matches, how="outer")
+    return FunctionResult(
+        ROUTE_GENUS_TRAITS, preds, marker, None, metas, main_path,
+        main_spec.descriptions if main_spec else None, main_spec.name if main_spec else None,
+        others, None, matches, (), timings)
+
+
+def _pathways(metas: dict[str, MetagenomeResult], pathway_specs: Sequence[PathwaySpec], *,
+              minpath: bool, gap_filling: bool, coverage: bool
+              ) -> tuple[PathwayResult | None, PathwaySpec | None, dict[str, PathwayResult]]:
+    """Pathways from every metagenome a spec asks for: the first is the main result."""
     main_path: PathwayResult | None = None
     main_spec: PathwaySpec | None = None
     others: dict[str, PathwayResult] = {}
@@ -274,11 +279,4 @@ def _genus_traits_route(counts: pd.DataFrame, taxonomy: pd.DataFrame, table: pd.
             main_path, main_spec = res, spec
         else:
             others[spec.name] = res
-    timings["pathways"] = time.perf_counter() - t0
-    matches = user.matches.rename(columns={"rank": "trait_rank", "name": "trait_name"})
-    if embedded is not None:
-        matches = embedded.matches.join(matches, how="outer")
-    return FunctionResult(
-        ROUTE_GENUS_TRAITS, preds, marker, None, metas, main_path,
-        main_spec.descriptions if main_spec else None, main_spec.name if main_spec else None,
-        others, None, matches, (), timings)
+    return main_path, main_spec, others
