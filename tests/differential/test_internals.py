@@ -11,7 +11,7 @@ from scipy import stats
 
 from microtrial.differential import guild_abundance, guild_membership
 from microtrial.differential._lefse import _ranksum_p, kruskal_wallis, lda_direction
-from microtrial.differential._lmm import random_intercept_fit
+from microtrial.stats import random_intercept_fit
 
 
 def test_kruskal_wallis_matches_scipy_row_by_row() -> None:

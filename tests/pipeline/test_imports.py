@@ -15,9 +15,7 @@ STAGES = {"reads", "denoise", "taxonomy", "phylogeny", "diversity", "differentia
           "function", "report", "simulate"}
 UPPER = {"pipeline", "cli", "study"}  # may import stages (their public API)
 
-KNOWN_PRIVATE = {
-    ("microtrial.diversity._compare", "microtrial.differential._lmm"),  # the LMM fit (designs)
-}
+KNOWN_PRIVATE: set[tuple[str, str]] = set()
 KNOWN_CYCLES = {("microtrial.io.feature_table", "microtrial.io.qza")}  # read_table reads .qza
 
 

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from microtrial.differential import Contrast
-from microtrial.differential._lmm import model_terms, random_intercept_fit
+from microtrial.differential._lmm import model_terms
 from microtrial.diversity._permanova import permanova, plot_permutations
+from microtrial.stats import random_intercept_fit, variance_components_fit
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "designs"
 
@@ -134,7 +135,6 @@ def test_diversity_design_tests_interaction_rows() -> None:
 
 
 def test_variance_components_fit_matches_lme4_nested() -> None:
-    from microtrial.differential._lmm import variance_components_fit
 
     d = _read("interaction-alpha.tsv")
     t = (d["week"] == "4").to_numpy(float)
@@ -151,7 +151,6 @@ def test_variance_components_fit_matches_lme4_nested() -> None:
 
 def test_variance_components_fit_with_cage_variance() -> None:
     """Strong cage effects (lme4: cage variance 0.51, subject-in-cage 0.10)."""
-    from microtrial.differential._lmm import variance_components_fit
 
     d = _read("interaction-alpha-cage.tsv")
     t = (d["week"] == "4").to_numpy(float)

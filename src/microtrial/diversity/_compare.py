@@ -270,7 +270,7 @@ def _lmm_rows(values: np.ndarray, x: np.ndarray, subjects: np.ndarray,
     label, estimate, t, p, SE, df (min(N - p, S - 1), as the feature models)."""
     from scipy import stats as st
 
-    from microtrial.differential._lmm import random_intercept_fit
+    from microtrial.stats import random_intercept_fit
 
     beta, se, _ = random_intercept_fit(values[:, None], x, subjects)
     n, p = x.shape
@@ -298,7 +298,7 @@ def _nested_lmm(v: np.ndarray, x: np.ndarray, subjects: np.ndarray, others: list
     ``df``)."""
     from scipy import stats as st
 
-    from microtrial.differential._lmm import variance_components_fit
+    from microtrial.stats import variance_components_fit
 
     beta, se, _ = variance_components_fit(v, x, [*others, subjects])
     b, s_ = float(beta[-1]), float(se[-1])
