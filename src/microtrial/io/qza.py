@@ -230,8 +230,8 @@ def qza_info(path: str | os.PathLike[str]) -> ArtifactInfo:
 
 
 def _payload_reader(semantic_type: str):  # noqa: ANN202
+    from microtrial.io._table_formats import read_biom
     from microtrial.io.fasta import read_fasta
-    from microtrial.io.feature_table import read_biom
     from microtrial.io.newick import read_tree
     from microtrial.io.taxonomy import read_taxonomy
 
@@ -328,7 +328,7 @@ def _write_payload(obj: Any, semantic_type: str, dest: Path) -> None:
     from microtrial.table import FeatureTable
 
     if semantic_type == "FeatureTable[Frequency]":
-        from microtrial.io.feature_table import write_biom
+        from microtrial.io._table_formats import write_biom
 
         if not isinstance(obj, FeatureTable):
             raise TypeError("FeatureTable[Frequency] needs a FeatureTable")
@@ -429,9 +429,9 @@ def import_file(
     if not src.exists():
         raise InputError(src, "no such file")
     if semantic_type == "FeatureTable[Frequency]":
-        from microtrial.io.feature_table import read_table
+        from microtrial.io._table_formats import read_plain_table
 
-        obj: Any = read_table(src)
+        obj: Any = read_plain_table(src)
     elif semantic_type == "FeatureData[Taxonomy]":
         from microtrial.io.taxonomy import read_taxonomy
 
