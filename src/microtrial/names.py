@@ -25,6 +25,9 @@ PHYLOGENETIC_METRICS = frozenset({"unweighted_unifrac", "weighted_unifrac"})
 DIFFERENTIAL_METHODS: tuple[str, ...] = ("lefse", "ancombc", "aldex", "lmm", "paired-wilcoxon")
 """Differential abundance methods (``differential-<method>.tsv``)."""
 
+DEFAULT_DIFFERENTIAL_METHODS: tuple[str, ...] = DIFFERENTIAL_METHODS
+"""Methods run when none are named: all of them."""
+
 TAXON_RANKS: tuple[str, ...] = ("domain", "phylum", "class", "order", "family", "genus", "species")
 """Taxonomic ranks, top down (``d__``, ``p__``, ... in ``taxonomy.tsv``)."""
 
@@ -62,6 +65,6 @@ def check_name(kind: str, name: str, *, choices: Iterable[str] | None = None) ->
 
 
 __all__ = [
-    "BETA_METRICS", "DEFAULT_BETA_METRICS", "DIFFERENTIAL_METHODS", "PHYLOGENETIC_METRICS",
+    "BETA_METRICS", "DEFAULT_BETA_METRICS", "DEFAULT_DIFFERENTIAL_METHODS", "DIFFERENTIAL_METHODS", "PHYLOGENETIC_METRICS",
     "POOL_METHODS", "RANKS", "REGISTRIES", "TAXON_RANKS", "TREE_METHODS", "check_name",
 ]

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from microtrial.cli._common import existing_file, output_option, progress_bars
+from microtrial.names import DEFAULT_BETA_METRICS
 
 _REFERENCE_NAMES = ("control", "controls", "healthy", "hc", "baseline", "week0", "w0", "pre",
                     "before", "early", "day0")
@@ -55,7 +56,7 @@ def _rarefy_value(text: str) -> int | str | None:
 @click.option("--healthy", "healthy", default=None, show_default=True,
               help="COLUMN=LEVEL of healthy reference samples for the dysbiosis score.")
 @click.option("--metrics", "metrics",
-              default="braycurtis,jaccard,unweighted_unifrac,weighted_unifrac,aitchison",
+              default=",".join(DEFAULT_BETA_METRICS),
               show_default=True, help="Comma-separated beta metrics (also robust_aitchison).")
 @click.option("--covariates", "covariates", default="", show_default=True,
               help="Comma-separated covariates of the alpha mixed model (paired designs).")

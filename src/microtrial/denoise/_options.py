@@ -17,9 +17,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from microtrial.names import POOL_METHODS
+
 CHIMERA_METHODS = ("consensus", "pooled", "none")
 ERROR_MODELS = ("auto", "loess", "monotone")
-POOL_METHODS = ("none", "pseudo", "all")
+PoolMethod = Literal[POOL_METHODS]  # type: ignore[valid-type]
 # what dada2_compatible sets, and R DADA2's value of each
 DADA2_SETTINGS: dict[str, Any] = {"pool": "none", "reverse_partners": False,
                                   "chimera_one_off": False, "min_reads": 1}
@@ -46,7 +48,7 @@ class DenoiseSettings(BaseModel):
     amplicon_length: int | None = Field(default=None, ge=1)
     n_reads_learn: int | None = Field(default=None, ge=1)
     error_model: Literal["auto", "loess", "monotone"] = "auto"
-    pool: Literal["none", "pseudo", "all"] = "pseudo"
+    pool: PoolMethod = "pseudo"
     min_overlap: int = Field(default=12, ge=4)
     max_mismatch: int = Field(default=0, ge=0)
     reverse_partners: bool = True

@@ -20,8 +20,8 @@ import numpy as np
 from microtrial.denoise import _dada as D
 from microtrial.denoise._error_model import check_err, log_err
 from microtrial.denoise._types import DadaResult, Derep
+from microtrial.names import POOL_METHODS
 
-POOL_METHODS = ("none", "pseudo", "all")
 PSEUDO_PREVALENCE = 2
 
 

@@ -37,6 +37,7 @@ import pandas as pd
 from microtrial.denoise._options import DenoiseSettings
 from microtrial.derep import Derep
 from microtrial.errors import InputError
+from microtrial.names import POOL_METHODS
 from microtrial.reads._derep import dereplicate
 from microtrial.reads._fastq import SampleFiles, find_samples, read_pair
 from microtrial.reads._filter import FilterParams, filter_pair
@@ -55,7 +56,6 @@ from microtrial.seqs import check_primer_option
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int], None]
-POOL_METHODS = ("none", "pseudo", "all")
 TRACKING_COLUMNS = ["sample-id", "input", "filtered", "denoised-f", "denoised-r", "merged", "non-chimeric"]
 
 

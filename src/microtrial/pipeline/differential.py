@@ -50,6 +50,7 @@ from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
 from microtrial.io.runinfo import start_output, write_run_info
 from microtrial.io.taxonomy import read_taxonomy
+from microtrial.names import DEFAULT_DIFFERENTIAL_METHODS
 from microtrial.taxa import UNASSIGNED
 
 log = logging.getLogger(__name__)
@@ -344,7 +345,7 @@ def _write_tsv(df: pd.DataFrame, path: Path, *, index: bool = False) -> Path:
 def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                        comparisons: Sequence[Comparison], taxonomy: Path | None = None,
                        ranks: Sequence[str] = ("asv", "genus", "family"),
-                       methods: Sequence[str] = ("lefse", "ancombc", "aldex", "lmm", "paired-wilcoxon"),
+                       methods: Sequence[str] = DEFAULT_DIFFERENTIAL_METHODS,
                        covariates: Sequence[str] = (), min_prevalence: float = 0.1,
                        seed: int = 0, threads: int = 2,
                        progress: ProgressCallback | None = None,

@@ -58,6 +58,7 @@ from microtrial.io._atomic import atomic_open
 from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
 from microtrial.io.runinfo import start_output, write_run_info
+from microtrial.names import DEFAULT_BETA_METRICS
 from microtrial.stats import bh
 from microtrial.table import FeatureTable
 
@@ -191,7 +192,7 @@ def diversity_stage(
     comparisons: Sequence[Comparison] = (), tree: Path | None = None,
     subject: str | None = None, healthy: tuple[str, str] | None = None,
     rarefy: int | str | None = "auto",
-    metrics: Sequence[str] = ("braycurtis", "jaccard", "unweighted_unifrac", "weighted_unifrac", "aitchison"),
+    metrics: Sequence[str] = DEFAULT_BETA_METRICS,
     permutations: int = 999, seed: int = 0, progress: ProgressCallback | None = None,
     group_columns: Sequence[str] = (), covariates: Sequence[str] = (),
     rarefaction_iterations: int = 1,
