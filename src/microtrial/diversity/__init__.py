@@ -29,9 +29,11 @@ from microtrial.diversity._compare import (
 from microtrial.diversity._permanova import anosim, permanova, permdisp, permutation_matrix
 from microtrial.diversity._rarefy import (
     DepthSuggestion,
+    Rarefaction,
     choose_depth,
     rarefaction_curves,
     rarefy,
+    rarefy_samples,
     suggest_depth,
 )
 from microtrial.diversity._stats import (
@@ -49,6 +51,7 @@ __all__ = [
     "check_tree", "choose_depth",
     "clr", "dysbiosis", "dysbiosis_change", "faith_pd", "goods_coverage", "kruskal_wallis",
     "mann_whitney", "pairwise_permanova", "pcoa", "permanova", "permdisp", "permutation_matrix",
-    "pielou_evenness", "rarefaction_curves", "rarefy", "rclr", "shannon", "simpson",
+    "pielou_evenness", "Rarefaction", "rarefaction_curves", "rarefy", "rarefy_samples", "rclr",
+    "shannon", "simpson",
     "suggest_depth", "unifrac", "wilcoxon_signed_rank",
 ]

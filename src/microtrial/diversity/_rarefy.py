@@ -122,6 +122,59 @@ def choose_depth(table: FeatureTable, depth: int | str | None = "auto") -> int |
 
 
 @dataclass(frozen=True)
+class Rarefaction:
+    """A table rarefied for the diversity stage (:func:`rarefy_samples`).
+
+    Attributes
+    ----------
+    depth : int or None
+        Reads per sample after rarefaction; None when the table was not rarefied.
+    table : FeatureTable
+        The samples kept, with their original counts (for compositional metrics).
+    rarefied : FeatureTable
+        The same samples rarefied to ``depth`` (``table`` itself when ``depth`` is None).
+    dropped : tuple of (sample id, reason)
+        Samples with fewer reads than ``depth``, in table order.
+    curves : pandas.DataFrame
+        :func:`rarefaction_curves` of ``table``.
+    """
+
+    depth: int | None
+    table: FeatureTable
+    rarefied: FeatureTable
+    dropped: tuple[tuple[str, str], ...]
+    curves: pd.DataFrame
+
+
+def rarefy_samples(
+    table: FeatureTable, depth: int | str | None = "auto", *, seed: int = 0, iterations: int = 1,
+) -> Rarefaction:
+    """The diversity stage's rarefaction step: resolve the depth (:func:`choose_depth`), drop
+    the samples below it, rarefy the rest (:func:`rarefy`) and compute the rarefaction curves
+    of the kept samples.
+
+    Raises
+    ------
+    AnalysisError
+        A depth that is not a number, ``"auto"`` or ``"none"``; no sample reaching it; fewer
+        than 2 samples left.
+    """
+    resolved = choose_depth(table, depth)
+    dropped: tuple[tuple[str, str], ...] = ()
+    if resolved is not None:
+        totals = table.sample_totals()
+        dropped = tuple((str(s), f"fewer than {resolved} reads (rarefaction depth); has {int(totals[s])}")
+                        for s in totals.index[totals < resolved])
+        rarefied = rarefy(table, resolved, seed=seed, iterations=iterations)
+        table = table.select_samples(list(rarefied.sample_ids))
+    else:
+        rarefied = table
+    if rarefied.shape[1] < 2:
+        raise AnalysisError(f"fewer than 2 samples left at depth {resolved}")
+    return Rarefaction(resolved, table, rarefied, dropped, rarefaction_curves(table, seed=seed))
+
+
+@dataclass(frozen=True)
 class DepthSuggestion:
     """What a rarefaction depth would do to a table.
 

@@ -40,7 +40,6 @@ from microtrial.diversity import (
     anosim,
     beta_diversity,
     check_tree,
-    choose_depth,
     comparison_samples,
     dysbiosis,
     dysbiosis_change,
@@ -48,8 +47,7 @@ from microtrial.diversity import (
     pcoa,
     permanova,
     permdisp,
-    rarefaction_curves,
-    rarefy,
+    rarefy_samples,
 )
 from microtrial.diversity._beta import PHYLOGENETIC
 from microtrial.diversity._compare import TEST_COLUMNS, design_tests
@@ -265,24 +263,17 @@ def diversity_stage(
     # ---- rarefaction --------------------------------------------------------------------
     t0 = time.perf_counter()
     try:
-        depth = choose_depth(ft, rarefy)
+        rar = rarefy_samples(ft, rarefy, seed=seed, iterations=rarefaction_iterations)
     except AnalysisError as exc:
         raise InputError("--rarefy", str(exc)) from exc
-    summary.depth = depth
-    if depth is not None:
-        totals = ft.sample_totals()
-        for s in totals.index[totals < depth]:
-            _drop(summary, s, f"fewer than {depth} reads (rarefaction depth); has {int(totals[s])}")
-        rt = rarefy_table(ft, depth, seed, rarefaction_iterations)
-        md = md.loc[list(rt.sample_ids)]
-        ft = ft.select_samples(list(rt.sample_ids))
-    else:
-        rt = ft
-    if rt.shape[1] < 2:
-        raise InputError("--rarefy", f"fewer than 2 samples left at depth {depth}")
+    depth = summary.depth = rar.depth
+    for s, why in rar.dropped:
+        _drop(summary, s, why)
+    ft, rt = rar.table, rar.rarefied
+    md = md.loc[list(rt.sample_ids)]
     summary.n_samples = rt.shape[1]
     start_output(out_dir, command="diversity")
-    _write(rarefaction_curves(ft, seed=seed), out_dir / "rarefaction-curves.tsv", summary)
+    _write(rar.curves, out_dir / "rarefaction-curves.tsv", summary)
     summary.timings["rarefaction"] = round(time.perf_counter() - t0, 3)
 
     # ---- alpha ----------------------------------------------------------------------------
@@ -425,13 +416,6 @@ def diversity_stage(
         outputs=summary.files,
     )
     return summary
-
-
-def rarefy_table(ft: FeatureTable, depth: int, seed: int, iterations: int) -> FeatureTable:
-    try:
-        return rarefy(ft, depth, seed=seed, iterations=iterations)
-    except AnalysisError as exc:
-        raise InputError("--rarefy", str(exc)) from exc
 
 
 def _global_tests(col: str, md: pd.DataFrame, alpha: pd.DataFrame, dms: dict[str, pd.DataFrame],
