@@ -1,4 +1,8 @@
-"""``tree``: ASV sequences -> tree.nwk (rooted, every ASV a tip)."""
+"""``tree``: ASV sequences -> tree.nwk (rooted, every ASV a tip).
+
+Reads the ASVs and the reference (checking it names its own tips), calls
+:func:`microtrial.phylogeny.build_tree`, writes the tree and ``run-info.json``.
+"""
 
 from __future__ import annotations
 
@@ -24,13 +28,12 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
     ASVs; ``"de-novo"`` aligns the ASVs to the Greengenes 85% template alignment (or
     ``ref_alignment``) and builds a midpoint-rooted neighbour-joining tree.
     """
-    import numba
     import qiime_default_reference as qdr
 
     from microtrial.io.fasta import read_fasta
     from microtrial.io.newick import read_tree, write_tree
     from microtrial.io.runinfo import start_output, write_run_info
-    from microtrial.phylogeny import build_reference_index, de_novo_tree, insertion_tree
+    from microtrial.phylogeny import build_tree
 
     m = method.lower().replace("_", "-").replace("denovo", "de-novo")
     if m not in METHODS:
@@ -41,49 +44,36 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
     queries = read_fasta(sequences, as_dna=True)  # gapped or RNA ASVs place as plain DNA
     if not queries:
         raise InputError(sequences, "no sequences")
-    old_threads = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
-    try:
+    reference: dict[str, Path]
+    if m == "insertion":
         t0 = time.perf_counter()
-        if m == "insertion":
-            seqs_path = Path(ref_seqs) if ref_seqs is not None else Path(qdr.get_reference_sequences())
-            tree_path = Path(ref_tree) if ref_tree is not None else Path(qdr.get_reference_tree())
-            refs = read_fasta(seqs_path)
-            reference_tree = read_tree(tree_path)
-            _check_reference(refs, reference_tree, seqs_path, tree_path)
-            timings["read_reference"] = round(time.perf_counter() - t0, 3)
-            if progress is not None:
-                progress("tree: placing ASVs", 0, len(queries))
-            t1 = time.perf_counter()
-            index = build_reference_index(refs)
-            try:
-                tree = insertion_tree(queries, reference_tree, index, copy=False)
-            except ValueError as exc:
-                raise InputError(sequences, str(exc)) from exc
-            timings["insert"] = round(time.perf_counter() - t1, 3)
-            reference = {"sequences": seqs_path, "tree": tree_path}
-        else:
-            aln_path = Path(ref_alignment) if ref_alignment is not None else Path(qdr.get_template_alignment())
-            template = read_fasta(aln_path)
-            _check_alignment(template, aln_path)
-            tree = de_novo_tree(queries, template)
-            timings["de_novo"] = round(time.perf_counter() - t0, 3)
-            reference = {"alignment": aln_path}
-    finally:
-        numba.set_num_threads(old_threads)
-    if progress is not None:
-        progress("tree: placing ASVs", len(queries), len(queries))
-    tips = {t.name for t in tree.tips()}
-    missing = set(queries) - tips
-    if missing:  # an internal guarantee; never write a tree that lacks ASVs
-        raise RuntimeError(f"{len(missing)} ASVs missing from the tree")
+        seqs_path = Path(ref_seqs) if ref_seqs is not None else Path(qdr.get_reference_sequences())
+        tree_path = Path(ref_tree) if ref_tree is not None else Path(qdr.get_reference_tree())
+        refs = read_fasta(seqs_path)
+        reference_tree = read_tree(tree_path)
+        _check_reference(refs, reference_tree, seqs_path, tree_path)
+        timings["read_reference"] = round(time.perf_counter() - t0, 3)
+        try:
+            result = build_tree(queries, method=m, threads=threads, reference_seqs=refs,
+                                reference_tree=reference_tree, progress=progress)
+        except ValueError as exc:
+            raise InputError(sequences, str(exc)) from exc
+        reference = {"sequences": seqs_path, "tree": tree_path}
+    else:
+        aln_path = Path(ref_alignment) if ref_alignment is not None else Path(qdr.get_template_alignment())
+        template = read_fasta(aln_path)
+        _check_alignment(template, aln_path)
+        result = build_tree(queries, method=m, threads=threads, template=template, progress=progress)
+        reference = {"alignment": aln_path}
+    timings.update(result.timings)
+    tree = result.tree
     out_dir = Path(out_dir)
     start_output(out_dir, command="tree")
     path = out_dir / "tree.nwk"
     write_tree(tree, path)
     write_run_info(out_dir, command="tree",
                    options={"sequences": sequences, "method": m, "threads": threads, **reference},
-                   timings=timings, extra={"n_tips": len(tips)}, outputs=[path])
+                   timings=timings, extra={"n_tips": result.n_tips}, outputs=[path])
     return path
 
 
