@@ -34,10 +34,11 @@ from ._summary import (
     responders_metadata,
     response_rates,
 )
+from ._trial import ClinicalResult, TrialInputError, evaluate_trial
 
 __all__ = [
-    "ASSOCIATION_METHODS", "CATEGORY_THRESHOLDS", "CSMS", "DEFAULT_ULN", "ENZYMES", "TIS_POINTS",
-    "SubjectResponse", "WilcoxonResult", "associate", "bh_fdr", "choose_enzyme", "clopper_pearson",
+    "ASSOCIATION_METHODS", "CATEGORY_THRESHOLDS", "CSMS", "ClinicalResult", "TrialInputError", "DEFAULT_ULN", "ENZYMES", "TIS_POINTS",
+    "SubjectResponse", "WilcoxonResult", "associate", "bh_fdr", "choose_enzyme", "clopper_pearson", "evaluate_trial",
     "MEASURE_COLUMNS", "immune_paired", "long_table", "percent_improvement", "psignrank", "qsignrank", "quantiles7", "read_clinical",
     "read_immune", "read_sample_matrix", "resolve_uln", "responders_metadata", "response_rates", "rmcorr_anova",
     "score_response", "score_subject", "tis_category", "tis_points", "wilcoxon_paired",
