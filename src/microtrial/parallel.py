@@ -164,7 +164,10 @@ def map_ordered(
         from distributed import as_completed
 
         client = ex.client
-        extra = [client.scatter(obj, broadcast=True) for obj in shared]
+        # hash=False: a fresh key per call; with content keys, a second call scattering the
+        # same array could be served the key the first call's release is about to drop
+        # (the tasks then fail with "lost dependencies"; dask/distributed issue 4612)
+        extra = [client.scatter(obj, broadcast=True, hash=False) for obj in shared]
         futures = [client.submit(fn, x, *extra, pure=False) for x in items]
         index = {f.key: i for i, f in enumerate(futures)}
         done = 0
