@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from microtrial.errors import InputError
+from microtrial.names import BETA_METRICS
 from microtrial.report import _figures as figs
 from microtrial.report._context import Context, fmt_num, fmt_p, numeric, read_result_table
 from microtrial.report._data import composition, ordered_levels
@@ -325,9 +326,9 @@ def _comparison(ctx: Context, name: str) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------------------- beta
-BETA_METRICS = ("braycurtis", "weighted_unifrac", "unweighted_unifrac", "jaccard", "aitchison")
 METRIC_NAMES = {"braycurtis": "Bray-Curtis", "weighted_unifrac": "weighted UniFrac",
-                "unweighted_unifrac": "unweighted UniFrac", "jaccard": "Jaccard", "aitchison": "Aitchison"}
+                "unweighted_unifrac": "unweighted UniFrac", "jaccard": "Jaccard", "aitchison": "Aitchison",
+                "robust_aitchison": "robust Aitchison"}
 
 
 def beta(ctx: Context) -> None:
@@ -337,7 +338,7 @@ def beta(ctx: Context) -> None:
     symbol_by = ctx.column(d.time) if d.group and d.time else None
     times = ordered_levels(symbol_by, d.time_reference) if symbol_by is not None else []
     shown = 0
-    for metric in BETA_METRICS:
+    for metric in BETA_METRICS:  # the registry's order; a metric shows when its PCoA exists
         path = ctx.results / f"pcoa-{metric}.tsv"
         if not path.exists() or colour_by is None:
             continue
