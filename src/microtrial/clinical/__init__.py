@@ -27,6 +27,7 @@ from ._response import (
     tis_category,
     tis_points,
 )
+from ._study import AssociationsResult, FeatureBlock, associate_study
 from ._summary import (
     clopper_pearson,
     immune_paired,
@@ -37,8 +38,8 @@ from ._summary import (
 from ._trial import ClinicalResult, TrialInputError, evaluate_trial
 
 __all__ = [
-    "ASSOCIATION_METHODS", "CATEGORY_THRESHOLDS", "CSMS", "ClinicalResult", "TrialInputError", "DEFAULT_ULN", "ENZYMES", "TIS_POINTS",
-    "SubjectResponse", "WilcoxonResult", "associate", "bh_fdr", "choose_enzyme", "clopper_pearson", "evaluate_trial",
+    "ASSOCIATION_METHODS", "AssociationsResult", "CATEGORY_THRESHOLDS", "CSMS", "FeatureBlock", "ClinicalResult", "TrialInputError", "DEFAULT_ULN", "ENZYMES", "TIS_POINTS",
+    "SubjectResponse", "WilcoxonResult", "associate", "associate_study", "bh_fdr", "choose_enzyme", "clopper_pearson", "evaluate_trial",
     "MEASURE_COLUMNS", "immune_paired", "long_table", "percent_improvement", "psignrank", "qsignrank", "quantiles7", "read_clinical",
     "read_immune", "read_sample_matrix", "resolve_uln", "responders_metadata", "response_rates", "rmcorr_anova",
     "score_response", "score_subject", "tis_category", "tis_points", "wilcoxon_paired",
