@@ -40,12 +40,20 @@ POOL_METHODS: tuple[str, ...] = ("none", "pseudo", "all")
 TREE_METHODS: tuple[str, ...] = ("insertion", "de-novo")
 """Ways to build the ASV tree."""
 
+CHIMERA_METHODS: tuple[str, ...] = ("consensus", "pooled", "none")
+"""Bimera removal (R's ``removeBimeraDenovo`` methods, or none)."""
+
+ERROR_MODELS: tuple[str, ...] = ("auto", "loess", "monotone")
+"""Error-rate fits of denoising (auto: monotone when a run has at most 4 quality values)."""
+
 REGISTRIES: dict[str, tuple[str, ...]] = {
     "beta metric": BETA_METRICS,
     "differential method": DIFFERENTIAL_METHODS,
     "rank": RANKS,
     "pool method": POOL_METHODS,
     "tree method": TREE_METHODS,
+    "chimera method": CHIMERA_METHODS,
+    "error model": ERROR_MODELS,
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from microtrial.cli._common import output_option, progress_bars
-from microtrial.names import POOL_METHODS
+from microtrial.names import CHIMERA_METHODS, ERROR_MODELS, POOL_METHODS
 
 
 @click.command(name="denoise")
@@ -27,12 +27,12 @@ from microtrial.names import POOL_METHODS
 @click.option("--primer-r", default=None, help="Reverse primer 5'->3' (IUPAC) to remove.")
 @click.option("--keep-untrimmed", is_flag=True, default=False, help="Keep pairs where a primer was not found (default: discard them).")
 @click.option("--n-reads-learn", type=int, default=None, help="Reads used to learn the error model: whole samples in order until more than this many (q2-dada2's --p-n-reads-learn; default: DADA2's 1e8 bases).")
-@click.option("--error-model", type=click.Choice(["auto", "loess", "monotone"]), default=None, help="Error-rate fit: DADA2's loess, or rates that never rise with quality (for binned NovaSeq/NextSeq scores); auto = monotone when the run has at most 4 distinct quality scores (default: auto; loess with --dada2-compatible).")
+@click.option("--error-model", type=click.Choice(ERROR_MODELS), default=None, help="Error-rate fit: DADA2's loess, or rates that never rise with quality (for binned NovaSeq/NextSeq scores); auto = monotone when the run has at most 4 distinct quality scores (default: auto; loess with --dada2-compatible).")
 @click.option("--pool", type=click.Choice(POOL_METHODS), default=None, help="Denoise samples independently (DADA2's default), pseudo-pooled (variants found in any sample are priors in all), or pooled (default: pseudo).")
 @click.option("--min-overlap", type=int, default=None, help="Minimum overlap to merge a pair (default 12).")
 @click.option("--max-mismatch", type=int, default=None, help="Maximum mismatches in the overlap (default 0).")
 @click.option("--reverse-partners/--no-reverse-partners", default=None, help="Merge stage: give each (forward, reverse) pair class the most likely reverse variant among those its forward variant merges with (fixes rare variants whose reverse reads were absorbed into a near-identical abundant one; not in DADA2; default: on).")
-@click.option("--chimera-method", type=click.Choice(["consensus", "pooled", "none"]), default=None, help="Bimera removal as R's removeBimeraDenovo: per-sample consensus, one test on the pooled totals, or none (default: consensus).")
+@click.option("--chimera-method", type=click.Choice(CHIMERA_METHODS), default=None, help="Bimera removal as R's removeBimeraDenovo: per-sample consensus, one test on the pooled totals, or none (default: consensus).")
 @click.option("--chimera-removal/--no-chimera-removal", "chimeras", default=True, show_default=True, help="--no-chimera-removal is --chimera-method none.")
 @click.option("--min-fold-parent-over-abundance", type=float, default=None, help="Bimera parents must be more than this many times as abundant (default: 1.5 consensus, 2 pooled, R's defaults).")
 @click.option("--chimera-one-off/--no-chimera-one-off", default=None, help="Also flag sequences one mismatch away from a bimera (DADA2's allowOneOff; DADA2's default is off; default: on).")

@@ -17,11 +17,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from microtrial.names import POOL_METHODS
+from microtrial.names import CHIMERA_METHODS, ERROR_MODELS, POOL_METHODS
 
-CHIMERA_METHODS = ("consensus", "pooled", "none")
-ERROR_MODELS = ("auto", "loess", "monotone")
 PoolMethod = Literal[POOL_METHODS]  # type: ignore[valid-type]
+ChimeraMethod = Literal[CHIMERA_METHODS]  # type: ignore[valid-type]
+ErrorModel = Literal[ERROR_MODELS]  # type: ignore[valid-type]
 # what dada2_compatible sets, and R DADA2's value of each
 DADA2_SETTINGS: dict[str, Any] = {"pool": "none", "reverse_partners": False,
                                   "chimera_one_off": False, "min_reads": 1}
@@ -47,12 +47,12 @@ class DenoiseSettings(BaseModel):
     discard_untrimmed: bool = True
     amplicon_length: int | None = Field(default=None, ge=1)
     n_reads_learn: int | None = Field(default=None, ge=1)
-    error_model: Literal["auto", "loess", "monotone"] = "auto"
+    error_model: ErrorModel = "auto"
     pool: PoolMethod = "pseudo"
     min_overlap: int = Field(default=12, ge=4)
     max_mismatch: int = Field(default=0, ge=0)
     reverse_partners: bool = True
-    chimera_method: Literal["consensus", "pooled", "none"] = "consensus"
+    chimera_method: ChimeraMethod = "consensus"
     chimera_one_off: bool = True
     min_fold_parent_over_abundance: float | None = Field(default=None, ge=1.0)
     min_reads: int = Field(default=10, ge=1)
