@@ -1,4 +1,11 @@
-"""``classify``: ASV sequences -> taxonomy.tsv (naive Bayesian classifier, cached model)."""
+"""``classify``: ASV sequences -> taxonomy.tsv (naive Bayesian classifier, cached model).
+
+The stage work is :func:`microtrial.taxonomy.train_reference` (region extraction, training),
+:func:`microtrial.taxonomy.classify_sequences` and :func:`microtrial.taxonomy.evaluate_reference`.
+The on-disk model cache (content-addressed npz files under ``$MICROTRIAL_CACHE``) is I/O and
+stays here: :func:`load_or_train` reads a cached model or calls ``train_reference`` and caches
+it, so a cache miss is the one place where this module calls a second stage function.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +16,15 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from microtrial.errors import InputError
 from microtrial.io._atomic import atomic_open
+
+if TYPE_CHECKING:
+    from microtrial.taxonomy import TrainedReference
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +32,6 @@ REFERENCES = ("greengenes", "custom")
 """Built-in references; ``custom`` (or any name, with ``ref_seqs``) reads user files: QIIME
 format (FASTA + taxonomy TSV) or DADA2 format (taxonomy in the FASTA header), which is how
 SILVA and GTDB training sets are distributed."""
-
-K = 8
 
 
 def check_primers(primer_f: str | None, primer_r: str | None) -> None:
@@ -117,17 +126,17 @@ def cache_key(files: list[Path | None], params: dict, *, memo_dir: Path | None =
 
 def load_or_train(seqs_path: Path, tax_path: Path | None, *, primer_f: str | None = None,
                   primer_r: str | None = None, cache_dir: Path | None = None,
-                  use_cache: bool = True):  # noqa: ANN201 - (TaxonomyModel, SpeciesReference|None, info)
-    """The trained model (from the npz cache when present), species labels of the
-    reference itself (if any), and a dict saying where the model came from."""
+                  use_cache: bool = True) -> tuple[TrainedReference, dict[str, object]]:
+    """The trained reference (from the npz cache when present, else
+    :func:`microtrial.taxonomy.train_reference`) and a dict saying where the model came from."""
     from microtrial.io.taxonomy import read_model_arrays, read_reference, write_model
     from microtrial.taxonomy import (
         MODEL_FORMAT,
+        K,
         SpeciesReference,
         TaxonomyModel,
-        extract_region,
-        species_from_reference,
-        train_classifier,
+        TrainedReference,
+        train_reference,
     )
 
     params = {"k": K, "primer_f": primer_f, "primer_r": primer_r, "format": MODEL_FORMAT}
@@ -146,18 +155,17 @@ def load_or_train(seqs_path: Path, tax_path: Path | None, *, primer_f: str | Non
                 sp = SpeciesReference(tuple(map(str, z["genus"])), tuple(map(str, z["species"])),
                                       tuple(x.decode("ascii") for x in z["sequences"]))
             info["cached"] = True
-            return model, (sp if sp.genus else None), info
+            return TrainedReference(model, sp if sp.genus else None), info
         except InputError:
             log.warning("ignoring unreadable cached model %s", model_path)
     t0 = time.perf_counter()
     ref = read_reference(seqs_path, tax_path)
-    if primer_f and primer_r:
-        try:
-            ref = extract_region(ref, primer_f, primer_r)
-        except ValueError as exc:
-            raise InputError(seqs_path, str(exc)) from exc
-    model = train_classifier(ref, k=K)
-    sp = species_from_reference(ref)
+    try:
+        trained = train_reference(ref, primer_f=primer_f, primer_r=primer_r, k=K)
+    except ValueError as exc:
+        raise InputError(seqs_path, str(exc)) from exc
+    model = trained.model
+    sp = trained.species or SpeciesReference((), (), ())
     info["cached"] = False
     info["training_seconds"] = round(time.perf_counter() - t0, 3)
     if use_cache:
@@ -170,7 +178,7 @@ def load_or_train(seqs_path: Path, tax_path: Path | None, *, primer_f: str | Non
                          sequences=np.array([x.encode("ascii") for x in sp.sequences], dtype=np.bytes_))
         except OSError as exc:  # a read-only cache must not stop the analysis
             log.warning("could not cache the model in %s: %s", cdir, exc)
-    return model, (sp if sp.genus else None), info
+    return trained, info
 
 
 def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengenes",
@@ -186,7 +194,7 @@ def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengen
     from microtrial.io.fasta import read_fasta
     from microtrial.io.runinfo import start_output, write_run_info
     from microtrial.io.taxonomy import read_species_reference, write_taxonomy
-    from microtrial.taxonomy import classify
+    from microtrial.taxonomy import K, classify_sequences
 
     if not 0.0 <= confidence <= 1.0:
         raise InputError("--confidence", f"{confidence} is not between 0 and 1")
@@ -198,22 +206,20 @@ def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengen
     queries = read_fasta(sequences, as_dna=True)  # gapped or RNA ASVs classify as plain DNA
     seqs_path, tax_path = reference_files(reference, ref_seqs, ref_taxonomy)
     species = read_species_reference(ref_species) if ref_species is not None else None
-    model, own_species, info = load_or_train(
+    trained, info = load_or_train(
         seqs_path, tax_path, primer_f=primer_f, primer_r=primer_r, cache_dir=cache_dir,
         use_cache=use_cache,
     )
-    if species is None:
-        species = own_species
     timings["model"] = round(time.perf_counter() - t0, 3)
     t1 = time.perf_counter()
-    result = classify(queries, model, confidence=confidence, seed=seed, threads=threads,
-                      species=species, max_species=max_species,
-                      both_orientations=both_orientations, progress=progress)
+    result = classify_sequences(queries, trained, confidence=confidence, seed=seed, threads=threads,
+                                species=species, max_species=max_species,
+                                both_orientations=both_orientations, progress=progress)
     timings["classify"] = round(time.perf_counter() - t1, 3)
     out_dir = Path(out_dir)
     start_output(out_dir, command="classify")
     path = out_dir / "taxonomy.tsv"
-    write_taxonomy(result[["Taxon", "Confidence"]], path)
+    write_taxonomy(result.table, path)
     write_run_info(
         out_dir, command="classify",
         options={"sequences": sequences, "reference": reference, "ref_seqs": seqs_path,
@@ -222,8 +228,9 @@ def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengen
                  "max_species": max_species, "both_orientations": both_orientations,
                  "k": K, "n_boot": 100},
         seeds={"bootstrap": seed}, timings=timings,
-        extra={"classifier": {**info, "n_groups": model.n_groups, "n_reference_sequences": model.n_refs},
-               "reverse_complemented": int((result["Strand"] == "-").sum())},
+        extra={"classifier": {**info, "n_groups": trained.model.n_groups,
+                              "n_reference_sequences": trained.model.n_refs},
+               "reverse_complemented": result.n_reverse_complemented},
         outputs=[path],
     )
     return path
@@ -236,7 +243,7 @@ def evaluate_stage(out_dir: Path, *, reference: str = "greengenes", ref_seqs: Pa
     """k-fold cross-validation on the reference; writes ``evaluation.tsv`` (+ run-info)."""
     from microtrial.io.runinfo import start_output, write_run_info
     from microtrial.io.taxonomy import read_reference
-    from microtrial.taxonomy import cross_validate, extract_region
+    from microtrial.taxonomy import evaluate_reference
 
     if not 0.0 <= confidence <= 1.0:
         raise InputError("--confidence", f"{confidence} is not between 0 and 1")
@@ -244,14 +251,10 @@ def evaluate_stage(out_dir: Path, *, reference: str = "greengenes", ref_seqs: Pa
     t0 = time.perf_counter()
     seqs_path, tax_path = reference_files(reference, ref_seqs, ref_taxonomy)
     ref = read_reference(seqs_path, tax_path)
-    if primer_f and primer_r:
-        try:
-            ref = extract_region(ref, primer_f, primer_r)
-        except ValueError as exc:
-            raise InputError(seqs_path, str(exc)) from exc
     try:
-        table = cross_validate(ref, folds=folds, confidence=confidence,
-                               max_test_per_fold=max_test_per_fold, seed=seed, threads=threads)
+        table = evaluate_reference(ref, primer_f=primer_f, primer_r=primer_r, folds=folds,
+                                   confidence=confidence, max_test_per_fold=max_test_per_fold,
+                                   seed=seed, threads=threads)
     except ValueError as exc:
         raise InputError(seqs_path, str(exc)) from exc
     out_dir = Path(out_dir)

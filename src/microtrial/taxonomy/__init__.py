@@ -16,17 +16,31 @@ from microtrial.taxonomy._model import (
 )
 from microtrial.taxonomy._reference import extract_region, species_from_reference
 from microtrial.taxonomy._species import find_exact_hits
+from microtrial.taxonomy._stage import (
+    ClassifyResult,
+    K,
+    TrainedReference,
+    classify_sequences,
+    evaluate_reference,
+    train_reference,
+)
 
 __all__ = [
+    "K",
     "MODEL_FORMAT",
+    "ClassifyResult",
+    "TrainedReference",
     "Reference",
     "SpeciesReference",
     "TaxonomyModel",
     "classify",
+    "classify_sequences",
+    "evaluate_reference",
     "cross_validate",
     "extract_region",
     "find_exact_hits",
     "lineage_levels",
     "species_from_reference",
     "train_classifier",
+    "train_reference",
 ]
