@@ -28,10 +28,15 @@ from microtrial.differential._methods import (
     paired_wilcoxon,
     run_method,
 )
+from microtrial.differential._run import (
+    DifferentialInputError,
+    DifferentialResult,
+    run_differential,
+)
 
 __all__ = [
-    "FEATURE_RANKS", "GUILDS", "METHODS", "Contrast", "Guild", "aldex", "ancombc", "bh",
+    "FEATURE_RANKS", "GUILDS", "METHODS", "Contrast", "DifferentialInputError", "DifferentialResult", "Guild", "aldex", "ancombc", "bh",
     "called", "clr", "consensus", "filter_features", "get_method", "guild_abundance",
     "guild_counts", "guild_membership", "hierarchy_counts", "lefse", "lmm", "paired_wilcoxon",
-    "rank_counts", "run_method",
+    "rank_counts", "run_differential", "run_method",
 ]
