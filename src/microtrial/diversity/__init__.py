@@ -16,6 +16,7 @@ from microtrial.diversity._alpha import (
     shannon,
     simpson,
 )
+from microtrial.diversity._analyse import DiversityResult, analyse_diversity
 from microtrial.diversity._beta import BETA_METRICS, beta_diversity, clr, pcoa, rclr
 from microtrial.diversity._compare import (
     alpha_kruskal,
@@ -46,7 +47,7 @@ from microtrial.diversity._stats import (
 from microtrial.diversity._unifrac import check_tree, faith_pd, unifrac
 
 __all__ = [
-    "ALPHA_METRICS", "BETA_METRICS", "DepthSuggestion", "RankTest", "ace", "alpha_diversity",
+    "ALPHA_METRICS", "BETA_METRICS", "DepthSuggestion", "DiversityResult", "analyse_diversity", "RankTest", "ace", "alpha_diversity",
     "alpha_kruskal", "alpha_mixed_model", "alpha_tests", "comparison_samples", "anosim", "beta_diversity", "bh", "chao1",
     "check_tree", "choose_depth",
     "clr", "dysbiosis", "dysbiosis_change", "faith_pd", "goods_coverage", "kruskal_wallis",
