@@ -38,6 +38,7 @@ from microtrial.function._genus import (  # noqa: E402
 )
 from microtrial.function._metagenome import MetagenomeResult, predict_metagenome  # noqa: E402
 from microtrial.function._minpath import minimal_pathways  # noqa: E402
+from microtrial.function._pathway_stage import PathwayTables, pathway_tables  # noqa: E402
 from microtrial.function._pathways import (  # noqa: E402
     PathwayMap,
     PathwayResult,
@@ -66,6 +67,6 @@ __all__ += ["ROUTE_GENUS", "ROUTE_GENUS_TRAITS", "ROUTE_REFERENCE", "FunctionRes
             "MetagenomeResult", "PathwayMap", "PathwayResult", "PathwaySpec", "add_descriptions",
             "gap_fill", "load_genus_table", "minimal_pathways", "parse_descriptions",
             "parse_pathway_map", "parse_regroup_map", "pathway_abundance",
-            "pathway_contributions", "predict_by_genus",
+            "pathway_contributions", "pathway_tables", "PathwayTables", "predict_by_genus",
             "predict_metagenome", "regroup", "run_function"]
 # --- end H13b ---

@@ -252,18 +252,6 @@ def resolve_pathway_files(function_ids: Iterable[str], *, map_file: Path | None,
     return PathwayFiles(map_file, regroup_map, desc)
 
 
-def compute_pathways(table: pd.DataFrame, files: PathwayFiles, *, minpath: bool = True,
-                     gap_fill: bool = True, coverage: bool = False) -> Any:
-    """Read the map files and call :func:`microtrial.function.pathway_abundance`."""
-    from microtrial.function import parse_pathway_map, parse_regroup_map, pathway_abundance
-
-    pmap = parse_pathway_map(_lines(files.pathway_map), source=str(files.pathway_map))
-    regroup = (parse_regroup_map(_lines(files.regroup_map), source=str(files.regroup_map))
-               if files.regroup_map is not None else None)
-    return pathway_abundance(table, pmap, regroup_map=regroup, minpath=minpath,
-                             gap_filling=gap_fill, coverage=coverage)
-
-
 def read_gene_families(path: Path) -> pd.DataFrame:
     """:func:`read_metagenome_table`'s gene families x samples table."""
     return read_metagenome_table(path)[0]
@@ -355,24 +343,16 @@ def pathways_stage(input_table: Path, out_dir: Path, *, map_file: Path | None = 
     if descriptions and files.descriptions is None:
         raise InputError("--description", "no description_mapfiles/ folder beside the pathway "
                                           "maps (give --reference, a PICRUSt2 reference folder)")
-    result = compute_pathways(table, files, minpath=minpath, gap_fill=gap_fill, coverage=coverage)
-    path_contrib = None
-    if contrib is not None:
-        from microtrial.function import parse_pathway_map, parse_regroup_map, pathway_contributions
+    from microtrial.function import parse_pathway_map, parse_regroup_map, pathway_tables
 
-        pmap = parse_pathway_map(_lines(files.pathway_map), source=str(files.pathway_map))
-        regroup = (parse_regroup_map(_lines(files.regroup_map), source=str(files.regroup_map))
-                   if files.regroup_map is not None else None)
-        if "genome_function_count" in contrib.columns:
-            path_contrib = pathway_contributions(contrib, result, pmap, regroup_map=regroup,
-                                                 gap_filling=gap_fill)
-            contrib_name = "path_abun_contrib.tsv.gz"
-        else:
-            from microtrial.function._pathways import pathway_stratified_wide
-
-            path_contrib = pathway_stratified_wide(contrib, result, pmap, regroup_map=regroup,
-                                                   gap_filling=gap_fill)
-            contrib_name = "path_abun_strat.tsv.gz"
+    pmap = parse_pathway_map(_lines(files.pathway_map), source=str(files.pathway_map))
+    regroup = (parse_regroup_map(_lines(files.regroup_map), source=str(files.regroup_map))
+               if files.regroup_map is not None else None)
+    tables = pathway_tables(table, pmap, regroup_map=regroup, stratified=contrib, minpath=minpath,
+                            gap_filling=gap_fill, coverage=coverage)
+    result, path_contrib = tables.result, tables.stratified
+    contrib_name = ("path_abun_contrib.tsv.gz" if tables.stratified_kind == "contrib"
+                    else "path_abun_strat.tsv.gz")
     desc = _descriptions(files.descriptions) if descriptions else None
     start_output(out_dir, command="function pathways", keep=[input_table])
     outputs = write_pathways(result, out_dir, descriptions=desc)
