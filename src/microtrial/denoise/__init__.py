@@ -5,7 +5,7 @@ from __future__ import annotations
 from microtrial.denoise._chimera import is_bimera_denovo_table, remove_bimera_denovo
 from microtrial.denoise._error_model import fit_errors, fit_errors_monotone, learn_errors
 from microtrial.denoise._merge import MergeResult, merge_pairs, reverse_partners
-from microtrial.denoise._options import DenoiseSettings
+from microtrial.denoise._options import DenoiseSettings, parse_settings
 from microtrial.denoise._pool import dada
 from microtrial.denoise._samples import DenoiseResult, denoise_samples
 from microtrial.denoise._types import DadaResult, Derep
@@ -23,6 +23,7 @@ __all__ = [
     "is_bimera_denovo_table",
     "learn_errors",
     "merge_pairs",
+    "parse_settings",
     "remove_bimera_denovo",
     "reverse_partners",
 ]

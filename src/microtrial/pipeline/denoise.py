@@ -34,22 +34,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from microtrial.denoise._options import DenoiseSettings
+from microtrial.denoise import DenoiseSettings
 from microtrial.derep import Derep
 from microtrial.errors import InputError
 from microtrial.names import POOL_METHODS
-from microtrial.reads._derep import dereplicate
-from microtrial.reads._fastq import SampleFiles, find_samples, read_pair
-from microtrial.reads._filter import FilterParams, filter_pair
-from microtrial.reads._primers import remove_primers
-from microtrial.reads._quality import (
+from microtrial.reads import (
+    FilterParams,
     QualityHistogram,
+    SampleFiles,
     amplicon_length_estimates,
     amplicon_length_from_primers,
     choose_trunc_len,
+    dereplicate,
+    filter_pair,
+    find_samples,
     planning_amplicon_length,
     quality_histogram,
     quality_profile,
+    read_pair,
+    remove_primers,
 )
 from microtrial.seqs import check_primer_option
 
@@ -94,7 +97,7 @@ class DenoiseOptions:
     def settings(self) -> DenoiseSettings:
         """The options as the stage's :class:`~microtrial.denoise.DenoiseSettings` (the
         values that differ from the defaults; one-line InputError naming the key)."""
-        from microtrial.denoise._options import parse_settings
+        from microtrial.denoise import parse_settings
 
         defaults = DenoiseOptions()
         given = {k: v for k, v in asdict(self).items()
@@ -318,7 +321,7 @@ def denoise_stage(
     InputError
         A bad option or input file (naming the file and, where known, the line).
     """
-    from microtrial.denoise._samples import denoise_samples
+    from microtrial.denoise import denoise_samples
     from microtrial.io._atomic import atomic_open
     from microtrial.io.fasta import sequence_id, write_fasta
     from microtrial.io.feature_table import write_biom, write_table_tsv
