@@ -7,6 +7,7 @@ from microtrial.denoise._error_model import fit_errors, fit_errors_monotone, lea
 from microtrial.denoise._merge import MergeResult, merge_pairs, reverse_partners
 from microtrial.denoise._options import DenoiseSettings, parse_settings
 from microtrial.denoise._pool import dada
+from microtrial.denoise._reads import TRACKING_COLUMNS, ReadsDenoiseResult, denoise_reads, read_loss
 from microtrial.denoise._samples import DenoiseResult, denoise_samples
 from microtrial.denoise._types import DadaResult, Derep
 
@@ -16,7 +17,10 @@ __all__ = [
     "DenoiseSettings",
     "Derep",
     "MergeResult",
+    "ReadsDenoiseResult",
+    "TRACKING_COLUMNS",
     "dada",
+    "denoise_reads",
     "denoise_samples",
     "fit_errors",
     "fit_errors_monotone",
@@ -24,6 +28,7 @@ __all__ = [
     "learn_errors",
     "merge_pairs",
     "parse_settings",
+    "read_loss",
     "remove_bimera_denovo",
     "reverse_partners",
 ]

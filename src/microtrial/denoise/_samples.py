@@ -2,7 +2,8 @@
 
 :func:`denoise_samples` learns an error model per read direction, denoises every sample,
 merges the pairs, builds the sequence table, removes bimeras and applies the read floor;
-reading, filtering and writing files stay in :mod:`microtrial.pipeline.denoise`.
+reading and filtering the FASTQ files are done by :func:`microtrial.denoise.denoise_reads`
+(which calls this), writing by :mod:`microtrial.pipeline.denoise`.
 """
 
 from __future__ import annotations
