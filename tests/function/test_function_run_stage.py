@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from microtrial.function import load_genus_table
-from microtrial.pipeline.function import DIFF_COLUMNS, function_study_stage
+from microtrial.function import DIFF_COLUMNS, load_genus_table
+from microtrial.pipeline.function import function_study_stage
 from microtrial.study import load_study
 
 ROSEBURIA = "k__Bacteria; p__Firmicutes; c__Clostridia; o__Clostridiales; f__Lachnospiraceae; g__Roseburia"

@@ -70,3 +70,19 @@ __all__ += ["ROUTE_GENUS", "ROUTE_GENUS_TRAITS", "ROUTE_REFERENCE", "FunctionRes
             "pathway_contributions", "pathway_tables", "PathwayTables", "predict_by_genus",
             "predict_metagenome", "regroup", "run_function"]
 # --- end H13b ---
+
+# --- statistics of the predicted functions, jplace/Newick helpers (H16f) ---
+from microtrial.function._jplace import jplace_text  # noqa: E402
+from microtrial.function._metagenome import table_to_frame  # noqa: E402
+from microtrial.function._phylo import read_newick  # noqa: E402
+from microtrial.function._stats import (  # noqa: E402
+    ASSOC_COLUMNS,
+    DIFF_COLUMNS,
+    STAT_METHODS,
+    FunctionStats,
+    analyse_functions,
+)
+
+__all__ += ["ASSOC_COLUMNS", "DIFF_COLUMNS", "STAT_METHODS", "FunctionStats", "analyse_functions",
+            "jplace_text", "read_newick", "table_to_frame"]
+# --- end H16f ---

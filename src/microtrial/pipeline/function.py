@@ -84,7 +84,7 @@ def read_prediction(path: Path) -> pd.DataFrame:
 
 def read_abundance_table(path: Path) -> pd.DataFrame:
     """ASV counts (BIOM, ``.qza``, or TSV with any first-column name) as ASVs x samples."""
-    from microtrial.function._metagenome import table_to_frame
+    from microtrial.function import table_to_frame
     from microtrial.io.feature_table import read_table
 
     p = Path(path)
@@ -621,13 +621,6 @@ def write_function_outputs(result: Any, out_dir: Path) -> list[Path]:
 DEFAULT_PATHWAYS_OF_INTEREST = ("ASPASN-PWY", "ASPARAGINESYN-PWY", "LEUSYN-PWY",
                                 "BRANCHED-CHAIN-AA-SYN-PWY", "CENTFERM-PWY", "PWY-5676",
                                 "P162-PWY")
-STAT_METHODS = ("aldex", "lmm", "paired-wilcoxon")
-"""Differential methods for predicted functions: ALDEx2-style CLR tests on the rounded
-predicted abundances (as commonly done with PICRUSt2 output), the linear mixed model and
-the paired Wilcoxon test (each where it applies to a comparison's kind)."""
-DIFF_COLUMNS = ["feature", "description", "comparison", "contrast", "method", "effect",
-                "effect_type", "p_value", "q_value"]
-ASSOC_COLUMNS = ["feature", "measure", "method", "rho", "p_value", "q_value", "n"]
 
 
 def _stat_tables(result: Any) -> dict[str, pd.DataFrame]:
@@ -642,92 +635,18 @@ def _stat_tables(result: Any) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _descriptions_for(result: Any) -> dict[str, str]:
-    return dict(result.pathway_descriptions or {})
+def _read_measures(clinical: Path | None, immune: Path | None, metabolites: Path | None,
+                   samples: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The clinical and immune long tables and the metabolite matrix, read as the
+    associations stage reads them."""
+    from microtrial.clinical import long_table, read_sample_matrix
 
-
-def function_differential(tables: dict[str, pd.DataFrame], metadata: Path, work: Path, *,
-                          comparisons: Any, descriptions: dict[str, str],
-                          min_prevalence: float, seed: int) -> pd.DataFrame:
-    """Run the differential stage on each function table (features x samples, rounded to
-    whole numbers) and gather the results as ``function-differential.tsv`` rows."""
-    from microtrial.pipeline.differential import differential_stage
-
-    rows = []
-    for kind, df in tables.items():
-        tdir = work / f"differential-{kind}"
-        tpath = work / f"{kind}-table.tsv"
-        counts = df.round().clip(lower=0).astype("int64")
-        counts = counts.loc[counts.sum(axis=1) > 0]
-        if counts.shape[0] < 2:
-            continue
-        counts.to_csv(tpath, sep="\t", index_label="#OTU ID")
-        try:
-            summary = differential_stage(tpath, metadata, tdir, comparisons=comparisons,
-                                         ranks=("asv",), methods=STAT_METHODS,
-                                         min_prevalence=min_prevalence, seed=seed, threads=1)
-        except InputError as exc:
-            log.warning("function differential (%s) skipped: %s", kind, exc)
-            continue
-        for f in summary.files:
-            name = Path(f).name
-            if not name.startswith("differential-") or name in ("differential-consensus.tsv",
-                                                                   "differential-guilds.tsv"):
-                continue
-            method = name[len("differential-"):-len(".tsv")]
-            res = pd.read_csv(f, sep="\t", dtype={"feature": str})
-            if res.empty:
-                continue
-            out = pd.DataFrame({
-                "feature": res["feature"],
-                "description": [descriptions.get(x, "") for x in res["feature"]],
-                "comparison": res["contrast"],
-                "contrast": res["test_level"].astype(str) + " vs " + res["reference_level"].astype(str),
-                "method": method, "effect": res["effect"], "effect_type": res["effect_type"],
-                "p_value": res["p_value"], "q_value": res["q_value"],
-            })
-            out["table"] = kind
-            rows.append(out)
-    if not rows:
-        return pd.DataFrame(columns=[*DIFF_COLUMNS, "table"])
-    return pd.concat(rows, ignore_index=True)
-
-
-def function_associations(tables: dict[str, pd.DataFrame], metadata: Path, work: Path, *,
-                          subject: str, time_column: str, baseline: str, followup: str,
-                          clinical: Path | None, immune: Path | None, metabolites: Path | None,
-                          min_prevalence: float) -> pd.DataFrame:
-    """Spearman, repeated-measures and change-vs-change correlations of each function with
-    the clinical, immune and metabolite measures (the associations stage on the function
-    tables), as ``function-associations.tsv`` rows."""
-    from microtrial.pipeline.associations import associations_stage
-
-    rows = []
-    for kind, df in tables.items():
-        tdir = work / f"associations-{kind}"
-        tpath = work / f"{kind}-assoc-table.tsv"
-        df.to_csv(tpath, sep="\t", index_label="#OTU ID")
-        try:
-            summary = associations_stage(
-                tdir, table=tpath, metadata=metadata, subject=subject, time=time_column,
-                clinical=clinical, immune=immune, metabolites=metabolites, ranks=("asv",),
-                baseline=baseline, followup=followup, min_prevalence=min_prevalence)
-        except InputError as exc:
-            log.warning("function associations (%s) skipped: %s", kind, exc)
-            continue
-        for name, f in summary.files.items():
-            if "matrix" in name:
-                continue
-            res = pd.read_csv(f, sep="\t", dtype={"feature": str})
-            if res.empty:
-                continue
-            out = res[[c for c in ASSOC_COLUMNS if c in res.columns]].copy()
-            out["measure_type"] = name.split("-")[1]
-            out["table"] = kind
-            rows.append(out)
-    if not rows:
-        return pd.DataFrame(columns=[*ASSOC_COLUMNS, "measure_type", "table"])
-    return pd.concat(rows, ignore_index=True)
+    long_measures = {kind: long_table(path, "measure")[0]
+                     for kind, path in (("clinical", clinical), ("immune", immune))
+                     if path is not None}
+    sample_measures = ({"metabolites": read_sample_matrix(metabolites, samples)}
+                       if metabolites is not None else {})
+    return long_measures, sample_measures
 
 
 def function_study_stage(
@@ -743,9 +662,8 @@ def function_study_stage(
 ) -> Path:
     """The function stage of ``microtrial run``: predictions (reference or genus route),
     then the differential tests and associations of the predicted functions."""
-    import tempfile
-
-    from microtrial.function import run_function
+    from microtrial.function import STAT_METHODS, analyse_functions, run_function
+    from microtrial.io.metadata import read_metadata
 
     t0 = time.perf_counter()
     counts = read_abundance_table(table)
@@ -776,17 +694,18 @@ def function_study_stage(
                           genus_traits=gt_table, genus_traits_name=str(genus_traits))
     tables = _stat_tables(result)
     t1 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="microtrial-function-") as tmp:
-        diff = function_differential(tables, metadata, Path(tmp), comparisons=comparisons,
-                                     descriptions=_descriptions_for(result),
-                                     min_prevalence=min_prevalence, seed=seed)
-        assoc = None
-        if subject and time_column and baseline and followup and any(
-                x is not None for x in (clinical, immune, metabolites)):
-            assoc = function_associations(
-                tables, metadata, Path(tmp), subject=subject, time_column=time_column,
-                baseline=baseline, followup=followup, clinical=clinical, immune=immune,
-                metabolites=metabolites, min_prevalence=min_prevalence)
+    md = read_metadata(metadata)
+    want_assoc = bool(subject and time_column and baseline and followup and any(
+        x is not None for x in (clinical, immune, metabolites)))
+    long_measures, sample_measures = (
+        _read_measures(clinical, immune, metabolites, [str(s) for s in counts.columns])
+        if want_assoc else ({}, {}))
+    stats = analyse_functions(
+        tables, md, comparisons=comparisons, descriptions=result.pathway_descriptions or {},
+        min_prevalence=min_prevalence, seed=seed, subject=subject, time=time_column,
+        baseline=baseline, followup=followup, long_measures=long_measures,
+        sample_measures=sample_measures)
+    diff, assoc = stats.differential, stats.associations
     t_stats = time.perf_counter() - t1
     start_output(out_dir, command="function")
     outputs = write_function_outputs(result, out_dir)

@@ -23,8 +23,7 @@ def place_stage(sequences: Path, reference: Path, out_dir: Path, *, threads: int
                 progress: Callable[[str, int, int], None] | None = None) -> Path:
     """Place the ASVs of ``sequences`` on the reference tree; writes ``out.tre`` (the tree
     with the placed ASVs), ``place_seqs.jplace`` and ``run-info.json``; returns out.tre."""
-    from microtrial.function import load_reference, place_sequences
-    from microtrial.function._jplace import jplace_text
+    from microtrial.function import jplace_text, load_reference, place_sequences
     from microtrial.io.fasta import read_fasta
     from microtrial.io.runinfo import start_output, write_run_info
 
@@ -89,8 +88,7 @@ def hsp_stage(tree: Path, traits: Path, out_dir: Path, *, method: str = "mp",
     ``<traits>_predicted.tsv.gz`` (``sequence`` column first; ``metadata_NSTI`` with
     ``calculate_nsti``), with ``ci`` also ``<traits>_predicted_ci.tsv.gz`` (``<trait>_5``,
     ``<trait>_95``), and ``run-info.json``."""
-    from microtrial.function import HSP_METHODS, predict_traits, read_trait_table
-    from microtrial.function._phylo import read_newick
+    from microtrial.function import HSP_METHODS, predict_traits, read_newick, read_trait_table
     from microtrial.io.runinfo import start_output, write_run_info
 
     if method not in HSP_METHODS:
