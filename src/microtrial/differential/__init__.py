@@ -8,6 +8,7 @@ from microtrial.differential._consensus import called, consensus
 from microtrial.differential._data import Contrast, bh, clr
 from microtrial.differential._features import (
     FEATURE_RANKS,
+    check_rank,
     filter_features,
     hierarchy_counts,
     rank_counts,
@@ -36,7 +37,7 @@ from microtrial.differential._run import (
 
 __all__ = [
     "FEATURE_RANKS", "GUILDS", "METHODS", "Contrast", "DifferentialInputError", "DifferentialResult", "Guild", "aldex", "ancombc", "bh",
-    "called", "clr", "consensus", "filter_features", "get_method", "guild_abundance",
+    "called", "check_rank", "clr", "consensus", "filter_features", "get_method", "guild_abundance",
     "guild_counts", "guild_membership", "hierarchy_counts", "lefse", "lmm", "paired_wilcoxon",
     "rank_counts", "run_differential", "run_method",
 ]

@@ -37,10 +37,10 @@ from microtrial.differential import (
     FEATURE_RANKS,
     METHODS,
     DifferentialInputError,
+    check_rank,
     get_method,
     run_differential,
 )
-from microtrial.differential._features import check_rank
 from microtrial.errors import AnalysisError, InputError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.feature_table import read_table

@@ -312,9 +312,9 @@ def _write_functions(trial: SimulatedTrial, out_dir: Path) -> list[Path]:
     ``# simulated`` note), ``truth/function-pathways.tsv`` (which pathways are designed to
     change, and how) and ``truth/function-carriers.tsv`` (each genus's complete pathways);
     see :mod:`microtrial.simulate._functions`."""
-    from microtrial.simulate._functions import NOTE, simulate_functions
+    from microtrial.simulate import FUNCTION_NOTE as NOTE
 
-    sim = simulate_functions(trial.design)
+    sim = trial.functions()
     path = out_dir / "function" / "genus-traits.tsv"
     with atomic_open(path) as fh:
         fh.write(f"# {NOTE} (seed {trial.seed}); truth in truth/function-pathways.tsv\n")

@@ -24,12 +24,17 @@ from microtrial.simulate._design import (
     SimulationDesign,
     TaxonTarget,
 )
+from microtrial.simulate._functions import NOTE as FUNCTION_NOTE
+from microtrial.simulate._functions import SimulatedFunctions, simulate_functions
 from microtrial.simulate._reads import Chimera, PairedReads, SampleSources
 from microtrial.simulate._reference import reference_pool
 from microtrial.simulate._subjects import imacs_doi_check
 from microtrial.simulate._trial import COMPARISONS, SimulatedTrial, simulate_trial
 
 __all__ = [
+    "FUNCTION_NOTE",
+    "SimulatedFunctions",
+    "simulate_functions",
     "AnimalDesign",
     "SimulatedAnimal",
     "animal_study_dict",

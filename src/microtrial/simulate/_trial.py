@@ -8,6 +8,7 @@ are generated on demand per sample (:meth:`SimulatedTrial.reads`) from their own
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,9 @@ from microtrial.simulate._reads import (
     simulate_reads,
 )
 from microtrial.simulate._reference import reference_pool
+
+if TYPE_CHECKING:
+    from microtrial.simulate._functions import SimulatedFunctions
 from microtrial.simulate._subjects import (
     associations_table,
     clinical_tables,
@@ -94,6 +98,13 @@ class SimulatedTrial:
     @property
     def sample_ids(self) -> list[str]:
         return list(self.metadata.index)
+
+    def functions(self) -> SimulatedFunctions:
+        """The designed gene content of the trial's genera and its truth
+        (:func:`microtrial.simulate.simulate_functions` of this trial's design)."""
+        from microtrial.simulate._functions import simulate_functions
+
+        return simulate_functions(self.design)
 
     def sample_number(self, sample_id: str) -> int:
         """The Illumina ``S<n>`` number (1-based position in the sample sheet)."""
