@@ -28,7 +28,7 @@ from microtrial.cli._common import existing_file, output_option, parse_key_value
 def command(clinical: Path, immune: Path | None, baseline: str, followup: str, uln: str | None,
             mmt_scale: str, population: str, output_dir: Path) -> None:
     """Clinical response (IMACS DOI, 2016 ACR/EULAR TIS) and paired immune endpoints."""
-    from microtrial.clinical._response import check_uln
+    from microtrial.clinical import check_uln
     from microtrial.errors import InputError
     from microtrial.pipeline.clinical import clinical_stage
 

@@ -54,7 +54,7 @@ def command(reads_dir: Path, output_dir: Path, keep_untrimmed: bool, chimeras: b
     Writes feature-table.biom/.tsv, dna-sequences.fasta, read-tracking.tsv,
     quality-profile-f/-r.tsv and run-info.json.
     """
-    from microtrial.denoise._options import parse_settings
+    from microtrial.denoise import parse_settings
     from microtrial.errors import InputError
     from microtrial.pipeline.denoise import DenoiseOptions, denoise_stage
 

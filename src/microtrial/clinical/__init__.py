@@ -19,6 +19,7 @@ from ._response import (
     MEASURE_COLUMNS,
     TIS_POINTS,
     SubjectResponse,
+    check_uln,
     choose_enzyme,
     percent_improvement,
     resolve_uln,
@@ -39,7 +40,7 @@ from ._trial import ClinicalResult, TrialInputError, evaluate_trial
 
 __all__ = [
     "ASSOCIATION_METHODS", "AssociationsResult", "CATEGORY_THRESHOLDS", "CSMS", "FeatureBlock", "ClinicalResult", "TrialInputError", "DEFAULT_ULN", "ENZYMES", "TIS_POINTS",
-    "SubjectResponse", "WilcoxonResult", "associate", "associate_study", "bh_fdr", "choose_enzyme", "clopper_pearson", "evaluate_trial",
+    "SubjectResponse", "WilcoxonResult", "associate", "associate_study", "check_uln", "bh_fdr", "choose_enzyme", "clopper_pearson", "evaluate_trial",
     "MEASURE_COLUMNS", "immune_paired", "long_table", "percent_improvement", "psignrank", "qsignrank", "quantiles7", "read_clinical",
     "read_immune", "read_sample_matrix", "resolve_uln", "responders_metadata", "response_rates", "rmcorr_anova",
     "score_response", "score_subject", "tis_category", "tis_points", "wilcoxon_paired",
