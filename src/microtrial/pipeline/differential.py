@@ -52,9 +52,6 @@ from microtrial.taxa import UNASSIGNED
 
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[[str, int, int], None]
-BASE_COLUMNS = ["feature", "contrast", "effect", "effect_type", "p_value", "q_value", "term", "rank",
-                "test_level", "reference_level", "mean_test", "mean_reference", "n_test",
-                "n_reference", "taxon"]
 
 
 @dataclass
