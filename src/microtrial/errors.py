@@ -54,6 +54,55 @@ class InputError(MicrotrialError):
         return ": ".join(parts)
 
 
+class OptionError(InputError):
+    """A bad option value, named by its study-file key (``options.permutations``).
+
+    Stages raise it instead of naming a command-line flag: the same check serves
+    ``microtrial diversity --permutations -1`` and a study file's ``permutations: -1``.
+    ``str()`` names the flag (:func:`microtrial.options.flag_for`), e.g. ``--permutations:
+    must be >= 0``; once the CLI has attached the study file the option came from
+    (:meth:`in_study`) it names the file, its line and the key, e.g. ``study.yaml: line
+    12: options.permutations: must be >= 0``.
+
+    Parameters
+    ----------
+    key : str
+        The study-file key (dotted, as in docs/study-file.md), or ``<stage>.<option>`` for
+        an option the study file has no key for (listed in
+        :data:`microtrial.options.STAGE_OPTIONS`).
+    message : str
+        What is wrong, in plain words.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        from microtrial.options import flag_for
+
+        self.key = key
+        self.study: str | None = None
+        super().__init__(flag_for(key), message)
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag of :attr:`key` (the key when it has none)."""
+        from microtrial.options import flag_for
+
+        return flag_for(self.key)
+
+    def in_study(self, study: str | PathLike[str], line: int | None = None) -> OptionError:
+        """This error as raised by the study file ``study`` (``line``: the key's line)."""
+        self.study = str(study)
+        self.line = line
+        self.path = self.study
+        self.args = (self.__str__(),)
+        return self
+
+    def __str__(self) -> str:
+        if self.study is None:
+            return f"{self.flag}: {self.message}"
+        where = [self.study, *([f"line {self.line}"] if self.line is not None else []), self.key]
+        return ": ".join([*where, self.message])
+
+
 class StudyError(MicrotrialError):
     """Every problem found in a study file and the files it names, collected at once."""
 

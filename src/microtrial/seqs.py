@@ -37,18 +37,18 @@ def primer_regex(primer: str) -> re.Pattern[str]:
 
 
 def check_primer_option(option: str, primer: str | None) -> None:
-    """Raise an InputError naming ``option`` unless ``primer`` is None or a non-empty
-    sequence of IUPAC nucleotide codes."""
-    from microtrial.errors import InputError
+    """Raise an OptionError naming ``option`` (a study-file key, ``reads.primer_f``)
+    unless ``primer`` is None or a non-empty sequence of IUPAC nucleotide codes."""
+    from microtrial.errors import OptionError
 
     if primer is None:
         return
     if not primer.strip():
-        raise InputError(option, "is empty")
+        raise OptionError(option, "is empty")
     try:
         primer_regex(primer)
     except ValueError as exc:
-        raise InputError(option, f"'{primer}' is not a primer sequence: {exc}") from None
+        raise OptionError(option, f"'{primer}' is not a primer sequence: {exc}") from None
 
 
 def extract_amplicon(

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 
 ProgressCallback = Callable[[str, int, int], None]
 """``progress(description, done, total)``: library code reports progress through this."""
@@ -54,6 +54,26 @@ def progress_bars(enabled: bool | None = None) -> Iterator[ProgressCallback]:
             bar.update(tasks[desc], completed=done, total=max(total, 1))
 
         yield callback
+
+
+@contextlib.contextmanager
+def options_of_study(study: Path | str) -> Iterator[None]:
+    """Name a bad option by the study file's key (and its line) instead of its flag.
+
+    Stages raise :class:`~microtrial.errors.OptionError` with the study-file key; a user
+    who ran ``microtrial run study.yaml`` reads ``study.yaml: line 12:
+    options.permutations: must be >= 0``. Options the study file has no key for keep
+    their flag (they came from the command line)."""
+    from microtrial.options import in_study_file
+
+    try:
+        yield
+    except OptionError as exc:
+        if exc.study is None and in_study_file(exc.key):
+            from microtrial.study import option_line
+
+            exc.in_study(study, option_line(study, exc.key))
+        raise
 
 
 class Timer:

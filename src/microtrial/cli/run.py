@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from microtrial.cli._common import existing_file, progress_bars
+from microtrial.cli._common import existing_file, options_of_study, progress_bars
 
 
 @click.command(name="run", context_settings={"show_default": True})
@@ -55,7 +55,7 @@ def command(study: Path | None, output_dir: Path | None, threads: int | None, fo
     forced: bool | set[str] = False
     if force is not None:
         forced = True if force == "all" else {s.strip() for s in force.split(",") if s.strip()}
-    with progress_bars() as progress:
+    with options_of_study(study), progress_bars() as progress:
         record = run_study(study, output_dir, threads=threads, progress=progress, truth_dir=truth_dir,
                            force=forced, jobs=jobs, dask_scheduler=dask_scheduler)
     for name, secs in record.timings.items():

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from microtrial.cli._common import options_of_study
+
 
 @click.command(name="validate", context_settings={"show_default": True})
 @click.argument("study", type=click.Path(path_type=Path))
@@ -17,7 +19,8 @@ def command(study: Path) -> None:
     from microtrial.io.metadata import read_metadata
     from microtrial.study import validate_study
 
-    s = validate_study(study)
+    with options_of_study(study):
+        s = validate_study(study)
     md = read_metadata(s.metadata)
     n_subjects = md[s.design.subject].nunique()
     groups = md[s.design.group.column].astype(str).value_counts(sort=False)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import open_text
 
 from ._response import DEFAULT_ULN, ENZYMES
@@ -124,7 +124,7 @@ def read_clinical(
     extramuscular >= 1 cm, CDASI activity >= 5) are logged as warnings, never refused.
     """
     if mmt_scale not in (80, 150):
-        raise InputError("--mmt-scale", f"{mmt_scale} is not 80 or 150")
+        raise OptionError("clinical.mmt_scale", f"{mmt_scale} is not 80 or 150")
     df, lines = _long_table(path, "clinical")
     core = ("phga", "ptga", "mmt8", "haq", "extramuscular")
     absent = [c for c in core if c not in df.columns]

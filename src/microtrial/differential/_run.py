@@ -37,7 +37,8 @@ BASE_COLUMNS = ["feature", "contrast", "effect", "effect_type", "p_value", "q_va
 
 class DifferentialInputError(ValueError):
     """Nothing (or something impossible) to test; ``source`` names the input at fault
-    (``"metadata"``, ``"table"`` or ``"--method"``) for the caller to name the file."""
+    (``"metadata"``, ``"table"`` or the option key ``"options.differential_methods"``) for
+    the caller to name the file or option."""
 
     def __init__(self, source: str, message: str) -> None:
         super().__init__(message)
@@ -459,7 +460,7 @@ def run_differential(ftable: Any, md: pd.DataFrame, usable: Sequence[str], *,
                          results["lmm"], skip)
     if n_run == 0:
         if not_applicable and len(not_applicable) == len(contrasts) * len(names):
-            raise DifferentialInputError("--method", "; ".join(not_applicable))
+            raise DifferentialInputError("options.differential_methods", "; ".join(not_applicable))
         raise DifferentialInputError("table", "no differential test could run: " + "; ".join(skipped))
     merged: dict[str, pd.DataFrame] = {}
     n_called: dict[str, int] = {}

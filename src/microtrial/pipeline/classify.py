@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import atomic_open
 
 if TYPE_CHECKING:
@@ -40,9 +40,9 @@ def check_primers(primer_f: str | None, primer_r: str | None) -> None:
     from microtrial.seqs import check_primer_option
 
     if (primer_f is None) != (primer_r is None):
-        raise InputError("--primer-f/--primer-r", "give both primers or neither")
-    check_primer_option("--primer-f", primer_f)
-    check_primer_option("--primer-r", primer_r)
+        raise OptionError("reads.primer_f", "give both primers or neither")
+    check_primer_option("reads.primer_f", primer_f)
+    check_primer_option("reads.primer_r", primer_r)
 
 
 def default_cache_dir() -> Path:
@@ -57,17 +57,17 @@ def reference_files(reference: str, ref_seqs: Path | None, ref_taxonomy: Path | 
     if ref_seqs is not None:
         return Path(ref_seqs), (Path(ref_taxonomy) if ref_taxonomy is not None else None)
     if ref_taxonomy is not None:
-        raise InputError("--ref-taxonomy",
-                         "needs --ref-seqs (the reference sequences it describes)")
+        raise OptionError("taxonomy.ref_taxonomy",
+                          "needs --ref-seqs (the reference sequences it describes)")
     name = reference.strip().lower().replace("_", "-")
     if name in ("greengenes", "gg", "gg-13-8", "greengenes-13-8"):
         import qiime_default_reference as qdr
 
         return Path(qdr.get_reference_sequences()), Path(qdr.get_reference_taxonomy())
     if name == "custom":
-        raise InputError("--reference", "custom needs --ref-seqs FASTA [--ref-taxonomy TSV]")
-    raise InputError(
-        "--reference", f"unknown reference '{reference}'; the known ones are "
+        raise OptionError("taxonomy.reference", "custom needs --ref-seqs FASTA [--ref-taxonomy TSV]")
+    raise OptionError(
+        "taxonomy.reference", f"unknown reference '{reference}'; the known ones are "
         f"{', '.join(REFERENCES)} (custom = your own files with --ref-seqs [--ref-taxonomy], "
         "e.g. a SILVA or GTDB training set in DADA2 format)",
     )
@@ -197,9 +197,9 @@ def classify_stage(sequences: Path, out_dir: Path, *, reference: str = "greengen
     from microtrial.taxonomy import K, classify_sequences
 
     if not 0.0 <= confidence <= 1.0:
-        raise InputError("--confidence", f"{confidence} is not between 0 and 1")
+        raise OptionError("taxonomy.confidence", f"{confidence} is not between 0 and 1")
     if max_species < 1:
-        raise InputError("--max-species", f"must be >= 1, got {max_species}")
+        raise OptionError("classify.max_species", f"must be >= 1, got {max_species}")
     check_primers(primer_f, primer_r)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -246,7 +246,7 @@ def evaluate_stage(out_dir: Path, *, reference: str = "greengenes", ref_seqs: Pa
     from microtrial.taxonomy import evaluate_reference
 
     if not 0.0 <= confidence <= 1.0:
-        raise InputError("--confidence", f"{confidence} is not between 0 and 1")
+        raise OptionError("taxonomy.confidence", f"{confidence} is not between 0 and 1")
     check_primers(primer_f, primer_r)
     t0 = time.perf_counter()
     seqs_path, tax_path = reference_files(reference, ref_seqs, ref_taxonomy)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from microtrial.clinical import TrialInputError, evaluate_trial, read_clinical, read_immune
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.runinfo import start_output, write_run_info
 
@@ -75,9 +75,9 @@ def clinical_stage(
     """
     t0 = time.perf_counter()
     if population not in ("adult", "juvenile"):
-        raise InputError("--population", f"'{population}' is not adult or juvenile")
+        raise OptionError("clinical.population", f"'{population}' is not adult or juvenile")
     if baseline == followup:
-        raise InputError("--followup", f"follow-up visit '{followup}' is the baseline visit")
+        raise OptionError("clinical.followup", f"follow-up visit '{followup}' is the baseline visit")
     clinical = Path(clinical)
     out_dir = Path(out_dir)
     table = read_clinical(clinical, mmt_scale=mmt_scale, baseline=baseline, uln=uln)
@@ -91,8 +91,11 @@ def clinical_stage(
         result = evaluate_trial(table, immune=imm, baseline=baseline, followup=followup, uln=uln,
                                 population=population)
     except TrialInputError as exc:
-        at: str | Path | None = "--uln" if exc.source == "uln" else clinical if exc.source == "clinical" else immune
-        raise InputError(at, exc.message, field=exc.field) from exc
+        if exc.source == "uln":
+            what = f"{exc.field}: {exc.message}" if exc.field else exc.message
+            raise OptionError("clinical.uln", what) from exc
+        raise InputError(clinical if exc.source == "clinical" else immune, exc.message,
+                         field=exc.field) from exc
     for source, message in result.warnings:
         log.warning("%s: %s", clinical if source == "clinical" else immune, message)
     if progress:

@@ -41,7 +41,7 @@ from microtrial.differential import (
     get_method,
     run_differential,
 )
-from microtrial.errors import AnalysisError, InputError
+from microtrial.errors import AnalysisError, InputError, OptionError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
@@ -68,41 +68,41 @@ class DifferentialSummary:
 def _check_options(methods: Sequence[str], ranks: Sequence[str], *, min_prevalence: float,
                    min_abundance: float, threads: int) -> tuple[list[str], list[str]]:
     """Method and rank names resolved (duplicates dropped) and the numeric options checked;
-    errors name the command-line option."""
+    errors name the option's study-file key (:class:`~microtrial.errors.OptionError`)."""
     try:
         names = list(dict.fromkeys(get_method(m).name for m in methods))
     except AnalysisError as exc:
-        raise InputError("--method", str(exc)) from exc
+        raise OptionError("options.differential_methods", str(exc)) from exc
     if not names:
-        raise InputError("--method", f"no method given; choose from {', '.join(METHODS)}")
+        raise OptionError("options.differential_methods", f"no method given; choose from {', '.join(METHODS)}")
     checked: list[str] = []
     for r in ranks:
         try:
             checked.append(check_rank(r))
         except ValueError as exc:
-            raise InputError("--rank", f"unknown rank '{r}'; choose from {', '.join(FEATURE_RANKS)}") from exc
+            raise OptionError("options.ranks", f"unknown rank '{r}'; choose from {', '.join(FEATURE_RANKS)}") from exc
     checked = list(dict.fromkeys(checked))
     if not 0.0 <= min_prevalence <= 1.0:
-        raise InputError("--min-prevalence", f"{min_prevalence} is not a fraction between 0 and 1")
+        raise OptionError("options.min_prevalence", f"{min_prevalence} is not a fraction between 0 and 1")
     if not 0.0 <= min_abundance <= 1.0:
-        raise InputError("--min-abundance", f"{min_abundance} is not a relative abundance between 0 and 1")
+        raise OptionError("differential.min_abundance", f"{min_abundance} is not a relative abundance between 0 and 1")
     if threads < 1:
-        raise InputError("--threads", f"must be >= 1, got {threads}")
+        raise OptionError("options.threads", f"must be >= 1, got {threads}")
     return names, checked
 
 
 def _check_covariates(comparisons: Sequence[Comparison], covariates: Sequence[str],
                       metadata: pd.DataFrame, sample_ids: Sequence[str], metadata_path: Path) -> None:
     """A covariate may be neither a comparison's own column nor its subject column, and
-    must have a value for at least one sample (errors name ``--covariates``)."""
+    must have a value for at least one sample (errors name ``options.covariates``)."""
     for comp in comparisons:
         for c in covariates:
             if c == comp.column:
-                raise InputError("--covariates", f"'{c}' is the compared column of comparison "
-                                                 f"'{comp.name}'; a covariate cannot be the group itself")
+                raise OptionError("options.covariates", f"'{c}' is the compared column of "
+                                  f"comparison '{comp.name}'; a covariate cannot be the group itself")
             if comp.subject is not None and c == comp.subject:
-                raise InputError("--covariates", f"'{c}' is the subject column of comparison "
-                                                 f"'{comp.name}'; subjects are not a covariate")
+                raise OptionError("options.covariates", f"'{c}' is the subject column of "
+                                  f"comparison '{comp.name}'; subjects are not a covariate")
     for c in covariates:
         if c in metadata.columns and metadata.loc[list(sample_ids), c].isna().all():
             raise InputError(metadata_path, f"covariate '{c}' (--covariates) is missing for "
@@ -178,8 +178,9 @@ def differential_stage(table: Path, metadata: Path, out_dir: Path, *,
                                   min_abundance=min_abundance, seed=seed,
                                   lefse_subclass=lefse_subclass, progress=progress)
     except DifferentialInputError as exc:
-        at = {"metadata": metadata, "table": table}.get(exc.source, exc.source)
-        raise InputError(at, exc.message) from exc
+        if exc.source not in ("metadata", "table"):
+            raise OptionError(exc.source, exc.message) from exc
+        raise InputError(metadata if exc.source == "metadata" else table, exc.message) from exc
     summary.skipped.extend(result.skipped)
     summary.timings.update(result.timings)
     summary.n_called.update(result.n_called)

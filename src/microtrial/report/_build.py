@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from microtrial.errors import InputError, MicrotrialError
+from microtrial.errors import InputError, MicrotrialError, OptionError
 from microtrial.io._atomic import atomic_open
 from microtrial.report import _methods as M
 from microtrial.report import _results as R
@@ -49,7 +49,7 @@ def _check_folders(results: Path, truth: Path | None) -> None:
     if truth is not None and not truth.is_dir():
         raise InputError(truth, "no such folder (expected a simulator's truth/ folder)")
     if truth is not None and not any((truth / name).is_file() for name in TRUTH_FILES):
-        raise InputError("--truth", f"{truth} holds none of a simulator's truth files "
+        raise OptionError("report.truth", f"{truth} holds none of a simulator's truth files "
                                     f"({', '.join(TRUTH_FILES)})")
 
 

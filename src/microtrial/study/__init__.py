@@ -8,7 +8,7 @@ them against each other, reporting every problem at once in one
 
 from __future__ import annotations
 
-from microtrial.study._load import default_comparisons, load_study
+from microtrial.study._load import default_comparisons, load_study, option_line
 from microtrial.study._models import (
     BETA_METRICS,
     DIFFERENTIAL_METHODS,
@@ -40,6 +40,7 @@ __all__ = [
     "default_comparisons",
     "find_read_pairs",
     "load_study",
+    "option_line",
     "parse_fastq_name",
     "validate_study",
 ]

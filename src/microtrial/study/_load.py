@@ -273,6 +273,17 @@ def default_comparisons(design: Any, metadata: Any) -> tuple[Comparison, ...]:
     return tuple(_default_comparisons(design, metadata))
 
 
+def option_line(path: str | os.PathLike[str], key: str) -> int | None:
+    """The 1-based line of a dotted study-file key (``options.permutations``) in the study
+    file, or of its closest written parent when the key is not written; None when neither
+    is (the option has its default) or the file cannot be parsed."""
+    try:
+        _data, node = parse_yaml(Path(path))
+    except StudyError:
+        return None
+    return line_of(node, key.split("."))
+
+
 def load_study(path: str | os.PathLike[str]) -> Study:
     """Load and schema-check a study file; paths are resolved relative to its folder.
 
