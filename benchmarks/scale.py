@@ -103,6 +103,147 @@ def write_study(d: Path, n_samples: int, seed: int = 1) -> dict[str, Path]:
     return {"table": d / "table.biom", "metadata": d / "metadata.tsv", "tree": d / "tree.nwk"}
 
 
+def write_study_file(d: Path, n_samples: int, seed: int = 1) -> Path:
+    """A whole table-only study as a user writes it: ``study.yaml`` naming the BIOM table,
+    the tree, metadata and a metabolite table; returns the study file.
+
+    Every subject gives two samples (``baseline`` and ``week12``; ``n_samples / 2``
+    subjects), half of the subjects ``treated``; comparisons: treated vs control at baseline
+    (``between``, n/2 samples) and week12 vs baseline in the treated (``paired``, n/4
+    pairs). Metabolites: five per sample, ``m1`` rising with the log abundance of the most
+    common ASV (a planted association), the others noise.
+    """
+    files = ({k: d / v for k, v in (("table", "table.biom"), ("metadata", "metadata.tsv"),
+                                     ("tree", "tree.nwk"))}
+             if (d / "table.biom").exists() else write_study(d, n_samples, seed))
+    rng = np.random.default_rng(seed + 2000)
+    n = n_samples
+    sids = [f"S{i:06d}" for i in range(n)]
+    subj = np.arange(n) // 2
+    md = pd.DataFrame({"subject": [f"P{s:06d}" for s in subj],
+                       "time": np.where(np.arange(n) % 2, "week12", "baseline"),
+                       "group": np.where(subj % 2, "treated", "control"),
+                       "age": rng.integers(20, 80, n)},
+                      index=pd.Index(sids, name="sample-id"))
+    md.to_csv(files["metadata"], sep="\t")
+    from microtrial.io.feature_table import read_table
+
+    ft = read_table(files["table"])
+    data = ft.data.tocsr()
+    top = int(np.argmax(np.asarray((data > 0).sum(axis=1)).ravel()))
+    rel = np.asarray(data[top].toarray()).ravel() / np.asarray(data.sum(axis=0)).ravel()
+    met = pd.DataFrame({"m1": np.log(rel + 1e-4) + rng.normal(0, 0.5, n)},
+                       index=pd.Index(list(ft.sample_ids), name="sample-id")).reindex(sids)
+    for k in range(2, 6):
+        met[f"m{k}"] = rng.lognormal(0, 1, n)
+    met.to_csv(d / "metabolites.tsv", sep="\t", float_format="%.6g")
+    study = d / "study.yaml"
+    study.write_text(f"""name: simulated table-only study, {n} samples
+metadata: metadata.tsv
+design:
+  subject: subject
+  group: {{column: group, reference: control}}
+  time: {{column: time, reference: baseline}}
+table: table.biom
+tree_file: tree.nwk
+metabolites: metabolites.tsv
+comparisons:
+  - {{name: treated-vs-control, kind: between, column: group, levels: [treated, control], where: {{time: baseline}}}}
+  - {{name: week12-vs-baseline, kind: paired, column: time, levels: [week12, baseline], where: {{group: treated}}}}
+options:
+  seed: 1
+  threads: 2
+  permutations: 999
+  beta_metrics: [braycurtis, jaccard, aitchison, unweighted_unifrac, weighted_unifrac]
+""")
+    return study
+
+
+def _read_kb(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def run_study_timed(n: int, work: Path, timeout: float | None) -> list[dict]:
+    """``microtrial -v run study.yaml``: wall seconds and peak memory of each stage.
+
+    One process runs every stage, so the peak per stage comes from the kernel's high-water
+    mark of that process (``VmHWM``), read when the stage's "stage X: ran" log line arrives
+    and then reset (``/proc/PID/clear_refs`` = 5), so each stage's figure is its own peak;
+    the whole run's peak is ``ru_maxrss`` from ``wait4``.
+    """
+    import json
+    import threading
+
+    t0 = time.perf_counter()
+    study = write_study_file(work / f"n{n}", n)
+    t_sim = time.perf_counter() - t0
+    out = work / f"n{n}" / "run"
+    cmd = [PY, "-m", "microtrial", "-v", "run", str(study), "-o", str(out)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peaks: dict[str, float] = {}
+    tail: list[str] = []
+    stage_re = re.compile(r"stage (\w+): (ran|cached)")
+
+    def reader() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            tail.append(line.rstrip())
+            del tail[:-20]
+            m = stage_re.search(line)
+            if m:
+                peaks[m.group(1)] = _read_kb(proc.pid, "VmHWM") / 1024 ** 2
+                try:
+                    Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
+                except OSError:
+                    pass
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    rc: int | None = None
+    ru = None
+    while rc is None:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            rc = os.waitstatus_to_exitcode(status)
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            proc.kill()
+            _, status, ru = os.wait4(proc.pid, 0)
+            rc = -9
+            break
+        time.sleep(0.5)
+    proc.returncode = rc
+    th.join(5)
+    wall = time.perf_counter() - t0
+    # the resets lower the kernel's own maximum too: the run's peak is the largest stage peak
+    total_peak = max([ru.ru_maxrss / 1024 ** 2 if ru is not None else 0.0, *peaks.values()])
+    cpu = (ru.ru_utime + ru.ru_stime) if ru is not None else float("nan")
+    secs: dict[str, float] = {}
+    ri = out / "run-info.json"
+    if ri.exists():
+        secs = {k: float(v) for k, v in json.loads(ri.read_text()).get("timings_seconds", {}).items()}
+    rows = [{"samples": n, "stage": "simulate study files", "seconds": t_sim, "peak_GB": float("nan"),
+             "status": 0, "detail": ""}]
+    for st, pk in peaks.items():
+        rows.append({"samples": n, "stage": f"run: {st}", "seconds": secs.get(st, float("nan")),
+                     "peak_GB": pk, "status": 0, "detail": ""})
+        print(_fmt_row(rows[-1]), flush=True)
+    size = (out / "report.html").stat().st_size / 1e6 if (out / "report.html").exists() else float("nan")
+    rows.append({"samples": n, "stage": "run (whole study)", "seconds": wall, "peak_GB": total_peak,
+                 "status": rc, "detail": f"cpu={cpu:.1f} report.html={size:.1f} MB"
+                 + ("" if rc == 0 else " | " + " | ".join(tail[-5:]))})
+    print(_fmt_row(rows[-1]), flush=True)
+    return rows
+
+
 def _timed(cmd: list[str], timeout: float | None) -> tuple[float, float, int, str]:
     """Run under /usr/bin/time -v: (wall s, peak GB, exit status, stderr tail).
 
@@ -143,6 +284,9 @@ def run_table(n: int, stages: list[str], work: Path, timeout: float | None) -> l
                  "peak_GB": float("nan"), "status": 0, "detail": ""})
     mt = [PY, "-m", "microtrial"]
     for st in stages:
+        if st == "study":
+            rows.extend(run_study_timed(n, work, timeout))
+            continue
         out = work / f"n{n}" / st
         if st == "diversity":
             cmd = [*mt, "diversity", "--table", str(files["table"]), "--metadata",
@@ -259,7 +403,9 @@ def _fmt_row(r: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, nargs="*", default=[])
-    ap.add_argument("--stages", nargs="+", default=["diversity", "differential"])
+    ap.add_argument("--stages", nargs="+", default=["diversity", "differential"],
+                    help="diversity, diversity-default, differential (each its own process) or "
+                    "study (the whole study by `microtrial run`, per-stage time and peak)")
     ap.add_argument("--denoise", type=int, nargs="*", default=[])
     ap.add_argument("--skbio", action="store_true")
     ap.add_argument("--pairs", type=int, default=20000, help="read pairs per sample for --denoise")
