@@ -75,6 +75,8 @@ STAGE_OPTIONS: dict[str, str] = {
     "run.dask_scheduler": "--dask-scheduler",
     "report.truth": "--truth",
     "primers.primer": "--primer",
+    "tree.ref_seqs": "--ref-seqs/--ref-tree",
+    "qza.type": "--type",
     # microtrial function (all steps) and its sub-commands place, hsp, metagenome, pathways
     "function.table": "--table",
     "function.sequences": "--sequences",

@@ -101,13 +101,13 @@ def dask_executor(
         return
     from distributed import Client, LocalCluster
 
-    from microtrial.errors import InputError
+    from microtrial.errors import OptionError
 
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError("--dask-scheduler", f"cannot connect to {scheduler}: {exc}") from None
+            raise OptionError("run.dask_scheduler", f"cannot connect to {scheduler}: {exc}") from None
         with client:
             yield DaskExecutor(client, f"dask scheduler {scheduler}")
         return

@@ -25,7 +25,7 @@ import pandas as pd
 from microtrial.denoise._options import DenoiseSettings
 from microtrial.denoise._samples import DenoiseResult, denoise_samples
 from microtrial.derep import Derep
-from microtrial.errors import InputError
+from microtrial.errors import OptionError
 from microtrial.reads import (
     FilterParams,
     QualityHistogram,
@@ -115,18 +115,18 @@ def _check_lengths(o: DenoiseSettings, tf: int, tr: int | None, hist_f: QualityH
     where some samples lose all their reads still runs).
     """
     lengths = []
-    for name, trunc, hist, what in (("--trunc-len-f", tf, hist_f, "forward"),
-                                    ("--trunc-len-r", tr, hist_r, "reverse")):
+    for name, trunc, hist, what in (("reads.trunc_len_f", tf, hist_f, "forward"),
+                                    ("reads.trunc_len_r", tr, hist_r, "reverse")):
         if hist is None or trunc is None or hist.n_reads == 0:
             continue
         longest = _longest(hist)
         if trunc > longest:
             after = " after primer removal" if o.primer_f is not None else ""
-            raise InputError(name, f"{trunc} is longer than every {what} read (the longest is "
+            raise OptionError(name, f"{trunc} is longer than every {what} read (the longest is "
                              f"{longest} nt{after}): no read would survive filtering")
         lengths.append(trunc or longest)
     if hist_r is not None and len(lengths) == 2 and o.min_overlap > min(lengths):
-        raise InputError("--min-overlap", f"{o.min_overlap} is longer than the reads "
+        raise OptionError("reads.min_overlap", f"{o.min_overlap} is longer than the reads "
                          f"({lengths[0]} nt forward, {lengths[1]} nt reverse after truncation): "
                          "no pair could merge")
 

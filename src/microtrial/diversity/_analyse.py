@@ -32,7 +32,7 @@ from microtrial.diversity._compare import (
 )
 from microtrial.diversity._permanova import anosim, permanova, permdisp
 from microtrial.diversity._rarefy import rarefy_samples
-from microtrial.errors import AnalysisError, InputError, MicrotrialError
+from microtrial.errors import AnalysisError, MicrotrialError, OptionError
 from microtrial.names import PHYLOGENETIC_METRICS
 from microtrial.stats import bh
 from microtrial.table import FeatureTable
@@ -179,7 +179,7 @@ def analyse_diversity(
     try:
         rar = rarefy_samples(table, rarefy, seed=seed, iterations=rarefaction_iterations)
     except AnalysisError as exc:
-        raise InputError("--rarefy", str(exc)) from exc
+        raise OptionError("options.rarefy", str(exc)) from exc
     for s, why in rar.dropped:
         rec.drop(s, why)
     ft, rt = rar.table, rar.rarefied

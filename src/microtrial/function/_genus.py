@@ -19,7 +19,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def predict_by_genus(taxonomy: pd.DataFrame | pd.Series, *,
     matches = pd.DataFrame(rows, columns=["sequence", "rank", "name", "genomes"]).set_index("sequence")
     matched = [(str(a), k) for a, k in zip(taxa.index, keys) if k is not None]
     if not matched:
-        raise InputError("--taxonomy", "no ASV's genus or family is in the embedded table "
+        raise OptionError("function.taxonomy", "no ASV's genus or family is in the embedded table "
                          "(expected Greengenes-style 'g__Genus'/'f__Family' names)")
     values = ref.loc[[k for _, k in matched]].drop(columns="genomes")
     values.index = pd.Index([a for a, _ in matched], name="sequence")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.table import FeatureTable
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def predict_metagenome(
     Biotechnol 38:685-688 (``metagenome_pipeline.py``, whose numbers are matched).
     """
     if marker_pred is None and not skip_norm:
-        raise InputError("--marker", "a table of predicted 16S copies is needed (or --skip-norm)")
+        raise OptionError("metagenome.marker", "a table of predicted 16S copies is needed (or --skip-norm)")
     counts = table_to_frame(table).copy()
     counts.index = counts.index.astype(str)
     traits_pred = traits_pred.copy()
@@ -189,7 +189,7 @@ def predict_metagenome(
         shared = shared.intersection(marker_pred.index)
     shared = shared.sort_values()
     if len(shared) == 0:
-        raise InputError("--table", "no ASV of the table has both a trait and a marker "
+        raise OptionError("metagenome.table", "no ASV of the table has both a trait and a marker "
                                     "prediction (do the ASV ids match the predictions' "
                                     "'sequence' column?)")
     shared_set = set(shared)
@@ -206,7 +206,7 @@ def predict_metagenome(
         marker = marker_pred[marker_pred.columns[0]]
         if (marker.loc[counts.index] <= 0).any():
             bad = marker.index[(marker <= 0).to_numpy()][0]
-            raise InputError("--marker", f"ASV '{bad}' has a predicted marker copy number <= 0")
+            raise OptionError("metagenome.marker", f"ASV '{bad}' has a predicted marker copy number <= 0")
         norm = counts.div(marker.loc[counts.index.values], axis="index").round(decimals=2)
     else:
         norm = counts
@@ -223,7 +223,7 @@ def predict_metagenome(
     rare: list[str] = []
     if stratified and (min_reads != 1 or min_samples != 1):
         if "RARE" in counts.index:
-            raise InputError("--table", "an ASV is called 'RARE'; rename it (the name pools rare ASVs)")
+            raise OptionError("metagenome.table", "an ASV is called 'RARE'; rename it (the name pools rare ASVs)")
         low = set(counts.index[norm.sum(axis=1) < min_reads])
         few = set(counts.index[(norm != 0).astype(int).sum(axis=1) < min_samples])
         rare = sorted(low | few)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.special
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.function._minpath import minimal_pathways
 
 log = logging.getLogger(__name__)
@@ -325,7 +325,7 @@ def pathway_abundance(
     table.columns = samples
     for c in samples:
         if not pd.api.types.is_numeric_dtype(table[c]):
-            raise InputError("--input", f"column '{c}' is not numeric")
+            raise OptionError("pathways.input", f"column '{c}' is not numeric")
     first_known = set(regroup_map) if regroup_map is not None else pathway_map.all_reactions()
     renamed = strip_prefix(list(table.index), first_known)
     if renamed is not None:
@@ -336,14 +336,14 @@ def pathway_abundance(
     if regroup_map is not None:
         grouped = regroup(table, regroup_map)
         if grouped.shape[0] == 0:
-            raise InputError("--input", "no function id of the table is in the regrouping map "
+            raise OptionError("pathways.input", "no function id of the table is in the regrouping map "
                              f"(first ids: {', '.join(map(str, table.index[:3]))}); is it the "
                              "right map for these ids (EC numbers -> MetaCyc reactions)?")
         table = grouped
     known = pathway_map.all_reactions()
     table = table[table.index.isin(known)]
     if table.shape[0] == 0:
-        raise InputError("--input", "no function id of the table is in the pathway map; "
+        raise OptionError("pathways.input", "no function id of the table is in the pathway map; "
                          "is it the right map for these ids?")
 
     abun_cols: list[pd.Series] = []

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.function._genus import (
     MARKER_COLUMN,
     predict_by_genus,
@@ -142,11 +142,11 @@ def run_function(
     timings: dict[str, float] = {}
     if reference is None:
         if taxonomy is None:
-            raise InputError("--taxonomy", "the genus route needs each ASV's taxonomy")
+            raise OptionError("function.taxonomy", "the genus route needs each ASV's taxonomy")
         t0 = time.perf_counter()
         in_table = taxonomy.loc[taxonomy.index.isin(counts.index)]
         if in_table.empty:
-            raise InputError("--taxonomy", "no ASV of the table is in the taxonomy")
+            raise OptionError("function.taxonomy", "no ASV of the table is in the taxonomy")
         if genus_traits is not None:
             return _genus_traits_route(counts, in_table, genus_traits, genus_traits_name,
                                        pathway_specs, max_nsti=max_nsti, stratified=stratified,
@@ -165,13 +165,13 @@ def run_function(
     place_sequences = getattr(_function, "place_sequences", None)
     predict_traits = _function.predict_traits
     if place_sequences is None:
-        raise InputError("--reference", "placement is not available in this build")
+        raise OptionError("function.reference", "placement is not available in this build")
 
     if sequences is None:
-        raise InputError("--sequences", "the reference route needs the ASV sequences")
+        raise OptionError("function.sequences", "the reference route needs the ASV sequences")
     seqs = {k: v for k, v in sequences.items() if k in set(counts.index)}
     if not seqs:
-        raise InputError("--sequences", "no sequence id is an ASV of the table")
+        raise OptionError("function.sequences", "no sequence id is an ASV of the table")
     t0 = time.perf_counter()
     placed = place_sequences(seqs, reference, threads=threads, progress=progress)
     timings["place"] = time.perf_counter() - t0
@@ -186,7 +186,7 @@ def run_function(
     unplaced = tuple(getattr(placed, "unplaced", {}) or ())
     asvs = [a for a in seqs if a not in set(unplaced)]
     if not asvs:
-        raise InputError("--sequences", "no ASV could be placed on the reference tree")
+        raise OptionError("function.sequences", "no ASV could be placed on the reference tree")
 
     t0 = time.perf_counter()
     names = [n for n in reference.traits if n != MARKER_TRAIT]

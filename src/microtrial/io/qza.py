@@ -43,7 +43,7 @@ from typing import Any
 
 import pandas as pd
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -359,8 +359,8 @@ def _write_payload(obj: Any, semantic_type: str, dest: Path) -> None:
 
 def _check_type(semantic_type: str) -> tuple[str, str]:
     if semantic_type not in SEMANTIC_TYPES:
-        raise InputError(
-            "--type", f"unsupported semantic type '{semantic_type}' "
+        raise OptionError(
+            "qza.type", f"unsupported semantic type '{semantic_type}' "
             f"(choose from: {', '.join(SEMANTIC_TYPES)})",
         )
     return SEMANTIC_TYPES[semantic_type]

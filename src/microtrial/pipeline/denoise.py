@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from microtrial.denoise import DenoiseSettings, denoise_reads
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.names import POOL_METHODS
 from microtrial.reads import find_samples, quality_profile
 from microtrial.seqs import check_primer_option
@@ -109,28 +109,28 @@ class DenoiseSummary:
 
 def _check_options(o: DenoiseOptions) -> None:
     if o.pool not in POOL_METHODS:
-        raise InputError("--pool", f"'{o.pool}' is not one of {', '.join(POOL_METHODS)}")
-    for name, v in (("--trunc-len-f", o.trunc_len_f), ("--trunc-len-r", o.trunc_len_r),
-                    ("--trunc-q", o.trunc_q), ("--min-len", o.min_len), ("--max-n", o.max_n)):
+        raise OptionError("reads.pool", f"'{o.pool}' is not one of {', '.join(POOL_METHODS)}")
+    for name, v in (("reads.trunc_len_f", o.trunc_len_f), ("reads.trunc_len_r", o.trunc_len_r),
+                    ("reads.trunc_q", o.trunc_q), ("reads.min_len", o.min_len), ("reads.max_n", o.max_n)):
         if v is not None and v < 0:
-            raise InputError(name, f"must be >= 0, got {v}")
+            raise OptionError(name, f"must be >= 0, got {v}")
     if len(o.max_ee) != 2 or any(not (x > 0) for x in o.max_ee):
-        raise InputError("--max-ee", f"needs two positive numbers, got {o.max_ee}")
+        raise OptionError("reads.max_ee", f"needs two positive numbers, got {o.max_ee}")
     if o.min_overlap < 1:
-        raise InputError("--min-overlap", f"must be >= 1, got {o.min_overlap}")
+        raise OptionError("reads.min_overlap", f"must be >= 1, got {o.min_overlap}")
     if o.amplicon_length is not None and o.amplicon_length < o.min_overlap:
-        raise InputError("--amplicon-length", f"must be at least the minimum overlap of the read pairs "
+        raise OptionError("reads.amplicon_length", f"must be at least the minimum overlap of the read pairs "
                          f"(--min-overlap {o.min_overlap}), got {o.amplicon_length}")
     if o.max_mismatch < 0:
-        raise InputError("--max-mismatch", f"must be >= 0, got {o.max_mismatch}")
+        raise OptionError("reads.max_mismatch", f"must be >= 0, got {o.max_mismatch}")
     if o.threads < 1:
-        raise InputError("--threads", f"must be >= 1, got {o.threads}")
+        raise OptionError("options.threads", f"must be >= 1, got {o.threads}")
     if o.min_reads < 1:
-        raise InputError("--min-reads", f"must be >= 1, got {o.min_reads}")
+        raise OptionError("reads.min_reads", f"must be >= 1, got {o.min_reads}")
     if o.primer_r is not None and o.primer_f is None:
-        raise InputError("--primer-f", "the reverse primer is given without the forward primer")
-    check_primer_option("--primer-f", o.primer_f)
-    check_primer_option("--primer-r", o.primer_r)
+        raise OptionError("reads.primer_f", "the reverse primer is given without the forward primer")
+    check_primer_option("reads.primer_f", o.primer_f)
+    check_primer_option("reads.primer_r", o.primer_r)
 
 
 def denoise_stage(

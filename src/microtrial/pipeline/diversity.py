@@ -37,7 +37,7 @@ from microtrial.diversity import (
     analyse_diversity,
     check_tree,
 )
-from microtrial.errors import AnalysisError, InputError
+from microtrial.errors import AnalysisError, InputError, OptionError
 from microtrial.io._atomic import atomic_open
 from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
@@ -193,11 +193,11 @@ def diversity_stage(
     summary = DiversitySummary(out_dir)
     unknown = [m for m in metrics if m not in BETA_METRICS]
     if unknown:
-        raise InputError("--metrics", f"unknown beta metric(s) {unknown}; choose from {list(BETA_METRICS)}")
+        raise OptionError("options.beta_metrics", f"unknown beta metric(s) {unknown}; choose from {list(BETA_METRICS)}")
     if permutations < 0:
-        raise InputError("--permutations", "must be >= 0")
+        raise OptionError("options.permutations", "must be >= 0")
     if rarefaction_iterations < 1:
-        raise InputError("--rarefaction-iterations", "must be >= 1")
+        raise OptionError("diversity.rarefaction_iterations", "must be >= 1")
 
     # every input is read and checked before anything is written
     ft = read_table(table)

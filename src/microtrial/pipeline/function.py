@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import atomic_open, open_text
 from microtrial.io.runinfo import start_output, write_run_info
 
@@ -161,9 +161,9 @@ def metagenome_stage(table: Path, traits: Path, marker: Path | None, out_dir: Pa
     from microtrial.function import predict_metagenome
 
     if marker is None and not skip_norm:
-        raise InputError("--marker", "needed unless --skip-norm (predicted 16S copies per ASV)")
+        raise OptionError("metagenome.marker", "needed unless --skip-norm (predicted 16S copies per ASV)")
     if marker is not None and skip_norm:
-        raise InputError("--marker", "not used with --skip-norm; give one or the other")
+        raise OptionError("metagenome.marker", "not used with --skip-norm; give one or the other")
     t0 = time.perf_counter()
     counts = read_abundance_table(table)
     pred = read_prediction(traits)
@@ -221,7 +221,7 @@ def resolve_pathway_files(function_ids: Iterable[str], *, map_file: Path | None,
 
     def _find(names: Iterable[str], what: str) -> Path:
         if map_folder is None:
-            raise InputError("--map", f"no {what} given and no PICRUSt2 pathway_mapfiles/ "
+            raise OptionError("pathways.map", f"no {what} given and no PICRUSt2 pathway_mapfiles/ "
                              "folder known (give --map/--regroup-map or --reference)")
         for n in names:
             if (map_folder / n).is_file():
@@ -341,7 +341,7 @@ def pathways_stage(input_table: Path, out_dir: Path, *, map_file: Path | None = 
     files = resolve_pathway_files(table.index, map_file=map_file, regroup_map=regroup_map,
                                   no_regroup=no_regroup, map_folder=folder)
     if descriptions and files.descriptions is None:
-        raise InputError("--description", "no description_mapfiles/ folder beside the pathway "
+        raise OptionError("pathways.description", "no description_mapfiles/ folder beside the pathway "
                                           "maps (give --reference, a PICRUSt2 reference folder)")
     from microtrial.function import parse_pathway_map, parse_regroup_map, pathway_tables
 
@@ -395,7 +395,7 @@ def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
     from microtrial.function import run_function
 
     if genus_traits is not None and reference is not None:
-        raise InputError("--genus-traits", "goes with the genus route (not with --reference)")
+        raise OptionError("function.genus_traits", "goes with the genus route (not with --reference)")
     t0 = time.perf_counter()
     counts = read_abundance_table(table)
     seqs = None
@@ -407,13 +407,13 @@ def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
         from microtrial.io.fasta import read_fasta
 
         if sequences is None:
-            raise InputError("--sequences", "needed with --reference (the ASV sequences to place)")
+            raise OptionError("function.sequences", "needed with --reference (the ASV sequences to place)")
         ref = load_reference(reference)
         seqs = read_fasta(sequences, as_dna=True)
         specs = reference_pathway_specs(ref)
     else:
         if taxonomy is None:
-            raise InputError("--taxonomy", "needed without --reference (the embedded genus "
+            raise OptionError("function.taxonomy", "needed without --reference (the embedded genus "
                                            "table predicts from each ASV's genus)")
         from microtrial.io.taxonomy import read_taxonomy
 

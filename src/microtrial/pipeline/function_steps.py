@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import atomic_open
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def place_stage(sequences: Path, reference: Path, out_dir: Path, *, threads: int
     from microtrial.io.runinfo import start_output, write_run_info
 
     if not 0.0 <= min_align <= 1.0:
-        raise InputError("--min-align", f"{min_align} is not between 0 and 1")
+        raise OptionError("place.min_align", f"{min_align} is not between 0 and 1")
     t0 = time.perf_counter()
     seqs = read_fasta(sequences)
     if not seqs:
@@ -92,10 +92,10 @@ def hsp_stage(tree: Path, traits: Path, out_dir: Path, *, method: str = "mp",
     from microtrial.io.runinfo import start_output, write_run_info
 
     if method not in HSP_METHODS:
-        raise InputError("--method", f"unknown method '{method}'; choose one of "
+        raise OptionError("hsp.method", f"unknown method '{method}'; choose one of "
                                      f"{', '.join(HSP_METHODS)}")
     if ci and method not in ("mp", "emp_prob"):
-        raise InputError("--ci", f"confidence intervals need --method mp or emp_prob, "
+        raise OptionError("hsp.ci", f"confidence intervals need --method mp or emp_prob, "
                                  f"not {method}")
     t0 = time.perf_counter()
     arr = read_newick(tree)

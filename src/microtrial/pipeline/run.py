@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.pipeline._engine import Engine
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def run_study(
     if not isinstance(force, bool):
         unknown = sorted(set(force) - set(STAGES))
         if unknown:
-            raise InputError("--force", f"unknown stage {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+            raise OptionError("run.force", f"unknown stage {', '.join(unknown)}; choose from {', '.join(STAGES)}")
     # the folder is incomplete until this run finishes; an earlier run's files go
     start_output(out_dir, command="run", keep=[Path(study_path), *_study_paths(study.model_dump()),
                                                *([truth_dir] if truth_dir is not None else [])])

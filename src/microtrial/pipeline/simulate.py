@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import atomic_open, atomic_path
 from microtrial.io.fasta import write_fasta
 from microtrial.io.feature_table import write_table_tsv
@@ -71,7 +71,7 @@ def simulate_animal_stage(
     design = design or AnimalDesign()
     out_dir = Path(out_dir)
     if seed < 0:
-        raise InputError("--seed", "must be >= 0")
+        raise OptionError("simulate.seed", "must be >= 0")
     reads_dir = out_dir / "reads"
     stale = _stale_fastq(out_dir)
     timings: dict[str, float] = {}
@@ -145,7 +145,7 @@ def simulate_stage(
     design = design or SimulationDesign()
     out_dir = Path(out_dir)
     if seed < 0:
-        raise InputError("--seed", "must be >= 0")
+        raise OptionError("simulate.seed", "must be >= 0")
     reads_dir = out_dir / "reads"
     stale = _stale_fastq(out_dir)
     timings: dict[str, float] = {}

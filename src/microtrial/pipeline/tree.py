@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from microtrial.errors import InputError
+from microtrial.errors import InputError, OptionError
 from microtrial.names import TREE_METHODS as METHODS
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,9 @@ def tree_stage(sequences: Path, out_dir: Path, *, method: str = "insertion", thr
 
     m = method.lower().replace("_", "-").replace("denovo", "de-novo")
     if m not in METHODS:
-        raise InputError("--method", f"unknown tree method '{method}'; choose from {', '.join(METHODS)}")
+        raise OptionError("tree", f"unknown tree method '{method}'; choose from {', '.join(METHODS)}")
     if (ref_seqs is None) != (ref_tree is None):
-        raise InputError("--ref-seqs/--ref-tree", "give both the reference sequences and tree, or neither")
+        raise OptionError("tree.ref_seqs", "give both the reference sequences and tree, or neither")
     timings: dict[str, float] = {}
     queries = read_fasta(sequences, as_dna=True)  # gapped or RNA ASVs place as plain DNA
     if not queries:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from microtrial.errors import InputError
+from microtrial.errors import OptionError
 from microtrial.reads._fastq import Reads
 from microtrial.seqs import IUPAC
 
@@ -42,7 +42,7 @@ def _adapter(primer: str, max_error_rate: float):  # noqa: ANN202
     seq = primer.upper().replace("U", "T")
     bad = [b for b in seq if b not in IUPAC]
     if not seq or bad:
-        raise InputError("--primer", f"'{primer}' is not a primer sequence (IUPAC codes only)")
+        raise OptionError("primers.primer", f"'{primer}' is not a primer sequence (IUPAC codes only)")
     return PrefixAdapter(seq, max_errors=max_error_rate, min_overlap=len(seq))
 
 
@@ -106,7 +106,7 @@ def remove_primers(
         out = _shift(fwd.seq, fwd.qual, fwd.lengths, start).subset(keep)
         return out, None, PrimerStats(n, int(ok.sum()), 0, int((~keep).sum()))
     if primer_r is None:
-        raise InputError("--primer-r", "paired-end reads need the reverse primer too")
+        raise OptionError("reads.primer_r", "paired-end reads need the reverse primer too")
     ar = _adapter(primer_r, max_error_rate)
     f_in_1, r_in_2 = _starts(fwd, af), _starts(rev, ar)
     straight = (f_in_1 >= 0) & (r_in_2 >= 0)
