@@ -35,15 +35,16 @@ import numpy as np
 from numba import njit
 
 from microtrial.denoise._types import DadaResult, Derep
+from microtrial.dna import CODES, OTHER
 from microtrial.seqs import reverse_complement
 
 __all__ = ["MergeResult", "merge_pairs", "align_ends_free", "partner_likelihood_choice", "reverse_partners"]
 
 GAP_CODE = 4
-_CODE = np.full(256, 255, dtype=np.uint8)
-for _i, _b in enumerate(b"ACGT"):
-    _CODE[_b] = _i
-_CODE[ord("N")] = 5  # never matches anything (not even N)
+N_CODE = 5
+# the shared encoding with its OTHER (N, ambiguity codes) moved to 5, as 4 is the gap here:
+# a base that is not A, C, G or T never matches anything (not even N)
+_CODE = np.where(CODES < OTHER, CODES, N_CODE).astype(np.uint8)
 _BASES = np.frombuffer(b"ACGT-N", dtype=np.uint8)
 
 NEG = -(10**9)  # unreachable DP cell; real scores stay above -1e6

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from microtrial.dna import MASKS
 from microtrial.function import _kernels
 from microtrial.function._phylo import TreeArrays, from_parents
 
@@ -76,13 +77,9 @@ SLICE_MARGIN = 60
 SLICE_EDGE = 8
 SLICE_MAX_FRACTION = 0.8
 
-_IUPAC = {"A": 1, "C": 2, "G": 4, "T": 8, "U": 8, "R": 5, "Y": 10, "S": 6, "W": 9, "K": 12,
-          "M": 3, "B": 14, "D": 13, "H": 11, "V": 7, "N": 15, "-": 15, ".": 15, "?": 15,
-          "X": 15}
-_CODE = np.full(256, 255, dtype=np.uint8)
-for _k, _m in _IUPAC.items():
-    _CODE[ord(_k)] = _m
-    _CODE[ord(_k.lower())] = _m
+# byte -> IUPAC bit mask (A1 C2 G4 T/U8, ambiguity codes the union, N and gaps 15; 0 for a
+# byte that is no nucleotide code): the shared encoding's table
+_CODE = MASKS
 
 
 @dataclass(frozen=True)
@@ -241,8 +238,8 @@ def build_placement_reference(aligned: Mapping[str, str], tree: TreeArrays, hmm,
         s = aligned[tree.names[v]]
         raw[i] = np.frombuffer(s.encode("ascii", "replace"), dtype=np.uint8)
         c = _CODE[raw[i]]
-        if (c == 255).any():
-            bad = s[int(np.argmax(c == 255))]
+        if (c == 0).any():
+            bad = s[int(np.argmax(c == 0))]
             raise ValueError(f"reference sequence {tree.names[v]} has a character '{bad}' "
                              "that is not a nucleotide code")
         key = re.sub(r"[-.]", "", s).upper().replace("U", "T")

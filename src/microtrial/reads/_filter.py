@@ -34,6 +34,7 @@ from importlib import resources
 
 import numpy as np
 
+from microtrial.dna import CODES, OTHER
 from microtrial.reads._fastq import Reads
 from microtrial.reads._kernels import trim_stats, word_hits
 
@@ -41,10 +42,8 @@ __all__ = ["FilterParams", "filter_and_trim", "filter_pair", "is_phix", "phix_ge
 
 # Phred score -> error probability
 _ERR = 10.0 ** (-np.arange(256, dtype=np.float64) / 10.0)
-# ASCII -> 2-bit code (A0 C1 G2 T3), 255 for anything else (N, padding)
-_CODE = np.full(256, 255, dtype=np.uint8)
-for _i, _b in enumerate(b"ACGT"):
-    _CODE[_b] = _i
+# ASCII -> 2-bit code (A0 C1 G2 T3), OTHER (> 3) for anything else (N, padding)
+_CODE = CODES
 
 PHIX_WORD = 16
 PHIX_MIN_MATCHES = 2
@@ -84,7 +83,7 @@ def _word_codes(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     valid = np.ones((n, nwin), dtype=bool)
     for j in range(k):
         col = codes[:, j : j + nwin]
-        valid &= col != 255
+        valid &= col < OTHER
         words = (words << np.uint64(2)) | (col & 3).astype(np.uint64)
     return words, valid
 

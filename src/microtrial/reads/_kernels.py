@@ -72,10 +72,10 @@ def quality_counts(qual, lengths, n_q, out):
 def word_hits(codes, lengths, k, sorted_words, min_matches, out, prefix_table, prefix_shift):
     """Count non-overlapping exact k-mer hits (greedy from the 5' end) against a word set.
 
-    ``codes`` holds 0-3 for A/C/G/T and 255 for anything else; a window containing 255 is
-    never a hit.  ``sorted_words`` are the reference's k-mer codes (2 bits per base, first
-    base most significant), sorted ascending.  ``out[i]`` is True when read ``i`` has at
-    least ``min_matches`` hits.  ``prefix_table[w >> prefix_shift]`` is True for the
+    ``codes`` holds 0-3 for A/C/G/T and more (``dna.OTHER``) for anything else; a window
+    containing one is never a hit.  ``sorted_words`` are the reference's k-mer codes (2 bits
+    per base, first base most significant), sorted ascending.  ``out[i]`` is True when read
+    ``i`` has at least ``min_matches`` hits.  ``prefix_table[w >> prefix_shift]`` is True for the
     prefixes of the reference words (a screen that spares most binary searches).
     """
     n = codes.shape[0]
@@ -88,7 +88,7 @@ def word_hits(codes, lengths, k, sorted_words, min_matches, out, prefix_table, p
         next_ok = 0  # first window start allowed for the next hit
         for j in range(ln):
             c = codes[i, j]
-            if c == 255:
+            if c > 3:  # not A, C, G or T
                 valid = 0
                 w = np.uint64(0)
                 continue

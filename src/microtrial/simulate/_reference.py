@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from microtrial.dna import OTHER, encode
 from microtrial.io.fasta import sequence_id
 from microtrial.seqs import extract_amplicon
 from microtrial.simulate._design import AMPLICON_LENGTHS, SimulationDesign, TaxonTarget
@@ -28,14 +29,6 @@ from microtrial.taxa import normalize_taxon
 log = logging.getLogger(__name__)
 
 _CANDIDATES_PER_WANTED = 6
-_ENCODE = np.full(256, 255, dtype=np.uint8)
-for _i, _b in enumerate(b"ACGT"):
-    _ENCODE[_b] = _i
-
-
-def encode(seq: str) -> np.ndarray:
-    """ACGT string -> uint8 codes 0-3 (anything else -> 255)."""
-    return _ENCODE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
 
 
 @lru_cache(maxsize=1)
@@ -127,7 +120,7 @@ def _pool_cached(
             if length_range is not None and not length_range[0] <= len(amp) <= length_range[1]:
                 continue
             code = encode(amp)
-            if np.any(code == 255):
+            if np.any(code >= OTHER):  # an ambiguous base: not a clean amplicon
                 continue
             if any(
                 capped_edit_distance(code, other, min_distance) < min_distance for other in accepted
