@@ -30,7 +30,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from microtrial.errors import AnalysisError
 
@@ -39,13 +38,66 @@ _EPS = np.sqrt(np.finfo(float).eps)
 log = logging.getLogger(__name__)
 
 
+def _any_positive(distance: np.ndarray) -> bool:
+    """True when some distance is > 0 (row blocks: no boolean matrix of the full size)."""
+    step = max(1, 2 ** 22 // max(1, distance.shape[1]))
+    return any(bool(np.any(distance[lo:lo + step] > 0)) for lo in range(0, distance.shape[0], step))
+
+
+def _upper_triangle(distance: np.ndarray) -> np.ndarray:
+    """The distances ``d[i, j]``, ``i < j``, row by row (``d[np.triu_indices(n, 1)]`` without
+    its two index arrays of n^2/2 int64)."""
+    n = distance.shape[0]
+    out = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    pos = 0
+    for i in range(n - 1):
+        out[pos:pos + n - 1 - i] = distance[i, i + 1:]
+        pos += n - 1 - i
+    return out
+
+
+def rank_matrix(distance: np.ndarray) -> np.ndarray:
+    """Square matrix of the ranks (ties averaged, 1-based) of the distances above the
+    diagonal, symmetric, zero diagonal (``scipy.stats.rankdata`` of the upper triangle).
+
+    Built from one sort of the n(n-1)/2 distances with the temporaries freed as soon as
+    they are used: about 3 arrays of n^2/2 float64/int64 at the peak besides the result.
+    """
+    n = distance.shape[0]
+    vals = _upper_triangle(distance)
+    order = np.argsort(vals)
+    srt = vals[order]
+    del vals
+    # tie runs [a, b) of the sorted values share the average rank (a + 1 + b) / 2
+    starts = np.flatnonzero(np.concatenate(([True], srt[1:] != srt[:-1])))
+    del srt
+    ends = np.append(starts[1:], order.size)
+    ranked = np.repeat((starts + 1 + ends) / 2.0, ends - starts)
+    del starts, ends
+    flat = np.empty(order.size, dtype=np.float64)
+    flat[order] = ranked
+    del order, ranked
+    out = np.zeros((n, n), dtype=np.float64)
+    pos = 0
+    for i in range(n - 1):
+        k = n - 1 - i
+        out[i, i + 1:] = flat[pos:pos + k]
+        out[i + 1:, i] = flat[pos:pos + k]
+        pos += k
+    return out
+
+
 def _all_distances_equal(distance: np.ndarray) -> bool:
     """True when every off-diagonal distance is the same (e.g. all 0: identical samples)."""
     n = distance.shape[0]
     if n < 2:
         return True
-    off = distance[np.triu_indices(n, 1)]
-    return bool(np.ptp(off) <= 1e-12 * float(np.abs(off).max()))
+    lo, hi, top = np.inf, -np.inf, 0.0
+    for i in range(n - 1):
+        row = distance[i, i + 1:]
+        lo, hi = min(lo, float(row.min())), max(hi, float(row.max()))
+        top = max(top, float(np.abs(row).max()))
+    return bool(hi - lo <= 1e-12 * top)
 
 
 def permutation_matrix(
@@ -106,10 +158,20 @@ def plot_permutations(
 
 
 def gower_centred(distance: np.ndarray) -> np.ndarray:
-    """``G = -1/2 (I - 11'/n) D^2 (I - 11'/n)``."""
-    a = -0.5 * np.asarray(distance, dtype=np.float64) ** 2
-    a = a - a.mean(axis=0, keepdims=True)
-    return a - a.mean(axis=1, keepdims=True)
+    """``G = -1/2 (I - 11'/n) D^2 (I - 11'/n)``, built in one new float64 array.
+
+    No temporaries of the matrix's size: at 20,000 samples every one is 3.2 GB.
+    """
+    d = np.asarray(distance)
+    g = np.empty(d.shape, dtype=np.float64)
+    step = max(1, 2 ** 22 // max(1, d.shape[1]))
+    for lo in range(0, d.shape[0], step):
+        blk = g[lo:lo + step]
+        np.multiply(d[lo:lo + step], d[lo:lo + step], out=blk, dtype=np.float64)
+        blk *= -0.5
+    g -= g.mean(axis=0, keepdims=True)
+    g -= g.mean(axis=1, keepdims=True)
+    return g
 
 
 def _raw_columns(values: pd.Series) -> np.ndarray:
@@ -180,7 +242,7 @@ def _quad_batch(pp: np.ndarray, g: np.ndarray, v: np.ndarray, owner: np.ndarray,
 def permanova(
     distance: pd.DataFrame, metadata: pd.DataFrame, terms: Sequence[str], *,
     by: str = "terms", strata: str | None = None, permutations: int = 999, seed: int = 0,
-    plots: str | None = None, within: bool = True,
+    plots: str | None = None, within: bool = True, gower: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Multi-term PERMANOVA on a distance matrix, as vegan ``adonis2``.
 
@@ -206,6 +268,9 @@ def permanova(
     within : bool
     permutations : int
     seed : int
+    gower : numpy.ndarray, optional
+        :func:`gower_centred` of ``distance`` when the caller has it already (large studies:
+        one matrix shared by PERMANOVA, PERMDISP and PCoA instead of one each).
 
     Returns
     -------
@@ -233,10 +298,10 @@ def permanova(
         if md[t].isna().any():
             raise AnalysisError(f"metadata column '{t}' has missing values")
     n = len(ids)
-    d = distance.to_numpy(dtype=np.float64)
+    d = distance.to_numpy()
     # all distances 0: no variation to partition, F = 0/0 and every permutation ties
-    degenerate = not np.any(d[np.triu_indices(n, 1)] > 0)
-    g = gower_centred(d)
+    degenerate = not _any_positive(d)
+    g = gower_centred(d) if gower is None else gower
     total = float(np.trace(g))
     cols = [_term_columns([md[p] for p in str(t).split(":")] if ":" in str(t) else md[t])
             for t in terms]
@@ -332,6 +397,7 @@ def _permanova_table(
 
 def permdisp(
     distance: pd.DataFrame, groups: pd.Series, *, permutations: int = 999, seed: int = 0,
+    gower: np.ndarray | None = None,
 ) -> tuple[float, float, pd.Series]:
     """Homogeneity of multivariate dispersions (vegan ``betadisper(type="centroid")`` + ``permutest``).
 
@@ -341,13 +407,16 @@ def permdisp(
     the permutation test recomputes F on permuted ANOVA residuals (vegan
     ``permutest.betadisper``).
 
+    ``gower``: :func:`gower_centred` of ``distance`` if the caller has it (see
+    :func:`permanova`). O(n^2): no eigendecomposition.
+
     Returns
     -------
     (F, p_value, distances_to_centroid)
     """
     ids = list(distance.index)
     grp = groups.loc[ids].astype(str).to_numpy()
-    g = gower_centred(distance.to_numpy())
+    g = gower_centred(distance.to_numpy()) if gower is None else gower
     levels, codes = np.unique(grp, return_inverse=True)
     if levels.size < 2:
         raise AnalysisError("PERMDISP needs at least two groups")
@@ -399,13 +468,8 @@ def anosim(
     ids = list(distance.index)
     grp = groups.loc[ids].astype(str).to_numpy()
     n = len(ids)
-    d = distance.to_numpy(dtype=np.float64)
-    iu = np.triu_indices(n, 1)
-    ranks = np.zeros((n, n))
-    ranks[iu] = rankdata(d[iu])
-    ranks = ranks + ranks.T
+    d = distance.to_numpy()
     m = n * (n - 1) / 2
-    total_rank = ranks[iu].sum()
     levels, codes = np.unique(grp, return_inverse=True)
     y = (codes[:, None] == np.arange(levels.size)[None, :]).astype(float)
     n_within = float(((y.sum(axis=0) * (y.sum(axis=0) - 1)) / 2).sum())
@@ -415,8 +479,10 @@ def anosim(
         # every rank tied: R = 0 for the data and every permutation, which says nothing
         log.warning("ANOSIM: all %d samples are at the same distance from each other (%s): "
                     "R and p-value are undefined (NaN)", n,
-                    "all distances are 0" if not np.any(d[iu] > 0) else f"all {d[iu][0]:.6g}")
+                    "all distances are 0" if not _any_positive(d) else f"all {d[0, 1]:.6g}")
         return np.nan, np.nan
+    ranks = rank_matrix(d)
+    total_rank = m * (m + 1) / 2  # the ranks 1..M, ties averaged, sum to this exactly
 
     def stat(within_sum: np.ndarray) -> np.ndarray:
         rw = within_sum / n_within
@@ -427,10 +493,20 @@ def anosim(
     r0 = float(stat(np.array(w0)))
     perms = permutation_matrix(n, permutations, strata=None if strata is None else strata.loc[ids].tolist(), seed=seed)
     within = np.zeros(permutations)
-    for start in range(0, permutations, 64):
-        pp = perms[start:start + 64]
-        yp = np.concatenate([y[p] for p in pp], axis=1)
-        s = np.einsum("ij,ij->j", yp, ranks @ yp).reshape(len(pp), levels.size).sum(axis=1)
+    # two groups: y2 = 1 - y1, so y2' R y2 = 1'R1 - 2 y1'r + y1' R y1 (r = row sums of R):
+    # one column per permutation instead of two
+    cols = levels.size - 1 if levels.size == 2 else levels.size
+    rowsum = ranks.sum(axis=1)
+    batch = max(1, 128 // cols)
+    for start in range(0, permutations, batch):
+        pp = perms[start:start + batch]
+        yp = np.concatenate([y[p][:, :cols] for p in pp], axis=1)
+        q = np.einsum("ij,ij->j", yp, ranks @ yp).reshape(len(pp), cols)
+        if levels.size == 2:
+            y1r = yp.T @ rowsum
+            s = 2.0 * q[:, 0] + 2.0 * total_rank - 2.0 * y1r
+        else:
+            s = q.sum(axis=1)
         within[start:start + len(pp)] = 0.5 * s
     rp = stat(within)
     p = float(((rp >= r0 - _EPS).sum() + 1) / (permutations + 1))

@@ -19,12 +19,14 @@ Faith 1992, Biol Conserv 61:1 (phylogenetic diversity).
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 
-from microtrial.diversity._kernels import node_abundances, unifrac_prepare, unifrac_rows
+from microtrial.diversity._kernels import node_abundances, pairwise_block, unifrac_prepare
 from microtrial.errors import AnalysisError
 from microtrial.table import FeatureTable
 
@@ -121,16 +123,23 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+PAIR_BLOCK = 24  # rows combined at once by ``pairwise_block`` (a SIMD-friendly width)
+
+
 def pairwise_sparse(
     indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, length: np.ndarray, *,
-    weighted: bool, threads: int | None = None,
+    weighted: bool, threads: int | None = None, progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """All-pairs UniFrac-type distances of sorted sparse rows (see ``unifrac_rows``).
+    """All-pairs UniFrac-type distances of sorted sparse rows (see ``pairwise_block``).
 
-    Rows are dealt to ``threads`` Python threads (the kernel releases the GIL) in pairs
-    ``k, n - 1 - k`` so the triangular work is balanced. Plain threads are used instead of
-    numba's ``parallel=True`` because numba's TBB/OpenMP workers keep spinning after a
-    parallel region and starve the BLAS calls (PCoA) that follow on small machines.
+    Rows go in blocks of :data:`PAIR_BLOCK` to ``threads`` Python threads (the kernel
+    releases the GIL), blocks ``k`` and ``last - k`` to the same thread so the triangular
+    work is balanced. Plain threads are used instead of numba's ``parallel=True`` because
+    numba's TBB/OpenMP workers keep spinning after a parallel region and starve the BLAS
+    calls (PCoA) that follow on small machines. Every distance is computed by one thread
+    with the same sums in the same order as the row-at-a-time kernel ``unifrac_rows``, so
+    results are identical for any number of threads and any block width.
+    ``progress(done, total)`` is called after each block.
     """
     n = indptr.shape[0] - 1
     out = np.zeros((n, n), dtype=np.float64)
@@ -140,18 +149,30 @@ def pairwise_sparse(
     indices = np.ascontiguousarray(indices, dtype=np.int64)
     blen, lv = unifrac_prepare(indices, np.ascontiguousarray(values, dtype=np.float64),
                                np.ascontiguousarray(length, dtype=np.float64), weighted)
-    threads = max(1, min(threads or default_threads(), n))
-    order = np.empty(n, dtype=np.int64)
-    order[0::2] = np.arange((n + 1) // 2)
-    order[1::2] = np.arange(n - 1, (n + 1) // 2 - 1, -1)[: n // 2]
-    chunks = [np.ascontiguousarray(order[t::threads]) for t in range(threads)]
+    width = max(1, PAIR_BLOCK)
+    starts = list(range(0, n, width))
+    nb = len(starts)
+    order = [b for k in range((nb + 1) // 2) for b in ((k, nb - 1 - k) if k != nb - 1 - k else (k,))]
+    threads = max(1, min(threads or default_threads(), nb))
     n_nodes = length.shape[0]
+    done = [0]
+    lock = threading.Lock()
+
+    def work(blocks: list[int]) -> None:
+        dense = np.zeros((n_nodes, width), dtype=np.float64)
+        for b in blocks:
+            lo = starts[b]
+            pairwise_block(lo, min(n, lo + width), indptr, indices, lv, blen, weighted, dense, out)
+            if progress is not None:
+                with lock:
+                    done[0] += 1
+                    progress(done[0], nb)
+
+    chunks = [order[t::threads] for t in range(threads)]
     if threads == 1:
-        unifrac_rows(chunks[0], indptr, indices, lv, blen, n_nodes, weighted, out)
+        work(chunks[0])
         return out
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [pool.submit(unifrac_rows, c, indptr, indices, lv, blen, n_nodes, weighted, out)
-                   for c in chunks]
-        for f in futures:
+        for f in [pool.submit(work, c) for c in chunks]:
             f.result()
     return out
