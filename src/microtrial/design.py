@@ -140,6 +140,19 @@ class Comparison:
         return replace(self, levels=levels, where=where, by_levels=by_levels)
 
 
+def covariate_problem(comparison: Comparison, covariate: str) -> str | None:
+    """Why ``covariate`` cannot adjust ``comparison`` (its compared column, or the subject
+    column of a within-subject comparison), else None. The differential stage refuses such
+    a covariate and ``microtrial validate`` reports it, with this one message."""
+    if covariate == comparison.column:
+        return (f"'{covariate}' is the compared column of comparison '{comparison.name}'; "
+                "a covariate cannot be the group itself")
+    if comparison.subject is not None and covariate == comparison.subject:
+        return (f"'{covariate}' is the subject column of comparison '{comparison.name}'; "
+                "subjects are not a covariate")
+    return None
+
+
 def level_text(value: object) -> str:
     """The canonical text of one metadata level.
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from microtrial.design import Comparison
+from microtrial.design import Comparison, covariate_problem
 from microtrial.differential import (
     FEATURE_RANKS,
     METHODS,
@@ -97,12 +97,9 @@ def _check_covariates(comparisons: Sequence[Comparison], covariates: Sequence[st
     must have a value for at least one sample (errors name ``options.covariates``)."""
     for comp in comparisons:
         for c in covariates:
-            if c == comp.column:
-                raise OptionError("options.covariates", f"'{c}' is the compared column of "
-                                  f"comparison '{comp.name}'; a covariate cannot be the group itself")
-            if comp.subject is not None and c == comp.subject:
-                raise OptionError("options.covariates", f"'{c}' is the subject column of "
-                                  f"comparison '{comp.name}'; subjects are not a covariate")
+            problem = covariate_problem(comp, c)
+            if problem is not None:
+                raise OptionError("options.covariates", problem)
     for c in covariates:
         if c in metadata.columns and metadata.loc[list(sample_ids), c].isna().all():
             raise InputError(metadata_path, f"covariate '{c}' (--covariates) is missing for "

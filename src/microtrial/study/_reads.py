@@ -1,10 +1,12 @@
-"""Find paired FASTQ files for checking a study's reads folder.
+"""Find paired FASTQ files for checking a study's reads folder (or its QIIME 2 manifest).
 
 The names are the denoise stage's (:func:`microtrial.reads._fastq.find_samples`, which
 documents them; the parsing is its :func:`~microtrial.reads._fastq.parse_pair_name`):
 Illumina/CASAVA ``<sample>_S<n>_L<lane>_R1_001.fastq.gz``, ``<sample>_R1[_001]``,
 ``<sample>_1``, ``<sample>_forward`` and DADA2's ``<sample>F``, with the matching reverse
-names. A study's reads must be paired.
+names. A study's reads must be paired. A QIIME 2 manifest (``reads.dir`` naming a
+``.tsv``/``.txt`` file, or a folder holding ``manifest.tsv``) is read by the denoise stage's
+own parser (:func:`microtrial.reads.find_samples`), so validate and denoise agree on it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from microtrial.reads._fastq import parse_pair_name
+from microtrial.reads._fastq import MANIFEST, parse_pair_name
 
 _FASTQ = re.compile(r"\.f(?:ast)?q(?:\.gz)?$")
 
@@ -27,6 +29,16 @@ class ReadPairs:
     unrecognised: tuple[Path, ...] = ()
     duplicates: tuple[str, ...] = ()
     broken_links: tuple[Path, ...] = ()
+
+
+def manifest_path(reads: Path) -> Path | None:
+    """The QIIME 2 manifest the denoise stage reads for ``reads`` (a ``.tsv``/``.txt``
+    file itself, or ``manifest.tsv`` in the folder), else None (FASTQ names are used)."""
+    if reads.is_file() and reads.name.endswith((".tsv", ".txt")):
+        return reads
+    if reads.is_dir() and (reads / MANIFEST).is_file():
+        return reads / MANIFEST
+    return None
 
 
 def parse_fastq_name(name: str) -> tuple[str, int] | None:

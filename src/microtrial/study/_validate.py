@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from microtrial.design import level_strings, user_level
+from microtrial.design import build_comparisons, covariate_problem, level_strings, user_level
 from microtrial.errors import InputError, StudyError
 from microtrial.io._atomic import open_text
 from microtrial.study._load import (
@@ -30,7 +30,7 @@ from microtrial.study._load import (
     parse_study,
 )
 from microtrial.study._models import Study
-from microtrial.study._reads import find_read_pairs
+from microtrial.study._reads import find_read_pairs, manifest_path
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,7 @@ def validate_study(path: str | os.PathLike[str]) -> Study:
                 if cov not in md.columns:
                     p.add(("options", "covariates", i),
                           f"covariate '{cov}' is not a column of {p.get('metadata')}")
+            _check_covariates(p, md, design, opts.covariates)
     _check_reads(p, md)
     _check_table(p, md)
     _check_taxonomy(p)
@@ -291,6 +292,27 @@ def _check_comparisons(p: Parsed, md: pd.DataFrame, design: Any) -> None:
             _check_interaction(p, base, c, frame, design.subject, wanted_levels, where_txt)
 
 
+def _check_covariates(p: Parsed, md: pd.DataFrame, design: Any, covariates: Sequence[str]) -> None:
+    """No covariate (study-wide or a comparison's own) is a comparison's compared column or
+    its subject column: the rule the differential stage applies
+    (:func:`microtrial.design.covariate_problem`), found before the run."""
+    specs = p.get("comparisons")
+    try:
+        comparisons = build_comparisons(design, specs, md)
+    except (ValueError, KeyError):
+        return  # the comparisons' own problems are reported by _check_comparisons
+    for k, comp in enumerate(comparisons):
+        for i, cov in enumerate(covariates):
+            problem = covariate_problem(comp, cov)
+            if problem is not None:
+                p.add(("options", "covariates", i), problem)
+        if specs is not None:
+            for i, cov in enumerate(comp.covariates):
+                problem = covariate_problem(comp, cov)
+                if problem is not None:
+                    p.add(("comparisons", k, "covariates", i), problem)
+
+
 def _check_longitudinal(p: Parsed, base: tuple[str | int, ...], c: Any, frame: pd.DataFrame,
                         subject: str, wanted: list[str], where_txt: str) -> None:
     """At least two of the time points sampled, and some subject followed over two."""
@@ -335,7 +357,13 @@ def _check_interaction(p: Parsed, base: tuple[str | int, ...], c: Any, frame: pd
 
 def _check_reads(p: Parsed, md: pd.DataFrame | None) -> None:
     reads = p.get("reads")
-    if reads is None or not _file(p, ("reads", "dir"), reads.dir, folder=True):
+    if reads is None:
+        return
+    manifest = manifest_path(reads.dir) if reads.dir.exists() else None
+    if manifest is not None:
+        _check_manifest(p, manifest, md)
+        return
+    if not _file(p, ("reads", "dir"), reads.dir, folder=True):
         return
     found = find_read_pairs(reads.dir)
     for f in found.unpaired:
@@ -352,13 +380,40 @@ def _check_reads(p: Parsed, md: pd.DataFrame | None) -> None:
         if not found.unpaired and not found.unrecognised:
             p.add(("reads", "dir"), f"no FASTQ files in {reads.dir}")
         return
+    _check_read_samples(p, set(found.pairs), md, "read pairs for samples not in the metadata",
+                        f"metadata samples without reads in {reads.dir}")
+
+
+def _check_manifest(p: Parsed, manifest: Path, md: pd.DataFrame | None) -> None:
+    """A QIIME 2 manifest, read by the denoise stage's own parser (header, fields, repeated
+    sample ids, missing FASTQ files: its first problem, with the manifest's line), then its
+    sample ids against the metadata as for a folder of FASTQ files."""
+    from microtrial.reads import find_samples
+
+    try:
+        samples = find_samples(manifest)
+    except InputError as exc:
+        p.add(("reads", "dir"), str(exc))
+        return
+    single = [s.sample_id for s in samples if s.r2 is None]
+    if single:
+        p.add(("reads", "dir"), f"{manifest} lists single-end reads (no reverse file) for "
+              f"{_ids(single)}; a study's reads must be paired")
+    _check_read_samples(p, {s.sample_id for s in samples}, md,
+                        f"samples in {manifest} not in the metadata",
+                        f"metadata samples not in {manifest}")
+
+
+def _check_read_samples(p: Parsed, have: set[str], md: pd.DataFrame | None, extra: str,
+                        missing: str) -> None:
+    """Every metadata sample has reads and every read sample is in the metadata."""
     if md is None:
         return
-    have, want = set(found.pairs), set(map(str, md.index))
+    want = set(map(str, md.index))
     if want - have:
-        p.add(("reads", "dir"), f"metadata samples without reads in {reads.dir}: {_ids(want - have)}")
+        p.add(("reads", "dir"), f"{missing}: {_ids(want - have)}")
     if have - want:
-        p.add(("reads", "dir"), f"read pairs for samples not in the metadata: {_ids(have - want)}")
+        p.add(("reads", "dir"), f"{extra}: {_ids(have - want)}")
 
 
 def _check_table(p: Parsed, md: pd.DataFrame | None) -> None:
