@@ -4,12 +4,21 @@
 writes its outputs into the (empty) folder it is given; the engine decides whether it has
 to run at all:
 
-- its **cache key** is the sha256 of the stage name, the microtrial version, the stage's
-  resolved options (JSON) and the content of its inputs: files and folders by their bytes
-  (sha256), results of earlier stages by the digests of the files read from them. A stage
-  whose inputs and options did not change is not run again; a stage reading only
-  ``alpha-diversity.tsv`` from diversity is not re-run when a new permutation count changes
-  ``permanova.tsv`` but not the alpha table;
+- its **cache key** is the sha256 of the stage name, the microtrial version, the
+  fingerprint of the stage's code, the stage's resolved options (JSON) and the content of
+  its inputs: files and folders by their bytes (sha256), results of earlier stages by the
+  digests of the files read from them. A stage whose inputs and options did not change is
+  not run again; a stage reading only ``alpha-diversity.tsv`` from diversity is not re-run
+  when a new permutation count changes ``permanova.tsv`` but not the alpha table;
+- the **code fingerprint** (:func:`code_fingerprint`) is the sha256 of the source of the
+  stage's modules (by default ``microtrial.pipeline.<stage>``) and of every microtrial
+  module they import, followed transitively through the ``import`` statements of the
+  source (function-level imports included), with the parent packages' ``__init__.py`` and
+  the data files of every package reached. So editing a stage's code on a git checkout
+  (where the version string does not change) re-runs that stage and the stages reading its
+  results, and no other: editing ``diversity/_beta.py`` re-runs diversity and the report,
+  not denoising. Each file is read and hashed once per process (a few hundred small files:
+  tens of milliseconds);
 - a result lives in ``<out>/.microtrial-cache/<stage>/<key>/``. The stage writes into a
   temporary folder beside it, which is renamed to the key only once complete (with its
   ``.manifest.json``: files, their digests, the seconds it took). A run killed at any moment
@@ -29,6 +38,7 @@ Adding a stage (e.g. ``function``) to ``run_study`` takes a few lines::
         lambda folder: function_stage(table, seqs, folder, **opts),   # writes into folder
         inputs={"table": table, "sequences": seqs, "reference": ref_dir},
         options=opts,            # everything that changes the result, JSON-able, no paths
+        code=("microtrial.pipeline.function",),   # its code (this is the default)
     )
     predictions = res.path("pathway-abundance.tsv")   # read by later stages
 
@@ -43,10 +53,12 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
+import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +81,117 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
+"""The ``microtrial`` package folder whose source the code fingerprints hash."""
+
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w.]+)", re.MULTILINE)
+_FROM = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)", re.MULTILINE)
+_code_lock = threading.Lock()
+_file_digests: dict[str, tuple[str, frozenset[str]]] = {}
+_fingerprints: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _package_modules(root: Path) -> dict[str, Path]:
+    """Module name -> source file of every module under the package folder ``root``."""
+    out = {}
+    for f in sorted(root.rglob("*.py")):
+        parts = f.relative_to(root).with_suffix("").parts
+        if "__pycache__" in parts:
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join((root.name, *parts))] = f
+    return out
+
+
+def _scan(path: Path, module: str, is_package: bool) -> tuple[str, frozenset[str]]:
+    """sha256 of a source file and the (absolute) module names its imports may name."""
+    key = str(path)
+    known = _file_digests.get(key)
+    if known is not None:
+        return known
+    data = path.read_bytes()
+    text = data.decode("utf-8", "replace")
+    names: set[str] = {m.group(1) for m in _IMPORT.finditer(text)}
+    here = module if is_package else module.rpartition(".")[0]
+    for m in _FROM.finditer(text):
+        base, what = m.group(1), m.group(2)
+        level = len(base) - len(base.lstrip("."))
+        if level:
+            anchor = here.split(".")
+            anchor = anchor[: len(anchor) - (level - 1)] if level > 1 else anchor
+            base = ".".join([*anchor, base[level:]] if base[level:] else anchor)
+        names.add(base)
+        for item in re.sub(r"#[^\n]*", "", what).strip("()").split(","):
+            word = item.strip().split(" ")[0].strip("\\ ")
+            if word.isidentifier():
+                names.add(f"{base}.{word}")  # may be a submodule: kept only if it is one
+    out = (hashlib.sha256(data).hexdigest(), frozenset(names))
+    _file_digests[key] = out
+    return out
+
+
+def code_fingerprint(modules: Iterable[str], root: Path | None = None) -> str:
+    """sha256 of the source of ``modules`` and of every module of the package they import.
+
+    Imports are followed transitively through the source text (``import x``, ``from x
+    import y``, relative imports, at any indentation: function-level imports count), with
+    the ``__init__.py`` of every parent package; the data files (non-Python files outside
+    ``__pycache__``) of every package reached count too. Names outside the package
+    (numpy, ...) are not followed: their versions are not part of the key.
+
+    Parameters
+    ----------
+    modules : iterable of str
+        Dotted module names, e.g. ``("microtrial.pipeline.diversity",)``; names that are
+        not modules of the package are ignored.
+    root : Path, optional
+        The package folder (default: the installed ``microtrial`` package,
+        :data:`SOURCE_ROOT`); tests point it at a copy.
+
+    Returns
+    -------
+    str
+        A hex digest; each file is read once per process (per ``root``).
+    """
+    root = Path(root) if root is not None else SOURCE_ROOT
+    wanted = tuple(sorted(set(modules)))
+    memo_key = (str(root), wanted)
+    with _code_lock:
+        if memo_key in _fingerprints:
+            return _fingerprints[memo_key]
+        files = _package_modules(root)
+        seen: set[str] = set()
+        todo = [m for m in wanted if m in files]
+        h = hashlib.sha256()
+        while todo:
+            mod = todo.pop()
+            if mod in seen:
+                continue
+            seen.add(mod)
+            parts = mod.split(".")
+            todo += [p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in files]
+            path = files[mod]
+            _, names = _scan(path, mod, path.name == "__init__.py")
+            todo += [n for n in names if n in files and n not in seen]
+        for mod in sorted(seen):
+            path = files[mod]
+            h.update(f"{mod}\0{_scan(path, mod, path.name == '__init__.py')[0]}\n".encode())
+            if path.name == "__init__.py":  # the package's data files
+                for f in sorted(path.parent.rglob("*")):
+                    rel = f.relative_to(path.parent)
+                    if (f.is_file() and f.suffix != ".py" and "__pycache__" not in rel.parts
+                            and not any((path.parent / q / "__init__.py").exists()
+                                        for q in rel.parents if q != Path("."))):
+                        known = _file_digests.get(str(f))
+                        if known is None:
+                            known = _file_digests[str(f)] = (file_digest(f), frozenset())
+                        h.update(f"{mod}/{rel.as_posix()}\0{known[0]}\n".encode())
+        d = h.hexdigest()
+        _fingerprints[memo_key] = d
+        return d
 
 
 @dataclass(frozen=True)
@@ -108,11 +231,15 @@ class Engine:
         cache.
     progress : callable, optional
         ``progress(description, done, total)``.
+    code_root : Path, optional
+        The package folder whose source the code fingerprints hash (default: the installed
+        ``microtrial``; see :func:`code_fingerprint`).
     """
 
     out_dir: Path
     force: bool | Collection[str] = False
     progress: ProgressCallback | None = None
+    code_root: Path | None = None
     results: dict[str, StageResult] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
@@ -188,14 +315,18 @@ class Engine:
             tmp.unlink(missing_ok=True)
         self._disk_memo_changed = False
 
-    def key(self, name: str, inputs: Mapping[str, Any], options: Mapping[str, Any]) -> str:
-        """The cache key of stage ``name`` for these inputs and options."""
+    def key(self, name: str, inputs: Mapping[str, Any], options: Mapping[str, Any],
+            code: Iterable[str] | None = None) -> str:
+        """The cache key of stage ``name`` for these inputs, options and code (module names,
+        default ``microtrial.pipeline.<name>``; see :func:`code_fingerprint`)."""
         from microtrial import __version__
         from microtrial.io.runinfo import _jsonable
 
+        modules = tuple(code) if code is not None else (f"microtrial.pipeline.{name}",)
         parts = {
             "stage": name,
             "microtrial": __version__,
+            "code": code_fingerprint(modules, self.code_root),
             "options": _jsonable(dict(options)),
             "inputs": {k: self._input_digest(v) for k, v in sorted(inputs.items())},
         }
@@ -225,6 +356,7 @@ class Engine:
         inputs: Mapping[str, Any],
         options: Mapping[str, Any],
         dest: str = "",
+        code: Iterable[str] | None = None,
     ) -> StageResult:
         """Run stage ``name`` (or take its cached result) and copy its files into the output
         folder (under ``dest``, a sub-folder, if given).
@@ -242,9 +374,13 @@ class Engine:
             Every option that changes the result (JSON-able).
         dest : str
             Sub-folder of the output folder to copy the files into.
+        code : iterable of str, optional
+            The modules holding the stage's code (default ``microtrial.pipeline.<name>``):
+            their source, and that of every microtrial module they import, is part of the
+            key (:func:`code_fingerprint`).
         """
         t0 = time.perf_counter()
-        key = self.key(name, inputs, options)
+        key = self.key(name, inputs, options, code)
         entry = self.cache / name / key[:32]
         status = "cached"
         if self._forced(name) and entry.exists():

@@ -13,9 +13,11 @@ The stages form a graph; each reads files of the study or of earlier stages::
 
 Every stage goes through :class:`microtrial.pipeline._engine.Engine`: its result is cached
 in ``<out>/.microtrial-cache/<stage>/<key>/`` under a key of its inputs' content, its
-options and the microtrial version, so a re-run of the same study reuses every result, a
-changed option re-runs only the stages whose inputs it changes, and a killed run resumes
-(see the engine module for how to add a stage). The output folder's ``run-info.json`` is
+options, the microtrial version and the fingerprint of its code (its modules' source and
+that of every microtrial module they import), so a re-run of the same study reuses every
+result, a changed option re-runs only the stages whose inputs it changes, an edited stage
+re-runs with the stages reading its results, and a killed run resumes (see the engine
+module for how to add a stage). The output folder's ``run-info.json`` is
 written last: it lists each stage with its ``status`` (``ran``, ``cached``, ``skipped``),
 cache key and seconds, the checksums of the input files, the resolved study, versions and
 seeds, and every file the run wrote, so a folder without it is visibly incomplete and the
@@ -223,7 +225,9 @@ def _stages(study: Any, study_path: Path, engine: Engine, n_threads: int,
 
         res = engine.run("clinical", _clinical,
                          inputs={"clinical": cl.table, "immune": study.immune, "metadata": study.metadata},
-                         options={**clinical_opts, "subject": design.subject})
+                         options={**clinical_opts, "subject": design.subject},
+                         code=("microtrial.pipeline.clinical", "microtrial.clinical",
+                               "microtrial.io.metadata"))  # and _metadata_with_response's
         metadata_path = res.path("metadata-with-response.tsv")
     else:
         engine.skip("clinical", "no clinical table in the study file")
@@ -351,6 +355,7 @@ def _stages(study: Any, study_path: Path, engine: Engine, n_threads: int,
         lambda sd: write_report(out_dir, sd, title=study.name, truth_dir=truth_dir, finishing_run=True),
         inputs={"stages": upstream, "truth": truth_dir, **{f"inputs/{k}": v for k, v in sources.items()}},
         options={"title": study.name, "skipped": dict(sorted(engine.skipped.items()))},
+        code=("microtrial.report",),
     )
     return [out_dir / "inputs" / k for k in sources]
 
