@@ -74,7 +74,7 @@ STAGE_OPTIONS: dict[str, str] = {
     "run.force": "--force",
     "run.dask_scheduler": "--dask-scheduler",
     "report.truth": "--truth",
-    "primers.primer": "--primer",
+    "primers.primer": "--primer-f/--primer-r",
     "tree.ref_seqs": "--ref-seqs/--ref-tree",
     "qza.type": "--type",
     # microtrial function (all steps) and its sub-commands place, hsp, metagenome, pathways
