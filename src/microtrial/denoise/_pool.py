@@ -94,6 +94,7 @@ def dada(
     kdist_cutoff: float = 0.42,
     threads: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
+    priors: frozenset[str] | None = None,
 ) -> list[DadaResult]:
     """Infer the amplicon sequence variants of each sample (DADA2's divisive partitioning).
 
@@ -118,6 +119,11 @@ def dada(
         Samples denoised in parallel (results are identical for any value).
     progress : callable, optional
         ``progress(desc, done, total)`` after each sample.
+    priors : frozenset of str, optional
+        With ``pool="none"``: sequences with prior evidence, tested against ``omega_p``
+        (the second pass of pseudo-pooling, one sample at a time: the caller collected
+        the priors from every sample's first pass, as :func:`microtrial.denoise.denoise_reads`
+        does when it streams samples).
 
     Returns
     -------
@@ -131,6 +137,8 @@ def dada(
     """
     if pool not in POOL_METHODS:
         raise ValueError(f"pool must be one of {', '.join(POOL_METHODS)}, got {pool!r}")
+    if priors is not None and pool != "none":
+        raise ValueError("priors are given with pool='none' (pseudo-pooling finds its own)")
     logerr = log_err(check_err(err))
     threads = max(1, int(threads))
     opts = dict(omega_a=omega_a, omega_p=omega_p, omega_c=omega_c,
@@ -153,7 +161,7 @@ def dada(
         tick = None if progress is None else (lambda k: progress(desc, k, total))
         return _map_threads(lambda d: one(d, priors), list(dereps), threads, tick)
 
-    first = run_all(None, "dada")
+    first = run_all(priors, "dada")
     if pool == "none":
         return first
     prev = Counter(s for r in first for s in set(r.sequences))

@@ -17,13 +17,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from microtrial.denoise._options import DenoiseSettings
-from microtrial.denoise._samples import DenoiseResult, denoise_samples
+from microtrial.denoise._samples import DenoiseResult, SampleData, run_samples
 from microtrial.derep import Derep
 from microtrial.errors import OptionError
 from microtrial.reads import (
@@ -98,6 +98,38 @@ class _SampleOut:
     derep_r: Derep | None
     hist_f: QualityHistogram
     hist_r: QualityHistogram | None
+
+
+@dataclass(frozen=True)
+class _SampleMeta:
+    """What the read tracking and the pooled profiles need of a sample (kept per sample)."""
+
+    sample_id: str
+    n_input: int
+    n_filtered: int
+    hist_f: QualityHistogram
+    hist_r: QualityHistogram | None
+
+
+@dataclass(frozen=True, eq=False)
+class _FileSource:
+    """Sample ``i``'s reads: read, remove primers, filter, dereplicate (a pure function of
+    ``i``; :func:`microtrial.denoise._samples.run_samples` calls it once per pass)."""
+
+    samples: tuple[SampleFiles, ...]
+    settings: DenoiseSettings
+    trunc_len_f: int
+    trunc_len_r: int | None
+
+    def __call__(self, i: int) -> SampleData:
+        x = _process_sample(self.samples[i], self.settings, self.trunc_len_f, self.trunc_len_r)
+        meta = _SampleMeta(x.sample_id, x.n_input, x.derep_f.n_reads, x.hist_f, x.hist_r)
+        return SampleData(x.derep_f, x.derep_r, meta)
+
+
+def _n_qualities(hist: QualityHistogram | None) -> int | None:
+    """Distinct quality scores counted in ``hist`` (None without it)."""
+    return None if hist is None else int((hist.counts.sum(axis=0) > 0).sum())
 
 
 def _longest(hist: QualityHistogram) -> int:
@@ -294,22 +326,28 @@ def denoise_reads(
         timings["quality_profiles"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
-    outs: list[_SampleOut] = map_ordered(_process_sample, samples, shared=(o, int(tf or 0), tr),
-                                         threads=threads, executor=executor, progress=progress,
-                                         desc="filter + dereplicate")
-    timings["filter_derep"] = round(time.perf_counter() - t0, 3)
-    hist_f = sum((x.hist_f for x in outs), QualityHistogram.empty())
-    hist_r = (sum((x.hist_r for x in outs if x.hist_r is not None), QualityHistogram.empty())
+    source = _FileSource(tuple(samples), o, int(tf or 0), tr)
+    if auto:  # the profiles are the run's: check and count the qualities before denoising
+        _check_lengths(o, int(tf or 0), tr, hf_all, hr_all)
+        nq: Any = (_n_qualities(hf_all), _n_qualities(hr_all))
+    else:
+        def nq(learning: Sequence[SampleData], complete: bool) -> tuple[int | None, int | None]:
+            hf = sum((d.meta.hist_f for d in learning), QualityHistogram.empty())
+            hr = (sum((d.meta.hist_r for d in learning if d.meta.hist_r is not None),
+                      QualityHistogram.empty()) if paired else None)
+            if complete:  # every sample is read already: refuse bad lengths before denoising
+                _check_lengths(o, int(tf or 0), tr, hf, hr)
+            return _n_qualities(hf), _n_qualities(hr)
+
+    res, metas = run_samples(source, len(samples), paired=paired, settings=o, n_qualities=nq,
+                             threads=threads, executor=executor, progress=progress)
+    timings["denoise"] = round(time.perf_counter() - t0, 3)
+    hist_f = sum((m.hist_f for m in metas), QualityHistogram.empty())
+    hist_r = (sum((m.hist_r for m in metas if m.hist_r is not None), QualityHistogram.empty())
               if paired else None)
     _check_lengths(o, int(tf or 0), tr, hist_f, hist_r)
-
-    t0 = time.perf_counter()
-    nq = tuple(None if h is None else int((h.counts.sum(axis=0) > 0).sum()) for h in (hist_f, hist_r))
-    res = denoise_samples([x.derep_f for x in outs], [x.derep_r for x in outs] if paired else None,  # type: ignore[misc]
-                          settings=o, n_qualities=nq, threads=threads, progress=progress)  # type: ignore[arg-type]
-    timings["denoise"] = round(time.perf_counter() - t0, 3)
-    tracking = [[x.sample_id, x.n_input, x.derep_f.n_reads, t["denoised-f"], t["denoised-r"],
-                 t["merged"], t["non-chimeric"]] for x, t in zip(outs, res.tracking)]
+    tracking = [[m.sample_id, m.n_input, m.n_filtered, t["denoised-f"], t["denoised-r"],
+                 t["merged"], t["non-chimeric"]] for m, t in zip(metas, res.tracking)]
     track = pd.DataFrame(tracking, columns=TRACKING_COLUMNS)
     if not paired:  # same columns as for pairs (a stable schema); no reverse reads
         track["denoised-r"] = pd.NA
