@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import yaml
@@ -39,6 +39,7 @@ from microtrial.io.runinfo import start_output, write_run_info
 from microtrial.io.taxonomy import write_taxonomy
 from microtrial.simulate import (
     AnimalDesign,
+    SimulatedAnimal,
     SimulatedTrial,
     SimulationDesign,
     animal_study_dict,
@@ -70,42 +71,15 @@ def simulate_animal_stage(
     """
     design = design or AnimalDesign()
     out_dir = Path(out_dir)
-    if seed < 0:
-        raise OptionError("simulate.seed", "must be >= 0")
-    reads_dir = out_dir / "reads"
-    stale = _stale_fastq(out_dir)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    sim = simulate_animal(design, seed=seed)
-    timings["simulate"] = round(time.perf_counter() - t0, 3)
-    t0 = time.perf_counter()
-    start_output(out_dir, command="simulate")
-    reads_dir.mkdir(parents=True, exist_ok=True)
-    written = _write_reads(sim, reads_dir, progress)  # type: ignore[arg-type]
-    for path in stale:
-        if path.name not in written:
-            path.unlink(missing_ok=True)
-    outputs = [reads_dir / name for name in written]
-    timings["reads"] = round(time.perf_counter() - t0, 3)
+    sim, outputs, timings = _simulate_with_reads(
+        out_dir, seed, lambda: simulate_animal(design, seed=seed), progress)
     write_metadata(sim.metadata, out_dir / "metadata.tsv")
     outputs.append(out_dir / "metadata.tsv")
     truth = out_dir / "truth"
-    truth.mkdir(parents=True, exist_ok=True)
-    pool = sim.pool
-    write_fasta(dict(pool["sequence"]), truth / "asv-sequences.fasta")
-    write_taxonomy(pd.DataFrame({"Taxon": pool["taxon"], "Confidence": 1.0}),
-                   truth / "taxonomy.tsv")
-    write_table_tsv(FeatureTable.from_dataframe(sim.composition), truth / "composition.tsv")
-    write_table_tsv(FeatureTable.from_dataframe(sim.counts), truth / "counts.tsv")
-    _write_tsv(sim.chimeras.drop(columns="sequence"), truth / "chimeras.tsv")
-    _write_tsv(sim.effects, truth / "effects.tsv")
+    outputs += _write_shared_truth(sim, truth, ("asv-sequences.fasta", "taxonomy.tsv",
+                                                "composition.tsv", "counts.tsv", "chimeras.tsv",
+                                                "effects.tsv", "mice.tsv", "design.json"))
     _write_tsv(sim.mice, truth / "mice.tsv", index=True)
-    with atomic_open(truth / "design.json") as fh:
-        json.dump({"seed": sim.seed, "design": sim.design.to_dict()}, fh, indent=2)
-        fh.write("\n")
-    outputs += [truth / n for n in ("asv-sequences.fasta", "taxonomy.tsv", "composition.tsv",
-                                    "counts.tsv", "chimeras.tsv", "effects.tsv", "mice.tsv",
-                                    "design.json")]
     study = out_dir / "study.yaml"
     with atomic_open(study) as fh:
         fh.write(f"# Simulated by microtrial simulate --design animal (seed {seed}); truth in truth/\n")
@@ -144,25 +118,8 @@ def simulate_stage(
     """
     design = design or SimulationDesign()
     out_dir = Path(out_dir)
-    if seed < 0:
-        raise OptionError("simulate.seed", "must be >= 0")
-    reads_dir = out_dir / "reads"
-    stale = _stale_fastq(out_dir)
-    timings: dict[str, float] = {}
-
-    t0 = time.perf_counter()
-    trial = simulate_trial(design, seed=seed)
-    timings["simulate"] = round(time.perf_counter() - t0, 3)
-
-    t0 = time.perf_counter()
-    start_output(out_dir, command="simulate")
-    reads_dir.mkdir(parents=True, exist_ok=True)
-    written = _write_reads(trial, reads_dir, progress)
-    for path in stale:  # an earlier run's FASTQ, also when its run-info.json lists no outputs
-        if path.name not in written:
-            path.unlink(missing_ok=True)
-    outputs = [reads_dir / name for name in written]
-    timings["reads"] = round(time.perf_counter() - t0, 3)
+    trial, outputs, timings = _simulate_with_reads(
+        out_dir, seed, lambda: simulate_trial(design, seed=seed), progress)
 
     t0 = time.perf_counter()
     outputs += _write_subject_data(trial, out_dir)
@@ -190,6 +147,57 @@ def simulate_stage(
     return study
 
 
+_Sim = TypeVar("_Sim", SimulatedTrial, SimulatedAnimal)
+
+
+def _simulate_with_reads(out_dir: Path, seed: int, simulate: Callable[[], _Sim],
+                         progress: ProgressCallback | None
+                         ) -> tuple[_Sim, list[Path], dict[str, float]]:
+    """The simulators' common start: check the seed and ``reads/`` (refusing FASTQ files
+    that ``simulate`` did not write), simulate, start the output folder, write the reads and
+    remove an earlier run's FASTQ that this run did not write again.
+
+    Returns the simulation, the FASTQ files written and the seconds of both steps.
+    """
+    if seed < 0:
+        raise OptionError("simulate.seed", "must be >= 0")
+    reads_dir = out_dir / "reads"
+    stale = _stale_fastq(out_dir)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    sim = simulate()
+    timings["simulate"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    start_output(out_dir, command="simulate")
+    reads_dir.mkdir(parents=True, exist_ok=True)
+    written = _write_reads(sim, reads_dir, progress)
+    for path in stale:  # an earlier run's FASTQ, also when its run-info.json lists no outputs
+        if path.name not in written:
+            path.unlink(missing_ok=True)
+    timings["reads"] = round(time.perf_counter() - t0, 3)
+    return sim, [reads_dir / name for name in written], timings
+
+
+def _write_shared_truth(sim: SimulatedTrial | SimulatedAnimal, truth: Path,
+                        listed: tuple[str, ...]) -> list[Path]:
+    """The truth files both simulators write (the pool's sequences and taxonomy, the true
+    composition and counts, chimeras, effects, design.json); returns ``listed`` in
+    ``truth`` (every truth file of the caller, in its order)."""
+    truth.mkdir(parents=True, exist_ok=True)
+    pool = sim.pool
+    write_fasta(dict(pool["sequence"]), truth / "asv-sequences.fasta")
+    write_taxonomy(pd.DataFrame({"Taxon": pool["taxon"], "Confidence": 1.0}),
+                   truth / "taxonomy.tsv")
+    write_table_tsv(FeatureTable.from_dataframe(sim.composition), truth / "composition.tsv")
+    write_table_tsv(FeatureTable.from_dataframe(sim.counts), truth / "counts.tsv")
+    _write_tsv(sim.chimeras.drop(columns="sequence"), truth / "chimeras.tsv")
+    _write_tsv(sim.effects, truth / "effects.tsv")
+    with atomic_open(truth / "design.json") as fh:
+        json.dump({"seed": sim.seed, "design": sim.design.to_dict()}, fh, indent=2)
+        fh.write("\n")
+    return [truth / name for name in listed]
+
+
 def _stale_fastq(out_dir: Path) -> list[Path]:
     reads_dir = out_dir / "reads"
     if not reads_dir.is_dir():
@@ -211,7 +219,7 @@ def _stale_fastq(out_dir: Path) -> list[Path]:
     return fastq
 
 
-def fastq_names(trial: SimulatedTrial, sample_id: str) -> tuple[str, str]:
+def fastq_names(trial: SimulatedTrial | SimulatedAnimal, sample_id: str) -> tuple[str, str]:
     """Illumina file names of a sample's R1 and R2."""
     n = trial.sample_number(sample_id)
     return (f"{sample_id}_S{n}_L001_R1_001.fastq.gz", f"{sample_id}_S{n}_L001_R2_001.fastq.gz")
@@ -224,7 +232,7 @@ def _write_gzip(data: bytes, path: Path) -> None:
 
 
 def _write_reads(
-    trial: SimulatedTrial, reads_dir: Path, progress: ProgressCallback | None
+    trial: SimulatedTrial | SimulatedAnimal, reads_dir: Path, progress: ProgressCallback | None
 ) -> set[str]:
     samples = trial.sample_ids
     names: set[str] = set()
@@ -270,14 +278,8 @@ _TRUTH_FILES = (
 
 def _write_truth(trial: SimulatedTrial, truth: Path) -> list[Path]:
     """Write the simulation truth into ``truth`` and return the files (``_TRUTH_FILES``)."""
-    truth.mkdir(parents=True, exist_ok=True)
+    listed = _write_shared_truth(trial, truth, _TRUTH_FILES)
     pool = trial.pool
-    write_fasta(dict(pool["sequence"]), truth / "asv-sequences.fasta")
-    write_taxonomy(
-        pd.DataFrame({"Taxon": pool["taxon"], "Confidence": 1.0}), truth / "taxonomy.tsv"
-    )
-    write_table_tsv(FeatureTable.from_dataframe(trial.composition), truth / "composition.tsv")
-    write_table_tsv(FeatureTable.from_dataframe(trial.counts), truth / "counts.tsv")
     origins = pd.concat([trial.read_origins(s) for s in trial.sample_ids], ignore_index=True)
     _write_gzip(
         origins.to_csv(sep="\t", index=False, lineterminator="\n").encode(),
@@ -291,8 +293,6 @@ def _write_truth(trial: SimulatedTrial, truth: Path) -> list[Path]:
                 f">{cid} parent_a={r['parent_a']} cut_a={r['cut_a']} parent_b={r['parent_b']} "
                 f"cut_b={r['cut_b']} samples={len(grp)} reads={int(grp['reads'].sum())}\n{r['sequence']}\n"
             )
-    _write_tsv(chim.drop(columns="sequence"), truth / "chimeras.tsv")
-    _write_tsv(trial.effects, truth / "effects.tsv")
     resp = trial.responders.copy()
     resp["responder"] = resp["responder"].map({True: "true", False: "false"})
     resp["doi"] = resp["doi"].map({True: "true", False: "false"})
@@ -301,10 +301,7 @@ def _write_truth(trial: SimulatedTrial, truth: Path) -> list[Path]:
     _write_tsv(trial.associations, truth / "associations.tsv")
     _write_tsv(trial.guild_abundance.round(6), truth / "guild-abundance.tsv", index=True)
     _write_tsv(pool.drop(columns="sequence"), truth / "reference-pool.tsv", index=True)
-    with atomic_open(truth / "design.json") as fh:
-        json.dump({"seed": trial.seed, "design": trial.design.to_dict()}, fh, indent=2)
-        fh.write("\n")
-    return [truth / name for name in _TRUTH_FILES]
+    return listed
 
 
 def _write_functions(trial: SimulatedTrial, out_dir: Path) -> list[Path]:
