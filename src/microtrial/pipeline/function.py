@@ -397,34 +397,20 @@ def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
     if genus_traits is not None and reference is not None:
         raise OptionError("function.genus_traits", "goes with the genus route (not with --reference)")
     t0 = time.perf_counter()
-    counts = read_abundance_table(table)
-    seqs = None
-    tax = None
-    ref = None
-    specs = []
-    if reference is not None:
-        from microtrial.function import load_reference
-        from microtrial.io.fasta import read_fasta
-
-        if sequences is None:
-            raise OptionError("function.sequences", "needed with --reference (the ASV sequences to place)")
-        ref = load_reference(reference)
-        seqs = read_fasta(sequences, as_dna=True)
-        specs = reference_pathway_specs(ref)
-    else:
-        if taxonomy is None:
-            raise OptionError("function.taxonomy", "needed without --reference (the embedded genus "
-                                           "table predicts from each ASV's genus)")
-        from microtrial.io.taxonomy import read_taxonomy
-
-        tax = read_taxonomy(taxonomy)
-    gt_table, gt_note, gt_specs = _genus_traits_inputs(genus_traits, map_folder)
-    result = run_function(counts, sequences=seqs, reference=ref, taxonomy=tax,
-                          pathway_specs=specs or gt_specs, max_nsti=max_nsti,
-                          stratified=strat_out, hsp_method=hsp_method, minpath=minpath,
-                          gap_filling=gap_fill, coverage=coverage, threads=threads, seed=seed,
-                          progress=progress, genus_traits=gt_table,
-                          genus_traits_name=str(genus_traits))
+    inp = read_function_inputs(
+        table, sequences=sequences, reference=reference, taxonomy=taxonomy,
+        genus_traits=genus_traits, map_folder=map_folder,
+        no_sequences=OptionError("function.sequences", "needed with --reference (the ASV "
+                                 "sequences to place)"),
+        no_taxonomy=OptionError("function.taxonomy", "needed without --reference (the embedded "
+                                "genus table predicts from each ASV's genus)"))
+    gt_note = inp.genus_traits_note
+    result = run_function(inp.counts, sequences=inp.sequences, reference=inp.reference,
+                          taxonomy=inp.taxonomy, pathway_specs=inp.pathway_specs,
+                          max_nsti=max_nsti, stratified=strat_out, hsp_method=hsp_method,
+                          minpath=minpath, gap_filling=gap_fill, coverage=coverage,
+                          threads=threads, seed=seed, progress=progress,
+                          genus_traits=inp.genus_traits, genus_traits_name=str(genus_traits))
     start_output(out_dir, command="function",
                  keep=[p for p in (table, sequences, taxonomy, reference, genus_traits)
                        if p is not None])
@@ -443,6 +429,53 @@ def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
         outputs=outputs,
     )
     return out_dir
+
+
+@dataclass(frozen=True)
+class FunctionInputs:
+    """What both function stages (``microtrial function`` and ``run``'s) read."""
+
+    counts: pd.DataFrame
+    sequences: dict[str, str] | None
+    reference: Any
+    taxonomy: pd.DataFrame | None
+    pathway_specs: list[Any]
+    genus_traits: pd.DataFrame | None
+    genus_traits_note: str
+
+
+def read_function_inputs(table: Path, *, sequences: Path | None, reference: Path | None,
+                         taxonomy: Path | None, genus_traits: Path | None,
+                         map_folder: Path | None, no_sequences: Exception,
+                         no_taxonomy: Exception) -> FunctionInputs:
+    """Read the ASV counts, then the reference route's reference and sequences, or the
+    genus route's taxonomy and (optional) genus trait table with its pathway maps.
+
+    ``no_sequences`` / ``no_taxonomy`` are raised when the route's sequences / taxonomy are
+    missing (each caller words them for its user: flags or study-file keys). The genus
+    trait table goes with the genus route only: it is not read with a reference.
+    """
+    counts = read_abundance_table(table)
+    seqs = tax = ref = None
+    specs: list[Any] = []
+    if reference is not None:
+        from microtrial.function import load_reference
+        from microtrial.io.fasta import read_fasta
+
+        if sequences is None:
+            raise no_sequences
+        ref = load_reference(reference)
+        seqs = read_fasta(sequences, as_dna=True)
+        specs = reference_pathway_specs(ref)
+    else:
+        if taxonomy is None:
+            raise no_taxonomy
+        from microtrial.io.taxonomy import read_taxonomy
+
+        tax = read_taxonomy(taxonomy)
+    gt_table, gt_note, gt_specs = (_genus_traits_inputs(genus_traits, map_folder)
+                                   if reference is None else (None, "", []))
+    return FunctionInputs(counts, seqs, ref, tax, specs or gt_specs, gt_table, gt_note)
 
 
 def _result_extra(result: Any) -> dict[str, Any]:
@@ -666,32 +699,19 @@ def function_study_stage(
     from microtrial.io.metadata import read_metadata
 
     t0 = time.perf_counter()
-    counts = read_abundance_table(table)
-    seqs = tax = ref = None
-    specs: list[Any] = []
-    if reference is not None:
-        from microtrial.function import load_reference
-        from microtrial.io.fasta import read_fasta
-
-        if sequences is None:
-            raise InputError("function.reference", "needs the ASV sequences (reads or sequences:)")
-        ref = load_reference(reference)
-        seqs = read_fasta(sequences, as_dna=True)
-        specs = reference_pathway_specs(ref)
-    else:
-        if taxonomy is None:
-            raise InputError("function", "the embedded genus table needs a taxonomy (taxonomy: "
-                                         "or taxonomy_file:)")
-        from microtrial.io.taxonomy import read_taxonomy
-
-        tax = read_taxonomy(taxonomy)
-    gt_table, gt_note, gt_specs = (_genus_traits_inputs(genus_traits, map_folder)
-                                   if reference is None else (None, "", []))
-    result = run_function(counts, sequences=seqs, reference=ref, taxonomy=tax,
-                          pathway_specs=specs or gt_specs, max_nsti=max_nsti,
-                          hsp_method=hsp_method, minpath=minpath, gap_filling=gap_fill,
-                          threads=threads, seed=seed, progress=progress,
-                          genus_traits=gt_table, genus_traits_name=str(genus_traits))
+    inp = read_function_inputs(
+        table, sequences=sequences, reference=reference, taxonomy=taxonomy,
+        genus_traits=genus_traits, map_folder=map_folder,
+        no_sequences=InputError("function.reference", "needs the ASV sequences (reads or "
+                                "sequences:)"),
+        no_taxonomy=InputError("function", "the embedded genus table needs a taxonomy "
+                               "(taxonomy: or taxonomy_file:)"))
+    counts, gt_note = inp.counts, inp.genus_traits_note
+    result = run_function(counts, sequences=inp.sequences, reference=inp.reference,
+                          taxonomy=inp.taxonomy, pathway_specs=inp.pathway_specs,
+                          max_nsti=max_nsti, hsp_method=hsp_method, minpath=minpath,
+                          gap_filling=gap_fill, threads=threads, seed=seed, progress=progress,
+                          genus_traits=inp.genus_traits, genus_traits_name=str(genus_traits))
     tables = _stat_tables(result)
     t1 = time.perf_counter()
     md = read_metadata(metadata)
