@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +30,13 @@ from microtrial.diversity._compare import (
     dysbiosis_change,
     pairwise_permanova,
 )
-from microtrial.diversity._permanova import anosim, permanova, permdisp
+from microtrial.diversity._permanova import (
+    anosim,
+    gower_centred,
+    permanova,
+    permdisp,
+    subset_distance,
+)
 from microtrial.diversity._rarefy import rarefy_samples
 from microtrial.errors import AnalysisError, MicrotrialError, OptionError
 from microtrial.names import PHYLOGENETIC_METRICS
@@ -42,6 +48,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[[str, int, int], None]
+#: receives each metric's distance matrix as soon as it is computed (e.g. to write it)
+DistanceSink = Callable[[str, pd.DataFrame], None]
 PERMANOVA_COLUMNS = ["comparison", "metric", "term", "df", "pseudo_F", "R2", "p_value",
                      "permutations", "strata", "n"]
 PERMDISP_COLUMNS = ["comparison", "metric", "pseudo_F", "p_value", "permutations"]
@@ -65,7 +73,7 @@ class DiversityResult:
     alpha : DataFrame
         Alpha indices, one row per sample (index = sample id).
     distances : dict of str to DataFrame
-        Square distance matrix per metric.
+        Square distance matrix per metric (empty when they went to a ``distance_sink``).
     ordinations : dict of str to (DataFrame, Series)
         PCoA coordinates and proportion explained per metric (metrics with >= 3 samples).
     tests : DataFrame
@@ -122,7 +130,7 @@ def analyse_diversity(
     rarefy: int | str | None = "auto", metrics: Sequence[str] = (),
     permutations: int = 999, seed: int = 0, group_columns: Sequence[str] = (),
     covariates: Sequence[str] = (), rarefaction_iterations: int = 1,
-    progress: ProgressCallback | None = None,
+    progress: ProgressCallback | None = None, distance_sink: DistanceSink | None = None,
 ) -> DiversityResult:
     """Rarefy, compute alpha and beta diversity, and test every comparison.
 
@@ -155,11 +163,23 @@ def analyse_diversity(
     rarefaction_iterations : int
         Average this many rarefactions.
     progress : callable, optional
-        ``progress(description, done, total)``.
+        ``progress(description, done, total)``; called per block of distance rows too.
+    distance_sink : callable, optional
+        ``distance_sink(metric, matrix)``, called once per metric as soon as its matrix is
+        computed; the result then holds no distance matrix (``distances`` is empty), so
+        only one metric's matrix is in memory at a time (large studies: 3.2 GB each in
+        float64 at 20,000 samples). Without it ``distances`` holds every matrix.
 
     Returns
     -------
     DiversityResult
+
+    Notes
+    -----
+    Beta diversity runs one metric at a time: its matrix, Gower's centred matrix (shared by
+    PCoA, PERMANOVA and PERMDISP when they use every sample), the tests of every comparison,
+    then ANOSIM's rank matrix after Gower's is freed. Rows are reported in the order
+    comparison, then metric, as if all matrices had been computed first.
 
     Raises
     ------
@@ -191,27 +211,9 @@ def analyse_diversity(
     alpha = alpha_diversity(rt, tree=tree)
     timings["alpha"] = round(time.perf_counter() - t0, 3)
 
-    # ---- beta -----------------------------------------------------------------------------
-    t0 = time.perf_counter()
-    dms: dict[str, pd.DataFrame] = {}
-    ordinations: dict[str, tuple[pd.DataFrame, pd.Series]] = {}
-    for i, m in enumerate(metrics):
-        prog("beta diversity", i, len(metrics))
-        src = ft if m in ("aitchison", "robust_aitchison") else rt
-        dm = beta_diversity(src, m, tree=tree)
-        dms[m] = dm
-        if dm.shape[0] >= 3:
-            ordinations[m] = pcoa(dm)
-    prog("beta diversity", len(metrics), len(metrics))
-    timings["beta"] = round(time.perf_counter() - t0, 3)
-
-    # ---- tests ----------------------------------------------------------------------------
+    # ---- which samples each test uses; alpha tests (no distances needed) -----------------
     t0 = time.perf_counter()
     test_rows: list[pd.DataFrame] = []
-    perm_rows: list[dict] = []
-    disp_rows: list[dict] = []
-    anosim_rows: list[dict] = []
-    pair_rows: list[pd.DataFrame] = []
     comps = []
     for comp in comparisons:
         if comp.kind == "paired" and comp.subject is None and subject is not None:
@@ -219,71 +221,94 @@ def analyse_diversity(
         cmd = _usable(comp, md, rec)
         if cmd is not None:
             comps.append((comp, cmd))
-    for ci, (comp, cmd) in enumerate(comps):
-        prog("comparisons", ci, len(comps))
-        if comp.kind in ("longitudinal", "interaction") or len(comp.levels) > 2:
-            t_df, p_rows, p_pairs = design_tests(alpha.loc[cmd.index], dms, cmd, comp,
-                                                 covariates=covariates,
-                                                 permutations=permutations, seed=seed)
+    for comp, cmd in comps:
+        if _is_design(comp):
+            t_df, _, _ = design_tests(alpha.loc[cmd.index], {}, cmd, comp, covariates=covariates,
+                                      permutations=permutations, seed=seed)
             test_rows.append(t_df)
-            perm_rows.extend(p_rows)
-            pair_rows.extend(p_pairs)
             continue
         test_rows.append(alpha_tests(alpha.loc[cmd.index], cmd, [comp]))
         if comp.kind == "paired":
             test_rows.append(alpha_mixed_model(alpha, md, comp, covariates=covariates))
-        strata = comp.subject if comp.kind == "paired" else None
-        ids = list(cmd.index)
-        # covariates enter the PERMANOVA first, so the comparison's term is tested after them
-        covs = [c for c in covariates if c in cmd.columns and c != comp.column]
-        terms = [*covs, comp.column]
-        perm_ids = list(cmd.index[cmd[covs].notna().all(axis=1)]) if covs else ids
-        for m, dm in dms.items():
-            sub = dm.loc[ids, ids]
-            try:
-                res = permanova(dm.loc[perm_ids, perm_ids], cmd.loc[perm_ids], terms, strata=strata,
-                                permutations=permutations, seed=seed)
-            except AnalysisError as exc:
-                rec.skipped.append(f"PERMANOVA {comp.name} {m}: {exc}")
-                log.warning("PERMANOVA %s %s not run: %s", comp.name, m, exc)
-            else:
-                for _, r0 in res[res["term"].isin(terms)].iterrows():
-                    perm_rows.append({"comparison": comp.name, "metric": m, "term": r0["term"],
-                                      "df": r0["df"], "pseudo_F": r0["pseudo_F"], "R2": r0["R2"],
-                                      "p_value": r0["p_value"], "permutations": permutations,
-                                      "strata": strata or "", "n": len(perm_ids)})
-            r, p = anosim(sub, cmd[comp.column], permutations=permutations, seed=seed,
-                          strata=cmd[strata] if strata else None)
-            anosim_rows.append({"comparison": comp.name, "metric": m, "R": r, "p_value": p,
-                                "permutations": permutations, "strata": strata or ""})
-            if comp.kind == "between":
-                f, p, _ = permdisp(sub, cmd[comp.column], permutations=permutations, seed=seed)
-                disp_rows.append({"comparison": comp.name, "metric": m, "pseudo_F": f,
-                                  "p_value": p, "permutations": permutations})
+    # slots in the order their rows are reported: comparisons, then grouping columns
+    slots: list[_Slot] = [_Slot(comp=comp, md=cmd) for comp, cmd in comps]
     for col in group_columns:
-        _global_tests(col, md, alpha, dms, permutations, seed, rec, test_rows, perm_rows, pair_rows)
-    prog("comparisons", len(comps), len(comps))
+        slots.append(_global_prep(col, md, alpha, rec, test_rows))
+    timings["tests"] = time.perf_counter() - t0
+
+    # ---- beta, one metric at a time: distances, ordination, tests, hand-over --------------
+    dms: dict[str, pd.DataFrame] = {}
+    ordinations: dict[str, tuple[pd.DataFrame, pd.Series]] = {}
+    timings["beta"] = 0.0
+    dys_metric = "braycurtis" if "braycurtis" in metrics else (metrics[0] if metrics else None)
+    scores: pd.DataFrame | None = None
+    dys_error: str | None = None
+    for i, m in enumerate(metrics):
+        prog("beta diversity", i, len(metrics))
+        t0 = time.perf_counter()
+        src = ft if m in ("aitchison", "robust_aitchison") else rt
+        dm = beta_diversity(src, m, tree=tree, progress=_block_progress(prog, f"{m} distances"))
+        if distance_sink is not None:
+            distance_sink(m, dm)  # written now: the matrix is not kept in the result
+        else:
+            dms[m] = dm
+        gower = gower_centred(dm.to_numpy()) if dm.shape[0] >= 3 else None
+        if dm.shape[0] >= 3:
+            ordinations[m] = pcoa(dm, gower=gower)
+        timings["beta"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for k, slot in enumerate(slots):
+            prog(f"{m} tests", k, len(slots))
+            slot.gower_tests(m, dm, gower, covariates=covariates, permutations=permutations,
+                             seed=seed)
+        del gower  # before ANOSIM's rank matrix: at 20,000 samples each is 3.2 GB
+        for slot in slots:
+            slot.rank_tests(m, dm, permutations=permutations, seed=seed)
+        prog(f"{m} tests", len(slots), len(slots))
+        if healthy is not None and m == dys_metric:
+            try:
+                scores = dysbiosis(dm, md, healthy)
+            except AnalysisError as exc:
+                dys_error = str(exc)
+            else:
+                scores.insert(1, "metric", m)
+        del dm
+        timings["tests"] += time.perf_counter() - t0
+    prog("beta diversity", len(metrics), len(metrics))
+
+    # ---- collect the rows in report order (comparison, then metric) -------------------------
+    perm_rows: list[dict] = []
+    disp_rows: list[dict] = []
+    anosim_rows: list[dict] = []
+    pair_rows: list[pd.DataFrame] = []
+    for slot in slots:
+        rec.skipped.extend(slot.skipped_before)
+        for m in metrics:
+            out = slot.out.get(m)
+            if out is None:
+                continue
+            rec.skipped.extend(out.skipped)
+            perm_rows.extend(out.permanova)
+            disp_rows.extend(out.permdisp)
+            anosim_rows.extend(out.anosim)
+            pair_rows.extend(out.pairs)
 
     # ---- dysbiosis ------------------------------------------------------------------------
-    scores: pd.DataFrame | None = None
+    t0 = time.perf_counter()
     dys_rows: list[pd.DataFrame] = []
-    if healthy is not None and dms:
-        dm_name = "braycurtis" if "braycurtis" in dms else next(iter(dms))
-        try:
-            scores = dysbiosis(dms[dm_name], md, healthy)
-        except AnalysisError as exc:
-            rec.skipped.append(f"dysbiosis: {exc}")
-            log.warning("no dysbiosis score: %s", exc)
-        else:
-            scores.insert(1, "metric", dm_name)
-            for comp, _cmd in comps:
-                if comp.kind != "paired":
-                    continue
-                per, row = dysbiosis_change(scores, md, comp)
-                row["index"] = f"dysbiosis_{dm_name}"
-                row["q_value"] = row["p_value"]
-                dys_rows.append(per)
-                test_rows.append(pd.DataFrame([row], columns=TEST_COLUMNS))
+    if dys_error is not None:
+        rec.skipped.append(f"dysbiosis: {dys_error}")
+        log.warning("no dysbiosis score: %s", dys_error)
+    if scores is not None:
+        dm_name = str(scores["metric"].iloc[0]) if len(scores) else dys_metric
+        for comp, _cmd in comps:
+            if comp.kind != "paired":
+                continue
+            per, row = dysbiosis_change(scores, md, comp)
+            row["index"] = f"dysbiosis_{dm_name}"
+            row["q_value"] = row["p_value"]
+            dys_rows.append(per)
+            test_rows.append(pd.DataFrame([row], columns=TEST_COLUMNS))
 
     tests = pd.concat(test_rows, ignore_index=True) if test_rows else pd.DataFrame(columns=TEST_COLUMNS)
     if len(tests):
@@ -292,9 +317,11 @@ def analyse_diversity(
             tests.loc[idx, "q_value"] = bh(tests.loc[idx, "p_value"].to_numpy(dtype=float))
     has_term = "term" in tests.columns and tests["term"].notna().any()  # designs
     tests = tests[TEST_COLUMNS + (["term"] if has_term else [])]
-    timings["tests"] = round(time.perf_counter() - t0, 3)
+    timings["tests"] += time.perf_counter() - t0
+    timings["beta"] = round(timings["beta"], 3)
+    timings["tests"] = round(timings["tests"], 3)
     return DiversityResult(
-        depth=rar.depth, n_samples=rt.shape[1], metrics=list(dms), curves=rar.curves,
+        depth=rar.depth, n_samples=rt.shape[1], metrics=list(metrics), curves=rar.curves,
         alpha=alpha, distances=dms, ordinations=ordinations, tests=tests,
         permanova=pd.DataFrame(perm_rows, columns=PERMANOVA_COLUMNS),
         permdisp=pd.DataFrame(disp_rows, columns=PERMDISP_COLUMNS),
@@ -304,6 +331,105 @@ def analyse_diversity(
         dysbiosis_change=pd.concat(dys_rows, ignore_index=True) if dys_rows else None,
         dropped=rec.dropped, skipped=rec.skipped, timings=timings,
     )
+
+
+def _block_progress(prog: ProgressCallback, desc: str) -> Callable[[int, int], None]:
+    """``progress(done, total)`` of the distance kernels as the stage's ``prog(desc, ...)``."""
+    def call(done: int, total: int) -> None:
+        prog(desc, done, total)
+    return call
+
+
+def _is_design(comp: Comparison) -> bool:
+    """Comparisons tested by :func:`design_tests` (more levels, longitudinal, interaction)."""
+    return comp.kind in ("longitudinal", "interaction") or len(comp.levels) > 2
+
+
+@dataclass
+class _MetricRows:
+    """The beta-test rows of one slot and metric."""
+
+    permanova: list[dict] = field(default_factory=list)
+    permdisp: list[dict] = field(default_factory=list)
+    anosim: list[dict] = field(default_factory=list)
+    pairs: list[pd.DataFrame] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Slot:
+    """One comparison (``comp``, its samples ``md``) or grouping column (``column``, ``md``)
+    and its beta-test rows per metric, filled one metric at a time."""
+
+    md: pd.DataFrame | None
+    comp: Comparison | None = None
+    column: str | None = None
+    skipped_before: list[str] = field(default_factory=list)
+    out: dict[str, _MetricRows] = field(default_factory=dict)
+
+    def gower_tests(self, m: str, dm: pd.DataFrame, gower: np.ndarray | None, *,
+                    covariates: Sequence[str], permutations: int, seed: int) -> None:
+        """PERMANOVA (and PERMDISP, pairwise PERMANOVA, design PERMANOVAs) of metric ``m``;
+        ``gower`` is reused when the test uses every sample of ``dm`` in its order."""
+        if self.md is None:
+            return
+        rows = self.out.setdefault(m, _MetricRows())
+        if self.column is not None:
+            _global_beta(self.column, m, self.md, dm, gower, permutations, seed, rows)
+            return
+        comp, cmd = self.comp, self.md
+        assert comp is not None
+        if _is_design(comp):
+            _, p_rows, p_pairs = design_tests(
+                pd.DataFrame(index=cmd.index), {m: dm}, cmd, comp, covariates=covariates,
+                permutations=permutations, seed=seed)
+            rows.permanova.extend(p_rows)
+            rows.pairs.extend(p_pairs)
+            return
+        strata = comp.subject if comp.kind == "paired" else None
+        ids = list(cmd.index)
+        # covariates enter the PERMANOVA first, so the comparison's term is tested after them
+        covs = [c for c in covariates if c in cmd.columns and c != comp.column]
+        terms = [*covs, comp.column]
+        perm_ids = list(cmd.index[cmd[covs].notna().all(axis=1)]) if covs else ids
+        try:
+            res = permanova(subset_distance(dm, perm_ids), cmd.loc[perm_ids], terms,
+                            strata=strata, permutations=permutations, seed=seed,
+                            gower=_same(gower, dm, perm_ids))
+        except AnalysisError as exc:
+            rows.skipped.append(f"PERMANOVA {comp.name} {m}: {exc}")
+            log.warning("PERMANOVA %s %s not run: %s", comp.name, m, exc)
+        else:
+            for _, r0 in res[res["term"].isin(terms)].iterrows():
+                rows.permanova.append({
+                    "comparison": comp.name, "metric": m, "term": r0["term"], "df": r0["df"],
+                    "pseudo_F": r0["pseudo_F"], "R2": r0["R2"], "p_value": r0["p_value"],
+                    "permutations": permutations, "strata": strata or "", "n": len(perm_ids)})
+        if comp.kind == "between":
+            f, p, _ = permdisp(subset_distance(dm, ids), cmd[comp.column],
+                               permutations=permutations, seed=seed, gower=_same(gower, dm, ids))
+            rows.permdisp.append({"comparison": comp.name, "metric": m, "pseudo_F": f,
+                                  "p_value": p, "permutations": permutations})
+
+    def rank_tests(self, m: str, dm: pd.DataFrame, *, permutations: int, seed: int) -> None:
+        """ANOSIM of metric ``m`` (two-level comparisons)."""
+        if self.md is None or self.comp is None or _is_design(self.comp):
+            return
+        comp, cmd = self.comp, self.md
+        strata = comp.subject if comp.kind == "paired" else None
+        r, p = anosim(subset_distance(dm, list(cmd.index)), cmd[comp.column],
+                      permutations=permutations, seed=seed,
+                      strata=cmd[strata] if strata else None)
+        self.out.setdefault(m, _MetricRows()).anosim.append(
+            {"comparison": comp.name, "metric": m, "R": r, "p_value": p,
+             "permutations": permutations, "strata": strata or ""})
+
+
+def _same(gower: np.ndarray | None, dm: pd.DataFrame, ids: list) -> np.ndarray | None:
+    """``gower`` when ``ids`` are all of ``dm``'s samples in its order, else None."""
+    if gower is not None and len(ids) == dm.shape[0] and ids == list(dm.index):
+        return gower
+    return None
 
 
 def _usable(comp: Comparison, md: pd.DataFrame, rec: _Log) -> pd.DataFrame | None:
@@ -329,9 +455,10 @@ def _usable(comp: Comparison, md: pd.DataFrame, rec: _Log) -> pd.DataFrame | Non
     return cmd
 
 
-def _global_tests(col: str, md: pd.DataFrame, alpha: pd.DataFrame, dms: dict[str, pd.DataFrame],
-                  permutations: int, seed: int, rec: _Log,
-                  test_rows: list, perm_rows: list, pair_rows: list) -> None:
+def _global_prep(col: str, md: pd.DataFrame, alpha: pd.DataFrame, rec: _Log,
+                 test_rows: list) -> _Slot:
+    """Samples of a grouping column's tests (levels with >= 2 samples) and its
+    Kruskal-Wallis rows; the slot has no samples when fewer than two levels remain."""
     g = md[col].dropna().astype(str)
     counts = g.value_counts()
     for lv in counts.index[counts < 2]:
@@ -339,25 +466,34 @@ def _global_tests(col: str, md: pd.DataFrame, alpha: pd.DataFrame, dms: dict[str
             rec.drop(s, f"group {col}={lv} has only one sample")
     g = g[g.isin(counts.index[counts >= 2])]
     if g.nunique() < 2:
-        rec.skipped.append(f"{col}: fewer than two levels with >= 2 samples")
         log.warning("no tests across %s: fewer than two levels with at least 2 samples", col)
-        return
-    name = f"{col}-all-levels"
+        return _Slot(md=None, column=col,
+                     skipped_before=[f"{col}: fewer than two levels with >= 2 samples"])
     if g.nunique() > 2:
-        test_rows.append(alpha_kruskal(alpha, g, name=name))
-    ids = list(g.index)
-    sub_md = md.loc[ids]
-    for m, dm in dms.items():
-        try:
-            res = permanova(dm.loc[ids, ids], sub_md, [col], permutations=permutations, seed=seed)
-        except MicrotrialError as exc:
-            rec.skipped.append(f"PERMANOVA {name} {m}: {exc}")
-            continue
-        r0 = res.iloc[0]
-        perm_rows.append({"comparison": name, "metric": m, "term": col, "df": r0["df"],
-                          "pseudo_F": r0["pseudo_F"], "R2": r0["R2"], "p_value": r0["p_value"],
-                          "permutations": permutations, "strata": "", "n": len(ids)})
-        if g.nunique() > 2:
-            pw = pairwise_permanova(dm.loc[ids, ids], sub_md, col, permutations=permutations, seed=seed)
-            pw.insert(0, "metric", m)
-            pair_rows.append(pw)
+        test_rows.append(alpha_kruskal(alpha, g, name=f"{col}-all-levels"))
+    return _Slot(md=md.loc[list(g.index)], column=col)
+
+
+def _global_beta(col: str, m: str, sub_md: pd.DataFrame, dm: pd.DataFrame,
+                 gower: np.ndarray | None, permutations: int, seed: int,
+                 rows: _MetricRows) -> None:
+    """PERMANOVA across all levels of ``col`` (and pairwise with more than two levels)."""
+    name = f"{col}-all-levels"
+    ids = list(sub_md.index)
+    sub = subset_distance(dm, ids)
+    multi = sub_md[col].astype(str).nunique() > 2
+    try:
+        res = permanova(sub, sub_md, [col], permutations=permutations, seed=seed,
+                        gower=_same(gower, dm, ids))
+    except MicrotrialError as exc:
+        rows.skipped.append(f"PERMANOVA {name} {m}: {exc}")
+        return
+    r0 = res.iloc[0]
+    rows.permanova.append({"comparison": name, "metric": m, "term": col,
+                           "df": r0["df"], "pseudo_F": r0["pseudo_F"], "R2": r0["R2"],
+                           "p_value": r0["p_value"], "permutations": permutations, "strata": "",
+                           "n": len(ids)})
+    if multi:
+        pw = pairwise_permanova(sub, sub_md, col, permutations=permutations, seed=seed)
+        pw.insert(0, "metric", m)
+        rows.pairs.append(pw)

@@ -36,15 +36,21 @@ def _samples_csr(table: FeatureTable) -> sp.csr_matrix:
     return x
 
 
-def _braycurtis(table: FeatureTable) -> np.ndarray:
+Progress = Callable[[int, int], None] | None
+
+
+def _braycurtis(table: FeatureTable, progress: Progress = None) -> np.ndarray:
     x = _samples_csr(table)
     from microtrial.diversity._unifrac import pairwise_sparse
 
-    l1 = pairwise_sparse(x.indptr, x.indices, x.data, np.ones(x.shape[1]), weighted=True)
+    d = pairwise_sparse(x.indptr, x.indices, x.data, np.ones(x.shape[1]), weighted=True,
+                        progress=progress)
     tot = np.asarray(x.sum(axis=1)).ravel()
-    den = tot[:, None] + tot[None, :]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = np.where(den > 0, l1 / np.where(den > 0, den, 1.0), 0.0)
+    for lo in range(0, d.shape[0], BLOCK_ROWS):  # d = l1 / (tot_i + tot_j), in place
+        hi = min(d.shape[0], lo + BLOCK_ROWS)
+        den = tot[lo:hi, None] + tot[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d[lo:hi] = np.where(den > 0, d[lo:hi] / np.where(den > 0, den, 1.0), 0.0)
     np.fill_diagonal(d, 0.0)
     return d
 
@@ -52,11 +58,13 @@ def _braycurtis(table: FeatureTable) -> np.ndarray:
 BLOCK_ROWS = 1024  # rows of a distance block: bounds the temporaries of the BLAS paths
 
 
-def _jaccard(table: FeatureTable) -> np.ndarray:
+def _jaccard(table: FeatureTable, progress: Progress = None) -> np.ndarray:
     """Jaccard from intersection counts ``B B^T`` of the presence matrix, in row blocks.
 
     The 0/1 matrix is dense float32 and the product a BLAS ``sgemm``: every partial sum is
     a whole number below 2^24, so float32 is exact and the result equals the sparse product.
+    Each block of rows is multiplied with the rows from its own first row on (the upper
+    triangle) and mirrored: the counts are exact, so both triangles are the same numbers.
     """
     x = _samples_csr(table)
     n, m = x.shape
@@ -71,24 +79,30 @@ def _jaccard(table: FeatureTable) -> np.ndarray:
         bd = np.zeros((n, m), dtype=np.float32)
         rows = np.repeat(np.arange(n), np.diff(x.indptr))
         bd[rows, x.indices] = 1.0
-        for lo in range(0, n, BLOCK_ROWS):
+        starts = range(0, n, BLOCK_ROWS)
+        for b, lo in enumerate(starts):
             hi = min(n, lo + BLOCK_ROWS)
-            inter = (bd[lo:hi] @ bd.T).astype(np.float64)
-            union = s[lo:hi, None] + s[None, :] - inter
+            inter = (bd[lo:hi] @ bd[lo:].T).astype(np.float64)
+            union = s[lo:hi, None] + s[None, lo:] - inter
             with np.errstate(invalid="ignore", divide="ignore"):
-                d[lo:hi] = np.where(union > 0, 1.0 - inter / np.where(union > 0, union, 1.0), 0.0)
+                blk = np.where(union > 0, 1.0 - inter / np.where(union > 0, union, 1.0), 0.0)
+            d[lo:hi, lo:] = blk
+            d[lo:, lo:hi] = blk.T
+            if progress is not None:
+                progress(b + 1, len(starts))
     np.fill_diagonal(d, 0.0)
     return d
 
 
-def euclidean_blocks(z: np.ndarray, *, block: int | None = None) -> np.ndarray:
+def euclidean_blocks(z: np.ndarray, *, block: int | None = None, progress: Progress = None) -> np.ndarray:
     """All-pairs Euclidean distances of the rows of ``z`` via BLAS, exact where it matters.
 
     Columns are centred first (distances do not change, norms shrink), then
-    ``d^2 = |a|^2 + |b|^2 - 2 a.b`` per block of rows. Where cancellation could cost
-    digits (``d^2 < 1e-3 (|a|^2 + |b|^2)``: near-duplicate samples) the distance is
-    recomputed directly from the difference, so every entry agrees with ``pdist`` to about
-    1e-13 relative.
+    ``d^2 = |a|^2 + |b|^2 - 2 a.b`` per block of rows against the rows from the block's
+    first row on (the upper triangle; mirrored, so the matrix is exactly symmetric). Where
+    cancellation could cost digits (``d^2 < 1e-3 (|a|^2 + |b|^2)``: near-duplicate
+    samples) the distance is recomputed directly from the difference, so every entry
+    agrees with ``pdist`` to about 1e-13 relative.
     """
     block = block or BLOCK_ROWS
     z = np.asarray(z, dtype=np.float64)
@@ -96,17 +110,21 @@ def euclidean_blocks(z: np.ndarray, *, block: int | None = None) -> np.ndarray:
     n = z.shape[0]
     sq = np.einsum("ij,ij->i", z, z)
     d = np.empty((n, n), dtype=np.float64)
-    for lo in range(0, n, block):
+    starts = range(0, n, block)
+    for b, lo in enumerate(starts):
         hi = min(n, lo + block)
-        d2 = sq[lo:hi, None] + sq[None, :] - 2.0 * (z[lo:hi] @ z.T)
-        scale = sq[lo:hi, None] + sq[None, :]
+        d2 = sq[lo:hi, None] + sq[None, lo:] - 2.0 * (z[lo:hi] @ z[lo:].T)
+        scale = sq[lo:hi, None] + sq[None, lo:]
         bad_r, bad_c = np.nonzero(d2 < 1e-3 * scale)
         np.maximum(d2, 0.0, out=d2)
         if bad_r.size:
-            diff = z[lo + bad_r] - z[bad_c]
+            diff = z[lo + bad_r] - z[lo + bad_c]
             d2[bad_r, bad_c] = np.einsum("ij,ij->i", diff, diff)
-        d[lo:hi] = np.sqrt(d2)
-    d = (d + d.T) / 2.0  # both triangles from the same products: make it exactly symmetric
+        np.sqrt(d2, out=d2)
+        d[lo:hi, lo:] = d2
+        d[lo:, lo:hi] = d2.T
+        if progress is not None:
+            progress(b + 1, len(starts))
     np.fill_diagonal(d, 0.0)
     return d
 
@@ -129,15 +147,15 @@ def rclr(counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _aitchison(table: FeatureTable) -> np.ndarray:
-    return euclidean_blocks(clr(table.data.T.toarray(), pseudocount=1.0))
+def _aitchison(table: FeatureTable, progress: Progress = None) -> np.ndarray:
+    return euclidean_blocks(clr(table.data.T.toarray(), pseudocount=1.0), progress=progress)
 
 
-def _robust_aitchison(table: FeatureTable) -> np.ndarray:
-    return euclidean_blocks(rclr(table.data.T.toarray()))
+def _robust_aitchison(table: FeatureTable, progress: Progress = None) -> np.ndarray:
+    return euclidean_blocks(rclr(table.data.T.toarray()), progress=progress)
 
 
-_METRICS: dict[str, Callable[[FeatureTable], np.ndarray]] = {
+_METRICS: dict[str, Callable[[FeatureTable, Progress], np.ndarray]] = {
     "braycurtis": _braycurtis, "jaccard": _jaccard, "aitchison": _aitchison,
     "robust_aitchison": _robust_aitchison,
 }
@@ -145,6 +163,7 @@ _METRICS: dict[str, Callable[[FeatureTable], np.ndarray]] = {
 
 def beta_diversity(
     table: FeatureTable, metric: str, *, tree: object | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Distance matrix between the samples of ``table``.
 
@@ -155,11 +174,14 @@ def beta_diversity(
         One of :data:`BETA_METRICS`. Bray-Curtis on the counts as given (rarefy first
         if wanted); Jaccard on presence/absence; UniFrac needs ``tree``.
     tree : skbio.TreeNode, optional
+    progress : callable, optional
+        ``progress(done, total)`` after each block of rows.
 
     Returns
     -------
     pandas.DataFrame
-        Square, symmetric, zero diagonal; index and columns are the sample ids.
+        Square, symmetric, zero diagonal; index and columns are the sample ids. It wraps
+        the computed array without a copy.
     """
     if metric not in BETA_METRICS:
         raise AnalysisError(f"unknown beta metric '{metric}'; choose from {list(BETA_METRICS)}")
@@ -168,39 +190,78 @@ def beta_diversity(
             raise AnalysisError(f"{metric} needs a phylogenetic tree")
         from microtrial.diversity._unifrac import unifrac
 
-        d = unifrac(table, tree, weighted=metric == "weighted_unifrac")
+        d = unifrac(table, tree, weighted=metric == "weighted_unifrac", progress=progress)
     else:
-        d = _METRICS[metric](table)
+        d = _METRICS[metric](table, progress)
     ids = list(table.sample_ids)
-    return pd.DataFrame(d, index=pd.Index(ids, name="sample-id"), columns=ids)
+    return pd.DataFrame(d, index=pd.Index(ids, name="sample-id"), columns=ids, copy=False)
 
 
-def pcoa(distance: pd.DataFrame, *, dimensions: int = 5) -> tuple[pd.DataFrame, pd.Series]:
-    """Principal coordinates (scikit-bio ``pcoa``) and the proportion of variance explained.
+PCOA_EIGH_MAX = 1000  # up to this many samples scikit-bio's eigh; above, Lanczos on G
+
+
+def pcoa(
+    distance: pd.DataFrame, *, dimensions: int = 5, gower: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Principal coordinates and the proportion of variance explained.
+
+    Up to :data:`PCOA_EIGH_MAX` samples scikit-bio's ``pcoa`` (``eigh``). Above, the top
+    ``dimensions`` eigenpairs of Gower's centred matrix ``G`` (``gower``, or computed) by
+    ARPACK's Lanczos iteration (``scipy.sparse.linalg.eigsh``, ``which="LA"``, a fixed
+    start vector): exact to rounding like ``eigh``, O(n^2) per iteration instead of O(n^3),
+    and no copy of the matrix (scikit-bio's ``fsvd`` is an unseeded approximation whose
+    axes change run to run). Coordinates are ``u_k sqrt(lambda_k)``, each axis signed so
+    that its largest coordinate in absolute value is positive; axes of negative eigenvalues
+    are 0, as scikit-bio.
 
     Returns
     -------
     coords : pandas.DataFrame
         Samples x ``PC1..PCk`` (k = min(dimensions, n - 1)).
     explained : pandas.Series
-        Proportion explained per axis (of the sum of positive eigenvalues, as scikit-bio).
+        Proportion explained per axis: ``lambda_k / tr(G)`` (the sum of all eigenvalues,
+        as scikit-bio when fewer axes than samples are asked for).
     """
     import warnings
-
-    from skbio import DistanceMatrix
-    from skbio.stats.ordination import pcoa as sk_pcoa
 
     n = distance.shape[0]
     if n < 3:
         raise AnalysisError("PCoA needs at least 3 samples")
     k = min(dimensions, n - 1)
-    dm = DistanceMatrix(distance.to_numpy(), [str(i) for i in distance.index])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # negative eigenvalues are reported below
-        res = sk_pcoa(dm, method="eigh" if n <= 1000 else "fsvd", dimensions=k)
-    coords = res.samples.iloc[:, :k].copy()
-    coords.columns = [f"PC{i + 1}" for i in range(k)]
-    coords.index = pd.Index(distance.index, name="sample-id")
-    explained = pd.Series(np.asarray(res.proportion_explained)[:k], index=coords.columns,
-                          name="proportion_explained")
+    if n > PCOA_EIGH_MAX:
+        vals, coords_np, explained_np = _pcoa_lanczos(distance.to_numpy(), k, gower)
+    else:
+        from skbio import DistanceMatrix
+        from skbio.stats.ordination import pcoa as sk_pcoa
+
+        dm = DistanceMatrix(distance.to_numpy(), [str(i) for i in distance.index])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # negative eigenvalues: see below
+            res = sk_pcoa(dm, method="eigh", dimensions=k)
+        coords_np = res.samples.to_numpy()[:, :k]
+        explained_np = np.asarray(res.proportion_explained)[:k]
+    cols = [f"PC{i + 1}" for i in range(k)]
+    coords = pd.DataFrame(coords_np, index=pd.Index(distance.index, name="sample-id"), columns=cols)
+    explained = pd.Series(explained_np, index=cols, name="proportion_explained")
     return coords, explained
+
+
+def _pcoa_lanczos(
+    distance: np.ndarray, k: int, gower: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from scipy.sparse.linalg import eigsh
+
+    from microtrial.diversity._permanova import gower_centred
+
+    g = gower_centred(distance) if gower is None else gower
+    n = g.shape[0]
+    v0 = np.random.default_rng(0).standard_normal(n)
+    vals, vecs = eigsh(g, k=k, which="LA", v0=v0, tol=0.0)
+    order = np.argsort(vals)[::-1]
+    vals, vecs = vals[order], vecs[:, order]
+    vals = np.where(np.isclose(vals, 0.0), 0.0, vals)  # as scikit-bio
+    big = np.abs(vecs).argmax(axis=0)
+    vecs = vecs * np.sign(vecs[big, np.arange(k)])[None, :]
+    coords = vecs * np.sqrt(np.maximum(vals, 0.0))[None, :]
+    explained = np.maximum(vals, 0.0) / float(np.trace(g))
+    return vals, coords, explained

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from microtrial.design import Comparison, level_text, user_level
-from microtrial.diversity._permanova import permanova
+from microtrial.diversity._permanova import permanova, subset_distance
 from microtrial.diversity._stats import bh, kruskal_wallis, mann_whitney, wilcoxon_signed_rank
 from microtrial.errors import AnalysisError
 
@@ -239,7 +239,7 @@ def pairwise_permanova(
         ids = [s for s in distance.index if lev[s] in (a, b)]
         if min((lev[ids] == a).sum(), (lev[ids] == b).sum()) < 2:
             continue
-        res = permanova(distance.loc[ids, ids], metadata, [column], strata=strata,
+        res = permanova(subset_distance(distance, ids), metadata, [column], strata=strata,
                         permutations=permutations, seed=seed)
         r0 = res.iloc[0]
         rows.append({"term": column, "level_a": a, "level_b": b, "n": len(ids), "df": r0["df"],
@@ -365,7 +365,7 @@ def design_tests(
         for m, dm in distances.items():
             ids = list(md.index)
             try:
-                res = permanova(dm.loc[ids, ids], md, [*covs, comp.column],
+                res = permanova(subset_distance(dm, ids), md, [*covs, comp.column],
                                 permutations=permutations, seed=seed)
             except AnalysisError as exc:
                 log.warning("PERMANOVA %s %s not run: %s", comp.name, m, exc)
@@ -375,7 +375,7 @@ def design_tests(
                          "df": r0["df"], "pseudo_F": r0["pseudo_F"], "R2": r0["R2"],
                          "p_value": r0["p_value"], "permutations": permutations, "strata": "",
                          "n": len(ids)})
-            pw = pairwise_permanova(dm.loc[ids, ids], md, comp.column,
+            pw = pairwise_permanova(subset_distance(dm, ids), md, comp.column,
                                     permutations=permutations, seed=seed)
             pw.insert(0, "metric", m)
             pw.insert(0, "comparison", comp.name)
@@ -417,7 +417,7 @@ def design_tests(
         for m, dm in distances.items():
             ids = list(md.index)
             try:
-                res = permanova(dm.loc[ids, ids], md, [*covs, comp.column], strata=comp.subject,
+                res = permanova(subset_distance(dm, ids), md, [*covs, comp.column], strata=comp.subject,
                                 permutations=permutations, seed=seed)
             except AnalysisError as exc:
                 log.warning("PERMANOVA %s %s not run: %s", comp.name, m, exc)
@@ -481,7 +481,7 @@ def design_tests(
     pmd[comp.column] = pmd[comp.column].astype(str)
     for m, dm in distances.items():
         try:
-            res = permanova(dm.loc[ids, ids], pmd, [*covs, comp.by, comp.column, term],
+            res = permanova(subset_distance(dm, ids), pmd, [*covs, comp.by, comp.column, term],
                             plots=comp.subject, permutations=permutations, seed=seed)
         except AnalysisError as exc:
             log.warning("PERMANOVA %s %s not run: %s", comp.name, m, exc)

@@ -38,6 +38,19 @@ _EPS = np.sqrt(np.finfo(float).eps)
 log = logging.getLogger(__name__)
 
 
+def subset_distance(distance: pd.DataFrame, ids: Sequence[object]) -> pd.DataFrame:
+    """``distance.loc[ids, ids]``, but the matrix itself (no copy) when ``ids`` are all its
+    samples in its order, and a positional ``take`` otherwise (no label alignment)."""
+    ids = list(ids)
+    if len(ids) == distance.shape[0] and ids == list(distance.index):
+        return distance
+    pos = distance.index.get_indexer(pd.Index(ids))
+    if (pos < 0).any():
+        raise KeyError(f"{int((pos < 0).sum())} sample(s) not in the distance matrix")
+    sub = distance.to_numpy()[np.ix_(pos, pos)]
+    return pd.DataFrame(sub, index=distance.index[pos], columns=distance.columns[pos], copy=False)
+
+
 def _any_positive(distance: np.ndarray) -> bool:
     """True when some distance is > 0 (row blocks: no boolean matrix of the full size)."""
     step = max(1, 2 ** 22 // max(1, distance.shape[1]))

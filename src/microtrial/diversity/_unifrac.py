@@ -91,7 +91,10 @@ def faith_pd(table: FeatureTable, tree: object) -> np.ndarray:
     return out
 
 
-def unifrac(table: FeatureTable, tree: object, *, weighted: bool, threads: int | None = None) -> np.ndarray:
+def unifrac(
+    table: FeatureTable, tree: object, *, weighted: bool, threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """UniFrac distance matrix (samples x samples) of a table on a rooted tree.
 
     Parameters
@@ -112,7 +115,8 @@ def unifrac(table: FeatureTable, tree: object, *, weighted: bool, threads: int |
     on tips below branch b.
     """
     ptr, idx, val, length = _node_matrix(table, tree, proportions=weighted)
-    return pairwise_sparse(ptr, idx, val, length, weighted=weighted, threads=threads)
+    return pairwise_sparse(ptr, idx, val, length, weighted=weighted, threads=threads,
+                           progress=progress)
 
 
 def default_threads() -> int:

@@ -14,6 +14,14 @@ index, PERMANOVA and ANOSIM with permutations within subject (no PERMDISP: dispe
 between time points of the same subjects is not exchangeable). ``q_value`` in
 ``diversity-tests.tsv`` is BH within each comparison and test.
 
+Distance matrices are written as soon as each metric's is computed (only one is in memory
+at a time). Up to :data:`LARGE_MATRIX` samples as ``beta-<metric>.tsv``; above, as
+``beta-<metric>.h5`` (a 20,000-sample matrix is about 8 GB as text): HDF5 with the dataset
+``order`` (sample ids, UTF-8) and ``matrix`` (n x n float64, the same numbers the TSV would
+hold to 17 digits), the layout of the ``unifrac`` package's ``--format hdf5`` output, written
+in blocks of rows; read with ``h5py`` (``f["matrix"][i0:i1]`` reads rows without loading
+the rest).
+
 Alpha diversity and Bray-Curtis/Jaccard/UniFrac use the rarefied table (when rarefying);
 Aitchison and robust Aitchison use the unrarefied counts (compositional methods do not need
 even depth).
@@ -38,7 +46,7 @@ from microtrial.diversity import (
     check_tree,
 )
 from microtrial.errors import AnalysisError, InputError, OptionError
-from microtrial.io._atomic import atomic_open
+from microtrial.io._atomic import atomic_open, atomic_path
 from microtrial.io.feature_table import read_table
 from microtrial.io.metadata import read_metadata
 from microtrial.io.runinfo import start_output, write_run_info
@@ -81,6 +89,33 @@ def _write_square(dm: pd.DataFrame, path: Path, summary: DiversitySummary) -> No
         fh.write("\t".join(["sample-id", *map(str, dm.columns)]) + "\n")
         for sid, row in zip(dm.index, values):
             fh.write(f"{sid}\t" + row_fmt % tuple(row) + "\n")
+    summary.files.append(path)
+
+
+#: above this many samples, distance matrices are written as HDF5 (``beta-<metric>.h5``)
+LARGE_MATRIX = 5000
+_H5_ROWS = 512  # rows per write (and per HDF5 chunk) of a large matrix
+
+
+def _write_distance(metric: str, dm: pd.DataFrame, out_dir: Path, summary: DiversitySummary) -> None:
+    if dm.shape[0] <= LARGE_MATRIX:
+        _write_square(dm, out_dir / f"beta-{metric}.tsv", summary)
+    else:
+        _write_h5(dm, out_dir / f"beta-{metric}.h5", summary)
+
+
+def _write_h5(dm: pd.DataFrame, path: Path, summary: DiversitySummary) -> None:
+    """Square matrix as HDF5 (``order``: ids, ``matrix``: float64), in blocks of rows."""
+    import h5py
+
+    values = dm.to_numpy()
+    n = values.shape[0]
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("order", data=[str(i) for i in dm.index],
+                          dtype=h5py.string_dtype(encoding="utf-8"))
+        ds = h5.create_dataset("matrix", shape=(n, n), dtype="f8", chunks=(min(n, _H5_ROWS), n))
+        for lo in range(0, n, _H5_ROWS):
+            ds[lo:lo + _H5_ROWS] = values[lo:lo + _H5_ROWS]
     summary.files.append(path)
 
 
@@ -215,18 +250,28 @@ def diversity_stage(
             check_tree(tree_obj, ft.feature_ids)
         except AnalysisError as exc:
             raise InputError(tree, str(exc)) from exc
+    started: list[bool] = []
+
+    def write_distance(metric: str, dm: pd.DataFrame) -> None:
+        if not started:  # the first write: clear what an earlier run left
+            start_output(out_dir, command="diversity")
+            started.append(True)
+        _write_distance(metric, dm, out_dir, summary)
+
     res = analyse_diversity(
         ft, md, comparisons=comparisons, tree=tree_obj, subject=subject, healthy=healthy,
         rarefy=rarefy, metrics=metrics, permutations=permutations, seed=seed,
         group_columns=group_columns, covariates=covariates,
         rarefaction_iterations=rarefaction_iterations, progress=progress,
+        distance_sink=write_distance,
     )
     for s, why in res.dropped.items():
         summary.dropped.setdefault(s, why)
     summary.skipped.extend(res.skipped)
     summary.depth, summary.n_samples, summary.metrics = res.depth, res.n_samples, res.metrics
     summary.timings.update(res.timings)
-    start_output(out_dir, command="diversity")
+    if not started:
+        start_output(out_dir, command="diversity")
     _write_result(res, out_dir, summary)
     _write(pd.DataFrame({"sample-id": list(summary.dropped), "reason": list(summary.dropped.values())}),
            out_dir / "dropped-samples.tsv", summary)
@@ -251,8 +296,9 @@ def _write_result(res: DiversityResult, out_dir: Path, summary: DiversitySummary
     """Write every table of ``res`` into ``out_dir``."""
     _write(res.curves, out_dir / "rarefaction-curves.tsv", summary)
     _write(res.alpha, out_dir / "alpha-diversity.tsv", summary, index=True)
-    for m, dm in res.distances.items():
-        _write_square(dm, out_dir / f"beta-{m}.tsv", summary)
+    for m, dm in res.distances.items():  # empty when written through the distance sink
+        _write_distance(m, dm, out_dir, summary)
+    for m in res.metrics:
         if m in res.ordinations:
             coords, explained = res.ordinations[m]
             _write(coords, out_dir / f"pcoa-{m}.tsv", summary, index=True,
