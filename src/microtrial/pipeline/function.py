@@ -48,18 +48,25 @@ def _lines(path: Path) -> list[str]:
         raise InputError(path, f"cannot read: {' '.join(str(exc).split())}") from exc
 
 
-def read_tsv_frame(path: Path, *, what: str = "table") -> pd.DataFrame:
-    """A tab-separated table with ids in the first column (``.gz`` transparent)."""
-    p = Path(path)
+def _read_tsv(p: Path, *, empty: str, kind: str = "table", **read_csv: Any) -> pd.DataFrame:
+    """``pd.read_csv(p, sep="\\t", **read_csv)``, its failures as an :class:`InputError`
+    naming ``p``: a missing path, ``empty`` for an empty file, "cannot be read as a
+    tab-separated <kind>" for anything else."""
     if not p.is_file():
         raise InputError(p, "no such file" if not p.exists() else "is not a file")
     try:
-        df = pd.read_csv(p, sep="\t", dtype={0: str}, comment=None)
+        return pd.read_csv(p, sep="\t", **read_csv)
     except pd.errors.EmptyDataError as exc:
-        raise InputError(p, f"empty {what}") from exc
+        raise InputError(p, empty) from exc
     except (UnicodeDecodeError, EOFError, OSError, pd.errors.ParserError) as exc:
-        raise InputError(p, f"cannot be read as a tab-separated {what}: "
+        raise InputError(p, f"cannot be read as a tab-separated {kind}: "
                             f"{' '.join(str(exc).split())}") from exc
+
+
+def read_tsv_frame(path: Path, *, what: str = "table") -> pd.DataFrame:
+    """A tab-separated table with ids in the first column (``.gz`` transparent)."""
+    p = Path(path)
+    df = _read_tsv(p, empty=f"empty {what}", kind=what, dtype={0: str}, comment=None)
     if df.shape[1] < 2:
         raise InputError(p, f"a {what} needs an id column and at least one value column "
                             "(tab-separated)")
@@ -264,16 +271,8 @@ def read_metagenome_table(path: Path) -> tuple[pd.DataFrame, pd.DataFrame | None
     samples: summed over sequences) or contributions (long: ``taxon_function_abun`` summed
     per function and sample)."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "no such file" if not p.exists() else "is not a file")
-    try:
-        df = pd.read_csv(p, sep="\t", dtype={"function": str, "sequence": str, "sample": str,
-                                              "taxon": str})
-    except pd.errors.EmptyDataError as exc:
-        raise InputError(p, "empty gene-family table") from exc
-    except (UnicodeDecodeError, EOFError, OSError, pd.errors.ParserError) as exc:
-        raise InputError(p, f"cannot be read as a tab-separated table: "
-                            f"{' '.join(str(exc).split())}") from exc
+    df = _read_tsv(p, empty="empty gene-family table",
+                   dtype={"function": str, "sequence": str, "sample": str, "taxon": str})
     if "function" not in df.columns:
         raise InputError(p, "no 'function' column (expected a metagenome_pipeline output such "
                             "as pred_metagenome_unstrat.tsv.gz)")
@@ -535,15 +534,8 @@ def read_genus_traits(path: Path) -> tuple[pd.DataFrame, str]:
         if not line.startswith("#"):
             break
         note_lines.append(line.lstrip("#").strip())
-    if not p.is_file():
-        raise InputError(p, "is not a file")
-    try:
-        df = pd.read_csv(p, sep="\t", comment=None, skiprows=len(note_lines), dtype={0: str})
-    except pd.errors.EmptyDataError as exc:
-        raise InputError(p, "empty genus trait table") from exc
-    except (UnicodeDecodeError, EOFError, OSError, pd.errors.ParserError) as exc:
-        raise InputError(p, f"cannot be read as a tab-separated table: "
-                            f"{' '.join(str(exc).split())}") from exc
+    df = _read_tsv(p, empty="empty genus trait table", comment=None,
+                   skiprows=len(note_lines), dtype={0: str})
     if df.shape[1] < 2:
         raise InputError(p, "a genus trait table needs a name column and trait columns "
                             "(tab-separated)")
