@@ -9,6 +9,7 @@ The stages form a graph; each reads files of the study or of earlier stages::
     table, metadata(+response), tree ------> diversity --> alpha, beta, tests     |
     table, metadata(+response), taxonomy --> differential --> per-method tables <-+
     table, taxonomy, measures, alpha, ... -> associations
+    table, sequences | taxonomy, metadata, measures -> function (predicted pathways + tests)
     every result table + the study's inputs -> report
 
 Every stage goes through :class:`microtrial.pipeline._engine.Engine`: its result is cached
