@@ -79,3 +79,75 @@ def test_resolved_keeps_columns_the_metadata_lacks() -> None:
                       where={"dose": "1.0"})
     r = comp.resolved(_metadata())
     assert r.levels == ("responder", "non-responder") and dict(r.where) == {"dose": "1"}
+
+
+# ------------------------------------------------- the command line's designs, one rule
+
+
+def _trial() -> pd.DataFrame:
+    # P1, P2 at week 0 and 12; C1 at week 0 only; arm with three levels
+    return pd.DataFrame({
+        "group": ["patient", "patient", "patient", "patient", "control"],
+        "week": [0.0, 12.0, 0.0, 12.0, 0.0],
+        "subject": ["P1", "P1", "P2", "P2", "C1"],
+        "arm": ["b", "b", "a", "a", "Healthy"],
+    }, index=[f"S{i}" for i in range(5)])
+
+
+def test_reference_level() -> None:
+    from microtrial.design import reference_level
+
+    assert reference_level(["patient", "control"]) == "control"
+    assert reference_level(["a", "b", "Healthy"]) == "Healthy"  # case-insensitive
+    assert reference_level(["x", "y"]) == "x"  # none named like a reference: the first
+    assert reference_level(["patient", "control"], "patient") == "patient"
+    assert reference_level(["patient", "control"], "nope") == "control"  # not a level: ignored
+
+
+def test_paired_kind_needs_two_subjects_at_both_levels() -> None:
+    from microtrial.design import paired_kind
+
+    md = _trial()
+    assert paired_kind(md, "week", ("12", "0"), "subject") == "paired"  # P1 and P2
+    assert paired_kind(md, "week", ("12", "0"), None) == "between"
+    assert paired_kind(md.drop(index="S3"), "week", ("12", "0"), "subject") == "between"  # P1 only
+    assert paired_kind(md, "group", ("patient", "control"), "subject") == "between"
+
+
+def test_level_comparisons_through_build_comparisons() -> None:
+    from microtrial.design import DesignSpec, Factor, build_comparisons, level_comparisons
+
+    md = _trial()
+    design = DesignSpec(subject="subject", group=Factor("arm", "Healthy"), time=Factor("week", "0"))
+    comps = build_comparisons(design, level_comparisons(design, md), md)
+    assert [(c.name, c.kind, c.column, c.levels, c.subject, dict(c.where)) for c in comps] == [
+        ("arm-a-vs-Healthy", "between", "arm", ("a", "Healthy"), None, {}),
+        ("arm-b-vs-Healthy", "between", "arm", ("b", "Healthy"), None, {}),
+        ("week-12-vs-0", "paired", "week", ("12", "0"), "subject", {}),
+    ]
+
+
+def test_a_between_comparison_may_carry_its_subject() -> None:
+    from microtrial.design import ComparisonSpec, DesignSpec, Factor, build_comparisons
+
+    md = _trial()
+    design = DesignSpec(subject="subject", group=Factor("group", "control"))
+    specs = [ComparisonSpec("p-vs-c", "between", "group", ("patient", "control"), subject="subject"),
+             ComparisonSpec("p-vs-c2", "between", "group", ("patient", "control")),
+             ComparisonSpec("w", "paired", "week", ("12.0", "0"))]
+    a, b, c = build_comparisons(design, specs, md)
+    assert (a.subject, b.subject, c.subject) == ("subject", None, "subject")
+    assert c.levels == ("12", "0")  # canonical text of the numeric column
+
+
+def test_covariate_problem() -> None:
+    from microtrial.design import covariate_problem
+
+    between = Comparison("pc", "between", "group", ("patient", "control"))
+    paired = Comparison("w", "paired", "week", ("12", "0"), subject="subject")
+    assert covariate_problem(between, "group") == (
+        "'group' is the compared column of comparison 'pc'; a covariate cannot be the group itself")
+    assert covariate_problem(paired, "subject") == (
+        "'subject' is the subject column of comparison 'w'; subjects are not a covariate")
+    assert covariate_problem(between, "subject") is None  # no subject column in a between one
+    assert covariate_problem(paired, "age") is None

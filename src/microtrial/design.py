@@ -14,8 +14,10 @@ Four kinds of comparison (docs/study-file.md):
   within-subject change, the term is ``<by>:<column>``.
 
 :func:`build_comparisons` is the one function that turns a study design, the study file's
-comparisons (or none) and the metadata into :class:`Comparison` objects; every stage and
-the run engine use it.
+comparisons (or none) and the metadata into :class:`Comparison` objects; the study file,
+the run engine and the command line (``microtrial diversity --group/--time``, ``microtrial
+differential --group/--levels``, through :class:`DesignSpec` and
+:func:`level_comparisons`) all use it.
 
 Metadata levels are compared as text: :func:`level_text` is the one canonical text of a
 value (a whole number read as a float prints as ``"1"``, not ``"1.0"``), and
@@ -140,6 +142,85 @@ class Comparison:
         return replace(self, levels=levels, where=where, by_levels=by_levels)
 
 
+REFERENCE_NAMES: tuple[str, ...] = (
+    "control", "controls", "healthy", "hc", "baseline", "week0", "w0", "pre", "before",
+    "early", "day0")
+"""Level names taken as the reference of a column when none is named (case-insensitive)."""
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A design column and its reference level."""
+
+    column: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """A design as the command line describes it (the study file's ``design:`` section has
+    the same attributes): the subject column and the group and time factors, each optional.
+    """
+
+    subject: str | None = None
+    group: Factor | None = None
+    time: Factor | None = None
+
+
+@dataclass(frozen=True)
+class ComparisonSpec:
+    """One requested comparison, as :func:`build_comparisons` reads it (the study file's
+    comparisons have the same attributes). ``subject`` lets a ``between`` comparison name
+    the subject column of repeated samples (within-subject kinds take the design's)."""
+
+    name: str
+    kind: ComparisonKind
+    column: str
+    levels: tuple[str, ...]
+    where: Mapping[str, str] = field(default_factory=dict)
+    subject: str | None = None
+
+
+def reference_level(levels: Sequence[str], given: str | None = None) -> str:
+    """The reference among ``levels``: ``given`` when it is one of them, else the first
+    level named like a reference (:data:`REFERENCE_NAMES`: control, baseline, week0, ...),
+    else the first level."""
+    if given is not None and given in levels:
+        return given
+    for level in levels:
+        if level.lower() in REFERENCE_NAMES:
+            return level
+    return levels[0]
+
+
+def paired_kind(metadata: pd.DataFrame, column: str, levels: tuple[str, str],
+                subject: str | None) -> ComparisonKind:
+    """``paired`` when at least two subjects have samples at both levels of ``column``,
+    else ``between`` (always ``between`` without a subject column)."""
+    if subject is None:
+        return "between"
+    sub = metadata[level_strings(metadata[column]).isin(list(levels))]
+    per_subject = sub.groupby(sub[subject].astype(str))[column].nunique()
+    return "paired" if (per_subject == 2).sum() >= 2 else "between"
+
+
+def level_comparisons(design: DesignSpec, metadata: pd.DataFrame) -> list[ComparisonSpec]:
+    """Each level of the group column against its reference (``between``), and each level
+    of the time column against its reference within subjects (``paired``), named
+    ``<column>-<level>-vs-<reference>``, over all samples (no filters): what ``microtrial
+    diversity --group/--time`` asks for. Levels in :func:`column_levels` order."""
+    out: list[ComparisonSpec] = []
+    for factor, kind in ((design.group, "between"), (design.time, "paired")):
+        if factor is None:
+            continue
+        col, ref = factor.column, factor.reference
+        for level in column_levels(metadata[col]):
+            if level != ref:
+                out.append(ComparisonSpec(f"{col}-{level}-vs-{ref}", kind, col,  # type: ignore[arg-type]
+                                          (level, ref)))
+    return out
+
+
 def covariate_problem(comparison: Comparison, covariate: str) -> str | None:
     """Why ``covariate`` cannot adjust ``comparison`` (its compared column, or the subject
     column of a within-subject comparison), else None. The differential stage refuses such
@@ -226,8 +307,10 @@ def build_comparisons(design: Any, specs: Sequence[Any] | None,
         ``time.column``/``time.reference``), e.g. :class:`microtrial.study.Design`.
     specs : sequence or None
         The study file's comparisons (objects with ``name, kind, column, levels, where`` and
-        optionally ``by`` (``column``, ``levels``), ``random``, ``covariates``); None
-        derives them from the design (:func:`default_comparisons`).
+        optionally ``by`` (``column``, ``levels``), ``random``, ``covariates``, and, for a
+        ``between`` comparison of repeated samples, ``subject``), or the command line's
+        (:class:`ComparisonSpec`); None derives them from the design
+        (:func:`default_comparisons`).
     metadata : pandas.DataFrame or None
         Sample metadata; when given, levels are put in canonical text for its columns
         (:meth:`Comparison.resolved`). Needed when ``specs`` is None.
@@ -246,7 +329,8 @@ def build_comparisons(design: Any, specs: Sequence[Any] | None,
             out.append(Comparison(
                 name=c.name, kind=c.kind, column=c.column, levels=tuple(c.levels),
                 where=dict(c.where),
-                subject=design.subject if c.kind in WITHIN_SUBJECT_KINDS else None,
+                subject=(design.subject if c.kind in WITHIN_SUBJECT_KINDS
+                         else getattr(c, "subject", None)),
                 by=None if by is None else by.column,
                 by_levels=() if by is None else tuple(by.levels),
                 random=tuple(getattr(c, "random", ()) or ()),

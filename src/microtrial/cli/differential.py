@@ -51,7 +51,15 @@ def command(table: Path, metadata: Path, group: str, levels: str | None, subject
             kind: str, covariates: str, method: str, rank: str, taxonomy: Path | None,
             subclass: str | None, min_prevalence: float, min_abundance: float, seed: int, threads: int, output_dir: Path) -> None:
     """Differential abundance of features (and guilds) between two levels of --group."""
-    from microtrial.design import Comparison, column_levels, level_strings, user_level
+    from microtrial.design import (
+        ComparisonSpec,
+        DesignSpec,
+        Factor,
+        build_comparisons,
+        column_levels,
+        paired_kind,
+        user_level,
+    )
     from microtrial.differential import METHODS
     from microtrial.errors import InputError
     from microtrial.io.metadata import read_metadata
@@ -84,15 +92,15 @@ def command(table: Path, metadata: Path, group: str, levels: str | None, subject
     else:
         raise InputError("--levels", f"column '{group}' has {len(present)} levels ({', '.join(present)}); choose two with --levels")
     if kind == "auto":
-        kind = "between"
-        if subject is not None:
-            sub = md[level_strings(md[group]).isin([test, ref])]
-            per_subject = sub.groupby(sub[subject].astype(str))[group].nunique()
-            kind = "paired" if (per_subject == 2).sum() >= 2 else "between"
+        kind = paired_kind(md, group, (test, ref), subject)
     if kind == "paired" and subject is None:
         raise InputError("--kind", "a paired comparison needs --subject")
     methods = list(METHODS) if method.strip().lower() == "all" else _split(method)
-    comp = Comparison(f"{test}-vs-{ref}", kind, group, (test, ref), subject=subject)  # type: ignore[arg-type]
+    # the flags as a design, its comparison by the one rule (microtrial.design); a between
+    # comparison keeps --subject for repeated samples of a subject
+    design = DesignSpec(subject=subject, group=Factor(group, ref))
+    spec = ComparisonSpec(f"{test}-vs-{ref}", kind, group, (test, ref), subject=subject)  # type: ignore[arg-type]
+    (comp,) = build_comparisons(design, [spec], md)
     with progress_bars() as progress:
         summary = differential_stage(
             table, metadata, output_dir, comparisons=[comp], taxonomy=taxonomy,

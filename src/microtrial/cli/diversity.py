@@ -9,18 +9,6 @@ import click
 from microtrial.cli._common import existing_file, output_option, progress_bars
 from microtrial.names import DEFAULT_BETA_METRICS
 
-_REFERENCE_NAMES = ("control", "controls", "healthy", "hc", "baseline", "week0", "w0", "pre",
-                    "before", "early", "day0")
-
-
-def _reference(levels: list[str], given: str | None) -> str:
-    if given is not None:
-        return given
-    for lv in levels:
-        if lv.lower() in _REFERENCE_NAMES:
-            return lv
-    return levels[0]
-
 
 def _rarefy_value(text: str) -> int | str | None:
     t = text.strip().lower()
@@ -76,7 +64,15 @@ def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
     """Alpha/beta diversity, PCoA, PERMANOVA, PERMDISP, ANOSIM and rank tests."""
     from click.core import ParameterSource
 
-    from microtrial.design import Comparison, column_levels, user_level
+    from microtrial.design import (
+        DesignSpec,
+        Factor,
+        build_comparisons,
+        column_levels,
+        level_comparisons,
+        reference_level,
+        user_level,
+    )
     from microtrial.errors import InputError
     from microtrial.io.metadata import read_metadata
     from microtrial.pipeline.diversity import BETA_METRICS, PHYLOGENETIC, diversity_stage
@@ -91,34 +87,26 @@ def command(table: Path, metadata: Path, tree: Path | None, group: str | None,
         for c in (group, time_col) if c in md.columns
     ):
         raise InputError("--reference", f"level '{reference}' is not in --group or --time")
-    comparisons: list[Comparison] = []
-    group_columns: list[str] = []
     for opt, col in (("--group", group), ("--subject", subject), ("--time", time_col)):
         if col is not None and col not in md.columns:
             raise InputError(metadata, f"no column '{col}' ({opt})")
-    if group is not None:
-        levels = column_levels(md[group])
-        if len(levels) < 2:
-            raise InputError(metadata, f"column '{group}' has fewer than two levels")
-        given = None if reference is None else user_level(reference, md[group])
-        ref = _reference(levels, given if given in levels else None)
-        for lv in levels:
-            if lv != ref:
-                comparisons.append(Comparison(f"{group}-{lv}-vs-{ref}", "between", group, (lv, ref)))
-        if len(levels) > 2:
-            group_columns.append(group)  # Kruskal-Wallis, global and pairwise PERMANOVA
-    if time_col is not None:
-        if subject is None:
+    # the flags as a design, its comparisons by the one rule (microtrial.design)
+    factors: dict[str, Factor] = {}
+    for key, col in (("group", group), ("time", time_col)):
+        if col is None:
+            continue
+        if key == "time" and subject is None:
             raise InputError("--time", "a paired comparison of time points needs --subject")
-        levels = column_levels(md[time_col])
+        levels = column_levels(md[col])
         if len(levels) < 2:
-            raise InputError(metadata, f"column '{time_col}' has fewer than two levels")
-        given = None if reference is None else user_level(reference, md[time_col])
-        ref = _reference(levels, given if given in levels else None)
-        for lv in levels:
-            if lv != ref:
-                comparisons.append(Comparison(f"{time_col}-{lv}-vs-{ref}", "paired", time_col,
-                                              (lv, ref), subject=subject))
+            raise InputError(metadata, f"column '{col}' has fewer than two levels")
+        given = None if reference is None else user_level(reference, md[col])
+        factors[key] = Factor(col, reference_level(levels, given))
+    design = DesignSpec(subject=subject, group=factors.get("group"), time=factors.get("time"))
+    comparisons = build_comparisons(design, level_comparisons(design, md), md)
+    group_columns: list[str] = []
+    if group is not None and len(column_levels(md[group])) > 2:
+        group_columns.append(group)  # Kruskal-Wallis, global and pairwise PERMANOVA
     healthy_t = None
     if healthy:
         if "=" not in healthy:
