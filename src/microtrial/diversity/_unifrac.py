@@ -63,8 +63,51 @@ def check_tree(tree: object, feature_ids: tuple[str, ...]) -> None:
     _tree_arrays(tree, tuple(feature_ids))
 
 
-def _node_matrix(table: FeatureTable, tree: object, *, proportions: bool):
+def collapse_tree(
+    parent: np.ndarray, length: np.ndarray, tip_node: np.ndarray, present: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tree of the present tips only, single-child chains merged.
+
+    ``parent``/``length`` are in postorder (children before parents), ``tip_node[f]`` the
+    node of feature ``f``, ``present[f]`` whether any sample has it. Nodes without a present
+    tip below them are dropped (every sample is 0 there); a node with exactly one present
+    child is merged into that child, its length added to the child's (every sample has the
+    same reads below both, so UniFrac's sums are unchanged). Returns the new
+    ``(parent, length, tip_node)``, still in postorder; absent features map to -1.
+    """
+    n = parent.shape[0]
+    alive = np.zeros(n, dtype=bool)
+    alive[tip_node[present]] = True
+    n_children = np.zeros(n, dtype=np.int64)
+    for v in range(n):  # postorder: a node is final before its parent is visited
+        p = parent[v]
+        if alive[v] and p >= 0:
+            alive[p] = True
+            n_children[p] += 1
+    keep = alive & (n_children != 1)
+    anc = np.full(n, -1, dtype=np.int64)  # nearest kept proper ancestor
+    carry = np.zeros(n)  # lengths of the merged nodes between a node and that ancestor
+    for v in range(n - 1, -1, -1):  # preorder: parents first
+        p = parent[v]
+        if p < 0 or not alive[v]:
+            continue
+        if keep[p]:
+            anc[v], carry[v] = p, 0.0
+        else:
+            anc[v], carry[v] = anc[p], carry[p] + length[p]
+    new_id = np.full(n, -1, dtype=np.int64)
+    new_id[keep] = np.arange(int(keep.sum()))
+    new_parent = np.where(anc[keep] >= 0, new_id[np.maximum(anc[keep], 0)], -1)
+    new_length = length[keep] + carry[keep]
+    new_tip = np.where(present, new_id[tip_node], -1)
+    return new_parent, new_length, new_tip
+
+
+def _node_matrix(table: FeatureTable, tree: object, *, proportions: bool, collapse: bool = False):
     parent, length, tip_node = _tree_arrays(tree, table.feature_ids)
+    if collapse:
+        present = np.asarray((table.data != 0).sum(axis=1)).ravel() > 0
+        parent, length, tip_node = collapse_tree(parent, length, tip_node, present)
     x = sp.csr_matrix(table.data.T, dtype=np.float64)  # samples x features
     x.sort_indices()
     if proportions:
@@ -114,7 +157,7 @@ def unifrac(
     weighted ``d = sum_b L_b |p_bi - p_bj|`` where ``p_bi`` is the share of sample i's reads
     on tips below branch b.
     """
-    ptr, idx, val, length = _node_matrix(table, tree, proportions=weighted)
+    ptr, idx, val, length = _node_matrix(table, tree, proportions=weighted, collapse=True)
     return pairwise_sparse(ptr, idx, val, length, weighted=weighted, threads=threads,
                            progress=progress)
 
