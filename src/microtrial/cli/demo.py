@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from microtrial.cli._common import output_option, progress_bars
+from microtrial.cli._common import options_of_study, output_option, progress_bars
 
 
 @click.command(name="demo", context_settings={"show_default": True})
@@ -21,7 +21,8 @@ def command(output_dir: Path, seed: int, threads: int, force: bool, jobs: int | 
     """Simulate a trial (13 patients at baseline and week 12, 15 controls) and run every stage."""
     from microtrial.pipeline.demo import run_demo
 
-    with progress_bars() as progress:
+    # the simulated study file is where its options come from
+    with options_of_study(output_dir / "simulated" / "study.yaml"), progress_bars() as progress:
         record, seconds = run_demo(output_dir, seed=seed, threads=threads, progress=progress,
                                    force=force, jobs=jobs)
     for name, secs in record.timings.items():
