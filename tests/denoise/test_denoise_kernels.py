@@ -137,3 +137,50 @@ def test_poisson_pvalue_special_cases():
     # tiny E: P(X >= a | X >= 1) ~ E^(a-1) / a!
     assert K.poisson_pval(4, 1e-20, False) == pytest.approx(1e-60 / 24, rel=1e-6)
     assert K.poisson_pval(30, 1e-20, False) >= 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_compare_centre_row_reuse_matches_naive(seed):
+    # families of reads sharing long prefixes (one parent each, one or two edits per read,
+    # equal and unequal lengths): compare_centre aligns them in sorted order and reuses the
+    # score-matrix rows of their common prefixes; every read's substitutions and unaligned
+    # read positions must equal the naive full-band alignment of that read alone
+    rng = np.random.default_rng(seed)
+    centre = _rand(rng, 90)
+    parents = [_edit(rng, centre, int(rng.integers(3, 9))) for _ in range(3)]
+    seqs = [centre]
+    for par in parents:
+        for _ in range(25):
+            s = list(par)
+            p = int(rng.integers(len(s)))
+            s[p] = rng.choice([b for b in BASES if b != s[p]])
+            v = "".join(s)
+            seqs.append(_edit(rng, v, 1) if rng.random() < 0.3 else v)
+    seqs = list(dict.fromkeys(seqs))
+    prep = D.prepare(seqs, np.ones(len(seqs), np.int64), [np.full(len(s), 30.0) for s in seqs])
+    lcp = prep.lcp[1:]
+    assert (lcp > 40).sum() > 10  # the sorted order really shares long prefixes
+    out = K.compare_centre(0, prep.codes, prep.offsets, prep.kdense, 16, 1.0, prep.max_len,
+                           np.ones(len(seqs), np.bool_), False, prep.order, prep.lcp)
+    status, nsub, sub_off, pos, frm, to, ins_off, ins = out
+    for j, s in enumerate(seqs):
+        assert status[j] == 2
+        got = [(int(pos[k]), BASES[frm[k]], BASES[to[k]]) for k in range(sub_off[j], sub_off[j + 1])]
+        assert got == nw_banded(centre, s, 16)[1], (seed, j)
+        assert nsub[j] == len(got)
+        # unaligned read positions: a single gap of the centre against extra read bases
+        if len(s) == len(centre) + 1 and not got:
+            assert ins_off[j + 1] - ins_off[j] >= 1
+    # the same pairs aligned one by one, each from an empty score matrix
+    tp = np.empty(200, np.int16)
+    tf = np.empty(200, np.uint8)
+    tt = np.empty(200, np.uint8)
+    ti = np.empty(400, np.int16)
+    for j, s in enumerate(seqs):
+        band = 16
+        if len(s) == len(centre):
+            h = sum(x != y for x, y in zip(s, centre))
+            band = min(band, (9 * h) // 5)
+        _, ns, ni = K.align_banded(_codes(centre), _codes(s), band, None, tp, tf, tt, ti)
+        assert ns == nsub[j]
+        assert sorted(int(v) for v in ti[:ni]) == sorted(int(v) for v in ins[ins_off[j]:ins_off[j + 1]])

@@ -77,6 +77,8 @@ class Prepared:
     abund: np.ndarray
     max_len: int
     prior: np.ndarray
+    order: np.ndarray  # uniques sorted by (length, sequence): the alignment order
+    lcp: np.ndarray  # common prefix of consecutive uniques in ``order`` (_kernels.sorted_lcp)
     cache: dict[int, Comparison] = field(default_factory=dict)
 
     @property
@@ -106,6 +108,9 @@ def prepare(sequences, abundances, mean_quality, prior=None) -> Prepared:
     abund = np.ascontiguousarray(abundances, dtype=np.int64)
     if prior is None:
         prior = np.zeros(n, np.bool_)
+    order = np.asarray(sorted(range(n), key=lambda i: (int(lens[i]), sequences[i])), np.int64)
+    lcp = np.zeros(n, np.int64)
+    K.sorted_lcp(codes, offsets, order, lcp)
     return Prepared(
         sequences=tuple(sequences),
         codes=codes,
@@ -115,6 +120,8 @@ def prepare(sequences, abundances, mean_quality, prior=None) -> Prepared:
         abund=abund,
         max_len=int(lens.max(initial=0)),
         prior=np.asarray(prior, np.bool_),
+        order=order,
+        lcp=lcp,
     )
 
 
@@ -126,7 +133,7 @@ def _compare(prep: Prepared, c: int, band: int, kdist_cutoff: float) -> Comparis
         active = (prep.abund <= prep.abund[c]) if (GREEDY and c != 0) else np.ones(prep.n, np.bool_)
         out = K.compare_centre(
             c, prep.codes, prep.offsets, prep.kdense, band, kdist_cutoff,
-            prep.max_len, active, GAPLESS,
+            prep.max_len, active, GAPLESS, prep.order, prep.lcp,
         )
         cmp = Comparison(*out)
         prep.cache[c] = cmp
@@ -163,7 +170,8 @@ def _final_alignment(prep: Prepared, c: int, members: np.ndarray, band: int) -> 
         active = np.zeros(prep.n, np.bool_)
         active[need] = True
         new = Comparison(*K.compare_centre(c, prep.codes, prep.offsets, prep.kdense, band,
-                                           NO_SCREEN, prep.max_len, active, False))
+                                           NO_SCREEN, prep.max_len, active, False, prep.order,
+                                           prep.lcp))
         done = _merge_comparisons(done, new)
     prep.cache[key] = done
     return done

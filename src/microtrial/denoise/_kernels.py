@@ -73,13 +73,34 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to, ins_pos):
     good as the gap in ``s1`` ("left"), and either gap when it is at least as good as the
     diagonal; along the last row of ``s1`` and the last column of ``s2`` the end gaps are
     free (preferred to the diagonal on ties, and in the last column "up" to anything);
-    the traceback starts at the corner.  ``tbuf`` needs ``(len + 1, 2 band + 1 + |len(a)
-    - len(b)|)`` cells of the shorter sequence's length.
+    the traceback starts at the corner.  ``tbuf`` is not used (kept for callers; the
+    score matrix is allocated here, see :func:`align_rows` for the reusable form).
 
     Returns ``(score, n_subs, n_ins)``; substitutions (read position, centre base, read
     base) are written to ``sub_pos/sub_from/sub_to`` in read order, and the read positions
     aligned to no centre base (insertions, end overhangs included) to ``ins_pos`` (in
     reverse read order).
+    """
+    m = min(a.shape[0], b.shape[0])
+    w = 2 * band + 1 + abs(a.shape[0] - b.shape[0])
+    D = np.empty((m + 1) * (w + 2), np.int32)
+    return align_rows(a, b, band, D, 0, sub_pos, sub_from, sub_to, ins_pos)
+
+
+@njit(cache=True, nogil=True)
+def align_rows(a, b, band, D, keep_rows, sub_pos, sub_from, sub_to, ins_pos):
+    """:func:`align_banded` on a caller's flat ``int32`` score buffer ``D`` (at least
+    ``(min(len) + 1) * (2 band + 3 + |len(a) - len(b)|)`` cells), reusing its first
+    ``keep_rows`` rows (after row 0) from the previous call.
+
+    The score matrix is a pure function of the sequences: row ``i`` of ``s1`` (the shorter
+    sequence, the centre when lengths are equal) depends only on ``s1[:i]`` and on ``s2``
+    up to position ``i + band + len2 - len1``.  A caller that aligned, just before, a pair
+    with the same centre, the same lengths and band, and a read sharing a long enough
+    prefix with this one may pass ``keep_rows`` > 0 (see :func:`compare_centre`); the
+    rows are then exactly those this call would compute, and so is the result.
+    Each cell is ``max(diag, up, left)``; the traceback re-derives the moves and their tie
+    rules from the matrix, so how the maxima are computed does not matter.
     """
     swap = a.shape[0] > b.shape[0]
     if swap:
@@ -93,52 +114,58 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to, ins_pos):
     lo = -band  # j - i >= lo
     hi = band + (n - m)  # j - i <= hi
     w = hi - lo + 1
+    W = w + 2  # D[i * W + t + 1] = score of cell (i, j = i + lo + t); t = -1 and w are walls
     big = np.int32(-(1 << 28))
-    # D[i, t + 1] = score of cell (i, j = i + lo + t); columns 0 and w + 1 are walls
-    D = np.full((m + 1, w + 2), big, np.int32)
-    for t in range(w):
-        j = t + lo
-        if 0 <= j <= n:
-            D[0, t + 1] = 0
-    for i in range(1, m + 1):
+    if keep_rows <= 0:
+        keep_rows = 0
+        for t in range(W):
+            D[t] = big
+        for t in range(w):
+            j = t + lo
+            if 0 <= j <= n:
+                D[t + 1] = 0
+    for i in range(keep_rows + 1, m + 1):
         ci = s1[i - 1]
-        prev = D[i - 1]
-        cur = D[i]
+        pr = (i - 1) * W
+        cr = i * W
         tlo = max(0, 1 - i - lo)  # first t with j >= 1
         thi = min(w - 1, n - i - lo)  # last t with j <= n
+        for t in range(0, tlo + 1):
+            D[cr + t] = big
+        for t in range(thi + 2, W):
+            D[cr + t] = big
         t0 = -i - lo  # the j == 0 cell
         if 0 <= t0 < w:
-            cur[t0 + 1] = 0
+            D[cr + t0 + 1] = 0
         last_col = thi >= tlo and i + lo + thi == n
         stop = thi - 1 if last_col else thi
         if i < m:
-            left = cur[tlo]
+            left = D[cr + tlo]
             off = i + lo - 1
             for t in range(tlo, stop + 1):
-                diag = prev[t + 1] + (MATCH if ci == s2[off + t] else MISMATCH)
-                up = prev[t + 2] + GAP
+                diag = D[pr + t + 1] + (MATCH if ci == s2[off + t] else MISMATCH)
+                up = D[pr + t + 2] + GAP
+                av = up if up > diag else diag
                 lf = left + GAP
-                g = up if up >= lf else lf
-                val = g if g >= diag else diag
-                cur[t + 1] = val
-                left = val
+                left = lf if lf > av else av
+                D[cr + t + 1] = left
             first = stop + 1
         else:
             first = tlo
         for t in range(first, thi + 1):  # the last row, and the last column's cell
             j = i + lo + t
-            diag = prev[t + 1] + (MATCH if ci == s2[j - 1] else MISMATCH)
-            up = prev[t + 2] + GAP
-            lf = cur[t] + GAP
+            diag = D[pr + t + 1] + (MATCH if ci == s2[j - 1] else MISMATCH)
+            up = D[pr + t + 2] + GAP
+            lf = D[cr + t] + GAP
             g = up if up >= lf else lf
             val = g if g >= diag else diag
-            if i == m and cur[t] > val:  # free end gap along the last row of s1
-                val = cur[t]
-            if j == n and prev[t + 2] > val:  # free end gap along the last column of s2
-                val = prev[t + 2]
-            cur[t + 1] = val
+            if i == m and D[cr + t] > val:  # free end gap along the last row of s1
+                val = D[cr + t]
+            if j == n and D[pr + t + 2] > val:  # free end gap along the last column of s2
+                val = D[pr + t + 2]
+            D[cr + t + 1] = val
     tc = n - m - lo
-    best = D[m, tc + 1]
+    best = D[m * W + tc + 1]
     if best <= big // 2:
         return NEG, -1, -1
     # traceback from the corner, re-deriving each cell's move by the fill's rules
@@ -153,9 +180,9 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to, ins_pos):
             tb = _TB_UP
         else:
             t = j - i - lo
-            diag = D[i - 1, t + 1] + (MATCH if s1[i - 1] == s2[j - 1] else MISMATCH)
-            up = D[i - 1, t + 2] + GAP
-            lf = D[i, t] + GAP
+            diag = D[(i - 1) * W + t + 1] + (MATCH if s1[i - 1] == s2[j - 1] else MISMATCH)
+            up = D[(i - 1) * W + t + 2] + GAP
+            lf = D[i * W + t] + GAP
             if up >= lf:
                 g = up
                 tb = _TB_UP
@@ -168,14 +195,14 @@ def align_banded(a, b, band, tbuf, sub_pos, sub_from, sub_to, ins_pos):
                 val = diag
                 tb = _TB_DIAG
             if i == m:
-                fr = D[i, t]
+                fr = D[i * W + t]
                 if fr > val:
                     val = fr
                     tb = _TB_LEFT
                 elif fr == val and tb == _TB_DIAG:
                     tb = _TB_LEFT
             if j == n:
-                fr = D[i - 1, t + 2]
+                fr = D[(i - 1) * W + t + 2]
                 if fr > val:
                     val = fr
                     tb = _TB_UP
@@ -247,8 +274,25 @@ def ordered_kmer_matches(a, b):
 
 
 @njit(cache=True, nogil=True)
+def sorted_lcp(codes, offsets, order, out):
+    """``out[k]`` = length of the common prefix of uniques ``order[k - 1]`` and ``order[k]``
+    (``out[0] = 0``); with ``order`` sorted by (length, sequence), the common prefix of
+    ``order[p]`` and ``order[q]`` (p < q) is ``min(out[p + 1 : q + 1])``."""
+    if out.shape[0]:
+        out[0] = 0
+    for k in range(1, order.shape[0]):
+        x = offsets[order[k - 1]]
+        y = offsets[order[k]]
+        lim = min(offsets[order[k - 1] + 1] - x, offsets[order[k] + 1] - y)
+        p = 0
+        while p < lim and codes[x + p] == codes[y + p]:
+            p += 1
+        out[k] = p
+
+
+@njit(cache=True, nogil=True)
 def compare_centre(
-    c, codes, offsets, kdense, band, kdist_cutoff, max_len, active, gapless
+    c, codes, offsets, kdense, band, kdist_cutoff, max_len, active, gapless, order, lcp
 ):
     """Compare every unique with centre ``c``: k-mer screen, then alignment.
 
@@ -260,10 +304,15 @@ def compare_centre(
     the exact alignment).  With ``gapless`` false, every pair is aligned.  All other pairs
     get the exact banded alignment.
 
+    The alignments are made in the order ``order`` (uniques sorted by length, then
+    sequence; ``lcp`` from :func:`sorted_lcp`), so that consecutive reads sharing a prefix
+    share the rows of the score matrix that depend only on it (:func:`align_rows`); the
+    results do not depend on the order.
+
     Returns ``status`` (int8: 1 aligned without gaps, 2 by the full alignment, 0 screened
-    out), ``nsub`` (int32, -1 if screened out), ``sub_off`` (int64, n+1), the substitutions ``pos`` (int16), ``frm``/``to``
-    (uint8), and ``ins_off`` (int64, n+1) / ``ins`` (int16): read positions aligned to no
-    centre base.
+    out), ``nsub`` (int32, -1 if screened out), ``sub_off`` (int64, n+1), the substitutions
+    ``pos`` (int16), ``frm``/``to`` (uint8), and ``ins_off`` (int64, n+1) / ``ins`` (int16):
+    read positions aligned to no centre base.
     """
     n = offsets.shape[0] - 1
     cs = offsets[c]
@@ -272,43 +321,29 @@ def compare_centre(
     la = ce - cs
     status = np.zeros(n, np.int8)
     nsub = np.full(n, -1, np.int32)
-    sub_off = np.zeros(n + 1, np.int64)
-    cap = 16 * n + 256
-    spos = np.empty(cap, np.int16)
-    sfrm = np.empty(cap, np.uint8)
-    sto = np.empty(cap, np.uint8)
-    tband = np.empty((max_len + 1, 2 * band + 1 + max_len), np.uint8)
-    tp = np.empty(max_len + 1, np.int16)
-    tf = np.empty(max_len + 1, np.uint8)
-    tt = np.empty(max_len + 1, np.uint8)
-    ti = np.empty(2 * max_len + 2, np.int16)
-    ins_off = np.zeros(n + 1, np.int64)
-    ins = np.empty(64, np.int16)
-    wi = 0
-    w = 0
+    jband = np.full(n, -1, np.int32)  # band of the full alignment, -1: none needed
+    kc = kdense[c]
+    # 1. k-mer screen and the gapless rule, in index order
     for j in range(n):
-        sub_off[j] = w
-        ins_off[j] = wi
         if not active[j]:
             continue
         bs = offsets[j]
         be = offsets[j + 1]
         lb = be - bs
-        b = codes[bs:be]
-        ns = -1
-        kd = kmer_dist_dense(kdense[c], kdense[j], la, lb)
+        kj = kdense[j]
+        dot = 0
+        for t in range(kc.shape[0]):
+            x = kc[t]
+            y = kj[t]
+            dot += x if x < y else y
+        denom = min(la, lb) - KMER + 1
+        kd = 1.0 if denom <= 0 else 1.0 - dot / denom
         if kd > kdist_cutoff:
-            sub_off[j + 1] = w
             continue
+        b = codes[bs:be]
         ungapped = False
         if gapless and la == lb:
-            denom = la - KMER + 1
             if denom > 0:
-                dot = 0
-                for t in range(kdense.shape[1]):
-                    x = kdense[c, t]
-                    y = kdense[j, t]
-                    dot += x if x < y else y
                 ungapped = ordered_kmer_matches(a, b) == dot
             else:
                 ungapped = True
@@ -316,18 +351,9 @@ def compare_centre(
             h = 0
             for p in range(la):
                 if a[p] != b[p]:
-                    tp[h] = p
                     h += 1
-            if w + h > spos.shape[0]:
-                spos = _grow(spos, w + h)
-                sfrm = _grow(sfrm, w + h)
-                sto = _grow(sto, w + h)
-            for k in range(h):
-                p = tp[k]
-                spos[w + k] = p
-                sfrm[w + k] = a[p]
-                sto[w + k] = b[p]
-            ns = h
+            status[j] = 1
+            nsub[j] = h
         else:
             use_band = band
             if la == lb:
@@ -341,30 +367,109 @@ def compare_centre(
                         h += 1
                 if (9 * h) // 5 < use_band:
                     use_band = (9 * h) // 5
-            sc, ns, ni = align_banded(a, b, use_band, tband, tp, tf, tt, ti)
-            if ns >= 0 and ni > 0:
-                if wi + ni > ins.shape[0]:
-                    ins = _grow(ins, wi + ni)
-                for k in range(ni):
-                    ins[wi + k] = ti[ni - 1 - k]
-                wi += ni
-            if ns >= 0:
-                if w + ns > spos.shape[0]:
-                    spos = _grow(spos, w + ns)
-                    sfrm = _grow(sfrm, w + ns)
-                    sto = _grow(sto, w + ns)
-                for k in range(ns):
-                    spos[w + k] = tp[k]
-                    sfrm[w + k] = tf[k]
-                    sto[w + k] = tt[k]
-        if ns >= 0:
-            status[j] = 1 if ungapped else 2
-            nsub[j] = ns
-            w += ns
+            jband[j] = use_band
+    # 2. full alignments in sorted order, into temporary buffers
+    tp = np.empty(max_len + 1, np.int16)
+    tf = np.empty(max_len + 1, np.uint8)
+    tt = np.empty(max_len + 1, np.uint8)
+    ti = np.empty(2 * max_len + 2, np.int16)
+    D = np.empty((max_len + 1) * (2 * band + 3 + max_len), np.int32)
+    t_sub = np.zeros(n, np.int64)
+    t_ins = np.zeros(n, np.int64)
+    n_ins = np.zeros(n, np.int64)
+    cap = 16 * n + 256
+    xpos = np.empty(cap, np.int16)
+    xfrm = np.empty(cap, np.uint8)
+    xto = np.empty(cap, np.uint8)
+    xins = np.empty(64, np.int16)
+    xw = 0
+    xwi = 0
+    prev = -1
+    run = 1 << 30
+    for k in range(n):
+        j = order[k]
+        if k > 0 and lcp[k] < run:
+            run = lcp[k]
+        if jband[j] < 0:
+            continue
+        bs = offsets[j]
+        be = offsets[j + 1]
+        lb = be - bs
+        b = codes[bs:be]
+        keep = 0
+        if prev >= 0 and jband[prev] == jband[j] and offsets[prev + 1] - offsets[prev] == lb:
+            if la > lb:  # the read is s1: its rows depend on its prefix only
+                keep = run
+            else:  # the read is s2: row i reads it up to position i + band + lb - la - 1
+                keep = run - (jband[j] + lb - la)
+            m1 = min(la, lb) - 1
+            if keep > m1:
+                keep = m1
+        sc, ns, ni = align_rows(a, b, jband[j], D, keep, tp, tf, tt, ti)
+        prev = j
+        run = 1 << 30
+        if ns < 0:
+            continue
+        status[j] = 2
+        nsub[j] = ns
+        if xw + ns > xpos.shape[0]:
+            xpos = _grow(xpos, xw + ns)
+            xfrm = _grow(xfrm, xw + ns)
+            xto = _grow(xto, xw + ns)
+        t_sub[j] = xw
+        for q in range(ns):
+            xpos[xw + q] = tp[q]
+            xfrm[xw + q] = tf[q]
+            xto[xw + q] = tt[q]
+        xw += ns
+        if ni > 0:
+            if xwi + ni > xins.shape[0]:
+                xins = _grow(xins, xwi + ni)
+            t_ins[j] = xwi
+            n_ins[j] = ni
+            for q in range(ni):
+                xins[xwi + q] = ti[ni - 1 - q]
+            xwi += ni
+    # 3. the outputs in index order
+    sub_off = np.zeros(n + 1, np.int64)
+    ins_off = np.zeros(n + 1, np.int64)
+    w = 0
+    wi = 0
+    for j in range(n):
+        sub_off[j] = w
+        ins_off[j] = wi
+        if status[j] > 0:
+            w += nsub[j]
+        if status[j] == 2:
+            wi += n_ins[j]
     sub_off[n] = w
     ins_off[n] = wi
-    return (status, nsub, sub_off, spos[:w].copy(), sfrm[:w].copy(), sto[:w].copy(), ins_off,
-            ins[:wi].copy())
+    spos = np.empty(w, np.int16)
+    sfrm = np.empty(w, np.uint8)
+    sto = np.empty(w, np.uint8)
+    ins = np.empty(wi, np.int16)
+    for j in range(n):
+        o = sub_off[j]
+        if status[j] == 1:
+            b = codes[offsets[j]:offsets[j + 1]]
+            h = 0
+            for p in range(la):
+                if a[p] != b[p]:
+                    spos[o + h] = p
+                    sfrm[o + h] = a[p]
+                    sto[o + h] = b[p]
+                    h += 1
+        elif status[j] == 2:
+            s = t_sub[j]
+            for q in range(nsub[j]):
+                spos[o + q] = xpos[s + q]
+                sfrm[o + q] = xfrm[s + q]
+                sto[o + q] = xto[s + q]
+            s = t_ins[j]
+            oi = ins_off[j]
+            for q in range(n_ins[j]):
+                ins[oi + q] = xins[s + q]
+    return status, nsub, sub_off, spos, sfrm, sto, ins_off, ins
 
 
 @njit(cache=True, nogil=True)
