@@ -214,3 +214,27 @@ def test_an_option_of_the_command_line_only_keeps_its_flag_in_a_run(tiny: Path, 
     study, _ = _study(tiny, "")
     line = one_error(capsys, ["run", str(study), "-o", str(tiny / "out"), "--force", "diversty"])
     assert line.startswith("error: --force: unknown stage diversty; choose from denoise, "), line
+
+
+@pytest.mark.parametrize("exc", [
+    InputError("f.tsv", "bad value", line=3, field="x"),
+    OptionError("options.rarefy", "too deep"),
+    OptionError("options.rarefy", "too deep").in_study("s.yaml", 4),
+])
+def test_errors_survive_pickling(exc: InputError) -> None:
+    # errors raised in worker processes (--jobs, a Dask cluster) come back pickled
+    import pickle
+
+    back = pickle.loads(pickle.dumps(exc))
+    assert type(back) is type(exc) and str(back) == str(exc) and back.args == exc.args
+    assert back.line == exc.line and getattr(back, "key", None) == getattr(exc, "key", None)
+
+
+def test_study_error_survives_pickling() -> None:
+    import pickle
+
+    from microtrial.errors import StudyError
+
+    exc = StudyError("s.yaml", ["s.yaml: line 2: a: bad", "s.yaml: line 3: b: bad"])
+    back = pickle.loads(pickle.dumps(exc))
+    assert back.problems == exc.problems and str(back) == str(exc)

@@ -7,6 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from os import PathLike
+from typing import Any
+
+
+def _restore(cls: type[Exception], state: dict[str, Any]) -> Exception:
+    """Rebuild an error with its attributes (pickling: errors raised in worker processes)."""
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    Exception.__init__(obj, str(obj))
+    return obj
 
 
 class MicrotrialError(Exception):
@@ -52,6 +61,9 @@ class InputError(MicrotrialError):
             parts.append(f"{self.field}")
         parts.append(self.message)
         return ": ".join(parts)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), dict(self.__dict__)))
 
 
 class OptionError(InputError):
@@ -115,6 +127,9 @@ class StudyError(MicrotrialError):
         n = len(self.problems)
         head = f"{self.path}: {n} problem{'s' if n != 1 else ''} found"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), dict(self.__dict__)))
 
 
 class AnalysisError(MicrotrialError):
