@@ -20,6 +20,13 @@ instances, ``effect`` is the median of :math:`d_{btw}` (a log2 fold change of CL
 ``aldex_effect`` the median of :math:`d_{btw}/d_{win}`. For paired contrasts :math:`d_{btw}`
 is the within-subject difference.
 
+Speed (large studies): each instance's gamma draws are the same calls in the same order as
+always (so results do not change with this code), the CLR is one numba pass over the
+instance written in place, Welch's moments come from one pass per feature, and the
+large-sample rank-sum test sorts each group's values once and counts the pairs by merging
+them (the same U, so the same p, as ranking the pooled values); rows with ties still go to
+scipy. The effect sizes index the CLR matrix directly instead of copying each group.
+
 References
 ----------
 Fernandes AD, Reid JN, Macklaim JM, et al. Unifying the analysis of high-throughput
@@ -31,17 +38,98 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numba import njit
 from scipy import stats
 
 from microtrial.differential._data import Contrast, bh, result_frame
 
 
+@njit(cache=True, nogil=True)
+def _clr_log2_inplace(g: np.ndarray) -> None:  # pragma: no cover - numba
+    """Replace each column of ``g`` (features x samples) by the base-2 CLR of its
+    proportions: ``log2(g / sum(g)) - mean(log2(g / sum(g)))``."""
+    n_f, n_s = g.shape
+    tot = np.zeros(n_s)
+    for i in range(n_f):
+        for j in range(n_s):
+            tot[j] += g[i, j]
+    mean = np.zeros(n_s)
+    for i in range(n_f):
+        for j in range(n_s):
+            v = np.log2(g[i, j] / tot[j])
+            g[i, j] = v
+            mean[j] += v
+    for j in range(n_s):
+        mean[j] /= n_f
+    for i in range(n_f):
+        for j in range(n_s):
+            g[i, j] -= mean[j]
+
+
+@njit(cache=True, nogil=True)
+def _moments(c: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Per row of ``c``: mean and variance (ddof 1) of the columns ``idx``."""
+    n_f = c.shape[0]
+    n = idx.size
+    mu = np.empty(n_f)
+    var = np.empty(n_f)
+    for i in range(n_f):
+        s = 0.0
+        for j in idx:
+            s += c[i, j]
+        m = s / n
+        ss = 0.0
+        for j in idx:
+            d = c[i, j] - m
+            ss += d * d
+        mu[i] = m
+        var[i] = ss / (n - 1) if n > 1 else np.nan
+    return mu, var
+
+
+@njit(cache=True, nogil=True)
+def _merge_u(sa: np.ndarray, sb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Per row of the row-sorted ``sa`` and ``sb``: the number of pairs with ``a > b``
+    (the Mann-Whitney U of ``a``; exact when the row has no ties) and whether the pooled
+    row has any tie (within either group or between them)."""
+    n_f, n1 = sa.shape
+    n2 = sb.shape[1]
+    u = np.zeros(n_f)
+    tied = np.zeros(n_f, dtype=np.bool_)
+    for i in range(n_f):
+        t = False
+        for k in range(1, n1):
+            if sa[i, k] == sa[i, k - 1]:
+                t = True
+        for k in range(1, n2):
+            if sb[i, k] == sb[i, k - 1]:
+                t = True
+        below = 0
+        cnt = 0
+        for k in range(n1):
+            v = sa[i, k]
+            while below < n2 and sb[i, below] < v:
+                below += 1
+            if below < n2 and sb[i, below] == v:
+                t = True
+            cnt += below
+        u[i] = cnt
+        tied[i] = t
+    return u, tied
+
+
 def _welch_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    na, nb = a.shape[1], b.shape[1]
-    va, vb = a.var(axis=1, ddof=1) / na, b.var(axis=1, ddof=1) / nb
+    return _welch_from_moments(a.mean(axis=1), a.var(axis=1, ddof=1), a.shape[1],
+                               b.mean(axis=1), b.var(axis=1, ddof=1), b.shape[1])
+
+
+def _welch_from_moments(ma: np.ndarray, vara: np.ndarray, na: int, mb: np.ndarray,
+                        varb: np.ndarray, nb: int) -> np.ndarray:
+    """Welch's two-sided p per row from each group's mean and variance (ddof 1)."""
+    va, vb = vara / na, varb / nb
     se2 = va + vb
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = (a.mean(axis=1) - b.mean(axis=1)) / np.sqrt(se2)
+        t = (ma - mb) / np.sqrt(se2)
         df = se2**2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     p = 2 * stats.t.sf(np.abs(t), df)
     return np.where(se2 > 0, p, np.nan)
@@ -64,14 +152,10 @@ def _ranksum_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if n1 < 50 and n2 < 50:
         res = stats.mannwhitneyu(a, b, axis=1, alternative="two-sided", method="exact")
         return np.asarray(res.pvalue, dtype=float)
-    x = np.concatenate([a, b], axis=1)
-    # rows with ties are recomputed below, so any sort order of the untied rows is the same
-    order = np.argsort(x, axis=1, kind="quicksort")
-    srt = np.take_along_axis(x, order, axis=1)
-    tied = np.any(srt[:, 1:] == srt[:, :-1], axis=1)
-    ranks = np.arange(1, n1 + n2 + 1, dtype=float)
-    r1 = ((order < n1) * ranks[None, :]).sum(axis=1)
-    u = r1 - n1 * (n1 + 1) / 2.0
+    # U of the first group = pairs (a > b), counted by merging each group's sorted values
+    # (the same number as the pooled rank sum minus n1 (n1 + 1) / 2 when a row has no tie;
+    # rows with ties are recomputed below)
+    u, tied = _merge_u(np.sort(a, axis=1), np.sort(b, axis=1))
     z = (np.abs(u - n1 * n2 / 2.0) - 0.5) / np.sqrt(n1 * n2 * (n1 + n2 + 1) / 12.0)
     p = np.minimum(2 * stats.norm.sf(np.maximum(z, 0.0)), 1.0)
     if tied.any():
@@ -80,6 +164,16 @@ def _ranksum_p(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         p[tied] = res.pvalue
     return p
 
+
+def _ranksum_p_large(c: np.ndarray, ti: np.ndarray, ri: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """:func:`_ranksum_p` for groups of 50 or more (the normal approximation) on the columns
+    ``ti`` and ``ri`` of ``c``, sorting the groups ``chunk`` features at a time (the sorted
+    copies stay small however many samples there are)."""
+    out = np.empty(c.shape[0])
+    for lo in range(0, c.shape[0], chunk):
+        rows = c[lo:lo + chunk]
+        out[lo:lo + chunk] = _ranksum_p(rows[:, ti], rows[:, ri])
+    return out
 
 def signed_rank_p(d: np.ndarray) -> np.ndarray:
     """Two-sided Wilcoxon signed-rank p of each row of ``d`` (exact for n <= 50 without
@@ -139,24 +233,33 @@ def aldex(contrast: Contrast, *, mc_samples: int = 128, prior: float = 0.5,
     n_pairs = min(len(ti) if paired else max(len(ti), len(ri)), max(1, 4096 // mc_samples))
     btw = np.empty((n_feat, mc_samples * n_pairs))
     win = np.empty_like(btw)
+    small = len(ti) < 50 and len(ri) < 50  # exact rank-sum p: scipy on the group copies
     for k in range(mc_samples):
-        g = rng.standard_gamma(x)
-        logp = np.log2(g / g.sum(axis=0, keepdims=True))
-        c = logp - logp.mean(axis=0, keepdims=True)
-        a, b = c[:, ti], c[:, ri]
+        c = rng.standard_gamma(x)
+        _clr_log2_inplace(c)
         if paired:
-            d = a - b
+            d = c[:, ti] - c[:, ri]
             p_t = _paired_t_p(d)
             p_w = signed_rank_p(d)
             bt = d[:, rng.integers(0, d.shape[1], n_pairs)]
+            del d
         else:
-            p_t = _welch_p(a, b)
-            p_w = _ranksum_p(a, b)
-            bt = a[:, rng.integers(0, a.shape[1], n_pairs)] - b[:, rng.integers(0, b.shape[1], n_pairs)]
-        wa = np.abs(a[:, rng.integers(0, a.shape[1], n_pairs)] - a[:, rng.integers(0, a.shape[1], n_pairs)])
-        wb = np.abs(b[:, rng.integers(0, b.shape[1], n_pairs)] - b[:, rng.integers(0, b.shape[1], n_pairs)])
+            if small:
+                a, b = c[:, ti], c[:, ri]
+                p_t = _welch_p(a, b)
+                p_w = _ranksum_p(a, b)
+                del a, b
+            else:
+                ma, va = _moments(c, ti)
+                mb, vb = _moments(c, ri)
+                p_t = _welch_from_moments(ma, va, len(ti), mb, vb, len(ri))
+                p_w = _ranksum_p_large(c, ti, ri)
+            bt = c[:, ti[rng.integers(0, len(ti), n_pairs)]] - c[:, ri[rng.integers(0, len(ri), n_pairs)]]
+        wa = np.abs(c[:, ti[rng.integers(0, len(ti), n_pairs)]] - c[:, ti[rng.integers(0, len(ti), n_pairs)]])
+        wb = np.abs(c[:, ri[rng.integers(0, len(ri), n_pairs)]] - c[:, ri[rng.integers(0, len(ri), n_pairs)]])
         btw[:, k * n_pairs:(k + 1) * n_pairs] = bt
         win[:, k * n_pairs:(k + 1) * n_pairs] = np.maximum(wa, wb)
+        del c
         sums["we_ep"] += p_t
         sums["we_ebh"] += bh(p_t)
         sums["wi_ep"] += p_w
