@@ -238,3 +238,29 @@ def test_study_error_survives_pickling() -> None:
     exc = StudyError("s.yaml", ["s.yaml: line 2: a: bad", "s.yaml: line 3: b: bad"])
     back = pickle.loads(pickle.dumps(exc))
     assert back.problems == exc.problems and str(back) == str(exc)
+
+
+def test_truncation_length_by_flag_and_by_study_key(tiny: Path, capsys) -> None:
+    """A reads: key checked by the denoise stage against the reads (150 nt here)."""
+    import gzip
+    import random
+
+    rng = random.Random(1)
+    amplicon = "".join(rng.choice("ACGT") for _ in range(250))
+    reverse = amplicon[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    reads = tiny / "reads"
+    reads.mkdir()
+    for sample in pd.read_csv(tiny / "metadata.tsv", sep="\t")["sample-id"]:
+        for r, seq in ((1, amplicon[:150]), (2, reverse[:150])):
+            with gzip.open(reads / f"{sample}_S1_L001_R{r}_001.fastq.gz", "wt") as fh:
+                fh.write("".join(f"@r{i}\n{seq}\n+\n{'I' * 150}\n" for i in range(20)))
+    what = "400 is longer than every forward read (the longest is 150 nt): no read would survive filtering"
+    line = one_error(capsys, ["denoise", str(reads), "--trunc-len-f", "400", "-o", str(tiny / "dn")],
+                     out=tiny / "dn")
+    assert line == f"error: --trunc-len-f: {what}"
+    study, _ = _study(tiny, "")
+    text = study.read_text().replace("table: table.tsv\n", "reads:\n  dir: reads/\n  trunc_len_f: 400\n")
+    study.write_text(text)
+    at = text.splitlines().index("  trunc_len_f: 400") + 1
+    line = one_error(capsys, ["run", str(study), "-o", str(tiny / "out")])
+    assert line == f"error: {study}: line {at}: reads.trunc_len_f: {what}"
