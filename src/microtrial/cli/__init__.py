@@ -3,7 +3,11 @@
 ``main(argv)`` maps every :class:`~microtrial.errors.MicrotrialError`, every ``OSError``
 (unreadable files, read-only file system, full disk) and every bad option value click
 finds to one line ``error: <file or option>: <what is wrong>`` and exit status 2;
-``--debug`` shows the traceback; Ctrl-C exits 130.
+``--debug`` shows the traceback; Ctrl-C exits 130. A bad option value
+(:class:`~microtrial.errors.OptionError`, named by its study-file key below the CLI) is
+shown as its flag (``error: --permutations: ...``), or, for ``run``, ``validate`` and
+``demo``, as the study file's line and key (``error: study.yaml: line 12:
+options.permutations: ...``; :func:`microtrial.cli._common.options_of_study`).
 """
 
 from __future__ import annotations
