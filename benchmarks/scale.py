@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python benchmarks/scale.py --samples 100 1000 5000      # table-only stages
     .venv/bin/python benchmarks/scale.py --samples 2000 --stages diversity
     .venv/bin/python benchmarks/scale.py --samples 20000 --timeout 7200
-    .venv/bin/python benchmarks/scale.py --denoise 10 100 400         # denoising memory
+    .venv/bin/python benchmarks/scale.py --denoise 10 100 400 --pairs 20000   # denoising memory
     .venv/bin/python benchmarks/scale.py --samples 2000 --skbio       # beside scikit-bio
 
 Table-only part: a simulated study of N samples x 5,000 ASVs (about 2,100 ASVs per sample
@@ -20,8 +20,10 @@ and weighted UniFrac, PERMANOVA, PERMDISP, ANOSIM, 999 permutations) and ``diffe
 ``--skbio`` times scikit-bio's ``beta_diversity("braycurtis")``, ``permanova`` (999) and
 ``pcoa`` (fsvd) on the same rarefied table beside microtrial's functions, in one process.
 
-Denoising part: ``microtrial simulate``-style reads (N samples x R read pairs) denoised with
-``microtrial denoise``; peak memory per N, and the ratio of the largest to the smallest.
+Denoising part: one simulated run (the project's trial simulator, V3-V4 2 x 300 nt with
+primers; max(N) samples x about R read pairs, written one sample at a time and kept in
+``--keep``'s folder for reuse); its first N samples denoised with ``microtrial denoise`` for
+each N; wall and CPU time and peak memory per N, and the ratios of the peaks.
 """
 
 from __future__ import annotations
@@ -373,26 +375,75 @@ def _agree(what: str, a: object, b: object) -> str:
     return ""
 
 
-def run_denoise(n: int, pairs: int, work: Path, timeout: float | None) -> dict:
-    """Simulate about ``n`` samples of ``pairs`` read pairs and denoise them: time and peak."""
-    d = work / f"reads{n}"
+def simulate_reads(d: Path, n: int, pairs: int, seed: int = 3) -> list[str]:
+    """Write ``n`` simulated samples of about ``pairs`` read pairs (V3-V4, 2 x 300 nt, with
+    primers; ``n // 10`` controls, the rest patients at baseline and week 12) into ``d`` as
+    Illumina-named FASTQ.gz, one sample at a time (memory does not grow with ``n``; gzip
+    level 1 for speed).  Reused when ``d`` holds a finished simulation of the same
+    parameters.  Returns the FASTQ file pairs' common prefixes in sample order."""
+    import gzip
+    import json
+
+    from microtrial.simulate import SimulationDesign, simulate_trial
+
+    done = d / "simulated.json"
+    params = {"n": n, "pairs": pairs, "seed": seed}
+    if done.exists():
+        info = json.loads(done.read_text())
+        if info["params"] == params:
+            return info["samples"]
+    shutil.rmtree(d, ignore_errors=True)
     controls = max(2, n // 10)
     patients = max(1, (n - controls) // 2)
+    controls = max(0, n - 2 * patients)
+    trial = simulate_trial(SimulationDesign(n_patients=patients, n_controls=controls,
+                                            n_nonresponders=1, reads_per_sample=pairs), seed=seed)
+    d.mkdir(parents=True, exist_ok=True)
+    prefixes = []
+    for k, sid in enumerate(trial.sample_ids, start=1):
+        reads = trial.reads(sid)
+        prefix = f"{sid}_S{k}_L001"
+        for mate in (1, 2):
+            with gzip.open(d / f"{prefix}_R{mate}_001.fastq.gz", "wb", compresslevel=1) as fh:
+                fh.write(reads.fastq(mate))
+        prefixes.append(prefix)
+        del reads
+    done.write_text(json.dumps({"params": params, "samples": prefixes}))
+    return prefixes
+
+
+def run_denoise(sizes: list[int], pairs: int, work: Path, timeout: float | None,
+                threads: int = 2) -> list[dict]:
+    """Denoise the first ``n`` samples of one simulated run of ``max(sizes)`` samples of
+    about ``pairs`` read pairs, for each ``n`` in ``sizes`` (``microtrial denoise``, default
+    options, ``--threads`` 2, truncation 280/180 given so that the files are not read an
+    extra time for the automatic choice): wall time, CPU time, peak memory per ``n``."""
     t0 = time.perf_counter()
-    subprocess.run([PY, "-m", "microtrial", "simulate", "-o", str(d), "--patients", str(patients),
-                    "--controls", str(controls), "--reads-per-sample", str(pairs), "--seed", "3"],
-                   check=True, capture_output=True)
+    prefixes = simulate_reads(work / f"reads-{max(sizes)}x{pairs}", max(sizes), pairs)
     t_sim = time.perf_counter() - t0
-    n_samples = len(list((d / "reads").glob("*_R1_*")))
-    wall, peak, rc, tail = _timed([PY, "-m", "microtrial", "denoise", str(d / "reads"),
-                                   "--primer-f", "CCTACGGGNGGCWGCAG", "--primer-r", "GACTACHVGGGTATCTAATCC",
-                                   "-o", str(d / "denoise")], timeout)
-    row = {"samples": n_samples, "stage": f"denoise ({pairs} pairs)", "seconds": wall, "peak_GB": peak,
-           "status": rc, "detail": tail.split(" ", 1)[0] + f" simulate={t_sim:.0f}"
-           + ("" if rc == 0 else " " + tail.replace("\n", " | "))}
-    print(_fmt_row(row), flush=True)
-    shutil.rmtree(d, ignore_errors=True)
-    return row
+    print(f"simulated {len(prefixes)} samples x ~{pairs} read pairs in {t_sim:.0f} s", flush=True)
+    rows = []
+    for n in sizes:
+        d = work / f"denoise{n}"
+        shutil.rmtree(d, ignore_errors=True)
+        (d / "reads").mkdir(parents=True)
+        for p in prefixes[:n]:
+            for mate in (1, 2):
+                name = f"{p}_R{mate}_001.fastq.gz"
+                (d / "reads" / name).symlink_to(work / f"reads-{max(sizes)}x{pairs}" / name)
+        wall, peak, rc, tail = _timed([PY, "-m", "microtrial", "denoise", str(d / "reads"),
+                                       "--primer-f", "CCTACGGGNGGCWGCAG",
+                                       "--primer-r", "GACTACHVGGGTATCTAATCC",
+                                       "--trunc-len-f", "280", "--trunc-len-r", "180",
+                                       "--threads", str(threads), "-o", str(d / "out")], timeout)
+        row = {"samples": min(n, len(prefixes)), "stage": f"denoise ({pairs} pairs)", "seconds": wall,
+               "peak_GB": peak, "status": rc,
+               "detail": tail.split(" ", 1)[0] + " " + _stage_timings(d / "out")
+               + ("" if rc == 0 else " " + tail.replace("\n", " | "))}
+        print(_fmt_row(row), flush=True)
+        rows.append(row)
+        shutil.rmtree(d, ignore_errors=True)
+    return rows
 
 
 def _fmt_row(r: dict) -> str:
@@ -418,9 +469,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{'samples':>7} {'stage':<24} {'seconds':>9} {'peak GB':>8} {'status':>6}  stage timings")
         for n in args.samples:
             run_table(n, args.stages, work, args.timeout)
-        rows = [run_denoise(n, args.pairs, work, args.timeout) for n in args.denoise]
+        rows = run_denoise(args.denoise, args.pairs, work, args.timeout) if args.denoise else []
         if len(rows) >= 2 and all(r["status"] == 0 for r in rows):
             print(f"peak memory, largest / smallest run: {rows[-1]['peak_GB'] / rows[0]['peak_GB']:.3f}")
+            if len(rows) >= 3:
+                print(f"peak memory, largest / second largest run: "
+                      f"{rows[-1]['peak_GB'] / rows[-2]['peak_GB']:.3f}")
         if args.skbio:
             for n in args.samples:
                 run_skbio(n, work)
