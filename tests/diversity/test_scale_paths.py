@@ -174,3 +174,26 @@ def test_large_studies_write_hdf5_with_the_tsv_numbers(tmp_path: Path,
     assert np.array_equal(mat, tsv.to_numpy())  # %.17g round-trips float64 exactly
     for name in ("permanova.tsv", "pcoa-braycurtis.tsv", "alpha-diversity.tsv"):
         assert (tmp_path / "small" / name).read_bytes() == (tmp_path / "large" / name).read_bytes()
+
+
+@pytest.mark.parametrize("block", [1, 7, 1024])
+def test_unweighted_product_equals_pairwise_kernel(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    monkeypatch.setattr(_unifrac, "UNWEIGHTED_BLOCK", block)
+    x = _counts(block, n=33, m=25)
+    x[2] = x[0]  # identical presence: exactly 0
+    x[3] = x[0]
+    x[3, np.flatnonzero(x[0] == 0)[0]] = 1  # one extra branch: the cancellation-prone case
+    p = sp.csr_matrix((x > 0).astype(np.float64))
+    p.sort_indices()
+    length = np.random.default_rng(block).uniform(0.0, 2.0, x.shape[1])
+    length[5] = 0.0  # a zero-length branch
+    ip, ix = p.indptr.astype(np.int64), p.indices.astype(np.int64)
+    blen, lv = unifrac_prepare(ix, p.data, length, False)
+    ref = np.zeros((33, 33))
+    unifrac_rows(np.arange(33), ip, ix, lv, blen, length.size, False, ref)
+    seen: list[int] = []
+    got = _unifrac.unweighted_product(ip, ix, length, progress=lambda d, t: seen.append(d))
+    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-15)
+    assert got[0, 1] == got[0, 2] == 0.0 and got[0, 3] > 0
+    assert np.array_equal(got, got.T) and not np.diag(got).any()
+    assert seen == list(range(1, -(-33 // block) + 1))

@@ -338,3 +338,34 @@ def pairwise_block(
         i = lo + r
         for k in range(indptr[i], indptr[i + 1]):
             dense[indices[k], r] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def unweighted_exact(
+    rows: np.ndarray, cols: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
+    length: np.ndarray, out: np.ndarray,
+) -> None:
+    """Unweighted UniFrac of the pairs ``(rows[k], cols[k])`` by merging their sorted branch
+    lists: ``out[k] = sum L over branches in one only / sum L over branches in either``
+    (no cancellation: used where the matrix-product form would lose digits)."""
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        j = cols[k]
+        a, a_end = indptr[i], indptr[i + 1]
+        b, b_end = indptr[j], indptr[j + 1]
+        only = 0.0
+        either = 0.0
+        while a < a_end or b < b_end:
+            if b >= b_end or (a < a_end and indices[a] < indices[b]):
+                only += length[indices[a]]
+                either += length[indices[a]]
+                a += 1
+            elif a >= a_end or indices[b] < indices[a]:
+                only += length[indices[b]]
+                either += length[indices[b]]
+                b += 1
+            else:
+                either += length[indices[a]]
+                a += 1
+                b += 1
+        out[k] = only / either if either > 0 else 0.0

@@ -26,7 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from microtrial.diversity._kernels import node_abundances, pairwise_block, unifrac_prepare
+from microtrial.diversity._kernels import (
+    node_abundances,
+    pairwise_block,
+    unifrac_prepare,
+    unweighted_exact,
+)
 from microtrial.errors import AnalysisError
 from microtrial.table import FeatureTable
 
@@ -158,8 +163,65 @@ def unifrac(
     on tips below branch b.
     """
     ptr, idx, val, length = _node_matrix(table, tree, proportions=weighted, collapse=True)
+    if not weighted:
+        return unweighted_product(ptr, idx, length, progress=progress)
     return pairwise_sparse(ptr, idx, val, length, weighted=weighted, threads=threads,
                            progress=progress)
+
+
+UNWEIGHTED_BLOCK = 1024  # rows per BLAS product of :func:`unweighted_product`
+
+
+def unweighted_product(
+    indptr: np.ndarray, indices: np.ndarray, length: np.ndarray, *,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Unweighted UniFrac of all pairs from shared branch length as a matrix product.
+
+    With ``B`` the samples x branches presence matrix and ``w`` the branch lengths,
+    ``S = B diag(w) B'`` (BLAS ``dgemm``, blocks of rows against the rows from the block's
+    first row on, mirrored), ``L = B w``, and ``d = (L_i + L_j - 2 S_ij) / (L_i + L_j -
+    S_ij)``. Where the branch length in one sample only is small beside the total
+    (``L_i + L_j - 2 S_ij < 1e-3 (L_i + L_j)``: near-identical samples, whose difference
+    would lose digits to cancellation) the pair is recomputed exactly by merging its two
+    branch lists; identical samples get exactly 0.
+
+    Equal to the pairwise kernel to about 1e-13 relative (tests).
+    """
+    n = indptr.shape[0] - 1
+    out = np.zeros((n, n), dtype=np.float64)
+    if n == 0:
+        return out
+    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    length = np.ascontiguousarray(length, dtype=np.float64)
+    used = np.unique(indices)  # branches some sample has
+    col = np.full(length.shape[0], -1, dtype=np.int64)
+    col[used] = np.arange(used.size)
+    b = np.zeros((n, used.size), dtype=np.float64)
+    b[np.repeat(np.arange(n), np.diff(indptr)), col[indices]] = 1.0
+    w = length[used]
+    total = b @ w
+    starts = range(0, n, UNWEIGHTED_BLOCK)
+    for k, lo in enumerate(starts):
+        hi = min(n, lo + UNWEIGHTED_BLOCK)
+        shared = (b[lo:hi] * w[None, :]) @ b[lo:].T
+        both = total[lo:hi, None] + total[None, lo:]
+        unique = both - 2.0 * shared
+        union = both - shared
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = np.where(union > 0, unique / np.where(union > 0, union, 1.0), 0.0)
+        rr, cc = np.nonzero(unique < 1e-3 * both)
+        if rr.size:
+            exact = np.empty(rr.size)
+            unweighted_exact(lo + rr, lo + cc, indptr, indices, length, exact)
+            d[rr, cc] = exact
+        d[np.arange(hi - lo), np.arange(hi - lo)] = 0.0
+        out[lo:hi, lo:] = d
+        out[lo:, lo:hi] = d.T
+        if progress is not None:
+            progress(k + 1, len(starts))
+    return out
 
 
 def default_threads() -> int:
