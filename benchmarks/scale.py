@@ -375,16 +375,47 @@ def _agree(what: str, a: object, b: object) -> str:
     return ""
 
 
-def simulate_reads(d: Path, n: int, pairs: int, seed: int = 3) -> list[str]:
+def _trial(n: int, pairs: int, seed: int):  # noqa: ANN202
+    from microtrial.simulate import SimulationDesign, simulate_trial
+
+    controls = max(2, n // 10)
+    patients = max(1, (n - controls) // 2)
+    controls = max(0, n - 2 * patients)
+    return simulate_trial(SimulationDesign(n_patients=patients, n_controls=controls,
+                                           n_nonresponders=1, reads_per_sample=pairs), seed=seed)
+
+
+def _write_samples(d: Path, n: int, pairs: int, seed: int, part: int, parts: int) -> None:
+    """Write every ``parts``-th sample from ``part`` on (each file under a temporary name,
+    renamed when complete; complete files are kept)."""
+    import gzip
+
+    trial = _trial(n, pairs, seed)
+    for k, sid in enumerate(trial.sample_ids, start=1):
+        if (k - 1) % parts != part:
+            continue
+        names = [d / f"{sid}_S{k}_L001_R{mate}_001.fastq.gz" for mate in (1, 2)]
+        if all(p.exists() for p in names):
+            continue
+        reads = trial.reads(sid)
+        for mate, path in zip((1, 2), names):
+            tmp = path.with_name(path.name + ".part")
+            with gzip.open(tmp, "wb", compresslevel=1) as fh:
+                fh.write(reads.fastq(mate))
+            tmp.rename(path)
+        del reads
+
+
+def simulate_reads(d: Path, n: int, pairs: int, seed: int = 3, jobs: int = 2) -> list[str]:
     """Write ``n`` simulated samples of about ``pairs`` read pairs (V3-V4, 2 x 300 nt, with
     primers; ``n // 10`` controls, the rest patients at baseline and week 12) into ``d`` as
-    Illumina-named FASTQ.gz, one sample at a time (memory does not grow with ``n``; gzip
-    level 1 for speed).  Reused when ``d`` holds a finished simulation of the same
-    parameters.  Returns the FASTQ file pairs' common prefixes in sample order."""
-    import gzip
+    Illumina-named FASTQ.gz, one sample at a time in each of ``jobs`` processes (memory
+    does not grow with ``n``; each sample's reads come from its own random stream, so the
+    files do not depend on ``jobs``; gzip level 1 for speed).  An interrupted simulation is
+    resumed; a finished one of the same parameters is reused.  Returns the FASTQ file
+    pairs' common prefixes in sample order."""
     import json
-
-    from microtrial.simulate import SimulationDesign, simulate_trial
+    from concurrent.futures import ProcessPoolExecutor
 
     done = d / "simulated.json"
     params = {"n": n, "pairs": pairs, "seed": seed}
@@ -392,22 +423,12 @@ def simulate_reads(d: Path, n: int, pairs: int, seed: int = 3) -> list[str]:
         info = json.loads(done.read_text())
         if info["params"] == params:
             return info["samples"]
-    shutil.rmtree(d, ignore_errors=True)
-    controls = max(2, n // 10)
-    patients = max(1, (n - controls) // 2)
-    controls = max(0, n - 2 * patients)
-    trial = simulate_trial(SimulationDesign(n_patients=patients, n_controls=controls,
-                                            n_nonresponders=1, reads_per_sample=pairs), seed=seed)
+        shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True, exist_ok=True)
-    prefixes = []
-    for k, sid in enumerate(trial.sample_ids, start=1):
-        reads = trial.reads(sid)
-        prefix = f"{sid}_S{k}_L001"
-        for mate in (1, 2):
-            with gzip.open(d / f"{prefix}_R{mate}_001.fastq.gz", "wb", compresslevel=1) as fh:
-                fh.write(reads.fastq(mate))
-        prefixes.append(prefix)
-        del reads
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for f in [pool.submit(_write_samples, d, n, pairs, seed, j, jobs) for j in range(jobs)]:
+            f.result()
+    prefixes = [f"{sid}_S{k}_L001" for k, sid in enumerate(_trial(n, pairs, seed).sample_ids, start=1)]
     done.write_text(json.dumps({"params": params, "samples": prefixes}))
     return prefixes
 

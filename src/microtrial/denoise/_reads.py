@@ -1,14 +1,19 @@
 """The denoise step from FASTQ pairs: read, trim, filter, dereplicate, then denoise.
 
-:func:`denoise_reads` is the entry point of ``microtrial denoise``: per sample (one at a
-time, on local threads or the Dask cluster of :func:`microtrial.parallel.map_ordered`;
-only dereplicated reads are kept) it reads the pair, removes primers (optional), counts
-the quality histogram, filters (DADA2's filterAndTrim) and dereplicates, then calls
-:func:`microtrial.denoise.denoise_samples` and builds the read-tracking table.
+:func:`denoise_reads` is the entry point of ``microtrial denoise``.  Samples stream: per
+sample (one per task, on local threads or the Dask cluster of
+:func:`microtrial.parallel.map_ordered`) it reads the pair, removes primers (optional),
+counts the quality histogram, filters (DADA2's filterAndTrim) and dereplicates; the
+denoising engine (:func:`microtrial.denoise._samples.run_samples`) holds only the samples
+the error model is learned from and denoises and merges every other sample in its own
+task, reading it again for each pass it needs, so memory does not grow with the number of
+samples (except with ``pool: all``, which partitions every sample's uniques at once).
+Then the read-tracking table.
 
 The FASTQ files are read here through :mod:`microtrial.reads`' public readers rather than
-passed in memory: a sample's raw reads are dropped as soon as it is dereplicated, which a
-pure in-memory interface (all runs' reads in memory at once) could not do.
+passed in memory: a sample's raw reads are dropped as soon as it is dereplicated, and its
+dereplicated reads as soon as its task ends, which a pure in-memory interface (all runs'
+reads in memory at once) could not do.
 """
 
 from __future__ import annotations
@@ -265,8 +270,17 @@ def denoise_reads(
     per task; when a truncation length is not given, the files are read once before for the
     pooled quality profiles and the amplicon lengths measured from the pairs' overlap, which
     choose it (:func:`microtrial.reads.choose_trunc_len`,
-    :func:`microtrial.reads.planning_amplicon_length`).  Then
-    :func:`denoise_samples` and the read tracking.
+    :func:`microtrial.reads.planning_amplicon_length`).  Then the streaming engine of
+    :func:`denoise_samples` (error models from the first samples, as DADA2's
+    ``learnErrors``; every other sample read again for each pass: pseudo-pooling's first
+    pass, denoising and a first merge, the merge with the reverse-partner check) and the
+    read tracking.
+
+    With ``error_model: auto`` and given truncation lengths, the distinct quality scores
+    that choose the fit are counted in the samples the error model is learned from (the
+    reads it is fitted to); with automatic truncation, in the whole run's profiles.  The
+    truncation-length checks use the whole run's reads (after denoising when the error
+    model samples are not all of them).
 
     Parameters
     ----------

@@ -2,8 +2,10 @@
 
 :func:`denoise_samples` learns an error model per read direction, denoises every sample,
 merges the pairs, builds the sequence table, removes bimeras and applies the read floor;
-reading and filtering the FASTQ files are done by :func:`microtrial.denoise.denoise_reads`
-(which calls this), writing by :mod:`microtrial.pipeline.denoise`.
+reading and filtering the FASTQ files are done by :func:`microtrial.denoise.denoise_reads`,
+writing by :mod:`microtrial.pipeline.denoise`.  Both drive the per-sample engine
+:func:`run_samples` (see the notes above it): samples are loaded one per task from a
+source, so that memory does not grow with the number of samples.
 """
 
 from __future__ import annotations

@@ -15,6 +15,13 @@ all).  ``pool="none", reverse_partners=False, chimera_one_off=False, min_reads=1
 behaviour.  The ``non-chimeric`` column of the read tracking counts the reads in the final
 table (after the ``min_reads`` floor too).
 
+Memory does not grow with the number of samples: only the samples the error model is
+learned from (DADA2's first 1e8 bases, or ``--n-reads-learn`` reads) are held; every
+other sample is read, denoised and merged in its own task and only its merged counts are
+kept (it is read again for each pass it needs: pseudo-pooling's two passes and the
+partner check's two merges).  ``pool="all"`` cannot stream: it partitions the uniques of
+every sample at once, so its memory grows with the run.
+
 When no truncation lengths are given, the files are read twice: once for the pooled
 quality profiles and the amplicon lengths measured from the pairs' overlap, which choose
 the lengths (see :func:`microtrial.reads.choose_trunc_len` and
