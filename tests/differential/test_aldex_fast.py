@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from microtrial.differential._aldex import _merge_u, _ranksum_p, aldex
+from microtrial.differential._aldex import _merge_u, _ranksum_p, aldex, signed_rank_p
 
 from ._aldex_reference import _ranksum_p as ranksum_reference
 from ._aldex_reference import aldex_reference
+from ._aldex_reference import signed_rank_p as signed_rank_reference
 from .conftest import simulate
 
 NUMERIC = ["effect", "p_value", "q_value", "we_ep", "we_ebh", "wi_ep", "wi_ebh", "aldex_effect", "diff_win"]
@@ -67,3 +68,16 @@ def test_large_sample_ranksum_equals_pooled_ranks() -> None:
     b = rng.normal(0, 1, (200, 90))
     a[:10, 0] = b[:10, 0]  # ties go to scipy in both
     np.testing.assert_array_equal(_ranksum_p(a, b), ranksum_reference(a, b))
+
+
+@pytest.mark.parametrize("n", [30, 51, 120])
+def test_signed_rank_equals_reference(n: int) -> None:
+    rng = np.random.default_rng(n)
+    d = rng.normal(0.2, 1, (300, n))
+    d[:20, 0] = 0.0  # zeros
+    d[20:40, 1] = d[20:40, 2]  # ties
+    d[40] = 0.0  # all zero: NaN
+    new, old = signed_rank_p(d), signed_rank_reference(d)
+    assert np.isnan(new[40]) and np.isnan(old[40])
+    np.testing.assert_allclose(new, old, rtol=1e-12, atol=0)
+    assert (new[41:] < 0.05).sum() > 10  # a real shift is found
