@@ -25,7 +25,9 @@ always (so results do not change with this code), the CLR is one numba pass over
 instance written in place, Welch's moments come from one pass per feature, and the
 large-sample rank-sum test sorts each group's values once and counts the pairs by merging
 them (the same U, so the same p, as ranking the pooled values); rows with ties still go to
-scipy. The effect sizes index the CLR matrix directly instead of copying each group.
+scipy. The effect sizes index the CLR matrix directly instead of copying each group. One
+thread draws the next instance's random numbers (one stream, in the original order) while a
+second tests the current one.
 
 References
 ----------
@@ -267,15 +269,28 @@ def aldex(contrast: Contrast, *, mc_samples: int = 128, prior: float = 0.5,
     btw = np.empty((n_feat, mc_samples * n_pairs))
     win = np.empty_like(btw)
     small = len(ti) < 50 and len(ri) < 50  # exact rank-sum p: scipy on the group copies
-    for k in range(mc_samples):
-        c = rng.standard_gamma(x)
+
+    def draw() -> tuple[np.ndarray, list[np.ndarray]]:
+        """One instance's random numbers, in the order the tests have always drawn them:
+        the gamma draws, then the random pairs of the effect sizes."""
+        g = rng.standard_gamma(x)
+        if paired:
+            picks = [rng.integers(0, len(ti), n_pairs)]
+        else:
+            picks = [rng.integers(0, len(ti), n_pairs), rng.integers(0, len(ri), n_pairs)]
+        picks += [rng.integers(0, len(ti), n_pairs), rng.integers(0, len(ti), n_pairs),
+                  rng.integers(0, len(ri), n_pairs), rng.integers(0, len(ri), n_pairs)]
+        return g, picks
+
+    def tests(c: np.ndarray, picks: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        """CLR (in place), the two tests and the instance's effect-size differences."""
         _clr_log2_inplace(c)
         if paired:
             d = c[:, ti] - c[:, ri]
             p_t = _paired_t_p(d)
             p_w = signed_rank_p(d)
-            bt = d[:, rng.integers(0, d.shape[1], n_pairs)]
             del d
+            bt = c[:, ti[picks[0]]] - c[:, ri[picks[0]]]
         else:
             if small:
                 a, b = c[:, ti], c[:, ri]
@@ -287,16 +302,30 @@ def aldex(contrast: Contrast, *, mc_samples: int = 128, prior: float = 0.5,
                 mb, vb = _moments(c, ri)
                 p_t = _welch_from_moments(ma, va, len(ti), mb, vb, len(ri))
                 p_w = _ranksum_p_large(c, ti, ri)
-            bt = c[:, ti[rng.integers(0, len(ti), n_pairs)]] - c[:, ri[rng.integers(0, len(ri), n_pairs)]]
-        wa = np.abs(c[:, ti[rng.integers(0, len(ti), n_pairs)]] - c[:, ti[rng.integers(0, len(ti), n_pairs)]])
-        wb = np.abs(c[:, ri[rng.integers(0, len(ri), n_pairs)]] - c[:, ri[rng.integers(0, len(ri), n_pairs)]])
-        btw[:, k * n_pairs:(k + 1) * n_pairs] = bt
-        win[:, k * n_pairs:(k + 1) * n_pairs] = np.maximum(wa, wb)
-        del c
-        sums["we_ep"] += p_t
-        sums["we_ebh"] += bh(p_t)
-        sums["wi_ep"] += p_w
-        sums["wi_ebh"] += bh(p_w)
+            bt = c[:, ti[picks[0]]] - c[:, ri[picks[1]]]
+        w1, w2, w3, w4 = picks[-4:]
+        wa = np.abs(c[:, ti[w1]] - c[:, ti[w2]])
+        wb = np.abs(c[:, ri[w3]] - c[:, ri[w4]])
+        return p_t, p_w, bt, np.maximum(wa, wb)
+
+    # the next instance is drawn (one random stream, in order) while a second thread tests
+    # the current one (numba kernels, sorts and scipy's ufuncs release the GIL)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(tests, *draw())
+        for k in range(mc_samples):
+            nxt = draw() if k + 1 < mc_samples else None
+            p_t, p_w, bt, wn = pending.result()
+            if nxt is not None:
+                pending = pool.submit(tests, *nxt)
+                del nxt
+            btw[:, k * n_pairs:(k + 1) * n_pairs] = bt
+            win[:, k * n_pairs:(k + 1) * n_pairs] = wn
+            sums["we_ep"] += p_t
+            sums["we_ebh"] += bh(p_t)
+            sums["wi_ep"] += p_w
+            sums["wi_ebh"] += bh(p_w)
     mean = {k: v / mc_samples for k, v in sums.items()}
     effect_size = np.full(n_feat, np.nan)
     for i in range(n_feat):
