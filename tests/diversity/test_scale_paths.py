@@ -197,3 +197,37 @@ def test_unweighted_product_equals_pairwise_kernel(monkeypatch: pytest.MonkeyPat
     assert got[0, 1] == got[0, 2] == 0.0 and got[0, 3] > 0
     assert np.array_equal(got, got.T) and not np.diag(got).any()
     assert seen == list(range(1, -(-33 // block) + 1))
+
+
+def test_unifrac_on_part_of_a_larger_tree_equals_scikit_bio() -> None:
+    """Tips absent from every sample and tips not in the table are pruned, single-child
+    chains merged (``collapse_tree``); distances stay scikit-bio's."""
+    from skbio import TreeNode
+    from skbio.diversity.beta import unweighted_unifrac, weighted_unifrac
+
+    from microtrial.diversity import unifrac
+    from microtrial.diversity._unifrac import _tree_arrays, collapse_tree
+
+    rng = np.random.default_rng(8)
+    nodes = [TreeNode(name=f"f{i}", length=float(rng.uniform(0.01, 1.0))) for i in range(30)]
+    while len(nodes) > 1:
+        i, j = sorted(rng.choice(len(nodes), 2, replace=False))
+        b, a = nodes.pop(j), nodes.pop(i)
+        nodes.append(TreeNode(children=[a, b], length=float(rng.uniform(0.0, 1.0))))
+    tree = nodes[0]
+    tree.length = 0.3
+    ids = [f"f{i}" for i in range(0, 24, 2)]  # 12 of the 30 tips
+    counts = rng.poisson(2.0, (12, 9)) * (rng.random((12, 9)) < 0.6)
+    counts[0] += 1
+    counts[[3, 7, 11]] = 0  # in the table, in no sample
+    table = FeatureTable(counts, ids, [f"s{i}" for i in range(9)])
+    parent, length, tips = _tree_arrays(tree, tuple(ids))
+    new_parent, new_length, new_tips = collapse_tree(parent, length, tips, counts.sum(axis=1) > 0)
+    assert new_parent.size == 2 * 9 - 1  # 9 present tips of a binary tree
+    assert (new_tips[[3, 7, 11]] == -1).all()
+    uw = unifrac(table, tree, weighted=False)
+    w = unifrac(table, tree, weighted=True)
+    for i in range(9):
+        for j in range(9):
+            assert uw[i, j] == pytest.approx(unweighted_unifrac(counts[:, i], counts[:, j], ids, tree), abs=1e-12)
+            assert w[i, j] == pytest.approx(weighted_unifrac(counts[:, i], counts[:, j], ids, tree), abs=1e-12)
