@@ -144,6 +144,15 @@ def associate(
         samples = samples[covariates.loc[samples].notna().all(axis=1).to_numpy()]
     fx = features.loc[samples].to_numpy(dtype=float)
     parts = []
+    ranked: dict[bytes, np.ndarray] = {}  # feature ranks per set of samples (measures share them)
+
+    def feature_ranks(ok: np.ndarray) -> np.ndarray:
+        key = np.packbits(ok).tobytes()
+        if key not in ranked:
+            xs = fx[ok]
+            ranked[key] = stats.rankdata(xs, axis=0) if xs.size else xs
+        return ranked[key]
+
     for m in measures.columns:
         y = measures.loc[samples, m].to_numpy(dtype=float)
         ok = ~np.isnan(y)
@@ -152,16 +161,14 @@ def associate(
         r = np.full(fx.shape[1], np.nan)
         df = float("nan")
         if method == "spearman" and n >= 3:
-            rx = np.apply_along_axis(stats.rankdata, 0, xs) if xs.size else xs
-            r = _colcor(rx, stats.rankdata(ys))
+            r = _colcor(feature_ranks(ok), stats.rankdata(ys))
             df = n - 2
         elif method == "partial_spearman":
             z = _design(covariates.loc[samples[ok]])  # type: ignore[union-attr]
             k = z.shape[1] - 1
             df = n - 2 - k
             if df > 0:
-                rx = np.apply_along_axis(stats.rankdata, 0, xs)
-                r = _colcor(_residualise(rx, z), _residualise(stats.rankdata(ys), z))
+                r = _colcor(_residualise(feature_ranks(ok), z), _residualise(stats.rankdata(ys), z))
         elif method == "rmcorr":
             subj = subjects.loc[samples[ok]].astype(str).to_numpy()  # type: ignore[union-attr]
             uniq, counts = np.unique(subj, return_counts=True)
