@@ -4,6 +4,11 @@ function drawing the same figure with matplotlib (for ``figures/``: SVG, PDF, PN
 Colours are Okabe and Ito's colour-blind-safe palette (Okabe & Ito 2008, "Color Universal
 Design"). Labels drawn by plotly are HTML-escaped (:func:`E`); matplotlib draws its labels
 as plain text (math parsing off) and its SVG writer escapes them.
+
+Large studies: point clouds of more than ``MANY_POINTS`` points are drawn with plotly's WebGL
+scatter (``scattergl``), and figures with one line or arrow per sample or subject draw a
+random ``MAX_LINES`` of them (seed 0) and say so in their subtitle; every value stays in the
+TSV files beside the report.
 """
 
 from __future__ import annotations
@@ -23,6 +28,38 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross")
 MPL_MARKERS = ("o", "s", "D", "^", "X", "P")
 
 Static = Callable[[], Any]
+
+MANY_POINTS = 2000  # more points than this: WebGL scatter
+MAX_LINES = 400  # at most this many per-sample / per-subject lines or arrows are drawn
+
+
+def _scatter_type(n_points: int) -> Any:
+    """``go.Scattergl`` for many points (WebGL keeps a page of 20,000 points responsive),
+    else ``go.Scatter``."""
+    go = _go()
+    return go.Scattergl if n_points > MANY_POINTS else go.Scatter
+
+
+def _joined(parts: Sequence[tuple[Any, Any, Any]]) -> tuple[list[Any], list[Any], list[Any]]:
+    """Many lines as one trace: each part's (x, y, label) followed by a gap (None)."""
+    xs: list[Any] = []
+    ys: list[Any] = []
+    labels: list[Any] = []
+    for x, y, label in parts:
+        xs.extend([*x, None])
+        ys.extend([*y, None])
+        labels.extend([label] * len(x) + [None])
+    return xs, ys, labels
+
+
+def _some(keys: Sequence[Any], what: str) -> tuple[list[Any], str]:
+    """At most ``MAX_LINES`` of ``keys`` (a random, seeded choice, original order kept) and
+    the note saying how many are drawn (empty when all are)."""
+    keys = list(keys)
+    if len(keys) <= MAX_LINES:
+        return keys, ""
+    pick = np.sort(np.random.default_rng(0).choice(len(keys), MAX_LINES, replace=False))
+    return [keys[i] for i in pick], f"{MAX_LINES:,} of {len(keys):,} {what} drawn (random choice)"
 
 
 def E(text: object) -> str:  # noqa: N802 - short, used in every label
@@ -92,25 +129,29 @@ def read_tracking(df: pd.DataFrame) -> tuple[Any, Static]:
     steps = [c for c in ("input", "filtered", "denoised-f", "denoised-r", "merged", "non-chimeric") if c in df]
     go = _go()
     fig = go.Figure()
-    for sid, row in df[steps].iterrows():
+    keep, note = _some(list(df.index), "samples")
+    lines = df.loc[keep]
+    for sid, row in lines[steps].iterrows():
         fig.add_trace(go.Scatter(x=steps, y=row.to_numpy(dtype=float), mode="lines+markers",
                                  name=E(sid), line={"color": "rgba(0,114,178,0.35)", "width": 1},
                                  marker={"size": 4}, showlegend=False,
                                  hovertemplate=f"{E(sid)}<br>%{{x}}: %{{y:,}} read pairs<extra></extra>"))
     fig.add_trace(go.Scatter(x=steps, y=df[steps].median().to_numpy(dtype=float), mode="lines+markers",
                              name="median", line={"color": OKABE_ITO[5], "width": 3}))
-    _layout(fig, "Read pairs surviving each step (one line per sample)", "processing step", "read pairs")
+    _layout(fig, "Read pairs surviving each step (one line per sample)", "processing step", "read pairs",
+            subtitle=note)
 
     def draw(plt: Any) -> Any:
         fig2, ax = plt.subplots(figsize=(6.5, 3.2))
         x = np.arange(len(steps))
-        for _, row in df[steps].iterrows():
+        for _, row in lines[steps].iterrows():
             ax.plot(x, row.to_numpy(dtype=float), color=OKABE_ITO[0], alpha=0.3, lw=0.8)
         ax.plot(x, df[steps].median().to_numpy(dtype=float), color=OKABE_ITO[5], lw=2.5, label="median")
         ax.set_xticks(x, steps)
         ax.set_xlabel("processing step")
         ax.set_ylabel("read pairs")
-        ax.set_title("Read pairs surviving each step (one line per sample)")
+        ax.set_title("Read pairs surviving each step (one line per sample)" + (f"\n{note}" if note else ""),
+                     fontsize=8 if note else 10)
         ax.legend(frameon=False)
         return fig2
     return fig, static(draw)
@@ -165,36 +206,42 @@ def rarefaction(curves: pd.DataFrame, groups: pd.Series | None, depth: float | N
     go = _go()
     fig = go.Figure()
     sids = list(pd.unique(curves["sample-id"].astype(str)))
+    drawn, note = _some(sids, "samples")
+    if note:
+        curves = curves[curves["sample-id"].astype(str).isin(set(drawn))]
     labels = groups.reindex(sids).fillna("(no group)").astype(str) if groups is not None else pd.Series(
         "samples", index=sids)
     levels = list(pd.unique(labels))
-    shown: set[str] = set()
+    per_level: dict[str, list[tuple[Any, Any, Any]]] = {}
     for sid, sub in curves.groupby(curves["sample-id"].astype(str), sort=False):
         lv = str(labels.get(sid, "samples"))
-        c = colour(levels.index(lv))
-        fig.add_trace(go.Scatter(x=sub["depth"], y=sub[measure], mode="lines", name=E(lv), legendgroup=E(lv),
-                                 showlegend=lv not in shown, line={"color": c, "width": 1},
-                                 hovertemplate=f"{E(sid)}<br>depth %{{x:,}}: %{{y:.1f}}<extra></extra>"))
-        shown.add(lv)
+        per_level.setdefault(lv, []).append((sub["depth"].tolist(), sub[measure].tolist(), E(sid)))
+    for lv, parts in per_level.items():  # one trace per group, the curves separated by gaps
+        xs, ys, text = _joined(parts)
+        fig.add_trace(go.Scatter(x=xs, y=ys, text=text, mode="lines", name=E(lv), legendgroup=E(lv),
+                                 line={"color": colour(levels.index(lv)), "width": 1}, connectgaps=False,
+                                 hovertemplate="%{text}<br>depth %{x:,}: %{y:.1f}<extra></extra>"))
     if depth:
         fig.add_vline(x=depth, line={"color": "#444", "dash": "dash", "width": 1.5}, opacity=1,
                       annotation_text=f"rarefied to {int(depth):,}", annotation_position="top left")
     ytitle = measure.replace("_", " ")
-    _layout(fig, f"Rarefaction curves ({ytitle})", "sequencing depth (reads per sample)", ytitle)
+    _layout(fig, f"Rarefaction curves ({ytitle})", "sequencing depth (reads per sample)", ytitle,
+            subtitle=note)
 
     def draw(plt: Any) -> Any:
+        from matplotlib.collections import LineCollection
+
         fig2, ax = plt.subplots(figsize=(5.5, 3.4))
-        done: set[str] = set()
-        for sid, sub in curves.groupby(curves["sample-id"].astype(str), sort=False):
-            lv = str(labels.get(sid, "samples"))
-            ax.plot(sub["depth"], sub[measure], color=colour(levels.index(lv)), lw=0.8,
-                    label=None if lv in done else lv)
-            done.add(lv)
+        for lv, parts in per_level.items():
+            ax.add_collection(LineCollection([np.column_stack([x, y]) for x, y, _ in parts],
+                                             colors=colour(levels.index(lv)), linewidths=0.8, label=lv))
+        ax.autoscale_view()
         if depth:
             ax.axvline(depth, color="#444", ls="--", label=f"rarefied to {int(depth):,}")
         ax.set_xlabel("sequencing depth (reads per sample)")
         ax.set_ylabel(ytitle)
-        ax.set_title(f"Rarefaction curves ({ytitle})")
+        ax.set_title(f"Rarefaction curves ({ytitle})" + (f"\n{note}" if note else ""),
+                     fontsize=8 if note else 10)
         ax.legend(frameon=False)
         return fig2
     return fig, static(draw)
@@ -258,20 +305,29 @@ def boxes(values: pd.Series, groups: pd.Series, order: list[str], *, title: str,
     data = pd.DataFrame({"v": values, "g": groups.reindex(values.index).astype(str)}).dropna()
     data = data[data["g"].isin(order)]
     data["x"] = data["g"].map({g: i for i, g in enumerate(order)}) + rng.uniform(-0.12, 0.12, len(data))
+    joined: set[Any] = set()
+    segs: list[tuple[Any, Any, Any]] = []
     if subjects is not None:
         data["s"] = subjects.reindex(data.index)
-        for _s, sub in data.dropna(subset=["s"]).groupby("s"):
-            if len(sub) > 1:
-                sub = sub.sort_values("x")
-                fig.add_trace(go.Scatter(x=sub["x"], y=sub["v"], mode="lines", showlegend=False,
-                                         line={"color": "rgba(120,120,120,0.45)", "width": 1},
-                                         hoverinfo="skip"))
+        counts = data["s"].value_counts()
+        keep, note = _some(sorted(counts.index[counts > 1], key=str), "subjects' lines")
+        joined = set(keep)
+        if note:
+            subtitle = f"{subtitle}; {note}" if subtitle else note
+        segs = [(sub["x"].tolist(), sub["v"].tolist(), None) for _s, sub in
+                data.dropna(subset=["s"]).sort_values("x").groupby("s") if len(sub) > 1 and _s in joined]
+        if segs:  # one trace, each subject's line separated by a gap
+            xs, ys, _ = _joined(segs)
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", showlegend=False, connectgaps=False,
+                                     line={"color": "rgba(120,120,120,0.45)", "width": 1}, hoverinfo="skip"))
     for i, g in enumerate(order):
         sub = data[data["g"] == g]
         fig.add_trace(go.Box(x=np.full(len(sub), i), y=sub["v"], name=E(g), marker_color=colour(i),
                              boxpoints=False, width=0.5, showlegend=False, hoverinfo="y"))
-        fig.add_trace(go.Scatter(x=sub["x"], y=sub["v"], mode="markers", name=E(g),
-                                 marker={"color": colour(i), "size": 7, "line": {"width": 0.5, "color": "white"}},
+        fig.add_trace(_scatter_type(len(data))(
+                                 x=sub["x"], y=sub["v"], mode="markers", name=E(g),
+                                 marker={"color": colour(i), "size": 7 if len(data) <= MANY_POINTS else 3,
+                                         "line": {"width": 0.5, "color": "white"}},
                                  text=[E(t) for t in sub.index],
                                  hovertemplate="%{text}<br>%{y:.3g}<extra></extra>", showlegend=False))
     fig.update_xaxes(tickvals=list(range(len(order))), ticktext=[E(g) for g in order])
@@ -279,16 +335,17 @@ def boxes(values: pd.Series, groups: pd.Series, order: list[str], *, title: str,
 
     def draw(plt: Any) -> Any:
         fig2, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(order) + 1.2), 3.4))
-        if subjects is not None:
-            for _, sub in data.dropna(subset=["s"]).groupby("s"):
-                if len(sub) > 1:
-                    sub = sub.sort_values("x")
-                    ax.plot(sub["x"], sub["v"], color="#999999", lw=0.7, alpha=0.6, zorder=1)
+        if subjects is not None and segs:
+            from matplotlib.collections import LineCollection
+
+            ax.add_collection(LineCollection([np.column_stack([x, y]) for x, y, _ in segs], colors="#999999",
+                                             linewidths=0.7, alpha=0.6, zorder=1))
         ax.boxplot([data.loc[data["g"] == g, "v"] for g in order], positions=range(len(order)),
                    showfliers=False, widths=0.5, medianprops={"color": "black"})
         for i, g in enumerate(order):
             sub = data[data["g"] == g]
-            ax.scatter(sub["x"], sub["v"], s=12, color=colour(i), zorder=3, edgecolor="white", lw=0.3)
+            ax.scatter(sub["x"], sub["v"], s=12 if len(data) <= MANY_POINTS else 2, color=colour(i), zorder=3,
+                       edgecolor="white", lw=0.3 if len(data) <= MANY_POINTS else 0)
         ax.set_xticks(range(len(order)), order, rotation=30 if len(order) > 3 else 0,
                       ha="right" if len(order) > 3 else "center")
         ax.set_ylabel(ytitle)
@@ -309,20 +366,24 @@ def pcoa(coords: pd.DataFrame, colour_by: pd.Series, *, symbol_by: pd.Series | N
     levels = list(pd.unique(col))
     sym = symbol_by.reindex(coords.index).fillna("").astype(str) if symbol_by is not None else None
     syms = time_order if sym is not None else [""]
-    arrows = _arrows(coords, subjects, sym, time_order)
-    for (x0, y0, x1, y1) in arrows:
-        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
-                           showarrow=True, arrowhead=2, arrowsize=1.6, arrowwidth=1.1, standoff=5,
-                           arrowcolor="rgba(70,70,70,0.75)", text="")
+    arrows, arrow_note = _some(_arrows(coords, subjects, sym, time_order), "subjects' arrows")
+    if arrow_note:
+        note = f"{note}\n{arrow_note}" if note else arrow_note
+    big = len(coords) > MANY_POINTS
+    # one layout update (adding annotations one by one copies them all each time)
+    fig.update_layout(annotations=[
+        {"x": x1, "y": y1, "ax": x0, "ay": y0, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
+         "showarrow": True, "arrowhead": 2, "arrowsize": 1.6, "arrowwidth": 1.1, "standoff": 5,
+         "arrowcolor": "rgba(70,70,70,0.75)", "text": ""} for (x0, y0, x1, y1) in arrows])
     for i, lv in enumerate(levels):
         for j, s in enumerate(syms):
             sel = (col == lv) & ((sym == s) if sym is not None else True)
             if not sel.any():
                 continue
             name = f"{lv}, {s}" if s else lv
-            fig.add_trace(go.Scatter(
+            fig.add_trace(_scatter_type(len(coords))(
                 x=coords.loc[sel, "PC1"], y=coords.loc[sel, "PC2"], mode="markers", name=E(name),
-                marker={"color": colour(i), "symbol": SYMBOLS[j % len(SYMBOLS)], "size": 9,
+                marker={"color": colour(i), "symbol": SYMBOLS[j % len(SYMBOLS)], "size": 4 if big else 9,
                         "line": {"width": 0.5, "color": "white"}},
                 text=[E(t) for t in coords.index[sel]], hovertemplate="%{text}<extra></extra>"))
     xt = f"PC1 ({explained[0]:.1%})" if explained else "PC1"
@@ -334,16 +395,18 @@ def pcoa(coords: pd.DataFrame, colour_by: pd.Series, *, symbol_by: pd.Series | N
 
     def draw(plt: Any) -> Any:
         fig2, ax = plt.subplots(figsize=(5.6, 4.4))
-        for (x0, y0, x1, y1) in arrows:
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                        arrowprops={"arrowstyle": "->", "color": "#777777", "lw": 0.7})
+        if arrows:  # one artist for every arrow
+            a = np.asarray(arrows, dtype=float)
+            ax.quiver(a[:, 0], a[:, 1], a[:, 2] - a[:, 0], a[:, 3] - a[:, 1], angles="xy", scale_units="xy",
+                      scale=1, color="#777777", width=0.002, headwidth=4, headlength=5, zorder=2)
         for i, lv in enumerate(levels):
             for j, s in enumerate(syms):
                 sel = (col == lv) & ((sym == s) if sym is not None else True)
                 if sel.any():
-                    ax.scatter(coords.loc[sel, "PC1"], coords.loc[sel, "PC2"], s=22, color=colour(i),
-                               marker=MPL_MARKERS[j % len(MPL_MARKERS)], label=f"{lv}, {s}" if s else lv,
-                               edgecolor="white", lw=0.3, zorder=3)
+                    ax.scatter(coords.loc[sel, "PC1"], coords.loc[sel, "PC2"], s=3 if big else 22,
+                               color=colour(i), marker=MPL_MARKERS[j % len(MPL_MARKERS)],
+                               label=f"{lv}, {s}" if s else lv, edgecolor="white", lw=0 if big else 0.3,
+                               zorder=3)
         ax.set_xlabel(xt)
         ax.set_ylabel(yt)
         ax.set_title(f"{title}\n{note}" if note else title, fontsize=8 if note else 10, loc="left")
@@ -413,7 +476,7 @@ def volcano(df: pd.DataFrame, *, title: str, xtitle: str) -> tuple[Any, Static]:
     fig = go.Figure()
     for sig, c, nm in ((False, "#AAAAAA", "q >= 0.05"), (True, OKABE_ITO[5], "q < 0.05")):
         sub = d[d["sig"] == sig]
-        fig.add_trace(go.Scatter(x=sub["effect"], y=sub["y"], mode="markers", name=nm,
+        fig.add_trace(_scatter_type(len(d))(x=sub["effect"], y=sub["y"], mode="markers", name=nm,
                                  marker={"color": c, "size": 7, "opacity": 0.8},
                                  text=[E(n) for n in sub["name"]], customdata=sub["q_value"],
                                  hovertemplate="%{text}<br>effect %{x:.2f}<br>q %{customdata:.2g}<extra></extra>"))
@@ -549,7 +612,11 @@ def paired(wide: pd.DataFrame, before: str, after: str, *, title: str, ytitle: s
            subtitle: str = "") -> tuple[Any, Static]:
     go = _go()
     fig = go.Figure()
-    for s, row in wide.iterrows():
+    keep, note = _some(list(wide.index), "subjects")
+    if note:
+        subtitle = f"{subtitle}; {note}" if subtitle else note
+    lines = wide.loc[keep]
+    for s, row in lines.iterrows():
         fig.add_trace(go.Scatter(x=[E(before), E(after)], y=[row[before], row[after]], mode="lines+markers",
                                  line={"color": "#999999", "width": 1}, marker={"size": 6},
                                  showlegend=False, name=E(s),
@@ -562,7 +629,7 @@ def paired(wide: pd.DataFrame, before: str, after: str, *, title: str, ytitle: s
 
     def draw(plt: Any) -> Any:
         fig2, ax = plt.subplots(figsize=(4.0, 3.6))
-        for _, row in wide.iterrows():
+        for _, row in lines.iterrows():
             ax.plot([0, 1], [row[before], row[after]], color="#999999", marker="o", ms=3, lw=0.8)
         ax.plot([0, 1], [wide[before].median(), wide[after].median()], color=OKABE_ITO[5], lw=2.5,
                 marker="s", label="median")
@@ -645,8 +712,9 @@ def scatter(x: pd.Series, y: pd.Series, groups: pd.Series | None, *, title: str,
     levels = list(pd.unique(g))
     for i, lv in enumerate(levels):
         sel = g == lv
-        fig.add_trace(go.Scatter(x=x[sel], y=y[sel], mode="markers", name=E(lv) or "samples",
-                                 marker={"color": colour(i), "size": 8}, text=[E(t) for t in x.index[sel]],
+        fig.add_trace(_scatter_type(len(x))(x=x[sel], y=y[sel], mode="markers", name=E(lv) or "samples",
+                                 marker={"color": colour(i), "size": 8 if len(x) <= MANY_POINTS else 3},
+                                 text=[E(t) for t in x.index[sel]],
                                  hovertemplate="%{text}<br>%{x:.3g}, %{y:.3g}<extra></extra>"))
     _layout(fig, title, xtitle, ytitle, height=380, subtitle=subtitle)
     fig.update_layout(legend={"orientation": "h", "y": -0.25})
@@ -655,7 +723,8 @@ def scatter(x: pd.Series, y: pd.Series, groups: pd.Series | None, *, title: str,
         fig2, ax = plt.subplots(figsize=(4.2, 3.4))
         for i, lv in enumerate(levels):
             sel = g == lv
-            ax.scatter(x[sel], y[sel], s=14, color=colour(i), label=lv or "samples")
+            ax.scatter(x[sel], y[sel], s=14 if len(x) <= MANY_POINTS else 2, color=colour(i),
+                       label=lv or "samples")
         ax.set_xlabel(xtitle)
         ax.set_ylabel(ytitle)
         ax.set_title(f"{title}\n{_wrap(subtitle, 44)}" if subtitle else title, fontsize=7.5, loc="left")

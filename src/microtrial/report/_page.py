@@ -97,6 +97,9 @@ class Section:
     parts: list[str] = field(default_factory=list)
 
 
+MAX_TABLE_ROWS = 2000  # rows embedded in the page per table (the TSV has all)
+
+
 class Page:
     """Collects sections; writes figures to ``figures/`` and tables to ``tables/``."""
 
@@ -134,10 +137,12 @@ class Page:
     # -- tables ---------------------------------------------------------------------------
     def table(self, df: pd.DataFrame, name: str, *, caption: str = "", index: bool = False,
               page_size: int = 15, tsv: pd.DataFrame | None = None) -> None:
-        """An interactive table (sort, filter, pages; all rows) and ``tables/<name>.tsv``.
+        """An interactive table (sort, filter, pages) and ``tables/<name>.tsv``.
 
         ``tsv`` is what goes into the file when it differs from what is shown (e.g. the
-        full taxonomy strings rather than short names).
+        full taxonomy strings rather than short names). A table of more than
+        ``MAX_TABLE_ROWS`` rows shows its first ``MAX_TABLE_ROWS`` (in the table's own order,
+        e.g. by q-value) and says so in its caption; the file has every row.
         """
         name = slug(name)
         shown = df.reset_index() if index else df
@@ -146,6 +151,10 @@ class Page:
         self.table_files.append(f"tables/{name}.tsv")
         self.n_tables += 1
         tid = f"t{self.n_tables}"
+        if len(shown) > MAX_TABLE_ROWS:
+            caption = (f"{caption} The first {MAX_TABLE_ROWS:,} of {len(shown):,} rows are shown; "
+                       "every row is in the file.").strip()
+            shown = shown.iloc[:MAX_TABLE_ROWS]
         data = {"columns": [str(c) for c in shown.columns], "values": _columns(shown),
                 "pageSize": page_size}
         cap = f"<p class='caption'>{esc(caption)} <span class='file'>tables/{esc(name)}.tsv</span></p>"
