@@ -91,19 +91,39 @@ _FROM = re.compile(r"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^
 _code_lock = threading.Lock()
 _file_digests: dict[str, tuple[str, frozenset[str]]] = {}
 _fingerprints: dict[tuple[str, tuple[str, ...]], str] = {}
+_package_listing: dict[str, tuple[dict[str, Path], dict[str, list[Path]]]] = {}
 
 
-def _package_modules(root: Path) -> dict[str, Path]:
-    """Module name -> source file of every module under the package folder ``root``."""
-    out = {}
-    for f in sorted(root.rglob("*.py")):
-        parts = f.relative_to(root).with_suffix("").parts
-        if "__pycache__" in parts:
-            continue
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        out[".".join((root.name, *parts))] = f
-    return out
+def _package_files(root: Path) -> tuple[dict[str, Path], dict[str, list[Path]]]:
+    """Module name -> source file of every module under the package folder ``root``, and
+    package name -> its data files (not ``.py``, outside ``__pycache__`` and subpackages);
+    one walk of the folder per process."""
+    key = str(root)
+    known = _package_listing.get(key)
+    if known is not None:
+        return known
+    modules: dict[str, Path] = {}
+    data: dict[str, list[Path]] = {}
+    owner: dict[str, str] = {}  # folder -> the package its data files belong to
+    for folder, dirs, names in os.walk(root):  # top-down: a folder's parent comes first
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        here = Path(folder)
+        parts = here.relative_to(root).parts
+        dotted = ".".join((root.name, *parts))
+        if "__init__.py" in names or here == root:
+            owner[folder] = dotted
+        else:
+            owner[folder] = owner.get(str(here.parent), root.name)
+        for name in sorted(names):
+            if name.endswith(".py"):
+                stem = name[:-3]
+                modules[dotted if stem == "__init__" else f"{dotted}.{stem}"] = here / name
+            else:
+                data.setdefault(owner[folder], []).append(here / name)
+    for files in data.values():
+        files.sort()
+    _package_listing[key] = (modules, data)
+    return modules, data
 
 
 def _scan(path: Path, module: str, is_package: bool) -> tuple[str, frozenset[str]]:
@@ -162,7 +182,7 @@ def code_fingerprint(modules: Iterable[str], root: Path | None = None) -> str:
     with _code_lock:
         if memo_key in _fingerprints:
             return _fingerprints[memo_key]
-        files = _package_modules(root)
+        files, data = _package_files(root)
         seen: set[str] = set()
         todo = [m for m in wanted if m in files]
         h = hashlib.sha256()
@@ -179,16 +199,12 @@ def code_fingerprint(modules: Iterable[str], root: Path | None = None) -> str:
         for mod in sorted(seen):
             path = files[mod]
             h.update(f"{mod}\0{_scan(path, mod, path.name == '__init__.py')[0]}\n".encode())
-            if path.name == "__init__.py":  # the package's data files
-                for f in sorted(path.parent.rglob("*")):
-                    rel = f.relative_to(path.parent)
-                    if (f.is_file() and f.suffix != ".py" and "__pycache__" not in rel.parts
-                            and not any((path.parent / q / "__init__.py").exists()
-                                        for q in rel.parents if q != Path("."))):
-                        known = _file_digests.get(str(f))
-                        if known is None:
-                            known = _file_digests[str(f)] = (file_digest(f), frozenset())
-                        h.update(f"{mod}/{rel.as_posix()}\0{known[0]}\n".encode())
+            for f in data.get(mod, []) if path.name == "__init__.py" else []:
+                known = _file_digests.get(str(f))
+                if known is None:
+                    known = _file_digests[str(f)] = (file_digest(f), frozenset())
+                rel = f.relative_to(path.parent).as_posix()
+                h.update(f"{mod}/{rel}\0{known[0]}\n".encode())
         d = h.hexdigest()
         _fingerprints[memo_key] = d
         return d
