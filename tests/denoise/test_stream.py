@@ -129,16 +129,19 @@ def test_only_the_error_model_samples_are_held(dereps) -> None:
     s = DenoiseSettings(n_reads_learn=LEARN)
     res, metas = run_samples(source, len(SAMPLES), paired=True, settings=s, threads=1)
     assert metas == list(range(len(SAMPLES)))
-    # the two error-model samples once; the others once per pass (pseudo-pooling's first
-    # pass, denoise + first merge, final merge)
-    assert source.loads == [1, 1, 3, 3, 3]
+    # every sample once per pass (pseudo-pooling's first pass, denoise + first merge, final
+    # merge), the two error-model samples once more before (dropped after learning)
+    assert source.loads == [4, 4, 3, 3, 3]
     del res
     gc.collect()
     assert not any(ref() is not None for ref in source.alive)  # nothing kept after the run
     none = _CountingSource(*dereps)
     run_samples(none, len(SAMPLES), paired=True, threads=1,
                 settings=DenoiseSettings(n_reads_learn=LEARN, dada2_compatible=True))
-    assert none.loads == [1, 1, 1, 1, 1]  # independent samples, no partner check: one pass
+    assert none.loads == [2, 2, 1, 1, 1]  # independent samples, no partner check: one pass
+    whole = _CountingSource(*dereps)  # the error model learned from every sample: held
+    run_samples(whole, len(SAMPLES), paired=True, threads=1, settings=DenoiseSettings())
+    assert whole.loads == [1, 1, 1, 1, 1]
 
 
 def test_a_dask_cluster_gives_the_local_result(reads_dir) -> None:

@@ -123,10 +123,11 @@ def bimeras(counts: np.ndarray, seqs: list[str], s: DenoiseSettings) -> np.ndarr
 # ---- the per-sample engine -------------------------------------------------------------------
 #
 # Memory does not grow with the number of samples: only the samples the error model is learned
-# from (DADA2's first ``nbases`` of the run, a fixed amount) are held in memory; every other
-# sample is loaded (by the caller's source: read, filter, dereplicate) inside its own task,
-# denoised, merged and reduced to a small result (sequence -> reads, tracking numbers), and
-# its reads dropped.  Steps that need every sample work on those small results only: the
+# from (DADA2's first ``nbases`` of the run, a fixed amount) are held in memory, and only while
+# their direction's error model is learned (unless they are the whole run: then they stay, with
+# their alignment caches, and nothing is read twice); every sample is then loaded (by the
+# caller's source: read, filter, dereplicate) inside its own task, denoised, merged and
+# reduced to a small result (sequence -> reads, tracking numbers), and its reads dropped.  Steps that need every sample work on those small results only: the
 # pseudo-pooling priors (a first pass per sample gives each sample's variant sequences), the
 # reverse-partner table (a first merge per sample gives its accepted pairs), the sequence
 # table and bimera removal.  A streamed sample is therefore loaded once per pass (up to three
@@ -345,14 +346,23 @@ def run_samples(
         if s.error_model == "auto" and model == "monotone":
             log.info("%s reads carry %d distinct quality scores (binned): monotone error fit",
                      direction, nq[0 if direction == "forward" else 1])
+    # the learning samples' reads per direction; unless they are the whole run, nothing is
+    # held past learning (each direction's reads and alignment caches are freed after its
+    # fit), and every sample streams through the passes below
+    per_direction = {direction: [d for d in (x.derep_f if direction == "forward" else x.derep_r
+                                             for x in learning) if d is not None and d.n_reads > 0]
+                     for direction in models}
+    del learning
+    if not complete:
+        held.clear()
     errs: dict[str, np.ndarray] = {}
     for direction, model in models.items():
-        given = [d.derep_f if direction == "forward" else d.derep_r for d in learning]
-        chosen = [d for d in given if d is not None and d.n_reads > 0]
+        chosen = per_direction.pop(direction)
         if chosen:
             errs[direction] = stage.learn_errors(
                 chosen, nreads=s.n_reads_learn, threads=threads, error_model=model,
                 progress=_relabel(progress, f"learn errors ({direction})"))
+        del chosen
     err_f, err_r = errs.get("forward"), errs.get("reverse")
     plan = _Plan("denoise", s, paired, err_f, err_r)
 
