@@ -444,13 +444,16 @@ def simulate_reads(d: Path, n: int, pairs: int, seed: int = 3, jobs: int = 2) ->
 
 
 def run_denoise(sizes: list[int], pairs: int, work: Path, timeout: float | None,
-                threads: int = 2) -> list[dict]:
-    """Denoise the first ``n`` samples of one simulated run of ``max(sizes)`` samples of
+                threads: int = 2, run_size: int | None = None) -> list[dict]:
+    """Denoise the first ``n`` samples of one simulated run of ``run_size`` (default
+    ``max(sizes)``) samples of
     about ``pairs`` read pairs, for each ``n`` in ``sizes`` (``microtrial denoise``, default
     options, ``--threads`` 2, truncation 280/180 given so that the files are not read an
     extra time for the automatic choice): wall time, CPU time, peak memory per ``n``."""
+    total = max(max(sizes), run_size or 0)
+    folder = work / f"reads-{total}x{pairs}"
     t0 = time.perf_counter()
-    prefixes = simulate_reads(work / f"reads-{max(sizes)}x{pairs}", max(sizes), pairs)
+    prefixes = simulate_reads(folder, total, pairs)
     t_sim = time.perf_counter() - t0
     print(f"simulated {len(prefixes)} samples x ~{pairs} read pairs in {t_sim:.0f} s", flush=True)
     rows = []
@@ -461,7 +464,7 @@ def run_denoise(sizes: list[int], pairs: int, work: Path, timeout: float | None,
         for p in prefixes[:n]:
             for mate in (1, 2):
                 name = f"{p}_R{mate}_001.fastq.gz"
-                (d / "reads" / name).symlink_to(work / f"reads-{max(sizes)}x{pairs}" / name)
+                (d / "reads" / name).symlink_to(folder / name)
         wall, peak, rc, tail = _timed([PY, "-m", "microtrial", "denoise", str(d / "reads"),
                                        "--primer-f", "CCTACGGGNGGCWGCAG",
                                        "--primer-r", "GACTACHVGGGTATCTAATCC",
@@ -491,6 +494,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--denoise", type=int, nargs="*", default=[])
     ap.add_argument("--skbio", action="store_true")
     ap.add_argument("--pairs", type=int, default=20000, help="read pairs per sample for --denoise")
+    ap.add_argument("--denoise-run", type=int, default=None,
+                    help="samples of the simulated run whose first N --denoise denoises (default: "
+                    "the largest N; with --keep, one simulation serves separate invocations)")
     ap.add_argument("--timeout", type=float, default=None, help="per stage, seconds")
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: temporary)")
     args = ap.parse_args(argv)
@@ -500,7 +506,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{'samples':>7} {'stage':<24} {'seconds':>9} {'peak GB':>8} {'status':>6}  stage timings")
         for n in args.samples:
             run_table(n, args.stages, work, args.timeout)
-        rows = run_denoise(args.denoise, args.pairs, work, args.timeout) if args.denoise else []
+        rows = (run_denoise(args.denoise, args.pairs, work, args.timeout, run_size=args.denoise_run)
+                if args.denoise else [])
         if len(rows) >= 2 and all(r["status"] == 0 for r in rows):
             print(f"peak memory, largest / smallest run: {rows[-1]['peak_GB'] / rows[0]['peak_GB']:.3f}")
             if len(rows) >= 3:
