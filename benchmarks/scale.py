@@ -17,6 +17,16 @@ two-level ``group`` column and a numeric ``age``. Each stage runs as its own
 and weighted UniFrac, PERMANOVA, PERMDISP, ANOSIM, 999 permutations) and ``differential``
 (all methods). Per stage: wall time, peak memory and the stage's own timings.
 
+``--stages study`` runs the whole table-only study as a user would instead: ``study.yaml``
+naming the BIOM table, the tree (``tree_file``), metadata (each subject sampled at
+``baseline`` and ``week12``, half the subjects ``treated``) and a metabolite table;
+comparisons treated vs control at baseline and week12 vs baseline in the treated; every beta
+metric, the default differential methods, associations and the report, by ``microtrial -v
+run``. Per stage: seconds and the stage's own peak memory (the process's high-water mark read
+when the stage's log line arrives, then reset), and the size of ``report.html``::
+
+    .venv/bin/python benchmarks/scale.py --samples 100 1000 5000 20000 --stages study
+
 ``--skbio`` times scikit-bio's ``beta_diversity("braycurtis")``, ``permanova`` (999) and
 ``pcoa`` (fsvd) on the same rarefied table beside microtrial's functions, in one process.
 
