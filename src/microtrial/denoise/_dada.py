@@ -243,7 +243,14 @@ def partition(
     centres = [0]
     is_centre[0] = True
     reads = np.array([float(prep.abund.sum())])
-    # flat per-cluster lists of (unique, lambda, nsub) with lambda > 0
+    # flat per-cluster lists of (unique, lambda, nsub) with lambda > 0, leaving out
+    # entries that can never be a unique's best cluster: reads[k] <= total and every
+    # cluster keeps its centre (reads[k] >= abund[centre]), so E_jk <= lambda_jk * total
+    # and j's best E is at least lb_j = max_k lambda_jk * abund[centre_k]; an entry with
+    # lambda_jk * total < lb_j is strictly below j's best in every shuffle from now on
+    # (floating-point products are monotone), so best_clusters never picks it.
+    total = float(prep.abund.sum())
+    lb = np.zeros(n, np.float64)
     cap = max(4 * n, 1024)
     l_idx = np.empty(cap, np.int64)
     l_lam = np.empty(cap, np.float64)
@@ -259,7 +266,8 @@ def partition(
             cmp.status, cmp.sub_off, cmp.pos, cmp.frm, cmp.to, prep.quals, prep.offsets,
             logerr, self_log,
         )
-        idx = np.flatnonzero(lam > 0)
+        np.maximum(lb, lam * float(prep.abund[c]), out=lb)
+        idx = np.flatnonzero((lam > 0) & (lam * total >= lb))
         m = idx.shape[0]
         if used + m > l_idx.shape[0]:
             newcap = max(2 * l_idx.shape[0], used + m)
@@ -331,6 +339,9 @@ def partition(
         own_lam[j] = 1.0
         own_nsub[j] = 0
         add_cluster(j)
+        dirty = np.zeros(len(centres), np.bool_)
+        dirty[old] = True
+        dirty[k] = True
         ks = np.asarray(k_start, np.int64)
         kl = np.asarray(k_len, np.int64)
         best_k = np.empty(n, np.int64)
@@ -343,6 +354,8 @@ def partition(
             if movers.size == 0:
                 break
             # DADA2 visits clusters in order and each list from its end
+            dirty[assign[movers]] = True
+            dirty[best_k[movers]] = True
             for j in movers[np.lexsort((-pos[movers], assign[movers]))]:
                 j = int(j)
                 remove(j)
@@ -353,7 +366,7 @@ def partition(
                 assign[j] = k_new
                 own_lam[j] = best_l[j]
                 own_nsub[j] = best_s[j]
-        dirty = np.ones(len(centres), np.bool_)
+        # p-values change only in clusters whose reads or members changed
         K.update_pvals(pvals, assign, own_lam, reads, abund, is_centre, dirty,
                        detect_singletons, prior_ok)
     final_p = K.unconditioned_pvals(abund, own_lam * reads[assign])
