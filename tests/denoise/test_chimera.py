@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from microtrial.denoise._chimera import is_bimera, is_bimera_denovo_table, remove_bimera_denovo
 
@@ -139,13 +140,14 @@ def test_pruning_never_changes_one_off_flags(test_data, monkeypatch):
     assert (pruned == full).all()
 
 
-def test_flags_equal_r_dada2_on_real_table(test_data):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_flags_equal_r_dada2_on_real_table(test_data, threads):
     # R dada2 1.26 isBimeraDenovoTable on the 13-sample MiSeq SOP pre-chimera table
-    # (tests/data/reads/README.md has the exact R commands)
+    # (tests/data/reads/README.md has the exact R commands); the pairs aligned on 2 threads
     import pandas as pd
 
     st = pd.read_csv(test_data / "reads" / "dada2-1.26-sop-prechimera.tsv.gz", sep="\t", index_col=0)
     r_flags = st.pop("bimera").astype(str).str.upper().eq("TRUE").to_numpy()
-    ours = is_bimera_denovo_table(st.to_numpy().T, list(st.index))
+    ours = is_bimera_denovo_table(st.to_numpy().T, list(st.index), threads=threads)
     assert r_flags.sum() == 33
     assert (ours == r_flags).all()

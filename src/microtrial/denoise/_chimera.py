@@ -259,6 +259,7 @@ def is_bimera_denovo_table(
     allow_one_off: bool = False,
     min_one_off_parent_distance: int = 4,
     max_shift: int = 16,
+    threads: int = 1,
 ) -> np.ndarray:
     """Flag bimeras in a sequence table by consensus across samples.
 
@@ -268,6 +269,9 @@ def is_bimera_denovo_table(
         Reads of each sequence in each sample.
     sequences : sequence of str
         The sequences (columns of ``counts``).
+    threads : int
+        Threads aligning the (sequence, parent) pairs (each pair is aligned on its own:
+        the result does not depend on the number).
 
     Returns
     -------
@@ -319,7 +323,22 @@ def is_bimera_denovo_table(
     todo = np.nonzero(align)[0]
     if todo.size:
         sub = np.zeros((todo.size, 5), dtype=np.int64)
-        _pair_stats(codes, offsets, pairs[todo, 0].copy(), pairs[todo, 1].copy(), max_shift, sub)
+        qs = pairs[todo, 0].copy()
+        ps = pairs[todo, 1].copy()
+        nthreads = max(1, min(int(threads), todo.size // 64))
+        if nthreads == 1:
+            _pair_stats(codes, offsets, qs, ps, max_shift, sub)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            cuts = np.linspace(0, todo.size, 4 * nthreads + 1).astype(np.int64)
+
+            def chunk(c: int) -> None:
+                a, b = int(cuts[c]), int(cuts[c + 1])
+                _pair_stats(codes, offsets, qs[a:b], ps[a:b], max_shift, sub[a:b])
+
+            with ThreadPoolExecutor(max_workers=nthreads) as pool:
+                list(pool.map(chunk, range(cuts.size - 1)))
         stats[todo] = sub
     n_flag = np.zeros(n_seqs, dtype=np.int64)
     n_present = np.zeros(n_seqs, dtype=np.int64)
