@@ -256,7 +256,7 @@ def _pcoa_lanczos(
     g = gower_centred(distance) if gower is None else gower
     n = g.shape[0]
     v0 = np.random.default_rng(0).standard_normal(n)
-    vals, vecs = eigsh(g, k=k, which="LA", v0=v0, tol=0.0)
+    vals, vecs = eigsh(g, k=k, which="LA", v0=v0, tol=0.0, ncv=min(n, max(40, 2 * k + 1)))
     order = np.argsort(vals)[::-1]
     vals, vecs = vals[order], vecs[:, order]
     vals = np.where(np.isclose(vals, 0.0), 0.0, vals)  # as scikit-bio
