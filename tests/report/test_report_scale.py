@@ -106,3 +106,15 @@ def test_long_table_embeds_first_rows_and_writes_all(tmp_path: Path) -> None:
     assert len(pd.read_csv(tmp_path / "tables" / "long.tsv", sep="\t")) == n
     page.table(df.iloc[:10], "short", caption="Few.")
     assert "rows are shown" not in page.current.parts[-1]
+
+
+def test_big_clouds_are_rasterised_in_static_copies() -> None:
+    n = figs.MANY_POINTS + 1
+    idx = [f"S{i}" for i in range(n)]
+    coords = pd.DataFrame(np.random.default_rng(2).normal(size=(n, 2)), index=idx, columns=["PC1", "PC2"])
+    _, draw = figs.pcoa(coords, pd.Series("a", index=idx), symbol_by=None, subjects=None, time_order=[],
+                        explained=None, note="", title="t")
+    assert all(c.get_rasterized() for c in draw().axes[0].collections)
+    _, draw = figs.pcoa(coords.iloc[:100], pd.Series("a", index=idx[:100]), symbol_by=None, subjects=None,
+                        time_order=[], explained=None, note="", title="t")
+    assert not any(c.get_rasterized() for c in draw().axes[0].collections)

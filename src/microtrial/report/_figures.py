@@ -6,7 +6,7 @@ Design"). Labels drawn by plotly are HTML-escaped (:func:`E`); matplotlib draws 
 as plain text (math parsing off) and its SVG writer escapes them.
 
 Large studies: point clouds of more than ``MANY_POINTS`` points are drawn with plotly's WebGL
-scatter (``scattergl``), and figures with one line or arrow per sample or subject draw a
+scatter (``scattergl``) and rasterised inside the SVG and PDF copies, and figures with one line or arrow per sample or subject draw a
 random ``MAX_LINES`` of them (seed 0) and say so in their subtitle; every value stays in the
 TSV files beside the report.
 """
@@ -345,7 +345,8 @@ def boxes(values: pd.Series, groups: pd.Series, order: list[str], *, title: str,
         for i, g in enumerate(order):
             sub = data[data["g"] == g]
             ax.scatter(sub["x"], sub["v"], s=12 if len(data) <= MANY_POINTS else 2, color=colour(i), zorder=3,
-                       edgecolor="white", lw=0.3 if len(data) <= MANY_POINTS else 0)
+                       edgecolor="white", lw=0.3 if len(data) <= MANY_POINTS else 0,
+                       rasterized=len(data) > MANY_POINTS)
         ax.set_xticks(range(len(order)), order, rotation=30 if len(order) > 3 else 0,
                       ha="right" if len(order) > 3 else "center")
         ax.set_ylabel(ytitle)
@@ -406,7 +407,7 @@ def pcoa(coords: pd.DataFrame, colour_by: pd.Series, *, symbol_by: pd.Series | N
                     ax.scatter(coords.loc[sel, "PC1"], coords.loc[sel, "PC2"], s=3 if big else 22,
                                color=colour(i), marker=MPL_MARKERS[j % len(MPL_MARKERS)],
                                label=f"{lv}, {s}" if s else lv, edgecolor="white", lw=0 if big else 0.3,
-                               zorder=3)
+                               zorder=3, rasterized=big)
         ax.set_xlabel(xt)
         ax.set_ylabel(yt)
         ax.set_title(f"{title}\n{note}" if note else title, fontsize=8 if note else 10, loc="left")
@@ -724,7 +725,7 @@ def scatter(x: pd.Series, y: pd.Series, groups: pd.Series | None, *, title: str,
         for i, lv in enumerate(levels):
             sel = g == lv
             ax.scatter(x[sel], y[sel], s=14 if len(x) <= MANY_POINTS else 2, color=colour(i),
-                       label=lv or "samples")
+                       label=lv or "samples", rasterized=len(x) > MANY_POINTS)
         ax.set_xlabel(xtitle)
         ax.set_ylabel(ytitle)
         ax.set_title(f"{title}\n{_wrap(subtitle, 44)}" if subtitle else title, fontsize=7.5, loc="left")
