@@ -264,3 +264,69 @@ def test_truncation_length_by_flag_and_by_study_key(tiny: Path, capsys) -> None:
     at = text.splitlines().index("  trunc_len_f: 400") + 1
     line = one_error(capsys, ["run", str(study), "-o", str(tiny / "out")])
     assert line == f"error: {study}: line {at}: reads.trunc_len_f: {what}"
+
+
+# ----------------------------------------------------------------------------- options a message mentions
+
+
+def test_a_mentioned_option_is_named_as_the_error_names_its_own() -> None:
+    from microtrial.options import mention, render
+
+    what = f"must be at least the minimum overlap ({mention('reads.min_overlap')} 12), got 5"
+    exc = OptionError("reads.amplicon_length", what)
+    assert str(exc) == "--amplicon-length: must be at least the minimum overlap (--min-overlap 12), got 5"
+    exc.in_study("study.yaml", 7)
+    assert str(exc) == ("study.yaml: line 7: reads.amplicon_length: must be at least the minimum "
+                        "overlap (reads.min_overlap 12), got 5")
+    # an option the study file has no key for keeps its flag in a study's report
+    inner = InputError("t.tsv", f"no ASV passes {mention('metagenome.marker')} and {mention('function.max_nsti')}")
+    assert str(inner) == "t.tsv: no ASV passes --marker and --max-nsti"
+    assert str(inner.in_study_keys()) == "t.tsv: no ASV passes --marker and function.max_nsti"
+    # braces around anything but a registered key are text
+    assert render("{'ck': 200} {not.a.key} {reads.pool}") == "{'ck': 200} {not.a.key} --pool"
+    with pytest.raises(KeyError):
+        mention("reads.no_such_key")
+
+
+def test_mentions_survive_pickling() -> None:
+    import pickle
+
+    from microtrial.options import mention
+
+    exc = InputError("f.tsv", f"see {mention('options.rarefy')}").in_study_keys()
+    back = pickle.loads(pickle.dumps(exc))
+    assert str(back) == str(exc) == "f.tsv: see options.rarefy"
+
+
+def test_mentioned_option_by_flag_and_by_study_key(tiny: Path, capsys) -> None:
+    """The reads: check that names another option: the amplicon shorter than the overlap."""
+    import gzip
+
+    reads = tiny / "reads"
+    reads.mkdir()
+    for sample in pd.read_csv(tiny / "metadata.tsv", sep="\t")["sample-id"]:
+        for r in (1, 2):
+            with gzip.open(reads / f"{sample}_S1_L001_R{r}_001.fastq.gz", "wt") as fh:
+                fh.write("@r0\n" + "ACGT" * 20 + "\n+\n" + "I" * 80 + "\n")
+    line = one_error(capsys, ["denoise", str(reads), "--amplicon-length", "5", "-o", str(tiny / "dn")],
+                     out=tiny / "dn")
+    assert line == ("error: --amplicon-length: must be at least the minimum overlap of the read pairs "
+                    "(--min-overlap 12), got 5")
+    study, _ = _study(tiny, "")
+    text = study.read_text().replace("table: table.tsv\n", "reads:\n  dir: reads/\n  amplicon_length: 5\n")
+    study.write_text(text)
+    at = text.splitlines().index("  amplicon_length: 5") + 1
+    line = one_error(capsys, ["run", str(study), "-o", str(tiny / "out")])
+    assert line == (f"error: {study}: line {at}: reads.amplicon_length: must be at least the minimum "
+                    "overlap of the read pairs (reads.min_overlap 12), got 5")
+
+
+def test_a_settings_error_names_the_other_settings_by_flag() -> None:
+    from microtrial.denoise import parse_settings
+
+    with pytest.raises(OptionError) as info:
+        parse_settings({"primer_r": "ACGT"})
+    assert info.value.key == "reads.primer_r"
+    assert str(info.value) == "--primer-r: --primer-r is given without --primer-f"
+    assert str(info.value.in_study("s.yaml", 3)) == (
+        "s.yaml: line 3: reads.primer_r: reads.primer_r is given without reads.primer_f")

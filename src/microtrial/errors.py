@@ -35,7 +35,17 @@ class InputError(MicrotrialError):
         1-based line number, when known.
     field : str, optional
         Column or field name, when known.
+
+    Notes
+    -----
+    ``message`` may mention an option by its key in braces
+    (``microtrial.options.mention("reads.min_overlap")``): ``str()`` renders it as the
+    option's flag, or as its study-file key once :attr:`study_keys` is set (the CLI sets it
+    for errors raised while running a study file).
     """
+
+    study_keys: bool = False
+    """Render the options :attr:`message` mentions as study-file keys, not flags."""
 
     def __init__(
         self,
@@ -59,8 +69,22 @@ class InputError(MicrotrialError):
             parts.append(f"line {self.line}")
         if self.field is not None:
             parts.append(f"{self.field}")
-        parts.append(self.message)
+        parts.append(self.text)
         return ": ".join(parts)
+
+    @property
+    def text(self) -> str:
+        """:attr:`message` with the options it mentions named (flags, or study-file keys
+        with :attr:`study_keys`; :func:`microtrial.options.render`)."""
+        from microtrial.options import render
+
+        return render(self.message, study=self.study_keys)
+
+    def in_study_keys(self) -> InputError:
+        """This error as reported for a study file: mentioned options named by their keys."""
+        self.study_keys = True
+        self.args = (self.__str__(),)
+        return self
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (type(self), dict(self.__dict__)))
@@ -83,7 +107,9 @@ class OptionError(InputError):
         an option the study file has no key for (listed in
         :data:`microtrial.options.STAGE_OPTIONS`).
     message : str
-        What is wrong, in plain words.
+        What is wrong, in plain words. Another option is mentioned by its key in braces
+        (``microtrial.options.mention("reads.min_overlap")``): rendered as its flag or its
+        key, as this error's own name is.
     """
 
     def __init__(self, key: str, message: str) -> None:
@@ -103,6 +129,7 @@ class OptionError(InputError):
     def in_study(self, study: str | PathLike[str], line: int | None = None) -> OptionError:
         """This error as raised by the study file ``study`` (``line``: the key's line)."""
         self.study = str(study)
+        self.study_keys = True
         self.line = line
         self.path = self.study
         self.args = (self.__str__(),)
@@ -110,9 +137,9 @@ class OptionError(InputError):
 
     def __str__(self) -> str:
         if self.study is None:
-            return f"{self.flag}: {self.message}"
+            return f"{self.flag}: {self.text}"
         where = [self.study, *([f"line {self.line}"] if self.line is not None else []), self.key]
-        return ": ".join([*where, self.message])
+        return ": ".join([*where, self.text])
 
 
 class StudyError(MicrotrialError):

@@ -12,10 +12,15 @@ the ``function`` sub-commands' inputs, ``run --force``) are named by the option'
 its stage, prefixed by the stage (``diversity.rarefaction_iterations``); they are listed in
 :data:`STAGE_OPTIONS` and never rendered as study-file keys.
 
-Pure data and two look-ups: it imports nothing from microtrial.
+A message may mention another option by key (:func:`mention`, ``{reads.min_overlap}``);
+:func:`render` writes it as that option's flag or key, whichever the error itself uses.
+
+Pure data and a few look-ups: it imports nothing from microtrial.
 """
 
 from __future__ import annotations
+
+import re
 
 _READS_KEYS = (
     "trunc_len_f", "trunc_len_r", "trim_left_f", "trim_left_r", "max_len", "max_ee", "trunc_q",
@@ -103,4 +108,38 @@ def in_study_file(key: str) -> bool:
     return key in STUDY_OPTIONS
 
 
-__all__ = ["STAGE_OPTIONS", "STUDY_OPTIONS", "flag_for", "in_study_file"]
+_MENTION = re.compile(r"\{([a-z0-9_]+(?:\.[a-z0-9_]+)*)\}")
+
+
+def mention(key: str) -> str:
+    """A placeholder naming the option ``key`` inside a message (``{reads.min_overlap}``).
+
+    :class:`microtrial.errors.OptionError` renders it as the option's flag on the command
+    line (``--min-overlap``) and as its key when the error is reported against a study file
+    (``reads.min_overlap``), by :func:`render`.
+
+    Raises
+    ------
+    KeyError
+        ``key`` is in neither registry (a programming error, caught by the tests).
+    """
+    if key not in STUDY_OPTIONS and key not in STAGE_OPTIONS:
+        raise KeyError(f"no option '{key}' in microtrial.options")
+    return "{" + key + "}"
+
+
+def render(message: str, *, study: bool = False) -> str:
+    """``message`` with each :func:`mention` placeholder replaced: by the flag, or with
+    ``study`` by the study-file key (options the study file has no key for keep their flag).
+    Braces around anything that is not a registered key are left as they are."""
+
+    def name(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key not in STUDY_OPTIONS and key not in STAGE_OPTIONS:
+            return m.group(0)
+        return key if study and in_study_file(key) else flag_for(key)
+
+    return _MENTION.sub(name, message)
+
+
+__all__ = ["STAGE_OPTIONS", "STUDY_OPTIONS", "flag_for", "in_study_file", "mention", "render"]

@@ -93,7 +93,7 @@ def test_trunc_q_is_a_phred_score(tmp_path, capsys, value):
     reads = _reads(tmp_path, 150)
     out = tmp_path / "out"
     line = _one_error(capsys, ["denoise", str(reads), "-o", str(out), "--trunc-q", value])
-    assert line.startswith("error: trunc_q (--trunc-q): Input should be ") and line.endswith(f"got {value}")
+    assert line.startswith("error: --trunc-q: Input should be ") and line.endswith(f"got {value}")
     assert not out.exists()
 
 

@@ -63,7 +63,8 @@ def options_of_study(study: Path | str) -> Iterator[None]:
     Stages raise :class:`~microtrial.errors.OptionError` with the study-file key; a user
     who ran ``microtrial run study.yaml`` reads ``study.yaml: line 12:
     options.permutations: must be >= 0``. Options the study file has no key for keep
-    their flag (they came from the command line)."""
+    their flag (they came from the command line). Options that an error about a file
+    mentions (:func:`microtrial.options.mention`) are named by their keys too."""
     from microtrial.options import in_study_file
 
     try:
@@ -73,6 +74,9 @@ def options_of_study(study: Path | str) -> Iterator[None]:
             from microtrial.study import option_line
 
             exc.in_study(study, option_line(study, exc.key))
+        raise
+    except InputError as exc:
+        exc.in_study_keys()
         raise
 
 

@@ -1,8 +1,8 @@
 """The denoising options: one pydantic model for the command line and the study file.
 
 Field names are the study file's keys (``reads:`` section); the command line's options are
-the same names with dashes (``trim_left_f`` is ``--trim-left-f``).  Validation errors name
-the key and its option (:func:`settings_error`).
+the flags of :mod:`microtrial.options` (``trim_left_f`` is ``--trim-left-f``).  Validation
+errors are :class:`~microtrial.errors.OptionError` named by the key (:func:`settings_error`).
 
 ``dada2_compatible`` selects R DADA2 1.26's behaviour: samples denoised independently
 (``pool: none``), no merge-stage partner check (``reverse_partners: false``), no one-off
@@ -107,36 +107,39 @@ class DenoiseSettings(BaseModel):
         return self.model_copy(update=extra)
 
 
-def option_name(key: str) -> str:
-    """The command-line option of a study-file key (``trim_left_f`` -> ``--trim-left-f``)."""
-    return "--" + key.replace("_", "-")
+def settings_error(exc: ValidationError) -> tuple[str | None, str]:
+    """``(key, message)`` of the first problem of a failed validation: ``key`` is the
+    study-file key (``reads.trim_left_f``; None when the problem is no one key's), and the
+    other settings the message names are mentioned by key
+    (:func:`microtrial.options.mention`), so that the command line reads flags and a study
+    file's report reads keys."""
+    import re
 
+    from microtrial.options import in_study_file, mention
 
-def settings_error(exc: ValidationError) -> tuple[str, str]:
-    """``(where, message)`` of the first problem of a failed validation: ``where`` is the
-    study-file key with its command-line option, e.g. ``trim_left_f (--trim-left-f)``."""
     err = exc.errors()[0]
     loc = [str(x) for x in err.get("loc", ()) if not isinstance(x, int)]
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
     if loc and "input" in err and not isinstance(err["input"], dict):
         msg += f", got {err['input']!r}"
-    if not loc:
-        first = msg.split(" ", 1)[0]
-        if first in DenoiseSettings.model_fields:
-            return f"{first} ({option_name(first)})", msg
-        return "reads", msg
-    key = loc[0]
-    return f"{key} ({option_name(key)})", msg
+    fields = [f for f in DenoiseSettings.model_fields if in_study_file(f"reads.{f}")]
+    words = re.compile(r"\b(" + "|".join(sorted(fields, key=len, reverse=True)) + r")\b")
+    key = loc[0] if loc else msg.split(" ", 1)[0]
+    text = words.sub(lambda m: mention(f"reads.{m.group(1)}"), msg)
+    return (f"reads.{key}" if key in fields else None), text
 
 
 def parse_settings(values: dict[str, Any]) -> DenoiseSettings:
-    """Validate command-line values (``None`` = not given), raising a one-line InputError
-    that names the study-file key and the option."""
-    from microtrial.errors import InputError
+    """Validate command-line values (``None`` = not given), raising a one-line
+    :class:`~microtrial.errors.OptionError` named by the study-file key (``reads.<key>``;
+    the command line shows the option's flag)."""
+    from microtrial.errors import InputError, OptionError
 
     given = {k: v for k, v in values.items() if v is not None}
     try:
         return DenoiseSettings.model_validate(given)
     except ValidationError as exc:
-        where, msg = settings_error(exc)
-        raise InputError(where, msg) from None
+        key, msg = settings_error(exc)
+        if key is None:
+            raise InputError("reads", msg) from None
+        raise OptionError(key, msg) from None

@@ -41,6 +41,7 @@ import pandas as pd
 from microtrial.denoise import DenoiseSettings, denoise_reads
 from microtrial.errors import InputError, OptionError
 from microtrial.names import POOL_METHODS
+from microtrial.options import mention
 from microtrial.reads import find_samples, quality_profile
 from microtrial.seqs import check_primer_option
 
@@ -127,7 +128,7 @@ def _check_options(o: DenoiseOptions) -> None:
         raise OptionError("reads.min_overlap", f"must be >= 1, got {o.min_overlap}")
     if o.amplicon_length is not None and o.amplicon_length < o.min_overlap:
         raise OptionError("reads.amplicon_length", f"must be at least the minimum overlap of the read pairs "
-                         f"(--min-overlap {o.min_overlap}), got {o.amplicon_length}")
+                         f"({mention('reads.min_overlap')} {o.min_overlap}), got {o.amplicon_length}")
     if o.max_mismatch < 0:
         raise OptionError("reads.max_mismatch", f"must be >= 0, got {o.max_mismatch}")
     if o.threads < 1:
