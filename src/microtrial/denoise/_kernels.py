@@ -116,6 +116,11 @@ def align_rows(a, b, band, D, keep_rows, sub_pos, sub_from, sub_to, ins_pos):
     w = hi - lo + 1
     W = w + 2  # D[i * W + t + 1] = score of cell (i, j = i + lo + t); t = -1 and w are walls
     big = np.int32(-(1 << 28))
+    P = np.empty(4 * n, np.int32)  # P[x * n + q]: score of s1 base x against s2[q]
+    for q in range(n):
+        y = s2[q]
+        for x in range(4):
+            P[x * n + q] = MATCH if y == x else MISMATCH
     if keep_rows <= 0:
         keep_rows = 0
         for t in range(W):
@@ -141,10 +146,12 @@ def align_rows(a, b, band, D, keep_rows, sub_pos, sub_from, sub_to, ins_pos):
         stop = thi - 1 if last_col else thi
         if i < m:
             left = D[cr + tlo]
-            off = i + lo - 1
+            pp = ci * n + i + lo - 1
+            nxt = D[pr + tlo + 1]
             for t in range(tlo, stop + 1):
-                diag = D[pr + t + 1] + (MATCH if ci == s2[off + t] else MISMATCH)
-                up = D[pr + t + 2] + GAP
+                diag = nxt + P[pp + t]
+                nxt = D[pr + t + 2]
+                up = nxt + GAP
                 av = up if up > diag else diag
                 lf = left + GAP
                 left = lf if lf > av else av
