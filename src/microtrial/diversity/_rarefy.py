@@ -8,7 +8,8 @@ so results do not depend on sample order elsewhere in the table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,12 +84,33 @@ def _rarefy_all(indptr: np.ndarray, counts: np.ndarray, depth: int, seeds: np.nd
     n = indptr.shape[0] - 1
     if current_executor() is None or n < 2:
         data = np.zeros(counts.shape[0], dtype=np.float64)
-        rarefy_columns(indptr, counts, depth, seeds, data)
+
+        def run(lo: int, hi: int) -> None:  # one block of samples: its own seeds and slice
+            a, b = int(indptr[lo]), int(indptr[hi])
+            rarefy_columns(indptr[lo:hi + 1] - a, counts[a:b], depth, seeds[lo:hi], data[a:b])
+
+        _on_threads(run, n)
         return data
     blocks = [b for b in np.array_split(np.arange(n), min(n, 4 * n_workers())) if b.size]
     jobs = [(indptr[b[0]:b[-1] + 2], seeds[b]) for b in blocks]
     parts = map_ordered(_rarefy_block, jobs, shared=(counts, depth))
     return np.concatenate(parts)
+
+
+def _on_threads(run: Callable[[int, int], None], n: int) -> None:
+    """``run(lo, hi)`` over blocks of consecutive samples on local threads (the kernels
+    release the GIL); every sample's draws depend on its own seeds only, so the results
+    are the same for any number of threads."""
+    from microtrial.diversity._unifrac import default_threads
+
+    threads = max(1, min(default_threads(), n))
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+    if threads == 1:
+        run(0, n)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for f in [pool.submit(run, int(bounds[t]), int(bounds[t + 1])) for t in range(threads)]:
+            f.result()
 
 
 def _rarefy_block(job: tuple[np.ndarray, np.ndarray], counts: np.ndarray, depth: int) -> np.ndarray:
@@ -230,8 +252,13 @@ def rarefaction_curves(
     seeds = _seeds(seed, n * iterations).reshape(n, iterations)
     obs = np.empty((n, d_arr.size))
     sh = np.empty((n, d_arr.size))
-    rarefaction_curve_stats(csc.indptr.astype(np.int64), csc.data.astype(np.int64), d_arr,
-                            seeds, int(iterations), obs, sh)
+    indptr, counts = csc.indptr.astype(np.int64), csc.data.astype(np.int64)
+
+    def run(lo: int, hi: int) -> None:  # one block of samples: its own seeds, its own rows
+        rarefaction_curve_stats(indptr[lo:hi + 1], counts, d_arr, seeds[lo:hi], int(iterations),
+                                obs[lo:hi], sh[lo:hi])
+
+    _on_threads(run, n)
     out = pd.DataFrame({
         "sample-id": np.repeat(np.asarray(table.sample_ids, dtype=object), d_arr.size),
         "depth": np.tile(d_arr, n), "observed_features": obs.ravel(), "shannon": sh.ravel(),
