@@ -2,10 +2,14 @@
 
 Written here rather than calling ``skbio.diversity.beta_diversity("unifrac")`` because
 scikit-bio computes pairs one at a time in Python, far too slow for 2,000 samples. The
-method follows Striped UniFrac (McDonald et al. 2018) in spirit: every sample is reduced once
-to the sparse vector of branches below which it has reads (with the share of its reads),
-then for every pair the branches of one sample are looked up in the other, scattered
-into a dense vector (numba, rows spread over threads).
+method follows Striped UniFrac (McDonald et al. 2018) in spirit: the tree is first cut to the
+tips some sample has, with single-child chains merged (:func:`collapse_tree`), every sample
+is reduced once to the sparse vector of branches below which it has reads (with the share
+of its reads), then a block of samples is scattered side by side into a dense
+branches x block array and every later sample's branches are combined with the whole block
+in one SIMD loop (weighted; numba, blocks spread over threads). Unweighted UniFrac is a
+matrix product instead: shared branch length ``B diag(w) B'`` by BLAS
+(:func:`unweighted_product`).
 Results are checked against scikit-bio's ``unweighted_unifrac``/``weighted_unifrac``
 (``normalized=False``) and ``faith_pd`` in the tests.
 
