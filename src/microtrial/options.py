@@ -91,6 +91,7 @@ STAGE_OPTIONS: dict[str, str] = {
     "hsp.ci": "--ci",
     "metagenome.table": "--table",
     "metagenome.marker": "--marker",
+    "metagenome.skip_norm": "--skip-norm",
     "pathways.input": "--input",
     "pathways.map": "--map",
     "pathways.description": "--description",

@@ -36,7 +36,11 @@ from microtrial.function._genus import (  # noqa: E402
     predict_from_genus_traits,
     trait_kind,
 )
-from microtrial.function._metagenome import MetagenomeResult, predict_metagenome  # noqa: E402
+from microtrial.function._metagenome import (  # noqa: E402
+    MetagenomeResult,
+    PredictionInputError,
+    predict_metagenome,
+)
 from microtrial.function._minpath import minimal_pathways  # noqa: E402
 from microtrial.function._pathway_stage import PathwayTables, pathway_tables  # noqa: E402
 from microtrial.function._pathways import (  # noqa: E402
@@ -68,7 +72,7 @@ __all__ += ["ROUTE_GENUS", "ROUTE_GENUS_TRAITS", "ROUTE_REFERENCE", "FunctionRes
             "gap_fill", "load_genus_table", "minimal_pathways", "parse_descriptions",
             "parse_pathway_map", "parse_regroup_map", "pathway_abundance",
             "pathway_contributions", "pathway_tables", "PathwayTables", "predict_by_genus",
-            "predict_metagenome", "regroup", "run_function"]
+            "predict_metagenome", "regroup", "run_function", "PredictionInputError"]
 # --- end H13b ---
 
 # --- statistics of the predicted functions, jplace/Newick helpers (H16f) ---

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from microtrial.errors import InputError, OptionError
+from microtrial.options import mention
 from microtrial.table import FeatureTable
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,25 @@ class MetagenomeResult:
     wide: bool = False
 
 
+PREDICTION_SOURCES = {"table": "feature table", "traits": "trait predictions",
+                      "marker": "marker predictions"}
+"""The inputs of :func:`predict_metagenome` a :class:`PredictionInputError` can name."""
+
+
+class PredictionInputError(InputError):
+    """A problem inside one input of :func:`predict_metagenome`, which reads no file.
+
+    ``source`` says which (``table``, ``traits`` or ``marker``: :data:`PREDICTION_SOURCES`);
+    the caller that read that input from a file re-raises the problem naming the file
+    (``InputError(path, exc.message)``). Unmapped, the error names the input in words
+    (``trait predictions: sequence 'a' is listed twice``).
+    """
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        super().__init__(PREDICTION_SOURCES[source], message)
+
+
 def table_to_frame(table: FeatureTable | pd.DataFrame) -> pd.DataFrame:
     """ASVs x samples as a float DataFrame (PICRUSt2 reads BIOM tables as floats)."""
     if isinstance(table, FeatureTable):
@@ -82,13 +102,14 @@ def table_to_frame(table: FeatureTable | pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _drop_by_nsti(pred: pd.DataFrame, max_nsti: float, what: str
+def _drop_by_nsti(pred: pd.DataFrame, max_nsti: float, source: str
                   ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     keep = pred[NSTI_COLUMN] <= max_nsti
     excluded = [str(i) for i in pred.index[~keep.to_numpy()]]
     kept = pred[keep]
-    if kept.shape[0] == 0:
-        raise InputError(what, f"every ASV has an NSTI above --max-nsti {max_nsti:g}")
+    if kept.shape[0] == 0:  # the cut-off, not the file: name the option
+        raise OptionError("function.max_nsti", f"every ASV of the {PREDICTION_SOURCES[source]} has an "
+                                               f"NSTI above {max_nsti:g}")
     if excluded:
         log.warning("%d of %d ASVs are above the max NSTI cut-off of %g and were removed",
                     len(excluded), pred.shape[0], max_nsti)
@@ -96,15 +117,15 @@ def _drop_by_nsti(pred: pd.DataFrame, max_nsti: float, what: str
     return kept.drop(columns=NSTI_COLUMN), nsti, excluded
 
 
-def _check_prediction(pred: pd.DataFrame, what: str) -> None:
+def _check_prediction(pred: pd.DataFrame, source: str) -> None:
     if pred.index.has_duplicates:
         dup = pred.index[pred.index.duplicated()][0]
-        raise InputError(what, f"sequence '{dup}' is listed twice")
+        raise PredictionInputError(source, f"sequence '{dup}' is listed twice")
     bad = [c for c in pred.columns if not pd.api.types.is_numeric_dtype(pred[c])]
     if bad:
-        raise InputError(what, f"column '{bad[0]}' is not numeric")
+        raise PredictionInputError(source, f"column '{bad[0]}' is not numeric")
     if pred.shape[1] == 0 or (pred.shape[1] == 1 and NSTI_COLUMN in pred.columns):
-        raise InputError(what, "no trait columns")
+        raise PredictionInputError(source, "no trait columns")
 
 
 def predict_metagenome(
@@ -148,6 +169,16 @@ def predict_metagenome(
     -------
     MetagenomeResult
 
+    Raises
+    ------
+    PredictionInputError
+        A problem inside the table or a prediction (``source`` says which): a sequence
+        listed twice, a non-numeric or no trait column, a marker copy number <= 0, no ASV
+        shared by the table and the predictions, an ASV called ``RARE``.
+    OptionError
+        ``function.max_nsti`` (``--max-nsti``) excludes every ASV; no marker table without
+        ``skip_norm``.
+
     Notes
     -----
     With :math:`a_{is}` the count of ASV *i* in sample *s*, :math:`m_i` its predicted 16S
@@ -161,27 +192,28 @@ def predict_metagenome(
     Biotechnol 38:685-688 (``metagenome_pipeline.py``, whose numbers are matched).
     """
     if marker_pred is None and not skip_norm:
-        raise OptionError("metagenome.marker", "a table of predicted 16S copies is needed (or --skip-norm)")
+        raise OptionError("metagenome.marker", "a table of predicted 16S copies is needed (or "
+                                               f"{mention('metagenome.skip_norm')})")
     counts = table_to_frame(table).copy()
     counts.index = counts.index.astype(str)
     traits_pred = traits_pred.copy()
     traits_pred.index = traits_pred.index.astype(str)
-    _check_prediction(traits_pred, "--traits")
+    _check_prediction(traits_pred, "traits")
     if skip_norm:
         marker_pred = None
     else:
         assert marker_pred is not None
         marker_pred = marker_pred.copy()
         marker_pred.index = marker_pred.index.astype(str)
-        _check_prediction(marker_pred, "--marker")
+        _check_prediction(marker_pred, "marker")
 
     nsti = pd.DataFrame()
     excluded: list[str] = []
     if NSTI_COLUMN in traits_pred.columns:
-        traits_pred, nsti, ex = _drop_by_nsti(traits_pred, max_nsti, "--traits")
+        traits_pred, nsti, ex = _drop_by_nsti(traits_pred, max_nsti, "traits")
         excluded.extend(ex)
     if marker_pred is not None and NSTI_COLUMN in marker_pred.columns:
-        marker_pred, nsti, ex = _drop_by_nsti(marker_pred, max_nsti, "--marker")
+        marker_pred, nsti, ex = _drop_by_nsti(marker_pred, max_nsti, "marker")
         excluded.extend(e for e in ex if e not in excluded)
 
     shared = counts.index.intersection(traits_pred.index)
@@ -189,9 +221,9 @@ def predict_metagenome(
         shared = shared.intersection(marker_pred.index)
     shared = shared.sort_values()
     if len(shared) == 0:
-        raise OptionError("metagenome.table", "no ASV of the table has both a trait and a marker "
-                                    "prediction (do the ASV ids match the predictions' "
-                                    "'sequence' column?)")
+        raise PredictionInputError("table", "no ASV of the table has both a trait and a marker "
+                                            "prediction (do the ASV ids match the predictions' "
+                                            "'sequence' column?)")
     shared_set = set(shared)
     excluded_set = set(excluded)
     unpredicted = tuple(str(i) for i in counts.index
@@ -206,7 +238,7 @@ def predict_metagenome(
         marker = marker_pred[marker_pred.columns[0]]
         if (marker.loc[counts.index] <= 0).any():
             bad = marker.index[(marker <= 0).to_numpy()][0]
-            raise OptionError("metagenome.marker", f"ASV '{bad}' has a predicted marker copy number <= 0")
+            raise PredictionInputError("marker", f"ASV '{bad}' has a predicted marker copy number <= 0")
         norm = counts.div(marker.loc[counts.index.values], axis="index").round(decimals=2)
     else:
         norm = counts
@@ -223,7 +255,8 @@ def predict_metagenome(
     rare: list[str] = []
     if stratified and (min_reads != 1 or min_samples != 1):
         if "RARE" in counts.index:
-            raise OptionError("metagenome.table", "an ASV is called 'RARE'; rename it (the name pools rare ASVs)")
+            raise PredictionInputError("table", "an ASV is called 'RARE'; rename it (the name pools "
+                                                "rare ASVs)")
         low = set(counts.index[norm.sum(axis=1) < min_reads])
         few = set(counts.index[(norm != 0).astype(int).sum(axis=1) < min_samples])
         rare = sorted(low | few)

@@ -20,6 +20,7 @@ import pandas as pd
 from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import atomic_open, open_text
 from microtrial.io.runinfo import start_output, write_run_info
+from microtrial.options import mention
 
 log = logging.getLogger(__name__)
 
@@ -165,19 +166,25 @@ def metagenome_stage(table: Path, traits: Path, marker: Path | None, out_dir: Pa
                      max_nsti: float = 2.0, strat_out: bool = False, wide_table: bool = False,
                      min_reads: int = 1, min_samples: int = 1, skip_norm: bool = False) -> Path:
     """``microtrial function metagenome``: PICRUSt2's metagenome_pipeline.py."""
-    from microtrial.function import predict_metagenome
+    from microtrial.function import PredictionInputError, predict_metagenome
 
     if marker is None and not skip_norm:
-        raise OptionError("metagenome.marker", "needed unless --skip-norm (predicted 16S copies per ASV)")
+        raise OptionError("metagenome.marker", f"needed unless {mention('metagenome.skip_norm')} "
+                                               "(predicted 16S copies per ASV)")
     if marker is not None and skip_norm:
-        raise OptionError("metagenome.marker", "not used with --skip-norm; give one or the other")
+        raise OptionError("metagenome.marker", f"not used with {mention('metagenome.skip_norm')}; "
+                                               "give one or the other")
     t0 = time.perf_counter()
     counts = read_abundance_table(table)
     pred = read_prediction(traits)
     mark = read_prediction(marker) if marker is not None else None
-    result = predict_metagenome(counts, pred, mark, max_nsti=max_nsti, stratified=strat_out,
-                                wide=wide_table, min_reads=min_reads, min_samples=min_samples,
-                                skip_norm=skip_norm)
+    try:
+        result = predict_metagenome(counts, pred, mark, max_nsti=max_nsti, stratified=strat_out,
+                                    wide=wide_table, min_reads=min_reads, min_samples=min_samples,
+                                    skip_norm=skip_norm)
+    except PredictionInputError as exc:  # name the file the problem is in
+        path = {"table": table, "traits": traits, "marker": marker}[exc.source]
+        raise InputError(path, exc.message) from None
     start_output(out_dir, command="function metagenome",
                  keep=[p for p in (table, traits, marker) if p is not None])
     outputs = write_metagenome(result, out_dir, skip_norm=skip_norm)
@@ -391,25 +398,31 @@ def function_stage(table: Path, out_dir: Path, *, sequences: Path | None = None,
     table, metagenomes, pathways (PICRUSt2 route); without: the embedded genus table
     (needs ``taxonomy``), plus ``genus_traits`` (a genus-level trait table, e.g. EC per
     genus) whose pathways use ``map_folder``'s maps or the packaged MetaCyc maps."""
-    from microtrial.function import run_function
+    from microtrial.function import PredictionInputError, run_function
 
     if genus_traits is not None and reference is not None:
-        raise OptionError("function.genus_traits", "goes with the genus route (not with --reference)")
+        raise OptionError("function.genus_traits", "goes with the genus route (not with "
+                                                   f"{mention('function.reference')})")
     t0 = time.perf_counter()
     inp = read_function_inputs(
         table, sequences=sequences, reference=reference, taxonomy=taxonomy,
         genus_traits=genus_traits, map_folder=map_folder,
-        no_sequences=OptionError("function.sequences", "needed with --reference (the ASV "
-                                 "sequences to place)"),
-        no_taxonomy=OptionError("function.taxonomy", "needed without --reference (the embedded "
-                                "genus table predicts from each ASV's genus)"))
+        no_sequences=OptionError("function.sequences", f"needed with {mention('function.reference')} "
+                                 "(the ASV sequences to place)"),
+        no_taxonomy=OptionError("function.taxonomy", f"needed without {mention('function.reference')} "
+                                "(the embedded genus table predicts from each ASV's genus)"))
     gt_note = inp.genus_traits_note
-    result = run_function(inp.counts, sequences=inp.sequences, reference=inp.reference,
-                          taxonomy=inp.taxonomy, pathway_specs=inp.pathway_specs,
-                          max_nsti=max_nsti, stratified=strat_out, hsp_method=hsp_method,
-                          minpath=minpath, gap_filling=gap_fill, coverage=coverage,
-                          threads=threads, seed=seed, progress=progress,
-                          genus_traits=inp.genus_traits, genus_traits_name=str(genus_traits))
+    try:
+        result = run_function(inp.counts, sequences=inp.sequences, reference=inp.reference,
+                              taxonomy=inp.taxonomy, pathway_specs=inp.pathway_specs,
+                              max_nsti=max_nsti, stratified=strat_out, hsp_method=hsp_method,
+                              minpath=minpath, gap_filling=gap_fill, coverage=coverage,
+                              threads=threads, seed=seed, progress=progress,
+                              genus_traits=inp.genus_traits, genus_traits_name=str(genus_traits))
+    except PredictionInputError as exc:
+        if exc.source != "table":  # predictions made here: named in words
+            raise
+        raise InputError(table, exc.message) from None
     start_output(out_dir, command="function",
                  keep=[p for p in (table, sequences, taxonomy, reference, genus_traits)
                        if p is not None])
