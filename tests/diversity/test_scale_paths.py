@@ -164,6 +164,7 @@ def test_large_studies_write_hdf5_with_the_tsv_numbers(tmp_path: Path,
     tp, mp = write_inputs(tmp_path, t, m)
     stage.diversity_stage(tp, mp, tmp_path / "small", metrics=["braycurtis"], permutations=9)
     monkeypatch.setattr(stage, "LARGE_MATRIX", 5)
+    monkeypatch.setattr(stage, "_H5_ROWS", 7)  # several row blocks, the last one short
     stage.diversity_stage(tp, mp, tmp_path / "large", metrics=["braycurtis"], permutations=9)
     tsv = pd.read_csv(tmp_path / "small" / "beta-braycurtis.tsv", sep="\t", index_col=0)
     assert not (tmp_path / "large" / "beta-braycurtis.tsv").exists()
