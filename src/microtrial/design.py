@@ -141,6 +141,21 @@ class Comparison:
         by_levels = tuple(canon(lv, self.by) for lv in self.by_levels) if self.by else ()
         return replace(self, levels=levels, where=where, by_levels=by_levels)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        """A comparison from its plain form (``dataclasses.asdict``, as ``run-info.json``
+        records it: lists for tuples, ``where`` a mapping)."""
+        return cls(
+            name=str(data["name"]), kind=data["kind"], column=str(data["column"]),
+            levels=tuple(str(v) for v in data["levels"]),
+            where={str(k): str(v) for k, v in (data.get("where") or {}).items()},
+            subject=None if data.get("subject") is None else str(data["subject"]),
+            by=None if data.get("by") is None else str(data["by"]),
+            by_levels=tuple(str(v) for v in data.get("by_levels") or ()),
+            random=tuple(str(v) for v in data.get("random") or ()),
+            covariates=tuple(str(v) for v in data.get("covariates") or ()),
+        )
+
 
 REFERENCE_NAMES: tuple[str, ...] = (
     "control", "controls", "healthy", "hc", "baseline", "week0", "w0", "pre", "before",
@@ -181,6 +196,15 @@ class ComparisonSpec:
     subject: str | None = None
 
 
+RESPONSE_COLUMN = "response"
+"""The metadata column the clinical stage adds (``metadata-with-response.tsv``): each
+sample's subject as a responder or not (:data:`RESPONSE_LEVELS`, empty when not evaluable).
+A comparison may compare or filter on it; the report leaves it out of the cohort table."""
+
+RESPONSE_LEVELS: tuple[str, str] = ("responder", "non-responder")
+"""The levels of :data:`RESPONSE_COLUMN` (IMACS definition of improvement met, or not)."""
+
+
 def reference_level(levels: Sequence[str], given: str | None = None) -> str:
     """The reference among ``levels``: ``given`` when it is one of them, else the first
     level named like a reference (:data:`REFERENCE_NAMES`: control, baseline, week0, ...),
@@ -202,6 +226,55 @@ def paired_kind(metadata: pd.DataFrame, column: str, levels: tuple[str, str],
     sub = metadata[level_strings(metadata[column]).isin(list(levels))]
     per_subject = sub.groupby(sub[subject].astype(str))[column].nunique()
     return "paired" if (per_subject == 2).sum() >= 2 else "between"
+
+
+def design_of_columns(metadata: pd.DataFrame, *, group: str | None = None, time: str | None = None,
+                      subject: str | None = None, reference: str | None = None) -> DesignSpec:
+    """The design named by columns (``--group``, ``--time``, ``--subject``), each factor's
+    reference :func:`reference_level` among the column's levels (``reference`` when it is
+    one of them; typed levels match numeric columns, :func:`user_level`).
+
+    Raises
+    ------
+    KeyError
+        A named column is not in ``metadata`` (the message names it).
+    """
+    for col in (group, time, subject):
+        if col is not None and col not in metadata.columns:
+            raise KeyError(col)
+    factors: dict[str, Factor] = {}
+    for key, col in (("group", group), ("time", time)):
+        if col is None:
+            continue
+        levels = column_levels(metadata[col])
+        given = None if reference is None else user_level(reference, metadata[col])
+        factors[key] = Factor(col, reference_level(levels, given) if levels else str(reference or ""))
+    return DesignSpec(subject=subject, group=factors.get("group"), time=factors.get("time"))
+
+
+def design_of_comparisons(comparisons: Sequence[Comparison]) -> DesignSpec:
+    """The design that a list of comparisons implies, for a results folder that records
+    its comparisons but not its design (``microtrial diversity`` or ``differential``):
+    the group is the compared column of the first ``between`` comparison (its last level,
+    the reference, as :func:`level_comparisons` writes them), the time the compared column
+    of the first within-subject comparison (reference: the first level of a
+    ``longitudinal`` one, else the last), the subject that comparison's subject (else the
+    first one given). Callers log what this inferred."""
+    group = time = None
+    subject = None
+    for c in comparisons:
+        if c.kind == "between" and group is None:
+            group = Factor(c.column, c.levels[-1])
+        elif c.kind in WITHIN_SUBJECT_KINDS and time is None:
+            time = Factor(c.column, c.levels[0] if c.kind == "longitudinal" else c.levels[-1])
+            subject = subject or c.subject
+        if c.kind == "interaction" and c.by is not None and group is None and c.by_levels:
+            group = Factor(c.by, c.by_levels[-1])
+    if subject is None:
+        subject = next((c.subject for c in comparisons if c.subject), None)
+    if group is not None and time is not None and group.column == time.column:
+        time = None
+    return DesignSpec(subject=subject, group=group, time=time)
 
 
 def level_comparisons(design: DesignSpec, metadata: pd.DataFrame) -> list[ComparisonSpec]:

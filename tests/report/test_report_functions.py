@@ -61,8 +61,8 @@ def fn_results(tmp_path: Path) -> Path:
 
 def test_pathways_of_interest_paired_and_between_by_hand(fn_results: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from microtrial.pipeline.report import report_stage
     from microtrial.report import _figures as figs
-    from microtrial.report import write_report
 
     seen: dict[str, object] = {}
     paired, boxes = figs.paired, figs.boxes
@@ -79,7 +79,7 @@ def test_pathways_of_interest_paired_and_between_by_hand(fn_results: Path, tmp_p
     monkeypatch.setattr(figs, "paired", spy_paired)
     monkeypatch.setattr(figs, "boxes", spy_boxes)
     out = tmp_path / "rep"
-    write_report(fn_results, out, static_figures=True, exports=False)
+    report_stage(fn_results, out, static_figures=True, exports=False)
     wide, before, after, kw = seen["paired"]  # type: ignore[misc]
     assert (before, after) == ("baseline", "week12")  # the study's levels, reference first
     assert wide.to_dict("index") == {"P1": {"baseline": 10.0, "week12": 30.0},
@@ -105,9 +105,9 @@ def test_pathways_of_interest_paired_and_between_by_hand(fn_results: Path, tmp_p
 
 
 def test_route_and_simulated_traits_are_stated(fn_results: Path, tmp_path: Path) -> None:
-    from microtrial.report import write_report
+    from microtrial.pipeline.report import report_stage
 
-    page = write_report(fn_results, tmp_path / "rep", static_figures=False, exports=False).read_text()
+    page = report_stage(fn_results, tmp_path / "rep", static_figures=False, exports=False).read_text()
     assert "could not be drawn" not in page
     section = page[page.index("<section id='functions'>"):]
     section = section[:section.index("</section>")]
@@ -119,7 +119,7 @@ def test_route_and_simulated_traits_are_stated(fn_results: Path, tmp_path: Path)
     # a PICRUSt2 reference run with no trait table says neither
     info = {"route": "picrust2-reference", "pathways_of_interest": ["CENTFERM-PWY"]}
     (fn_results / "logs" / "function.run-info.json").write_text(json.dumps(info))
-    page = write_report(fn_results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
+    page = report_stage(fn_results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
     assert "by the route &#x27;picrust2-reference&#x27;: each ASV placed on the PICRUSt2 reference" in page
     assert "SIMULATED" not in page and "simulated genus trait table" not in page
     assert "could not be drawn" not in page
@@ -138,7 +138,7 @@ def test_route_and_simulated_traits_are_stated(fn_results: Path, tmp_path: Path)
 ])
 def test_methods_describe_each_function_route(fn_results: Path, tmp_path: Path, route: str,
                                                says: list[str], never: list[str]) -> None:
-    from microtrial.report import write_report
+    from microtrial.pipeline.report import report_stage
 
     info = {"route": route, "traits": ["16S", "cazy"] if route == "embedded-genus-table" else ["16S", "ec"],
             "options": {"max_nsti": 2.0, "hsp_method": "mp", "minpath": True, "gap_fill": True}}
@@ -147,7 +147,7 @@ def test_methods_describe_each_function_route(fn_results: Path, tmp_path: Path, 
                     genus_traits_note="simulated by microtrial simulate")
     (fn_results / "logs" / "function.run-info.json").write_text(json.dumps(info))
     out = tmp_path / route
-    write_report(fn_results, out, static_figures=False, exports=False)
+    report_stage(fn_results, out, static_figures=False, exports=False)
     text = (out / "methods.txt").read_text()
     para = next(p for p in text.split("\n\n") if p.startswith("Functions were predicted"))
     for s in says:
@@ -159,9 +159,9 @@ def test_methods_describe_each_function_route(fn_results: Path, tmp_path: Path, 
 
 
 def test_absent_pathways_of_interest_are_named_absent(fn_results: Path, tmp_path: Path) -> None:
-    from microtrial.report import write_report
+    from microtrial.pipeline.report import report_stage
 
-    page = write_report(fn_results, tmp_path / "rep", static_figures=False, exports=False).read_text()
+    page = report_stage(fn_results, tmp_path / "rep", static_figures=False, exports=False).read_text()
     absent = "Absent (not in the predicted pathway map of this run, so neither predicted nor tested): LEUSYN-PWY."
     assert f"Pathways of interest found and tested: CENTFERM-PWY. {absent}" in page
     assert ("Found in the predicted pathways: CENTFERM-PWY. Absent (not in this run&#x27;s predicted "
@@ -171,7 +171,7 @@ def test_absent_pathways_of_interest_are_named_absent(fn_results: Path, tmp_path
     # the tables decide: a pathway of interest present in them is found
     info = {**INFO, "pathways_of_interest": ["CENTFERM-PWY", "GLYCOLYSIS"]}
     (fn_results / "logs" / "function.run-info.json").write_text(json.dumps(info))
-    page = write_report(fn_results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
+    page = report_stage(fn_results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
     assert "Pathways of interest found and tested: CENTFERM-PWY, GLYCOLYSIS." in page
     assert "Absent (" not in page
 
@@ -189,7 +189,7 @@ def _truth(d: Path, centferm_pc: str = "down") -> Path:
 
 
 def test_function_results_scored_against_truth_by_hand(fn_results: Path, tmp_path: Path) -> None:
-    from microtrial.report import write_report
+    from microtrial.pipeline.report import report_stage
     from microtrial.report._truth import functions_recovered
 
     truth = _truth(tmp_path / "truth")
@@ -206,7 +206,7 @@ def test_function_results_scored_against_truth_by_hand(fn_results: Path, tmp_pat
     assert flipped["designed pathway changes recovered (aldex, q < 0.05, designed direction)"] == \
         "1/3; missed: CENTFERM-PWY (pc), GLYCOLYSIS (pc)"
     # and the report's truth section shows them (a truth folder with only this file is accepted)
-    page = write_report(fn_results, tmp_path / "rep", static_figures=False, exports=False,
+    page = report_stage(fn_results, tmp_path / "rep", static_figures=False, exports=False,
                         truth_dir=truth).read_text()
     rows = pd.read_csv(tmp_path / "rep" / "tables" / "truth-scores.tsv", sep="\t")
     assert dict(zip(rows["measure"], rows["value"], strict=True))[

@@ -26,7 +26,9 @@ def test_missing_truth_folder(results, tmp_path, capsys):
 
 
 def test_good_tables_make_a_report(results, tmp_path):
-    path = write_report(results, tmp_path / "rep")
+    from microtrial.pipeline.report import report_stage
+
+    path = report_stage(results, tmp_path / "rep", group="group")  # the groups draw the alpha boxes
     assert path.exists() and (tmp_path / "rep" / "figures" / "alpha-shannon.png").exists()
 
 

@@ -63,12 +63,13 @@ def test_json_in_a_page_cannot_end_its_script() -> None:
 
 
 def test_table1_by_hand(results: Path, tmp_path: Path) -> None:
-    from microtrial.report import write_report
+    from microtrial.pipeline.report import report_stage
 
     md = pd.DataFrame({"sample-id": ["s1", "s2", "s3", "s4", "s5"], "group": ["a", "a", "a", "b", "b"],
                        "age": [30, 40, 50, 20, 22], "sex": ["F", "F", "M", "M", "M"]})
     md.to_csv(results / "metadata-with-response.tsv", sep="\t", index=False)
-    write_report(results, tmp_path / "rep", static_figures=False, exports=False)
+    # no study file: the groups named as on the command line (microtrial report --group group)
+    report_stage(results, tmp_path / "rep", group="group", static_figures=False, exports=False)
     t1 = pd.read_csv(tmp_path / "rep" / "tables" / "table1-cohort.tsv", sep="\t", dtype=str).set_index(
         "characteristic")
     # medians and quartiles (linear interpolation) by hand: a = 30, 40, 50; b = 20, 22
@@ -177,7 +178,7 @@ def test_phyloseq_snippet_in_r(tmp_path: Path) -> None:
 
 
 def test_interaction_design_gets_its_section(results: Path, tmp_path: Path) -> None:
-    from microtrial.report import write_report
+    from microtrial.pipeline.report import report_stage
 
     (results / "inputs").mkdir()
     (results / "inputs" / "study.yaml").write_text(
@@ -188,7 +189,7 @@ def test_interaction_design_gets_its_section(results: Path, tmp_path: Path) -> N
                   "term": ["group", "group:time"], "df": [1, 1], "pseudo_F": [3.0, 5.0], "R2": [0.1, 0.2],
                   "p_value": [0.04, 0.002], "permutations": [999, 999]}).to_csv(
         results / "permanova.tsv", sep="\t", index=False)
-    page = write_report(results, tmp_path / "rep", static_figures=False, exports=False).read_text()
+    page = report_stage(results, tmp_path / "rep", static_figures=False, exports=False).read_text()
     assert "<section id='designs'><h2>Designs with interactions</h2>" in page
     inter = pd.read_csv(tmp_path / "rep" / "tables" / "interaction-permanova.tsv", sep="\t")
     assert inter["term"].tolist() == ["group:time"]  # only the interaction row
@@ -197,7 +198,7 @@ def test_interaction_design_gets_its_section(results: Path, tmp_path: Path) -> N
     (results / "inputs" / "study.yaml").unlink()
     pd.read_csv(results / "permanova.tsv", sep="\t").iloc[:1].to_csv(results / "permanova.tsv", sep="\t",
                                                                       index=False)
-    page = write_report(results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
+    page = report_stage(results, tmp_path / "rep2", static_figures=False, exports=False).read_text()
     assert "id='designs'" not in page
 
 
@@ -215,7 +216,7 @@ def test_read_losses_by_hand() -> None:
 
 
 def test_summary_sentence_by_hand(results: Path, tmp_path: Path) -> None:
-    from microtrial.report import write_report
+    from microtrial.pipeline.report import report_stage
 
     (results / "inputs").mkdir()
     (results / "inputs" / "study.yaml").write_text(
@@ -223,7 +224,7 @@ def test_summary_sentence_by_hand(results: Path, tmp_path: Path) -> None:
         "comparisons:\n- {name: a-vs-b, kind: between, column: group, levels: [a, b]}\n")
     pd.DataFrame({"comparison": ["a-vs-b"], "index": ["shannon"], "test": ["mann-whitney"],
                   "p_value": [0.0123]}).to_csv(results / "diversity-tests.tsv", sep="\t", index=False)
-    page = write_report(results, tmp_path / "rep", static_figures=False, exports=False).read_text()
+    page = report_stage(results, tmp_path / "rep", static_figures=False, exports=False).read_text()
     assert "<title>s</title>" in page  # the study's name when no title is given
     # shannon: a = 1.5, 1.7 (median 1.6); b = 2.5, 2.4 (median 2.45)
     assert ("Shannon diversity was lower in a than b (median 1.6 vs 2.45; Mann-Whitney, p = 0.012). "

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from microtrial.design import RESPONSE_COLUMN, RESPONSE_LEVELS
 from microtrial.stats import EXACT_MAX_N, wilcoxon_paired
 
 RATE_ENDPOINTS: tuple[tuple[str, str], ...] = (
@@ -128,8 +129,9 @@ def immune_paired(
 def responders_metadata(
     response: pd.DataFrame | Mapping[str, bool | None], metadata: pd.DataFrame, subject_col: str
 ) -> pd.DataFrame:
-    """Sample metadata with a ``response`` column: ``responder`` (IMACS DOI met),
-    ``non-responder`` (not met), missing for subjects not evaluable or without a score.
+    """Sample metadata with a ``response`` column (:data:`microtrial.design.RESPONSE_COLUMN`):
+    ``responder`` (IMACS DOI met), ``non-responder`` (not met; :data:`~microtrial.design.
+    RESPONSE_LEVELS`), missing for subjects not evaluable or without a score.
 
     Parameters
     ----------
@@ -145,7 +147,8 @@ def responders_metadata(
         mapping = {str(s): (None if pd.isna(v) else bool(v)) for s, v in response["imacs_doi"].items()}
     else:
         mapping = {str(s): v for s, v in response.items()}
-    labels = {s: ("responder" if v else "non-responder") for s, v in mapping.items() if v is not None}
+    responder, non_responder = RESPONSE_LEVELS
+    labels = {s: (responder if v else non_responder) for s, v in mapping.items() if v is not None}
     out = metadata.copy()
 
     def label(s: object) -> object:
@@ -154,6 +157,6 @@ def responders_metadata(
         key = str(int(s)) if isinstance(s, float) and s.is_integer() else str(s)
         return labels.get(key, pd.NA)
 
-    out["response"] = out[subject_col].map(label)
-    out["response"] = out["response"].astype("object")
+    out[RESPONSE_COLUMN] = out[subject_col].map(label)
+    out[RESPONSE_COLUMN] = out[RESPONSE_COLUMN].astype("object")
     return out

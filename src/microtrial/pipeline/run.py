@@ -348,12 +348,13 @@ def _stages(study: Any, study_path: Path, engine: Engine, n_threads: int,
     sources = {k: v for k, v in sources.items() if v is not None and Path(v).exists()}
     (out_dir / "inputs").mkdir(parents=True, exist_ok=True)
     _copy_inputs(sources, out_dir / "inputs")  # not a stage: always fresh, for the report
-    from microtrial.report import write_report
+    from microtrial.report import design_of_study, write_report
 
     upstream = [r for n, r in engine.results.items() if n != "report"]
     engine.run(
-        "report",
-        lambda sd: write_report(out_dir, sd, title=study.name, truth_dir=truth_dir, finishing_run=True),
+        "report",  # the design and comparisons as this run resolved them
+        lambda sd: write_report(out_dir, sd, title=study.name, truth_dir=truth_dir, finishing_run=True,
+                                design=design_of_study(study)),
         inputs={"stages": upstream, "truth": truth_dir, **{f"inputs/{k}": v for k, v in sources.items()}},
         options={"title": study.name, "skipped": dict(sorted(engine.skipped.items()))},
         code=("microtrial.report",),

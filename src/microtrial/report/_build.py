@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from microtrial.design import DesignSpec
 from microtrial.errors import InputError, MicrotrialError, OptionError
 from microtrial.io._atomic import atomic_open
 from microtrial.report import _methods as M
 from microtrial.report import _results as R
 from microtrial.report import _sections as S
 from microtrial.report._context import Context
-from microtrial.report._data import read_design
+from microtrial.report._data import Design, read_design
 from microtrial.report._page import Page, esc
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def _guarded(ctx: Context, anchor: str, title: str, fn: Callable[[], object]) ->
 def write_report(
     results_dir: Path, out_dir: Path | None = None, *, title: str | None = None,
     truth_dir: Path | None = None, finishing_run: bool = False, exports: bool = True,
-    static_figures: bool = True,
+    static_figures: bool = True, design: Design | None = None, columns: DesignSpec | None = None,
 ) -> Path:
     """Build ``report.html`` from the result tables in ``results_dir``.
 
@@ -112,6 +113,13 @@ def write_report(
         Also write ``exports/phyloseq/`` and ``exports/qiime2/`` (when the table is there).
     static_figures : bool
         Also draw every figure with matplotlib into ``figures/`` (most of the time taken).
+    design : Design, optional
+        The study's design and resolved comparisons (:func:`design_of_study`; ``microtrial
+        run`` passes its study's). Default: what the folder's ``run-info.json`` recorded
+        (:func:`recorded_design`); without it the samples are shown ungrouped (logged).
+    columns : microtrial.design.DesignSpec, optional
+        Design columns named on the command line (``microtrial report --group``): they
+        replace the design's columns (:func:`microtrial.report.read_design`).
 
     Returns
     -------
@@ -140,8 +148,9 @@ def write_report(
     out_dir = Path(out_dir) if out_dir is not None else results_dir
     incomplete = None if finishing_run else _incomplete(results_dir)
     page = Page(out_dir, static=static_figures)
-    metadata = _metadata(results_dir)
-    ctx = Context(page, results_dir, read_design(results_dir, metadata), metadata)
+    metadata = results_metadata(results_dir)
+    ctx = Context(page, results_dir, read_design(results_dir, metadata, design=design, columns=columns),
+                  metadata)
     title = title or ctx.design.name or "microtrial study report"
     banner = ""
     if incomplete is not None:
@@ -195,7 +204,9 @@ def _exports(ctx: Context) -> None:
                   "The .qza files are QIIME 2 artifacts (qiime tools peek exports/qiime2/table.qza).")
 
 
-def _metadata(results: Path) -> pd.DataFrame | None:
+def results_metadata(results: Path) -> pd.DataFrame | None:
+    """The sample metadata of a results folder (``metadata-with-response.tsv``, else the
+    copy in ``inputs/``), or None."""
     from microtrial.io.metadata import read_metadata
 
     for name in ("metadata-with-response.tsv", "inputs/metadata.tsv"):

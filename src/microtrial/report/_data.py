@@ -1,15 +1,19 @@
-"""What the report reads besides the result tables: the study's design (from the copy of the
-study file a run keeps in ``inputs/study.yaml``), the metadata, and readable taxon names."""
+"""What the report reads besides the result tables: the study's design and comparisons
+(resolved as the run resolved them), the metadata, and readable taxon names."""
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from microtrial.design import Comparison, DesignSpec, build_comparisons, design_of_comparisons
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +24,13 @@ RANK_NAMES = ("Kingdom", "Phylum", "Class", "Order", "Family", "Genus", "Species
 
 @dataclass(frozen=True)
 class Design:
-    """The study's design as the study file states it (columns named by the study)."""
+    """The study's design and comparisons as the run used them (columns named by the study).
+
+    ``comparisons`` are :class:`microtrial.design.Comparison` objects, resolved against the
+    metadata (:func:`microtrial.design.build_comparisons`); ``source`` says where the
+    design came from (``study``, ``run-info.json``, ``inputs/study.yaml``, ``options`` or
+    ``none``).
+    """
 
     name: str = ""
     subject: str | None = None
@@ -28,10 +38,11 @@ class Design:
     group_reference: str | None = None
     time: str | None = None
     time_reference: str | None = None
-    comparisons: tuple[dict[str, Any], ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
     clinical_baseline: str | None = None
     clinical_followup: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
+    population: str = "adult"
+    source: str = "none"
 
     @property
     def columns(self) -> list[str]:
@@ -39,49 +50,143 @@ class Design:
         return [c for c in (self.group, self.time) if c]
 
 
-def _column(value: Any) -> tuple[str | None, str | None]:
-    if isinstance(value, dict):
-        col = value.get("column")
-        ref = value.get("reference")
-        return (None if col is None else str(col)), (None if ref is None else str(ref))
+def _factor(value: Any) -> tuple[str | None, str | None]:
+    """``(column, reference)`` of a factor: a model, a :class:`~microtrial.design.Factor`
+    or its plain dict (``run-info.json``)."""
     if value is None:
         return None, None
-    return str(value), None
+    if isinstance(value, dict):
+        col, ref = value.get("column"), value.get("reference")
+    else:
+        col, ref = getattr(value, "column", None), getattr(value, "reference", None)
+    return (None if col is None else str(col)), (None if ref is None else str(ref))
 
 
-def read_design(results: Path, metadata: pd.DataFrame | None) -> Design:
-    """The design from ``inputs/study.yaml``; without it, the common column names that exist."""
-    import yaml
-
-    path = results / "inputs" / "study.yaml"
-    data: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-            data = loaded if isinstance(loaded, dict) else {}
-        except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-            log.warning("cannot read %s (%s); guessing the design from the metadata", path, exc)
-    design = data.get("design") if isinstance(data.get("design"), dict) else {}
-    assert isinstance(design, dict)
-    group, group_ref = _column(design.get("group"))
-    time, time_ref = _column(design.get("time"))
-    subject = design.get("subject")
-    cols = set(metadata.columns) if metadata is not None else set()
-    if not data:  # no study file: guess from the metadata
-        group = "group" if "group" in cols else None
-        time = "time" if "time" in cols else None
-        subject = "subject" if "subject" in cols else None
-    comparisons = tuple(c for c in data.get("comparisons") or () if isinstance(c, dict))
-    clinical = data.get("clinical") if isinstance(data.get("clinical"), dict) else {}
-    assert isinstance(clinical, dict)
+def study_design(design: Any, comparisons: Sequence[Comparison], *, name: str = "", clinical: Any = None,
+                 source: str = "study") -> Design:
+    """A :class:`Design` from a study's design (model, :class:`DesignSpec` or plain dict),
+    its resolved comparisons and its clinical settings (model, dict or None)."""
+    get = (lambda k: design.get(k)) if isinstance(design, dict) else (lambda k: getattr(design, k, None))
+    group, group_ref = _factor(get("group"))
+    time, time_ref = _factor(get("time"))
+    subject = get("subject")
+    cget = (lambda k: clinical.get(k)) if isinstance(clinical, dict) else (lambda k: getattr(clinical, k, None))
+    baseline = cget("baseline") if clinical is not None else None
+    followup = cget("followup") if clinical is not None else None
+    population = cget("population") if clinical is not None else None
     return Design(
-        name=str(data.get("name") or ""), subject=None if subject is None else str(subject),
-        group=group if group in cols or not cols else None, group_reference=group_ref,
-        time=time if time in cols or not cols else None, time_reference=time_ref,
-        comparisons=comparisons,
-        clinical_baseline=_str(clinical.get("baseline")) or time_ref,
-        clinical_followup=_str(clinical.get("followup")), raw=data,
+        name=name, subject=None if subject is None else str(subject), group=group,
+        group_reference=group_ref, time=time, time_reference=time_ref,
+        comparisons=tuple(comparisons),
+        clinical_baseline=_str(baseline) or time_ref, clinical_followup=_str(followup),
+        population=str(population or "adult"), source=source,
     )
+
+
+def design_of_study(study: Any) -> Design:
+    """The design of a loaded :class:`microtrial.study.Study` (what ``run`` passes)."""
+    return study_design(study.design, study.comparisons, name=str(study.name), clinical=study.clinical,
+                   source="study")
+
+
+def recorded_design(results: Path) -> Design | None:
+    """The design a finished run recorded in ``run-info.json`` (``resolved_study`` and the
+    resolved ``comparisons``), or the comparisons a diversity or differential run recorded
+    (with the design they imply, :func:`microtrial.design.design_of_comparisons`, logged);
+    None when there is neither."""
+    path = Path(results) / "run-info.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        log.warning("cannot read %s (%s); the report does not take the design from it", path, exc)
+        return None
+    if not isinstance(info, dict):
+        return None
+    study = info.get("resolved_study")
+    try:
+        if isinstance(study, dict) and isinstance(study.get("design"), dict):
+            comparisons = [Comparison.from_dict(c) for c in info.get("comparisons") or ()]
+            return study_design(study["design"], comparisons, name=str(study.get("name") or ""),
+                           clinical=study.get("clinical"), source="run-info.json")
+        recorded = (info.get("options") or {}).get("comparisons")
+        if not recorded:
+            return None
+        comparisons = [Comparison.from_dict(c) for c in recorded]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        log.warning("%s: the comparisons cannot be read (%s); the report does not take the design "
+                    "from it", path, exc)
+        return None
+    spec = design_of_comparisons(comparisons)
+    log.info("design of %s inferred from the comparisons in %s: %s", results, path.name, _describe(spec))
+    return study_design(spec, comparisons, name="", clinical=None, source="run-info.json")
+
+
+def _describe(spec: Any) -> str:
+    parts = []
+    for key in ("group", "time"):
+        col, ref = _factor(getattr(spec, key, None))
+        if col is not None:
+            parts.append(f"{key} '{col}' (reference '{ref}')")
+    if getattr(spec, "subject", None):
+        parts.append(f"subject '{spec.subject}'")
+    return ", ".join(parts) or "no design columns"
+
+
+def read_design(results: Path, metadata: pd.DataFrame | None, *, design: Design | None = None,
+                columns: DesignSpec | None = None) -> Design:
+    """The design and comparisons the report shows, as the run resolved them.
+
+    Parameters
+    ----------
+    results : Path
+        The results folder.
+    metadata : DataFrame or None
+        The sample metadata the report reads.
+    design : Design, optional
+        The study's design (:func:`design_of_study`; ``microtrial run`` passes its own, and
+        ``microtrial report`` the one of the folder's ``inputs/study.yaml`` when
+        ``run-info.json`` recorded none): used as it is.
+    columns : DesignSpec, optional
+        Design columns named on the command line (``microtrial report --group/--time/
+        --subject``): they replace the design's columns; without comparisons from
+        elsewhere, the comparisons are :func:`microtrial.design.level_comparisons`'.
+
+    Without ``design``, the folder's ``run-info.json`` (:func:`recorded_design`). Nothing
+    is guessed from column names: without a design the samples are shown ungrouped
+    (logged).
+    """
+    found = design if design is not None else recorded_design(Path(results))
+    if columns is not None:
+        from microtrial.design import level_comparisons
+
+        comparisons = found.comparisons if found is not None else ()
+        if not comparisons and metadata is not None:
+            comparisons = build_comparisons(columns, level_comparisons(columns, metadata), metadata)
+        base = found or Design()
+        found = replace(study_design(columns, comparisons, name=base.name, source="options"),
+                        clinical_baseline=base.clinical_baseline or _factor(columns.time)[1],
+                        clinical_followup=base.clinical_followup, population=base.population)
+        log.info("design of the report from the command line: %s", _describe(columns))
+    if found is None:
+        log.info("no study design for %s (no study file, no run-info.json with comparisons): "
+                    "samples are shown ungrouped; name the columns with --group, --time and "
+                    "--subject", results)
+        return Design()
+    return _checked(found, metadata)
+
+
+def _checked(design: Design, metadata: pd.DataFrame | None) -> Design:
+    """``design`` without the columns ``metadata`` lacks (logged)."""
+    if metadata is None:
+        return design
+    missing = {k: getattr(design, k) for k in ("group", "time")
+               if getattr(design, k) is not None and getattr(design, k) not in metadata.columns}
+    if not missing:
+        return design
+    log.warning("the metadata has no column %s; the report does not use %s",
+                ", ".join(f"'{c}'" for c in missing.values()), ", ".join(missing))
+    return replace(design, group=None if "group" in missing else design.group,
+                   time=None if "time" in missing else design.time)
 
 
 def _str(value: Any) -> str | None:

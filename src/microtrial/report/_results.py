@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from microtrial.design import Comparison
 from microtrial.report import _figures as figs
 from microtrial.report._context import Context, fmt_p, read_result_table
 from microtrial.report._data import ordered_levels, short_taxon, unique_names
@@ -146,7 +147,7 @@ def clinical(ctx: Context) -> None:
                 ok["subject"].astype(str).tolist(), ok["tis"].to_numpy(dtype=float),
                 ok["tis_category"].astype(str).tolist(),
                 {"minimal (20)": 20, "moderate (40)": 40, "major (60)": 60}
-                if str(ctx.design.raw.get("clinical", {}).get("population", "adult")) != "juvenile"
+                if ctx.design.population != "juvenile"
                 else {"minimal (30)": 30, "moderate (45)": 45, "major (70)": 70},
                 "Total improvement score per subject"), caption="TIS waterfall, coloured by category.")
         pct = [c for c in resp.columns if c.startswith("pct_")]
@@ -435,12 +436,12 @@ def interest_found(paths: pd.DataFrame | None, info: dict[str, Any],
     return [p for p in interest if p in have], [p for p in interest if p not in have]
 
 
-def _selected(ctx: Context, comp: dict[str, Any]) -> pd.Series | None:
+def _selected(ctx: Context, comp: Comparison) -> pd.Series | None:
     """Samples a comparison uses (its ``where``), as a boolean Series over the metadata."""
     if ctx.metadata is None:
         return None
     sel = pd.Series(True, index=ctx.metadata.index.astype(str))
-    for k, v in (comp.get("where") or {}).items():
+    for k, v in comp.where.items():
         w = ctx.column(str(k))
         if w is None:
             return None
@@ -488,10 +489,9 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
     if diff is not None and {"feature", "description"} <= set(diff.columns):
         desc = dict(zip(diff["feature"].astype(str), diff["description"].fillna("").astype(str).map(html.unescape),
                         strict=True))
-    paired = [c for c in ctx.design.comparisons if str(c.get("kind")) == "paired"
-              and len(c.get("levels") or []) >= 2]
-    between = [c for c in ctx.design.comparisons if str(c.get("kind", "between")) == "between"
-               and len(c.get("levels") or []) >= 2 and str(c.get("column")) == str(ctx.design.group)]
+    paired = [c for c in ctx.design.comparisons if c.kind == "paired" and len(c.levels) >= 2]
+    between = [c for c in ctx.design.comparisons if c.kind == "between" and len(c.levels) >= 2
+               and c.column == ctx.design.group]
     subjects = ctx.column(ctx.design.subject)
     ctx.page.heading("Pathways of interest")
     if _absent:
@@ -502,11 +502,11 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
         about = f"{pw} ({desc[pw]})" if desc.get(pw) else pw  # in the caption: small titles must fit
         values: pd.Series = rel.iloc[list(rel.index).index(pw)]
         for comp in paired[:1]:
-            col = ctx.column(str(comp.get("column")))
+            col = ctx.column(comp.column)
             sel = _selected(ctx, comp)
             if col is None or sel is None or subjects is None:
                 continue
-            after, before = (str(v) for v in comp["levels"][:2])
+            after, before = comp.levels[:2]
             keep = sel & col.isin([before, after]).to_numpy() & col.index.isin(values.index)
             frame = pd.DataFrame({"s": subjects[keep], "t": col[keep]})
             frame["v"] = values.reindex(frame.index).to_numpy()
@@ -516,33 +516,33 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
             wide = wide[[before, after]].dropna()
             if len(wide) < 2:
                 continue
-            line, etype = _effect_line(diff, pw, str(comp.get("name")), PAIRED_METHODS)
-            ctx.page.figure(f"function-{pw}-{comp.get('name')}", *figs.paired(
+            line, etype = _effect_line(diff, pw, comp.name, PAIRED_METHODS)
+            ctx.page.figure(f"function-{pw}-{comp.name}", *figs.paired(
                 wide, before, after, title=pw, ytitle="% of predicted pathways",
-                subtitle="\n".join([str(comp.get("name")), *([line] if line else [])])),
+                subtitle="\n".join([comp.name, *([line] if line else [])])),
                 caption=f"{about}: predicted relative abundance per subject, {before} to {after} "
                         f"({len(wide)} subjects with both; grey lines join a subject's samples)"
-                        + (f"; {comp.get('name')}, {line} (effect: {etype})." if line else "."),
+                        + (f"; {comp.name}, {line} (effect: {etype})." if line else "."),
                 small=True)
             drawn += 1
         for comp in between[:1]:
-            col = ctx.column(str(comp.get("column")))
+            col = ctx.column(comp.column)
             sel = _selected(ctx, comp)
             if col is None or sel is None:
                 continue
-            levels = [str(v) for v in comp["levels"]]
+            levels = list(comp.levels)
             keep = sel & col.isin(levels).to_numpy() & col.index.isin(values.index)
             v = values.reindex(col.index[keep])
             if v.notna().sum() < 3:
                 continue
             order = list(reversed(levels))  # reference first, as on the time axis
-            where = ", ".join(f"{k} {w}" for k, w in (comp.get("where") or {}).items())
-            line, etype = _effect_line(diff, pw, str(comp.get("name")), BETWEEN_METHODS)
-            ctx.page.figure(f"function-{pw}-{comp.get('name')}", *figs.boxes(
+            where = ", ".join(f"{k} {w}" for k, w in comp.where.items())
+            line, etype = _effect_line(diff, pw, comp.name, BETWEEN_METHODS)
+            ctx.page.figure(f"function-{pw}-{comp.name}", *figs.boxes(
                 v, col, order, title=pw, ytitle="% of predicted pathways",
-                subtitle="\n".join([f"{comp.get('name')}" + (f" ({where})" if where else ""),
+                subtitle="\n".join([comp.name + (f" ({where})" if where else ""),
                                      *([line] if line else [])])),
-                caption=f"{about}: predicted relative abundance by {comp.get('column')}"
+                caption=f"{about}: predicted relative abundance by {comp.column}"
                         + (f" ({where})" if where else "")
                         + (f"; {line} (effect: {etype})." if line else "."), small=True)
             drawn += 1
@@ -554,15 +554,14 @@ def _pathways_of_interest(ctx: Context, paths: pd.DataFrame, diff: pd.DataFrame 
 def _levels_of(ctx: Context, comparison: str) -> tuple[str, str]:
     """The two levels a comparison contrasts (test first), from the study file."""
     for c in ctx.design.comparisons:
-        levels = c.get("levels") or []
-        if str(c.get("name")) == comparison and len(levels) >= 2:
-            return str(levels[0]), str(levels[1])
+        if c.name == comparison and len(c.levels) >= 2:
+            return c.levels[0], c.levels[1]
     return "the first level", "the second level"
 
 
 def designs(ctx: Context) -> bool:
     """Results of interaction / longitudinal terms; ``False`` when the study has none."""
-    kinds = {str(c.get("kind")) for c in ctx.design.comparisons}
+    kinds = {c.kind for c in ctx.design.comparisons}
     rows = []
     for name in ("permanova.tsv", "diversity-tests.tsv", *(p.name for p in sorted(ctx.results.glob("differential-*.tsv"))
                                                          if "consensus" not in p.name)):
@@ -574,18 +573,14 @@ def designs(ctx: Context) -> bool:
             rows.append((name, inter))
     if not rows and not kinds & {"interaction", "longitudinal"}:
         return False
-    spec = [c for c in ctx.design.comparisons if str(c.get("kind")) in ("interaction", "longitudinal")]
+    spec = [c for c in ctx.design.comparisons if c.kind in ("interaction", "longitudinal")]
     for c in spec:
-        by = c.get("by")
-        by_col = by.get("column") if isinstance(by, dict) else by
-        by_levels = by.get("levels") if isinstance(by, dict) else None
-        levels = " vs ".join(str(v) for v in c.get("levels") or [])
-        ctx.page.text(f"Comparison {c.get('name')}: {c.get('kind')} of {c.get('column')}"
+        levels = " vs ".join(c.levels)
+        ctx.page.text(f"Comparison {c.name}: {c.kind} of {c.column}"
                       + (f" ({levels})" if levels else "")
-                      + (f" by {by_col}" if by_col else "")
-                      + (f" ({' vs '.join(str(v) for v in by_levels)})" if by_levels else "")
-                      + (f", random effects: {', '.join(map(str, c.get('random') or []))}" if c.get("random")
-                         else "") + ".")
+                      + (f" by {c.by}" if c.by else "")
+                      + (f" ({' vs '.join(c.by_levels)})" if c.by_levels else "")
+                      + (f", random effects: {', '.join(c.random)}" if c.random else "") + ".")
     for name, df in rows:
         stem = name.removesuffix(".tsv")
         term = str(df["term"].iloc[0])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from microtrial.design import RESPONSE_COLUMN, Comparison
 from microtrial.errors import InputError
 from microtrial.names import BETA_METRICS
 from microtrial.report import _figures as figs
@@ -69,7 +69,7 @@ def cohort(ctx: Context) -> None:
         ns = {lv: int(subj.reindex(base.index)[groups == lv].nunique()) for lv in levels}
         count_row("subjects, n", {lv: str(ns[lv]) for lv in levels})
     count_row("samples at baseline, n" if t is not None else "samples, n", {lv: str(n[lv]) for lv in levels})
-    skip = {c for c in (d.subject, d.group, d.time, "response") if c}
+    skip = {c for c in (d.subject, d.group, d.time, RESPONSE_COLUMN) if c}
     for col in md.columns:
         if col in skip:
             continue
@@ -292,20 +292,19 @@ def _alpha_findings(ctx: Context, alpha: pd.DataFrame, tests: pd.DataFrame) -> N
     sh = sh.drop_duplicates("comparison")
     for _, r in sh.iterrows():
         comp = _comparison(ctx, str(r["comparison"]))
-        if comp is None or len(comp.get("levels") or []) < 2 or \
-                str(comp.get("kind", "between")) not in ("between", "paired"):
+        if comp is None or len(comp.levels) < 2 or comp.kind not in ("between", "paired"):
             continue  # interaction and longitudinal results are summarised with the designs
-        col = str(comp.get("column"))
+        col = comp.column
         values = ctx.column(col)
         if values is None:
             continue
-        where = comp.get("where") or {}
+        where = comp.where
         sel = pd.Series(True, index=values.index)
         for k, v in where.items():
             w = ctx.column(str(k))
             if w is not None:
                 sel &= w == str(v)
-        a, b = (str(x) for x in comp["levels"][:2])
+        a, b = comp.levels[:2]
         sh_vals = pd.to_numeric(alpha["shannon"]).reindex(values.index)
         ma, mb = sh_vals[sel & (values == a)].median(), sh_vals[sel & (values == b)].median()
         test = str(r.get("test", "")).replace("-", " ").replace("mann whitney", "Mann-Whitney").replace(
@@ -318,9 +317,9 @@ def _alpha_findings(ctx: Context, alpha: pd.DataFrame, tests: pd.DataFrame) -> N
                  f"{fmt_num(mb)}; {test}, {fmt_p(float(r['p_value']))}).")
 
 
-def _comparison(ctx: Context, name: str) -> dict[str, Any] | None:
+def _comparison(ctx: Context, name: str) -> Comparison | None:
     for c in ctx.design.comparisons:
-        if str(c.get("name")) == name:
+        if c.name == name:
             return c
     return None
 

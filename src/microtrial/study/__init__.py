@@ -8,7 +8,13 @@ them against each other, reporting every problem at once in one
 
 from __future__ import annotations
 
-from microtrial.study._load import default_comparisons, load_study, option_line
+from microtrial.study._load import (
+    StudyDesign,
+    default_comparisons,
+    load_design,
+    load_study,
+    option_line,
+)
 from microtrial.study._models import (
     BETA_METRICS,
     DIFFERENTIAL_METHODS,
@@ -36,9 +42,11 @@ __all__ = [
     "Options",
     "Reads",
     "Study",
+    "StudyDesign",
     "TaxonomySettings",
     "default_comparisons",
     "find_read_pairs",
+    "load_design",
     "load_study",
     "option_line",
     "parse_fastq_name",

@@ -11,6 +11,7 @@ import difflib
 import logging
 import os
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -271,6 +272,65 @@ def default_comparisons(design: Any, metadata: Any) -> tuple[Comparison, ...]:
     """Comparisons implied by the design when the study file lists none
     (:func:`microtrial.design.default_comparisons`)."""
     return tuple(_default_comparisons(design, metadata))
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """What a study file says about its design, read tolerantly (:func:`load_design`).
+
+    Attributes
+    ----------
+    name : str
+        The study's name.
+    design : Design or None
+        The ``design:`` section (reference levels in canonical text for the metadata), or
+        None when it has problems.
+    comparisons : tuple of microtrial.design.Comparison
+        The comparisons, resolved as :func:`load_study` resolves them (the file's, or the
+        design's defaults); empty when they cannot be built.
+    clinical : ClinicalSettings or None
+        The ``clinical:`` section (None when absent or with problems).
+    problems : tuple of str
+        Every problem of the file (``<file>: line N: key: what``); the sections they are in
+        are left out.
+    """
+
+    name: str
+    design: Any
+    comparisons: tuple[Comparison, ...]
+    clinical: Any
+    problems: tuple[str, ...]
+
+
+def load_design(path: str | os.PathLike[str], metadata: Any = None) -> StudyDesign:
+    """The design, comparisons and clinical settings of a study file, for a reader that can
+    do without the rest (the report of a results folder keeps a copy of its study file in
+    ``inputs/``): the file's other sections may have problems, or name files that are gone.
+
+    ``metadata`` resolves the comparisons' levels and derives the default comparisons (none
+    without it when the file lists none).
+
+    Raises
+    ------
+    StudyError
+        The file cannot be read as YAML.
+    """
+    parsed = parse_study(path)
+    design = parsed.get("design")
+    specs = parsed.get("comparisons")
+    comparisons: tuple[Comparison, ...] = ()
+    if specs is not None or (design is not None and metadata is not None):
+        from microtrial.design import DesignSpec
+
+        try:
+            comparisons = build_comparisons(design if design is not None else DesignSpec(), specs, metadata)
+        except (KeyError, ValueError) as exc:  # metadata without a column the design names
+            parsed.problems.append(f"{parsed.path}: comparisons: cannot be resolved against the "
+                                   f"metadata ({exc})")
+    if design is not None and metadata is not None:
+        design = resolved_design(design, metadata)
+    return StudyDesign(name=str(parsed.get("name") or ""), design=design, comparisons=comparisons,
+                       clinical=parsed.get("clinical"), problems=tuple(parsed.problems))
 
 
 def option_line(path: str | os.PathLike[str], key: str) -> int | None:

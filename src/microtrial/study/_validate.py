@@ -20,7 +20,14 @@ from typing import Any
 
 import pandas as pd
 
-from microtrial.design import build_comparisons, covariate_problem, level_strings, user_level
+from microtrial.design import (
+    RESPONSE_COLUMN,
+    RESPONSE_LEVELS,
+    build_comparisons,
+    covariate_problem,
+    level_strings,
+    user_level,
+)
 from microtrial.errors import InputError, StudyError
 from microtrial.io._atomic import open_text
 from microtrial.study._load import (
@@ -34,9 +41,9 @@ from microtrial.study._reads import find_read_pairs, manifest_path
 
 log = logging.getLogger(__name__)
 
-_RESPONSE = "response"  # added to the metadata by the clinical stage
-# Its levels, as microtrial.clinical.responders_metadata writes them (a test ties the two).
-RESPONSE_LEVELS = ("responder", "non-responder")
+# the column the clinical stage adds to the metadata, and its levels (one definition, in
+# microtrial.design, shared with microtrial.clinical.responders_metadata and the report)
+_RESPONSE = RESPONSE_COLUMN
 
 
 def _ids(values: Iterable[Any], n: int = 6) -> str:
