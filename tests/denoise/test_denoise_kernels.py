@@ -184,3 +184,64 @@ def test_compare_centre_row_reuse_matches_naive(seed):
         _, ns, ni = K.align_banded(_codes(centre), _codes(s), band, None, tp, tf, tt, ti)
         assert ns == nsub[j]
         assert sorted(int(v) for v in ti[:ni]) == sorted(int(v) for v in ins[ins_off[j]:ins_off[j + 1]])
+
+
+def test_pick_bud_matches_lexsort_rule():
+    # the bud rule written with numpy (eligible, p < bonf else priors with p < omega_p; order
+    # smallest p, most reads, smallest cluster, first in its list) on random states with ties
+    rng = np.random.default_rng(5)
+    for case in range(200):
+        n = int(rng.integers(1, 40))
+        own_lam = rng.choice([0.0, 1e-3, 0.5], n)
+        reads = rng.choice([1.0, 10.0, 100.0], 4)
+        assign = rng.integers(0, 4, n)
+        abund = rng.integers(1, 4, n).astype(np.int64)
+        is_centre = rng.random(n) < 0.1
+        own_nsub = rng.integers(0, 3, n).astype(np.int32)
+        pvals = rng.choice([1e-50, 1e-45, 1e-5, 0.5], n)
+        prior_ok = rng.random(n) < 0.3
+        pos = rng.permutation(n).astype(np.int64)
+        bonf, omega_p = 1e-42, 1e-4
+        e = own_lam * reads[assign]
+        eligible = (~is_centre) & (own_nsub >= 1) & ((e == 0) | (abund >= 1.0 * e))
+        cand = np.flatnonzero(eligible & (pvals < bonf))
+        if cand.size == 0:
+            cand = np.flatnonzero(eligible & prior_ok & (pvals < omega_p))
+        want = -1
+        if cand.size:
+            want = int(cand[np.lexsort((pos[cand], assign[cand], -abund[cand], pvals[cand]))[0]])
+        got = K.pick_bud(own_lam, reads, assign, abund, is_centre, own_nsub, pvals, prior_ok, pos,
+                         bonf, omega_p, 1, 1.0)
+        assert got == want, case
+
+
+def test_cluster_entries_match_lambdas_and_bound():
+    rng = np.random.default_rng(8)
+    centre = _rand(rng, 60)
+    seqs = [centre] + [_edit(rng, centre, k % 6) for k in range(40)]
+    seqs = list(dict.fromkeys(seqs))
+    n = len(seqs)
+    quals = [rng.integers(10, 41, len(s)).astype(float) for s in seqs]
+    prep = D.prepare(seqs, np.ones(n, np.int64), quals)
+    cmp = D._compare(prep, 0, 16, 1.0)
+    logerr = np.log(np.full((16, 41), 0.01))
+    for x in range(4):
+        logerr[5 * x] = np.log(0.97)
+    self_log = K.self_log_lambda(prep.codes, prep.quals, prep.offsets, logerr)
+    want = K.lambdas_from_subs(cmp.status, cmp.sub_off, cmp.pos, cmp.frm, cmp.to, prep.quals,
+                               prep.offsets, logerr, self_log)
+    lb0 = rng.choice([0.0, 1e-30, 1e-3], n)
+    lb = lb0.copy()
+    l_idx, l_lam, l_nsub = np.empty(n + 5, np.int64), np.empty(n + 5), np.empty(n + 5, np.int32)
+    lam = np.empty(n)
+    end = K.cluster_entries(cmp.status, cmp.nsub, cmp.sub_off, cmp.pos, cmp.frm, cmp.to,
+                            prep.quals, prep.offsets, logerr, self_log, 7.0, 50.0, lb, l_idx,
+                            l_lam, l_nsub, 5, lam)
+    assert np.array_equal(lam, want)
+    assert np.array_equal(lb, np.maximum(lb0, want * 7.0))
+    keep = np.flatnonzero((want > 0) & (want * 50.0 >= lb))
+    assert 0 < keep.size < n or (lb0 == 0).all()
+    assert end - 5 == keep.size
+    assert np.array_equal(l_idx[5:end], keep)
+    assert np.array_equal(l_lam[5:end], want[keep])
+    assert np.array_equal(l_nsub[5:end], cmp.nsub[keep])

@@ -262,24 +262,18 @@ def partition(
     def add_cluster(c: int):
         nonlocal used, l_idx, l_lam, l_nsub
         cmp = _compare(prep, c, band, NO_SCREEN if c == 0 else kdist_cutoff)
-        lam = K.lambdas_from_subs(
-            cmp.status, cmp.sub_off, cmp.pos, cmp.frm, cmp.to, prep.quals, prep.offsets,
-            logerr, self_log,
-        )
-        np.maximum(lb, lam * float(prep.abund[c]), out=lb)
-        idx = np.flatnonzero((lam > 0) & (lam * total >= lb))
-        m = idx.shape[0]
-        if used + m > l_idx.shape[0]:
-            newcap = max(2 * l_idx.shape[0], used + m)
+        if used + n > l_idx.shape[0]:
+            newcap = max(2 * l_idx.shape[0], used + n)
             l_idx = np.concatenate([l_idx[:used], np.empty(newcap - used, np.int64)])
             l_lam = np.concatenate([l_lam[:used], np.empty(newcap - used, np.float64)])
             l_nsub = np.concatenate([l_nsub[:used], np.empty(newcap - used, np.int32)])
-        l_idx[used : used + m] = idx
-        l_lam[used : used + m] = lam[idx]
-        l_nsub[used : used + m] = cmp.nsub[idx]
+        lam = np.empty(n, np.float64)
+        end = K.cluster_entries(cmp.status, cmp.nsub, cmp.sub_off, cmp.pos, cmp.frm, cmp.to,
+                                prep.quals, prep.offsets, logerr, self_log,
+                                float(prep.abund[c]), total, lb, l_idx, l_lam, l_nsub, used, lam)
         k_start.append(used)
-        k_len.append(m)
-        used += m
+        k_len.append(end - used)
+        used = end
         return lam, cmp
 
     lam0, cmp0 = add_cluster(0)
@@ -309,23 +303,17 @@ def partition(
     bonf = omega_a / n
     abund = prep.abund
     while max_clust <= 0 or len(centres) < max_clust:
-        # bud: the most significant eligible unique
-        e = own_lam * reads[assign]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fold_ok = (e == 0) | (abund >= MIN_FOLD * e)
-        eligible = (~is_centre) & (own_nsub >= MIN_HAMMING) & fold_ok
-        # DADA2's bud: the most significant unique of all (priors included) is tested
-        # against OMEGA_A; only when none passes is the most significant prior tested
-        # against OMEGA_P.  (Trying non-priors first would let rare non-prior uniques bud
-        # before the abundant prior variants that explain them as errors.)
-        cand = np.flatnonzero(eligible & (pvals < bonf))
-        if cand.size == 0:
-            cand = np.flatnonzero(eligible & prior_ok & (pvals < omega_p))
-            if cand.size == 0:
-                break
-        # smallest p, then most abundant, then the first met in DADA2's member lists
-        order = np.lexsort((pos[cand], assign[cand], -abund[cand], pvals[cand]))
-        j = int(cand[order[0]])
+        # bud: the most significant eligible unique (eligible: not a centre, MIN_HAMMING
+        # substitutions from its centre, reads >= MIN_FOLD * E).  DADA2's bud: the most
+        # significant unique of all (priors included) is tested against OMEGA_A; only when
+        # none passes is the most significant prior tested against OMEGA_P.  (Trying
+        # non-priors first would let rare non-prior uniques bud before the abundant prior
+        # variants that explain them as errors.)  Ties: smallest p, then most abundant, then
+        # the first met in DADA2's member lists.
+        j = int(K.pick_bud(own_lam, reads, assign, abund, is_centre, own_nsub, pvals, prior_ok,
+                           pos, bonf, omega_p, MIN_HAMMING, MIN_FOLD))
+        if j < 0:
+            break
         k = len(centres)
         old = assign[j]
         reads[old] -= abund[j]

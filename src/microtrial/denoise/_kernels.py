@@ -650,3 +650,83 @@ def count_transitions(trans, members, status, sub_off, spos, sfrm, sto, ins_off,
         for k in range(ins_off[j], ins_off[j + 1]):
             p = base + ins[k]
             trans[5 * codes[p], quals[p]] -= a
+
+
+@njit(cache=True, nogil=True)
+def cluster_entries(status, nsub, sub_off, spos, sfrm, sto, quals, offsets, logerr, self_log,
+                    abund_c, total, lb, l_idx, l_lam, l_nsub, used, lam):
+    """A new cluster's lambdas (into ``lam``, as :func:`lambdas_from_subs`) and its entries.
+
+    ``lb[j]`` is raised to ``lambda_j * abund_c`` (the least expected count of unique ``j``
+    from this cluster, whose centre has ``abund_c`` reads); the entries ``(j, lambda_j,
+    nsub_j)`` with ``lambda_j > 0`` and ``lambda_j * total >= lb[j]`` are appended to the
+    flat lists from ``used`` on (the caller makes room for ``n`` more).  Returns the new
+    end of the lists.
+    """
+    n = status.shape[0]
+    w = used
+    for j in range(n):
+        if status[j] == 0:
+            lam[j] = 0.0
+            continue
+        ll = self_log[j]
+        base = offsets[j]
+        for k in range(sub_off[j], sub_off[j + 1]):
+            q = quals[base + spos[k]]
+            f = sfrm[k]
+            t = sto[k]
+            ll += logerr[4 * f + t, q] - logerr[5 * t, q]
+        x = math.exp(ll)
+        lam[j] = x
+        v = x * abund_c
+        if v > lb[j]:
+            lb[j] = v
+        if x > 0.0 and x * total >= lb[j]:
+            l_idx[w] = j
+            l_lam[w] = x
+            l_nsub[w] = nsub[j]
+            w += 1
+    return w
+
+
+@njit(cache=True, nogil=True)
+def pick_bud(own_lam, reads, assign, abund, is_centre, own_nsub, pvals, prior_ok, pos, bonf,
+             omega_p, min_hamming, min_fold):
+    """The unique that becomes the next centre, or -1 (DADA2's bud step).
+
+    Eligible: not a centre, at least ``min_hamming`` substitutions from its centre, and
+    ``E == 0`` or ``abund >= min_fold * E`` (``E = own_lam * reads`` of its cluster).
+    Among the eligible with ``p < bonf`` (else, the eligible with prior evidence and
+    ``p < omega_p``): the smallest p, then the most reads, then the smallest cluster
+    index, then the first in its cluster's member list (``pos``).
+    """
+    n = own_lam.shape[0]
+    for phase in range(2):
+        best = -1
+        for j in range(n):
+            if is_centre[j] or own_nsub[j] < min_hamming:
+                continue
+            p = pvals[j]
+            if phase == 0:
+                if not p < bonf:
+                    continue
+            elif not (prior_ok[j] and p < omega_p):
+                continue
+            e = own_lam[j] * reads[assign[j]]
+            if not (e == 0 or abund[j] >= min_fold * e):
+                continue
+            if best < 0:
+                best = j
+                continue
+            pb = pvals[best]
+            if p < pb:
+                best = j
+            elif p == pb:
+                if abund[j] > abund[best]:
+                    best = j
+                elif abund[j] == abund[best]:
+                    if assign[j] < assign[best] or (assign[j] == assign[best] and pos[j] < pos[best]):
+                        best = j
+        if best >= 0:
+            return best
+    return -1
