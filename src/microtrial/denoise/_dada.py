@@ -35,6 +35,7 @@ import numpy as np
 
 from microtrial.denoise import _kernels as K
 from microtrial.denoise._types import DadaResult, Derep
+from microtrial.dna import CODES
 
 MIN_FOLD = 1.0
 MIN_HAMMING = 1
@@ -45,10 +46,7 @@ GREEDY = True  # DADA2's setDadaOpt(GREEDY=TRUE)
 GAPLESS = True  # DADA2's setDadaOpt(GAPLESS=TRUE), see _kernels.compare_centre
 NO_SCREEN = 1.0  # k-mer distances never exceed 1: the first centre is compared with every unique
 
-_LUT = np.full(256, 255, np.uint8)
-for _i, _c in enumerate(b"ACGT"):
-    _LUT[_c] = _i
-    _LUT[ord(chr(_c).lower())] = _i
+_LUT = CODES  # the shared encoding: A,C,G,T/U -> 0..3, anything else -> dna.OTHER (4)
 
 
 @dataclass
