@@ -151,3 +151,56 @@ def test_covariate_problem() -> None:
         "'subject' is the subject column of comparison 'w'; subjects are not a covariate")
     assert covariate_problem(between, "subject") is None  # no subject column in a between one
     assert covariate_problem(paired, "age") is None
+
+
+# ----------------------------------------------------------------------------- designs read back
+
+
+def test_comparison_from_its_plain_form() -> None:
+    import dataclasses
+    import json
+
+    c = Comparison("il2-by-week", "interaction", "week", ("4", "0"), {"cage": "1"}, subject="mouse",
+                   by="treatment", by_levels=("il2", "control"), random=("cage",), covariates=("age",))
+    plain = json.loads(json.dumps(dataclasses.asdict(c)))  # as run-info.json holds it
+    assert Comparison.from_dict(plain) == c
+    assert Comparison.from_dict({"name": "a", "kind": "between", "column": "g", "levels": [1, 0]}) == \
+        Comparison("a", "between", "g", ("1", "0"))
+
+
+def test_design_of_columns() -> None:
+    from microtrial.design import DesignSpec, Factor, design_of_columns
+
+    md = pd.DataFrame({"arm": ["drug", "placebo", "drug"], "week": [0.0, 12.0, 12.0], "id": [1, 2, 3]})
+    spec = design_of_columns(md, group="arm", time="week", subject="id")
+    # placebo is no reference-like name: the first level; week 0 is the first in numeric order
+    assert spec == DesignSpec(subject="id", group=Factor("arm", "drug"), time=Factor("week", "0"))
+    assert design_of_columns(md, group="arm", reference="placebo").group == Factor("arm", "placebo")
+    assert design_of_columns(md, time="week", reference="12.0").time == Factor("week", "12")
+    with pytest.raises(KeyError, match="nope"):
+        design_of_columns(md, group="nope")
+
+
+def test_design_of_comparisons_reads_back_the_design_of_level_comparisons() -> None:
+    from microtrial.design import (
+        DesignSpec,
+        Factor,
+        build_comparisons,
+        design_of_comparisons,
+        level_comparisons,
+    )
+
+    md = pd.DataFrame({"g": ["ctl", "ctl", "dz", "dz", "x", "x"], "t": ["b", "w", "b", "w", "b", "w"],
+                       "s": ["1", "1", "2", "2", "3", "3"]})
+    spec = DesignSpec(subject="s", group=Factor("g", "ctl"), time=Factor("t", "b"))
+    comparisons = build_comparisons(spec, level_comparisons(spec, md), md)
+    assert [c.name for c in comparisons] == ["g-dz-vs-ctl", "g-x-vs-ctl", "t-w-vs-b"]
+    assert design_of_comparisons(comparisons) == spec
+    # a longitudinal comparison's reference is its first time point; an interaction's arms
+    # give the group when no between comparison does
+    longi = Comparison("trend", "longitudinal", "t", ("b", "w", "z"), subject="s")
+    inter = Comparison("i", "interaction", "t", ("w", "b"), subject="s", by="g", by_levels=("dz", "ctl"))
+    assert design_of_comparisons([longi]) == DesignSpec(subject="s", time=Factor("t", "b"))
+    assert design_of_comparisons([inter]) == DesignSpec(subject="s", group=Factor("g", "ctl"),
+                                                        time=Factor("t", "b"))
+    assert design_of_comparisons([]) == DesignSpec()
