@@ -108,6 +108,12 @@ def test_placement_uses_the_masks() -> None:
     assert np.array_equal(_place._CODE[ALL], dna.MASKS)
 
 
+def test_denoising_uses_the_codes() -> None:
+    from microtrial.denoise import _dada
+
+    assert np.array_equal(_dada._LUT[ALL], dna.CODES)
+
+
 def test_merging_and_chimeras_use_the_codes_with_their_own_gap() -> None:
     from microtrial.denoise import _chimera, _merge
 
@@ -146,3 +152,17 @@ def test_phix_words_with_n_are_never_hits() -> None:
     seq[1] = np.frombuffer(broken.encode(), dtype=np.uint8)
     reads = Reads(seq, np.full((2, 100), 30, dtype=np.uint8), np.array([100, 100], dtype=np.int64))
     assert is_phix(reads).tolist() == [True, False]
+
+
+def test_no_module_builds_its_own_byte_table() -> None:
+    """The 256-entry code tables live in dna.py only (modules derive theirs from it); a
+    boolean table of accepted bytes (the FASTQ reader's ACGTN) is no encoding."""
+    import re
+    from pathlib import Path
+
+    src = Path(dna.__file__).parent
+    pattern = re.compile(r"np\.(full|zeros|empty|ones)\(\s*256\b(?![^\n]*bool)")
+    own = [p.relative_to(src).as_posix() for p in sorted(src.rglob("*.py"))
+           if p.name != "dna.py" or p.parent != src
+           if pattern.search(p.read_text(encoding="utf-8"))]
+    assert own == []
