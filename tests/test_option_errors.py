@@ -330,3 +330,19 @@ def test_a_settings_error_names_the_other_settings_by_flag() -> None:
     assert str(info.value) == "--primer-r: --primer-r is given without --primer-f"
     assert str(info.value.in_study("s.yaml", 3)) == (
         "s.yaml: line 3: reads.primer_r: reads.primer_r is given without reads.primer_f")
+
+
+def test_a_file_error_mentions_the_option_by_flag_and_by_study_key(tiny: Path, capsys) -> None:
+    """An error about the metadata that names the option it comes from: the flag on the
+    command line, the study-file key in a run."""
+    md = pd.read_csv(tiny / "metadata.tsv", sep="\t").assign(bmi="")
+    md.to_csv(tiny / "metadata.tsv", sep="\t", index=False)
+    base = _baseline_metadata(tiny)
+    line = one_error(capsys, ["differential", "--table", str(tiny / "table.tsv"), "--metadata", str(base),
+                              "--group", "group", "--covariates", "bmi", "-o", str(tiny / "d")],
+                     out=tiny / "d", allow_warnings=True)
+    assert line == f"error: {base}: covariate 'bmi' (--covariates) is missing for every sample"
+    study, _ = _study(tiny, "  covariates: [bmi]\n")
+    line = one_error(capsys, ["run", str(study), "-o", str(tiny / "out")], allow_warnings=True)
+    assert line == (f"error: {tiny / 'metadata.tsv'}: covariate 'bmi' (options.covariates) is missing for "
+                    "every sample")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import open_text
+from microtrial.options import mention
 
 from ._response import DEFAULT_ULN, ENZYMES
 
@@ -140,7 +141,7 @@ def read_clinical(
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
             scale = f"{lo:g}-{hi:g}" if math.isfinite(hi) else f">= {lo:g}"
-            extra = f" (--mmt-scale {mmt_scale})" if col == "mmt8" else ""
+            extra = f" ({mention('clinical.mmt_scale')} {mmt_scale})" if col == "mmt8" else ""
             raise InputError(
                 path, f"subject '{df['subject'][i]}' visit '{df['visit'][i]}': {df[col][i]:g} is outside "
                 f"the scale's range {scale}{extra}", line=lines[i], field=col,

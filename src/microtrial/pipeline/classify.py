@@ -22,6 +22,7 @@ import numpy as np
 
 from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import atomic_open
+from microtrial.options import mention
 
 if TYPE_CHECKING:
     from microtrial.taxonomy import TrainedReference
@@ -58,17 +59,19 @@ def reference_files(reference: str, ref_seqs: Path | None, ref_taxonomy: Path | 
         return Path(ref_seqs), (Path(ref_taxonomy) if ref_taxonomy is not None else None)
     if ref_taxonomy is not None:
         raise OptionError("taxonomy.ref_taxonomy",
-                          "needs --ref-seqs (the reference sequences it describes)")
+                          f"needs {mention('taxonomy.ref_seqs')} (the reference sequences it describes)")
     name = reference.strip().lower().replace("_", "-")
     if name in ("greengenes", "gg", "gg-13-8", "greengenes-13-8"):
         import qiime_default_reference as qdr
 
         return Path(qdr.get_reference_sequences()), Path(qdr.get_reference_taxonomy())
     if name == "custom":
-        raise OptionError("taxonomy.reference", "custom needs --ref-seqs FASTA [--ref-taxonomy TSV]")
+        raise OptionError("taxonomy.reference", f"custom needs {mention('taxonomy.ref_seqs')} FASTA "
+                                                f"[{mention('taxonomy.ref_taxonomy')} TSV]")
     raise OptionError(
         "taxonomy.reference", f"unknown reference '{reference}'; the known ones are "
-        f"{', '.join(REFERENCES)} (custom = your own files with --ref-seqs [--ref-taxonomy], "
+        f"{', '.join(REFERENCES)} (custom = your own files with {mention('taxonomy.ref_seqs')} "
+        f"[{mention('taxonomy.ref_taxonomy')}], "
         "e.g. a SILVA or GTDB training set in DADA2 format)",
     )
 

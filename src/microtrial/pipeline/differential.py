@@ -48,6 +48,7 @@ from microtrial.io.metadata import read_metadata
 from microtrial.io.runinfo import start_output, write_run_info
 from microtrial.io.taxonomy import read_taxonomy
 from microtrial.names import DEFAULT_DIFFERENTIAL_METHODS
+from microtrial.options import mention
 from microtrial.taxa import UNASSIGNED
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def _check_covariates(comparisons: Sequence[Comparison], covariates: Sequence[st
                 raise OptionError("options.covariates", problem)
     for c in covariates:
         if c in metadata.columns and metadata.loc[list(sample_ids), c].isna().all():
-            raise InputError(metadata_path, f"covariate '{c}' (--covariates) is missing for "
+            raise InputError(metadata_path, f"covariate '{c}' ({mention('options.covariates')}) is missing for "
                                             f"every sample")
 
 
