@@ -181,6 +181,15 @@ def _read_kb(pid: int, key: str) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (every thread), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def run_study_timed(n: int, work: Path, timeout: float | None) -> list[dict]:
     """``microtrial -v run study.yaml``: wall seconds and peak memory of each stage.
 
@@ -203,6 +212,7 @@ def run_study_timed(n: int, work: Path, timeout: float | None) -> list[dict]:
     tail: list[str] = []
     stage_re = re.compile(r"stage (\w+): (ran|cached) \(([\d.]+) s")
     done: dict[str, float] = {}
+    cpu_at = [0.0]
 
     def reader() -> None:
         assert proc.stderr is not None
@@ -217,8 +227,11 @@ def run_study_timed(n: int, work: Path, timeout: float | None) -> list[dict]:
                 except OSError:
                     pass
                 done[m.group(1)] = float(m.group(3))
+                cpu = _cpu_seconds(proc.pid)
                 print(_fmt_row({"samples": n, "stage": f"run: {m.group(1)}", "seconds": done[m.group(1)],
-                                "peak_GB": peaks[m.group(1)], "status": 0, "detail": m.group(2)}), flush=True)
+                                "peak_GB": peaks[m.group(1)], "status": 0,
+                                "detail": f"{m.group(2)} cpu={cpu - cpu_at[0]:.1f}"}), flush=True)
+                cpu_at[0] = cpu
 
     th = threading.Thread(target=reader, daemon=True)
     th.start()
