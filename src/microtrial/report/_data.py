@@ -86,7 +86,7 @@ def study_design(design: Any, comparisons: Sequence[Comparison], *, name: str = 
 def design_of_study(study: Any) -> Design:
     """The design of a loaded :class:`microtrial.study.Study` (what ``run`` passes)."""
     return study_design(study.design, study.comparisons, name=str(study.name), clinical=study.clinical,
-                   source="study")
+                        source="study")
 
 
 def recorded_design(results: Path) -> Design | None:
@@ -107,7 +107,7 @@ def recorded_design(results: Path) -> Design | None:
         if isinstance(study, dict) and isinstance(study.get("design"), dict):
             comparisons = [Comparison.from_dict(c) for c in info.get("comparisons") or ()]
             return study_design(study["design"], comparisons, name=str(study.get("name") or ""),
-                           clinical=study.get("clinical"), source="run-info.json")
+                                clinical=study.get("clinical"), source="run-info.json")
         recorded = (info.get("options") or {}).get("comparisons")
         if not recorded:
             return None
@@ -169,8 +169,8 @@ def read_design(results: Path, metadata: pd.DataFrame | None, *, design: Design 
         log.info("design of the report from the command line: %s", _describe(columns))
     if found is None:
         log.info("no study design for %s (no study file, no run-info.json with comparisons): "
-                    "samples are shown ungrouped; name the columns with --group, --time and "
-                    "--subject", results)
+                 "samples are shown ungrouped; name the columns with --group, --time and "
+                 "--subject", results)
         return Design()
     return _checked(found, metadata)
 
