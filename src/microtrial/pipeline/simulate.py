@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import yaml
 
+from microtrial.design import RESPONSE_COLUMN, RESPONSE_LEVELS
 from microtrial.errors import InputError, OptionError
 from microtrial.io._atomic import atomic_open, atomic_path
 from microtrial.io.fasta import write_fasta
@@ -378,8 +379,8 @@ def study_dict(trial: SimulatedTrial) -> dict[str, Any]:
             {
                 "name": "responder-vs-nonresponder",
                 "kind": "between",
-                "column": "response",
-                "levels": ["responder", "non-responder"],
+                "column": RESPONSE_COLUMN,  # the clinical stage's column and levels
+                "levels": list(RESPONSE_LEVELS),
                 "where": {"group": "patient", "time": "baseline"},
             },
         ],
