@@ -255,7 +255,8 @@ def analyse_diversity(
         gower = gower_centred(dm.to_numpy()) if dm.shape[0] >= 3 else None
         if dm.shape[0] >= 3:
             ordinations[m] = pcoa(dm, gower=gower)
-        timings["beta"] += time.perf_counter() - t0
+        t_beta = time.perf_counter() - t0
+        timings["beta"] += t_beta
         t0 = time.perf_counter()
         for k, slot in enumerate(slots):
             prog(f"{m} tests", k, len(slots))
@@ -273,7 +274,10 @@ def analyse_diversity(
             else:
                 scores.insert(1, "metric", m)
         del dm
-        timings["tests"] += time.perf_counter() - t0
+        t_tests = time.perf_counter() - t0
+        timings["tests"] += t_tests
+        log.info("beta %s (%d of %d): distances and PCoA %.1f s, tests %.1f s", m, i + 1,
+                 len(metrics), t_beta, t_tests)
     prog("beta diversity", len(metrics), len(metrics))
 
     # ---- collect the rows in report order (comparison, then metric) -------------------------
