@@ -101,7 +101,7 @@ def sequence_table(per_sample: Sequence[dict[str, int]]) -> tuple[np.ndarray, li
     return counts[:, order], [seqs[j] for j in order]
 
 
-def bimeras(counts: np.ndarray, seqs: list[str], s: DenoiseSettings) -> np.ndarray:
+def bimeras(counts: np.ndarray, seqs: list[str], s: DenoiseSettings, threads: int = 1) -> np.ndarray:
     """Bimera flags by ``chimera_method`` (R's ``removeBimeraDenovo``): ``consensus`` (the
     per-sample table test, minFoldParentOverAbundance 1.5 and minParentAbundance 2 unless
     set), ``pooled`` (one test on the totals, R's ``isBimeraDenovo`` defaults 2 and 8), or
@@ -114,10 +114,10 @@ def bimeras(counts: np.ndarray, seqs: list[str], s: DenoiseSettings) -> np.ndarr
         fold = 2.0 if s.min_fold_parent_over_abundance is None else s.min_fold_parent_over_abundance
         return is_bimera_denovo_table(counts.sum(axis=0)[None, :], seqs,
                                       min_fold_parent_over_abundance=fold, min_parent_abundance=8,
-                                      allow_one_off=s.chimera_one_off)
+                                      allow_one_off=s.chimera_one_off, threads=threads)
     fold = 1.5 if s.min_fold_parent_over_abundance is None else s.min_fold_parent_over_abundance
     return is_bimera_denovo_table(counts, seqs, min_fold_parent_over_abundance=fold,
-                                  allow_one_off=s.chimera_one_off)
+                                  allow_one_off=s.chimera_one_off, threads=threads)
 
 
 # ---- the per-sample engine -------------------------------------------------------------------
@@ -415,14 +415,15 @@ def run_samples(
     per_sample = [r[1] for r in final]
     tracking: list[dict[str, int | None]] = [
         {"denoised-f": r[2], "denoised-r": r[3], "merged": sum(r[1].values())} for r in final]
-    return _table(per_sample, tracking, s, models, errs), metas
+    return _table(per_sample, tracking, s, models, errs, threads), metas
 
 
 def _table(per_sample: list[dict[str, int]], tracking: list[dict[str, int | None]],
-           s: DenoiseSettings, models: dict[str, str], errs: dict[str, np.ndarray]) -> DenoiseResult:
-    """Sequence table, bimera removal and the ``min_reads`` floor."""
+           s: DenoiseSettings, models: dict[str, str], errs: dict[str, np.ndarray],
+           threads: int = 1) -> DenoiseResult:
+    """Sequence table, bimera removal (on ``threads``) and the ``min_reads`` floor."""
     counts, seqs = sequence_table(per_sample)
-    bim = bimeras(counts, seqs, s)
+    bim = bimeras(counts, seqs, s, threads)
     if bim.any():
         log.info("%d of %d sequences are bimeras (%.1f%% of reads)", int(bim.sum()), len(seqs),
                  100.0 * counts[:, bim].sum() / max(counts.sum(), 1))
