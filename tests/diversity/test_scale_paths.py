@@ -232,3 +232,20 @@ def test_unifrac_on_part_of_a_larger_tree_equals_scikit_bio() -> None:
         for j in range(9):
             assert uw[i, j] == pytest.approx(unweighted_unifrac(counts[:, i], counts[:, j], ids, tree), abs=1e-12)
             assert w[i, j] == pytest.approx(weighted_unifrac(counts[:, i], counts[:, j], ids, tree), abs=1e-12)
+
+
+def test_rarefying_and_curves_do_not_depend_on_the_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    from microtrial.diversity import _unifrac, rarefaction_curves, rarefy
+
+    x = _counts(12, n=25, m=30) * 7
+    t = FeatureTable(x.T, [f"f{i}" for i in range(30)], [f"s{j}" for j in range(25)])
+    depth = int(x.sum(axis=1).min())
+    runs = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(_unifrac, "default_threads", lambda threads=threads: threads)
+        runs.append((rarefy(t, depth, seed=4, iterations=2).data.toarray(),
+                     rarefaction_curves(t, seed=4)))
+    for table, curves in runs[1:]:
+        assert np.array_equal(table, runs[0][0])
+        pd.testing.assert_frame_equal(curves, runs[0][1])
+    assert np.allclose(runs[0][0].sum(axis=0), depth)  # every sample rarefied to the depth
