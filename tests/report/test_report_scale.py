@@ -118,3 +118,27 @@ def test_big_clouds_are_rasterised_in_static_copies() -> None:
     _, draw = figs.pcoa(coords.iloc[:100], pd.Series("a", index=idx[:100]), symbol_by=None, subjects=None,
                         time_order=[], explained=None, note="", title="t")
     assert not any(c.get_rasterized() for c in draw().axes[0].collections)
+
+
+def test_long_per_sample_tables_are_summarised(tmp_path: Path) -> None:
+    from microtrial.report._sections import _per_row_table, per_row_summary
+
+    n = MAX_TABLE_ROWS + 1
+    df = pd.DataFrame({"subject": [f"P{i}" for i in range(n)], "change": np.arange(n, dtype=float)})
+    summary = per_row_summary(df)
+    # by hand: 0..n-1 -> n values, minimum 0, median (n - 1) / 2, maximum n - 1
+    assert summary.loc["n", "change"] == n
+    assert summary.loc["minimum", "change"] == 0 and summary.loc["maximum", "change"] == n - 1
+    assert summary.loc["median", "change"] == (n - 1) / 2
+    assert list(summary.columns) == ["change"]  # text columns are not summarised
+
+    class Ctx:
+        page = Page(tmp_path, static=False)
+
+    Ctx.page.section("x", "X")
+    _per_row_table(Ctx, df, "dysbiosis-change", "Dysbiosis score change per subject", "subjects")  # type: ignore[arg-type]
+    markup = "".join(Ctx.page.current.parts)
+    assert f"summary of {n:,} subjects" in markup
+    assert len(pd.read_csv(tmp_path / "tables" / "dysbiosis-change.tsv", sep="\t")) == n
+    _per_row_table(Ctx, df.iloc[:5], "short", "Short", "subjects")  # type: ignore[arg-type]
+    assert "summary of" not in Ctx.page.current.parts[-1]

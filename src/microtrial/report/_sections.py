@@ -14,6 +14,7 @@ from microtrial.names import BETA_METRICS
 from microtrial.report import _figures as figs
 from microtrial.report._context import Context, fmt_num, fmt_p, numeric, read_result_table
 from microtrial.report._data import composition, ordered_levels
+from microtrial.report._page import MAX_TABLE_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ def sequencing(ctx: Context) -> None:
             lost = _losses(tracking)
             if lost.shape[1]:  # the step that lost the most reads, per sample
                 frac["most_lost_at"] = lost.idxmax(axis=1).where(lost.max(axis=1) > 0, "")
-        ctx.page.table(frac, "read-tracking", index=True, caption="Read tracking per sample.")
+        _per_row_table(ctx, frac, "read-tracking", "Read tracking per sample", "samples", index=True)
     profiles = {}
     for d, name in (("forward", "quality-profile-f.tsv"), ("reverse", "quality-profile-r.tsv")):
         df = ctx.read(name)
@@ -365,7 +366,7 @@ def beta(ctx: Context) -> None:
     _dysbiosis(ctx)
     change = ctx.read("dysbiosis-change.tsv")
     if change is not None:
-        ctx.page.table(change, "dysbiosis-change", caption="Dysbiosis score change per subject.")
+        _per_row_table(ctx, change, "dysbiosis-change", "Dysbiosis score change per subject", "subjects")
     if perm is None and not shown:
         ctx.page.text("No beta diversity results.")
 
@@ -416,3 +417,25 @@ def _explained(path: Path) -> tuple[float, float] | None:
         if col and len(df) >= 2:
             return float(df[col[0]].iloc[0]), float(df[col[0]].iloc[1])
     return None
+
+
+def per_row_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Each numeric column's n, minimum, 5th, 25th, 50th, 75th and 95th percentiles and
+    maximum (rows), for a per-sample or per-subject table too long to list."""
+    num = df.select_dtypes("number")
+    qs = num.quantile([0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0])
+    qs.index = ["minimum", "5%", "25%", "median", "75%", "95%", "maximum"]
+    out = pd.concat([num.count().to_frame("n").T, qs])
+    return out.rename_axis("statistic")
+
+
+def _per_row_table(ctx: Context, df: pd.DataFrame, name: str, caption: str, what: str, *,
+                   index: bool = False) -> None:
+    """A per-sample or per-subject table: listed when short, summarised (percentiles of each
+    numeric column) when longer than ``MAX_TABLE_ROWS``; its TSV has every row either way."""
+    if len(df) <= MAX_TABLE_ROWS:
+        ctx.page.table(df, name, index=index, caption=f"{caption}.")
+        return
+    ctx.page.table(per_row_summary(df).round(4), name, index=True,
+                   caption=f"{caption}: summary of {len(df):,} {what} (every row is in the file).",
+                   tsv=df.reset_index() if index else df)
