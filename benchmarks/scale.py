@@ -508,6 +508,63 @@ def _fmt_row(r: dict) -> str:
             f"{r['status']:>6}  {r['detail']}")
 
 
+def report_at_scale(results: Path, n: int, work: Path, timeout: float | None) -> dict:
+    """Time ``microtrial report`` on a results folder shaped like an ``n``-sample study.
+
+    ``results`` is a finished ``--stages study`` run (its ``run`` folder); its feature-level
+    tables (differential, associations: their size does not grow with the samples) are kept and
+    the per-sample ones (metadata, metabolites, alpha diversity, rarefaction curves, PCoA
+    coordinates, dysbiosis) are replaced by random values for ``n`` samples (two per
+    subject, as in :func:`write_study_file`). Prints wall and CPU time, peak memory and the
+    size of ``report.html``.
+    """
+    rng = np.random.default_rng(0)
+    dst = work / f"report{n}"
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(results, dst, ignore=shutil.ignore_patterns(
+        ".microtrial-cache", "figures", "tables", "exports", "report.html", "beta-*"))
+    ids = pd.Index([f"S{i:06d}" for i in range(n)], name="sample-id")
+    subj = np.arange(n) // 2
+    md = pd.DataFrame({"subject": [f"P{s:06d}" for s in subj],
+                       "time": np.where(np.arange(n) % 2, "week12", "baseline"),
+                       "group": np.where(subj % 2, "treated", "control"),
+                       "age": rng.integers(20, 80, n)}, index=ids)
+    md.to_csv(dst / "inputs" / "metadata.tsv", sep="\t")
+    pd.DataFrame(rng.lognormal(0, 1, (n, 5)), index=ids, columns=[f"m{k}" for k in range(1, 6)]).to_csv(
+        dst / "inputs" / "metabolites.tsv", sep="\t", float_format="%.6g")
+    a = pd.read_csv(results / "alpha-diversity.tsv", sep="\t", index_col=0)
+    pd.DataFrame(a.sample(n, replace=True, random_state=0).to_numpy(), index=ids, columns=a.columns).to_csv(
+        dst / "alpha-diversity.tsv", sep="\t")
+    depths = sorted(pd.read_csv(results / "rarefaction-curves.tsv", sep="\t")["depth"].unique())
+    curves = pd.DataFrame({"sample-id": np.repeat(ids, len(depths)), "depth": np.tile(depths, n)})
+    curves["observed_features"] = np.minimum(curves["depth"], PER_SAMPLE) * rng.uniform(0.9, 1.0, len(curves))
+    curves["shannon"] = np.log1p(curves["observed_features"])
+    curves.to_csv(dst / "rarefaction-curves.tsv", sep="\t", index=False)
+    for f in results.glob("pcoa-*.tsv"):
+        if "explained" in f.name:
+            continue
+        pc = pd.DataFrame(rng.normal(0, 0.01, (n, 5)), index=ids, columns=[f"PC{i}" for i in range(1, 6)])
+        with open(dst / f.name, "w") as fh:
+            fh.write(f.read_text().splitlines()[0] + "\n")
+            pc.to_csv(fh, sep="\t")
+    pd.DataFrame({"sample-id": ids, "metric": "braycurtis", "dysbiosis": rng.uniform(0.5, 0.6, n),
+                  "reference": (md["group"] == "control").to_numpy()}).to_csv(
+        dst / "dysbiosis.tsv", sep="\t", index=False)
+    treated = md.loc[md["group"] == "treated", "subject"].unique()
+    ch = pd.DataFrame({"subject": treated, "comparison": "week12-vs-baseline",
+                       "dysbiosis_baseline": rng.uniform(0.5, 0.6, len(treated)),
+                       "dysbiosis_week12": rng.uniform(0.5, 0.6, len(treated))})
+    ch["change"] = ch["dysbiosis_week12"] - ch["dysbiosis_baseline"]
+    ch.to_csv(dst / "dysbiosis-change.tsv", sep="\t", index=False)
+    wall, peak, rc, tail = _timed([PY, "-m", "microtrial", "report", str(dst)], timeout)
+    size = (dst / "report.html").stat().st_size / 1e6 if (dst / "report.html").exists() else float("nan")
+    row = {"samples": n, "stage": "report (per-sample tables at n)", "seconds": wall, "peak_GB": peak,
+           "status": rc, "detail": tail.split(" ", 1)[0] + f" report.html={size:.1f} MB"
+           + ("" if rc == 0 else " " + tail.replace("\n", " | "))}
+    print(_fmt_row(row), flush=True)
+    return row
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, nargs="*", default=[])
@@ -522,6 +579,10 @@ def main(argv: list[str] | None = None) -> None:
                     "the largest N; with --keep, one simulation serves separate invocations)")
     ap.add_argument("--timeout", type=float, default=None, help="per stage, seconds")
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: temporary)")
+    ap.add_argument("--report-from", type=Path, default=None, metavar="RUN_DIR",
+                    help="with --report-samples: the run folder of a finished --stages study run")
+    ap.add_argument("--report-samples", type=int, nargs="*", default=[],
+                    help="time the report on RUN_DIR's tables with per-sample tables of N samples")
     args = ap.parse_args(argv)
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cpus")
     work = args.keep or Path(tempfile.mkdtemp(prefix="scale-"))
@@ -539,6 +600,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.skbio:
             for n in args.samples:
                 run_skbio(n, work)
+        for n in args.report_samples:
+            if args.report_from is None:
+                raise SystemExit("--report-samples needs --report-from RUN_DIR")
+            report_at_scale(args.report_from, n, work, args.timeout)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
