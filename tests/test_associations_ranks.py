@@ -41,3 +41,27 @@ def test_spearman_and_partial_equal_per_feature_computation() -> None:
                            resid(stats.rankdata(meas["b"].to_numpy()[ok])))[0, 1]
         got = part[(part["feature"] == f) & (part["measure"] == "b")]["rho"].item()
         assert abs(got - want) < 1e-12
+
+
+def test_rmcorr_equals_per_subject_centring_by_hand() -> None:
+    # r_rm = correlation of the values centred on each subject's mean (Bakdash & Marusich 2017)
+    rng = np.random.default_rng(7)
+    subj = np.repeat([f"P{i}" for i in range(30)], 3)
+    idx = [f"S{i}" for i in range(len(subj))]
+    feats = pd.DataFrame(rng.normal(size=(len(idx), 6)), index=idx, columns=[f"F{j}" for j in range(6)])
+    meas = pd.DataFrame({"a": feats["F1"] + rng.normal(0, 1, len(idx)), "b": rng.normal(size=len(idx))},
+                        index=idx)
+    meas.loc[idx[:4], "b"] = np.nan  # subject P0 keeps no sample for b, P1 two
+    res = associate(feats, meas, method="rmcorr", subjects=pd.Series(subj, index=idx))
+    for m in ("a", "b"):
+        ok = meas[m].notna().to_numpy()
+        df = pd.DataFrame({"s": subj[ok], "y": meas[m].to_numpy()[ok]})
+        multi = df["s"].map(df["s"].value_counts()) >= 2
+        df = df[multi.to_numpy()]
+        for f in feats.columns:
+            x = feats[f].to_numpy()[ok][multi.to_numpy()]
+            xc = x - pd.Series(x).groupby(df["s"].to_numpy()).transform("mean").to_numpy()
+            yc = df["y"] - df.groupby("s")["y"].transform("mean")
+            want = np.corrcoef(xc, yc.to_numpy())[0, 1]
+            got = res[(res["feature"] == f) & (res["measure"] == m)]["rho"].item()
+            assert abs(got - want) < 1e-12, (f, m)

@@ -97,8 +97,11 @@ def _within_centre(v: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
     if v.ndim == 1:
         means = np.bincount(codes, weights=v, minlength=k) / counts
         return v - means[codes]
-    sums = np.zeros((k, v.shape[1]))
-    np.add.at(sums, codes, v)
+    from scipy import sparse
+
+    # per-subject sums as one sparse (subjects x samples) product (np.add.at is unbuffered)
+    member = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(k, len(codes)))
+    sums = np.asarray(member @ v)
     return v - (sums / counts[:, None])[codes]
 
 
@@ -145,6 +148,7 @@ def associate(
     fx = features.loc[samples].to_numpy(dtype=float)
     parts = []
     ranked: dict[bytes, np.ndarray] = {}  # feature ranks per set of samples (measures share them)
+    centred: dict[bytes, np.ndarray] = {}  # features centred within subject, per set of samples
 
     def feature_ranks(ok: np.ndarray) -> np.ndarray:
         key = np.packbits(ok).tobytes()
@@ -179,7 +183,12 @@ def associate(
             df = n - k - 1
             if df > 0:
                 _, codes = np.unique(subj[keep], return_inverse=True)
-                xc = _within_centre(xs[keep], codes, k)
+                used = ok.copy()
+                used[ok] = keep
+                key = np.packbits(used).tobytes()  # the samples used (subjects follow from them)
+                if key not in centred:
+                    centred[key] = _within_centre(xs[keep], codes, k)
+                xc = centred[key]
                 yc = _within_centre(ys[keep], codes, k)
                 r = _colcor(xc, yc)
         p = _t_p(r, np.full(r.shape, df))
