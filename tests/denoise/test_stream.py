@@ -96,7 +96,10 @@ def _whole_run(dereps_f, dereps_r, s: DenoiseSettings):
     {"pool": "all"},  # held whole by definition
     {"pool": "none", "reverse_partners": True},
 ])
-def test_streamed_run_equals_the_whole_run(reads_dir, dereps, options) -> None:
+def test_streamed_run_equals_the_whole_run(reads_dir, dereps, options, monkeypatch) -> None:
+    import microtrial.denoise._samples as engine
+
+    monkeypatch.setattr(engine, "TASK_BATCH", 1)  # tasks in batches of 4 samples (2 threads)
     s = DenoiseSettings(trunc_len_f=TRUNC[0], trunc_len_r=TRUNC[1], n_reads_learn=LEARN,
                         rm_phix=False, **options)
     got = denoise_reads(find_samples(reads_dir), settings=s, threads=2)

@@ -18,6 +18,7 @@ reads in memory at once) could not do.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -112,7 +113,7 @@ class _SampleMeta:
     sample_id: str
     n_input: int
     n_filtered: int
-    hist_f: QualityHistogram
+    hist_f: QualityHistogram | None  # None once added to the run's histogram
     hist_r: QualityHistogram | None
 
 
@@ -346,19 +347,27 @@ def denoise_reads(
         nq: Any = (_n_qualities(hf_all), _n_qualities(hr_all))
     else:
         def nq(learning: Sequence[SampleData], complete: bool) -> tuple[int | None, int | None]:
-            hf = sum((d.meta.hist_f for d in learning), QualityHistogram.empty())
+            hf = sum((d.meta.hist_f for d in learning if d.meta.hist_f is not None),
+                     QualityHistogram.empty())
             hr = (sum((d.meta.hist_r for d in learning if d.meta.hist_r is not None),
                       QualityHistogram.empty()) if paired else None)
             if complete:  # every sample is read already: refuse bad lengths before denoising
                 _check_lengths(o, int(tf or 0), tr, hf, hr)
             return _n_qualities(hf), _n_qualities(hr)
 
+    pooled = [QualityHistogram.empty(), QualityHistogram.empty()]
+
+    def keep(m: _SampleMeta) -> _SampleMeta:  # the run's histograms, not one per sample
+        for k, h in enumerate((m.hist_f, m.hist_r)):
+            if h is not None:
+                pooled[k] = pooled[k] + h
+        return dataclasses.replace(m, hist_f=None, hist_r=None)
+
     res, metas = run_samples(source, len(samples), paired=paired, settings=o, n_qualities=nq,
-                             threads=threads, executor=executor, progress=progress)
+                             threads=threads, executor=executor, progress=progress, keep_meta=keep)
     timings["denoise"] = round(time.perf_counter() - t0, 3)
-    hist_f = sum((m.hist_f for m in metas), QualityHistogram.empty())
-    hist_r = (sum((m.hist_r for m in metas if m.hist_r is not None), QualityHistogram.empty())
-              if paired else None)
+    hist_f = pooled[0]
+    hist_r = pooled[1] if paired else None
     _check_lengths(o, int(tf or 0), tr, hist_f, hist_r)
     tracking = [[m.sample_id, m.n_input, m.n_filtered, t["denoised-f"], t["denoised-r"],
                  t["merged"], t["non-chimeric"]] for m, t in zip(metas, res.tracking)]

@@ -135,6 +135,7 @@ def bimeras(counts: np.ndarray, seqs: list[str], s: DenoiseSettings, threads: in
 # every sample (one partition of the pooled uniques): its memory grows with the run.
 
 LEARN_NBASES = 1e8  # learn_errors' default: DADA2's learnErrors(nbases = 1e8)
+TASK_BATCH = 64  # samples per batch of tasks (their results reduced before the next batch)
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,7 +148,7 @@ class SampleData:
         Forward and reverse reads (``derep_r`` None for single-end reads).
     meta : object
         Whatever the source wants back in the sample's order (e.g. its read counts and
-        quality histograms); returned untouched by :func:`run_samples`.
+        quality histograms); passed once per sample to :func:`run_samples`' ``keep_meta``.
     """
 
     derep_f: Derep
@@ -225,18 +226,21 @@ def _final(xf: Derep, xr: Derep | None, df: DadaResult | None, dr: DadaResult | 
     return merged, _n_denoised(df, xf), den_r
 
 
-def _sample_task(item: tuple[int, SampleData | None, Any], source: SampleSource, plan: _Plan) -> tuple:
-    """One sample through one pass (see the engine's notes above); returns small results."""
+def _sample_task(item: tuple[int, SampleData | None, Any, bool], source: SampleSource,
+                 plan: _Plan) -> tuple:
+    """One sample through one pass (see the engine's notes above); returns small results
+    (the sample's ``meta`` first, or None when the engine has it already)."""
     from microtrial.denoise._merge import merge_pairs, reverse_partners
 
-    i, data, dd = item
+    i, data, dd, want_meta = item
     if data is None:
         data = source(i)
     xf, xr = data.derep_f, data.derep_r
+    meta = data.meta if want_meta else None
     if plan.step == "variants":
         df = _dada_one(xf, plan.err_f, None)
         dr = _dada_one(xr, plan.err_r, None) if plan.paired else None
-        return (data.meta, frozenset(df.sequences) if df is not None else frozenset(),
+        return (meta, frozenset(df.sequences) if df is not None else frozenset(),
                 frozenset(dr.sequences) if dr is not None else frozenset())
     if plan.step == "merge":
         df, dr = _unpack(dd)
@@ -251,8 +255,8 @@ def _sample_task(item: tuple[int, SampleData | None, Any], source: SampleSource,
             s = plan.settings
             m = merge_pairs(df, xf, dr, xr, min_overlap=s.min_overlap, max_mismatch=s.max_mismatch)
             contrib = reverse_partners([(df, dr, m)])
-        return data.meta, contrib, _pack(df, dr)
-    return (data.meta, *_final(xf, xr, df, dr, plan))
+        return meta, contrib, _pack(df, dr)
+    return (meta, *_final(xf, xr, df, dr, plan))
 
 
 def _load_task(i: int, source: SampleSource) -> SampleData:
@@ -280,6 +284,7 @@ def run_samples(
     threads: int = 1,
     executor: DaskExecutor | None = None,
     progress: ProgressCallback | None = None,
+    keep_meta: Callable[[Any], Any] | None = None,
 ) -> tuple[DenoiseResult, list[Any]]:
     """Denoise ``n_samples`` samples loaded one at a time by ``source`` (the engine of
     :func:`denoise_samples` and :func:`microtrial.denoise.denoise_reads`).
@@ -302,16 +307,23 @@ def run_samples(
     executor : DaskExecutor, optional
         Where the per-sample tasks run (default: the current one, else local threads).
     progress : callable, optional
+    keep_meta : callable, optional
+        Called once per sample, in the engine's thread, on the sample's ``meta`` as it
+        arrives; what it returns is kept for the sample (e.g. the caller sums the quality
+        histograms and keeps the read counts, so that nothing large is kept per sample).
+        Tasks run in batches of :data:`TASK_BATCH` samples whose results are reduced
+        before the next batch starts.
 
     Returns
     -------
     (DenoiseResult, list)
-        The result, and each sample's ``meta`` in input order.
+        The result, and each sample's kept ``meta`` in input order.
     """
     import microtrial.denoise as stage
     from microtrial.parallel import current_executor, map_ordered
 
     s = (settings or DenoiseSettings()).effective()
+    keep = keep_meta if keep_meta is not None else (lambda m: m)
     ex = executor if executor is not None else current_executor()
     threads = max(1, int(threads))
     n = int(n_samples)
@@ -328,7 +340,7 @@ def run_samples(
         got = map_ordered(_load_task, idx, shared=(source,), threads=threads, executor=ex)
         for i, d in zip(idx, got):
             held[i] = d
-            metas[i] = d.meta
+            metas[i] = keep(d.meta)
             if not crossed[0]:
                 crossed[0] = _learn_crossed(d.derep_f, tallies[0], s.n_reads_learn)
             if not crossed[1]:
@@ -367,12 +379,21 @@ def run_samples(
     plan = _Plan("denoise", s, paired, err_f, err_r)
 
     def run(step_plan: _Plan, extra: Sequence[Any] | None, desc: str) -> list[tuple]:
-        items = [(i, held.get(i), None if extra is None else extra[i]) for i in range(n)]
-        out = map_ordered(_sample_task, items, shared=(source, step_plan), threads=threads,
-                          executor=ex, progress=progress, desc=desc)
-        for i, r in enumerate(out):
-            if metas[i] is None:
-                metas[i] = r[0]
+        out: list[tuple] = []
+        size = max(TASK_BATCH, 2 * batch)
+        if progress is not None:
+            progress(desc, 0, n)
+        for start in range(0, n, size):
+            idx = range(start, min(n, start + size))
+            items = [(i, held.get(i), None if extra is None else extra[i], metas[i] is None)
+                     for i in idx]
+            for i, r in zip(idx, map_ordered(_sample_task, items, shared=(source, step_plan),
+                                             threads=threads, executor=ex)):
+                if metas[i] is None:
+                    metas[i] = keep(r[0])
+                out.append(r)
+            if progress is not None:
+                progress(desc, idx[-1] + 1, n)
         return out
 
     # 2. pool "all": one partition of every sample's uniques (all held in memory)
