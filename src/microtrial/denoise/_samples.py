@@ -391,7 +391,7 @@ def run_samples(
                                              threads=threads, executor=ex)):
                 if metas[i] is None:
                     metas[i] = keep(r[0])
-                out.append(r)
+                out.append((None, *r[1:]))  # the meta is kept once, reduced
             if progress is not None:
                 progress(desc, idx[-1] + 1, n)
         return out
