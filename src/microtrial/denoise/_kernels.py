@@ -493,6 +493,19 @@ def self_log_lambda(codes, quals, offsets, logerr):
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _lambda_one(j, sub_off, spos, sfrm, sto, quals, offsets, logerr, self_log):
+    """exp(log lambda) of unique ``j`` from its substitutions (see :func:`lambdas_from_subs`)."""
+    ll = self_log[j]
+    base = offsets[j]
+    for k in range(sub_off[j], sub_off[j + 1]):
+        q = quals[base + spos[k]]
+        f = sfrm[k]
+        t = sto[k]
+        ll += logerr[4 * f + t, q] - logerr[5 * t, q]
+    return math.exp(ll)
+
+
 @njit(cache=True, nogil=True)
 def lambdas_from_subs(status, sub_off, spos, sfrm, sto, quals, offsets, logerr, self_log):
     """Lambda of every unique given its substitutions to one centre (0 where screened out).
@@ -506,14 +519,7 @@ def lambdas_from_subs(status, sub_off, spos, sfrm, sto, quals, offsets, logerr, 
     for j in range(n):
         if status[j] == 0:
             continue
-        ll = self_log[j]
-        base = offsets[j]
-        for k in range(sub_off[j], sub_off[j + 1]):
-            q = quals[base + spos[k]]
-            f = sfrm[k]
-            t = sto[k]
-            ll += logerr[4 * f + t, q] - logerr[5 * t, q]
-        out[j] = math.exp(ll)
+        out[j] = _lambda_one(j, sub_off, spos, sfrm, sto, quals, offsets, logerr, self_log)
     return out
 
 
@@ -669,14 +675,7 @@ def cluster_entries(status, nsub, sub_off, spos, sfrm, sto, quals, offsets, loge
         if status[j] == 0:
             lam[j] = 0.0
             continue
-        ll = self_log[j]
-        base = offsets[j]
-        for k in range(sub_off[j], sub_off[j + 1]):
-            q = quals[base + spos[k]]
-            f = sfrm[k]
-            t = sto[k]
-            ll += logerr[4 * f + t, q] - logerr[5 * t, q]
-        x = math.exp(ll)
+        x = _lambda_one(j, sub_off, spos, sfrm, sto, quals, offsets, logerr, self_log)
         lam[j] = x
         v = x * abund_c
         if v > lb[j]:
