@@ -203,6 +203,132 @@ def _pair_bounds(codes, offsets, q_idx, p_idx, band, out):
         out[t, 3] = min(max(best_roo, best_r), m)
 
 
+@njit(cache=True, nogil=True)
+def _ensure(codes, offsets, pairs, r, max_shift, stats, done, al_q, al_p, score, tb):
+    """Align pair row ``r`` (sequence pairs[r, 0] with parent pairs[r, 1]) unless done."""
+    if done[r]:
+        return 0
+    qi = pairs[r, 0]
+    pi = pairs[r, 1]
+    q = codes[offsets[qi] : offsets[qi + 1]]
+    p = codes[offsets[pi] : offsets[pi + 1]]
+    k, _ = _nw_ends_free_buf(q, p, MATCH, MISMATCH, GAP, max_shift, al_q, al_p, score, tb)
+    _left_right(al_q, al_p, k, stats[r])
+    done[r] = True
+    return 1
+
+
+@njit(cache=True, nogil=True)
+def _task_flag(codes, offsets, pairs, bounds, rows, m, max_shift, stats, done, al_q, al_p, score, tb):
+    """Exact (not one-off) bimera decision of one sequence of length ``m`` in one sample
+    from its parents' pair rows, aligning as few pairs as the upper bounds allow.
+
+    The decision :func:`_decide` takes from the exact stats of *all* rows is: not a bimera
+    if some parent has ``left = m``; otherwise a bimera iff ``max left + max right >= m``.
+    With valid upper bounds ``UL >= left`` and ``UR >= right`` (``_pair_bounds``) it is
+    reached exactly without aligning every row:
+
+    1. only rows with ``UL >= m`` can have ``left = m``: they are all aligned first, and any
+       with ``left = m`` decides "no";
+    2. then no row has ``left = m``; with ``lo`` the maxima over aligned rows (exact) and
+       ``hi`` the maxima of exact values (aligned) or bounds (not aligned), the true maxima
+       lie in ``[lo, hi]``: ``lo_l + lo_r >= m`` decides "yes", ``hi_l + hi_r < m``
+       decides "no", otherwise the unaligned row with the largest bound on the side with
+       the larger ``hi - lo`` gap is aligned and the test repeats (each step aligns one
+       more row, and with every row aligned ``lo = hi``, so it ends).
+
+    Returns (flag, number of alignments run).
+    """
+    n_al = 0
+    for t in range(rows.shape[0]):
+        r = rows[t]
+        if bounds[r, 0] >= m:
+            n_al += _ensure(codes, offsets, pairs, r, max_shift, stats, done, al_q, al_p, score, tb)
+            if stats[r, 0] >= m:
+                return False, n_al
+    while True:
+        lo_l = 0
+        lo_r = 0
+        ub_l = -1
+        ub_r = -1
+        arg_l = -1
+        arg_r = -1
+        for t in range(rows.shape[0]):
+            r = rows[t]
+            if done[r]:
+                lo_l = max(lo_l, stats[r, 0])
+                lo_r = max(lo_r, stats[r, 1])
+            else:
+                if bounds[r, 0] > ub_l:
+                    ub_l = bounds[r, 0]
+                    arg_l = r
+                if bounds[r, 1] > ub_r:
+                    ub_r = bounds[r, 1]
+                    arg_r = r
+        if lo_l + lo_r >= m:
+            return True, n_al
+        hi_l = max(lo_l, ub_l)
+        hi_r = max(lo_r, ub_r)
+        if hi_l + hi_r < m:
+            return False, n_al
+        # here hi_l > lo_l or hi_r > lo_r (else lo_l + lo_r = hi_l + hi_r >= m above)
+        if hi_l - lo_l >= hi_r - lo_r:
+            r = arg_l
+        else:
+            r = arg_r
+        n_al += _ensure(codes, offsets, pairs, r, max_shift, stats, done, al_q, al_p, score, tb)
+
+
+@njit(cache=True, nogil=True)
+def _consensus_flags(codes, offsets, pairs, bounds, lengths, group_q, group_ptr, task_ptr, task_rows,
+                     max_shift, ignore_n_negatives, min_sample_fraction, stats, done, flags):
+    """Consensus flags of the sequences ``group_q`` (exact bimeras, not one-off).
+
+    Group ``g`` holds the tasks ``group_ptr[g]:group_ptr[g + 1]`` of sequence ``group_q[g]``
+    (one per sample where it occurs, in sample order); task ``t`` has the pair rows
+    ``task_rows[task_ptr[t]:task_ptr[t + 1]]`` (none: not a bimera there).  With ``n``
+    tasks, of which ``f`` flag it, the sequence is a bimera iff ``f > 0`` and
+    ``f >= (n - ignore_n_negatives) * min_sample_fraction``; the condition only grows with
+    ``f``, so the samples are visited until it holds, or until it cannot hold even if every
+    sample left flags it.  Pair rows belong to one sequence, so groups can run on threads.
+    Returns the number of alignments run.
+    """
+    maxlen = 0
+    for i in range(offsets.shape[0] - 1):
+        maxlen = max(maxlen, offsets[i + 1] - offsets[i])
+    al_q = np.empty(2 * maxlen + 1, dtype=np.uint8)
+    al_p = np.empty(2 * maxlen + 1, dtype=np.uint8)
+    score = np.full((maxlen + 1, maxlen + 1), NEG, dtype=np.int32)
+    tb = np.zeros((maxlen + 1, maxlen + 1), dtype=np.uint8)
+    n_al = 0
+    for g in range(group_q.shape[0]):
+        q = group_q[g]
+        m = lengths[q]
+        t0 = group_ptr[g]
+        t1 = group_ptr[g + 1]
+        need = (t1 - t0 - ignore_n_negatives) * min_sample_fraction
+        f = 0
+        flag = False
+        for t in range(t0, t1):
+            left = t1 - t
+            if f > 0 and f >= need:
+                break
+            if f + left < need or (f == 0 and left == 0):
+                break
+            r0 = task_ptr[t]
+            r1 = task_ptr[t + 1]
+            if r1 == r0:
+                continue
+            fl, k = _task_flag(codes, offsets, pairs, bounds, task_rows[r0:r1], m, max_shift, stats, done,
+                               al_q, al_p, score, tb)
+            n_al += k
+            if fl:
+                f += 1
+        flag = f > 0 and f >= need
+        flags[q] = flag
+    return n_al
+
+
 def _pack(seqs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
     offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
@@ -305,6 +431,9 @@ def is_bimera_denovo_table(
     bounds = np.zeros((len(needed), 4), dtype=np.int64)
     if needed:
         _pair_bounds(codes, offsets, pairs[:, 0].copy(), pairs[:, 1].copy(), max_shift, bounds)
+    if not allow_one_off:
+        return _consensus_table(tasks, needed, pairs, bounds, codes, offsets, lengths, n_seqs, max_shift,
+                                ignore_n_negatives, min_sample_fraction, threads)
     task_rows: list[list[int]] = []
     align = np.zeros(len(needed), dtype=bool)
     for _, q, par in tasks:
@@ -347,6 +476,59 @@ def is_bimera_denovo_table(
         if rows and _decide(stats[rows], lengths[q], allow_one_off, min_one_off_parent_distance):
             n_flag[q] += 1
     flags = (n_flag > 0) & (n_flag >= (n_present - ignore_n_negatives) * min_sample_fraction)
+    return flags
+
+
+def _consensus_table(
+    tasks: list[tuple[int, int, np.ndarray]],
+    needed: dict[tuple[int, int], int],
+    pairs: np.ndarray,
+    bounds: np.ndarray,
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    lengths: list[int],
+    n_seqs: int,
+    max_shift: int,
+    ignore_n_negatives: int,
+    min_sample_fraction: float,
+    threads: int,
+) -> np.ndarray:
+    """Consensus flags (exact bimeras) by :func:`_consensus_flags`, the sequences on threads."""
+    # a task's rows: all its parents' pairs when its first parent's pair is needed (by this
+    # or another sample), else none (not a bimera in that sample), as in the one-off path
+    by_q: dict[int, list[list[int]]] = {}
+    for _, q, par in tasks:
+        rows = [needed[(q, int(p))] for p in par] if par.size and (q, int(par[0])) in needed else []
+        by_q.setdefault(q, []).append(rows)
+    group_q = np.fromiter(by_q, dtype=np.int64, count=len(by_q))
+    n_tasks = np.fromiter((len(v) for v in by_q.values()), dtype=np.int64, count=len(by_q))
+    group_ptr = np.zeros(len(by_q) + 1, dtype=np.int64)
+    np.cumsum(n_tasks, out=group_ptr[1:])
+    flat = [rows for v in by_q.values() for rows in v]
+    task_ptr = np.zeros(len(flat) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(r) for r in flat), dtype=np.int64, count=len(flat)), out=task_ptr[1:])
+    task_rows = np.fromiter((x for r in flat for x in r), dtype=np.int64, count=int(task_ptr[-1]))
+    lens = np.asarray(lengths, dtype=np.int64)
+    stats = np.zeros((len(needed), 5), dtype=np.int64)
+    done = np.zeros(len(needed), dtype=np.bool_)
+    flags = np.zeros(n_seqs, dtype=np.bool_)
+    args = (max_shift, int(ignore_n_negatives), float(min_sample_fraction), stats, done, flags)
+    nthreads = max(1, min(int(threads), group_q.size // 32))
+    if nthreads == 1:
+        _consensus_flags(codes, offsets, pairs, bounds, lens, group_q, group_ptr, task_ptr, task_rows, *args)
+        return flags
+    from concurrent.futures import ThreadPoolExecutor
+
+    # chunks of whole groups (a pair row belongs to one sequence: no row is shared)
+    cuts = np.linspace(0, group_q.size, 4 * nthreads + 1).astype(np.int64)
+
+    def chunk(c: int) -> None:
+        a, b = int(cuts[c]), int(cuts[c + 1])
+        _consensus_flags(codes, offsets, pairs, bounds, lens, group_q[a:b], group_ptr[a : b + 1], task_ptr,
+                         task_rows, *args)
+
+    with ThreadPoolExecutor(max_workers=nthreads) as pool:
+        list(pool.map(chunk, range(cuts.size - 1)))
     return flags
 
 
