@@ -6,8 +6,8 @@ reads' Phred scores there.  Uniques are ordered by decreasing abundance; ties ar
 as R's ``derepFastq`` leaves them (it reads files in chunks of ``CHUNK`` reads, lists each
 chunk's new uniques in sequence order, A < C < G < T, and sorts stably by abundance): by
 the chunk where the unique first appears, then alphabetically.  The order matters: DADA2's
-partitioning breaks ties by it.  Vectorised with numpy: rows are hashed by viewing each padded
-read as one opaque ``void`` value, so no per-read Python runs.
+partitioning breaks ties by it.  One compiled pass (:func:`~microtrial.reads._kernels.dereplicate_reads`,
+no GIL held) finds the uniques with a hash table, sorts them and sums the qualities.
 
 References
 ----------
@@ -20,6 +20,7 @@ import numpy as np
 
 from microtrial.derep import Derep
 from microtrial.reads._fastq import Reads
+from microtrial.reads._kernels import dereplicate_reads
 
 __all__ = ["dereplicate"]
 
@@ -45,28 +46,10 @@ def dereplicate(reads: Reads) -> Derep:
     if n == 0:
         return Derep((), np.zeros(0, dtype=np.int64), (), np.zeros(0, dtype=np.int64))
     seq = np.ascontiguousarray(reads.seq)
-    width = seq.shape[1]
-    # append the length so that rows differing only by padding stay distinct
-    key = np.empty((n, width + 2), dtype=np.uint8)
-    key[:, :width] = seq
-    key[:, width] = reads.lengths & 0xFF
-    key[:, width + 1] = (reads.lengths >> 8) & 0xFF
-    rows = key.view(np.dtype((np.void, width + 2))).ravel()
-    _, first, inverse, counts = np.unique(rows, return_index=True, return_inverse=True, return_counts=True)
-    # order uniques: abundance descending, then chunk of first appearance, then sequence
-    # (np.unique sorts the rows bytewise: zero padding puts a prefix first, as strings do)
-    order = np.lexsort((np.arange(counts.size), first // CHUNK, -counts))
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    read_to_unique = rank[inverse.ravel()].astype(np.int64)
-    abundances = counts[order].astype(np.int64)
-    # mean quality per unique and position
-    by_unique = np.argsort(read_to_unique, kind="stable")
-    starts = np.concatenate(([0], np.cumsum(abundances)[:-1]))
-    qsum = np.add.reduceat(reads.qual[by_unique].astype(np.float64), starts, axis=0)
-    qmean = qsum / abundances[:, None]
-    rep = by_unique[starts]  # one read of each unique
-    lengths = reads.lengths[rep]
-    sequences = tuple(seq[r, : lengths[i]].tobytes().decode("ascii") for i, r in enumerate(rep))
-    mean_quality = tuple(np.ascontiguousarray(qmean[i, : lengths[i]]) for i in range(order.size))
+    qual = np.ascontiguousarray(reads.qual)
+    all_lengths = np.ascontiguousarray(reads.lengths, dtype=np.int64)
+    rep, abundances, read_to_unique, qmean = dereplicate_reads(seq, qual, all_lengths, int(CHUNK))
+    lengths = all_lengths[rep].tolist()
+    sequences = tuple(seq[r, :ln].tobytes().decode("ascii") for r, ln in zip(rep.tolist(), lengths))
+    mean_quality = tuple(qmean[i, :ln] for i, ln in enumerate(lengths))
     return Derep(sequences, abundances, mean_quality, read_to_unique)

@@ -102,3 +102,147 @@ def word_hits(codes, lengths, k, sorted_words, min_matches, out, prefix_table, p
                     if count >= min_matches:
                         break
         out[i] = count >= min_matches
+
+
+# --- dereplication -------------------------------------------------------------------------
+# Reads are keyed, as the numpy version did, by their whole padded row plus the low 16 bits of
+# their length (two bytes, low first); uniques are found with an open-addressing hash table
+# (FNV-1a over the key, linear probing) in order of first appearance, then sorted.
+
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _key_cmp(seq, lengths, a, b):
+    """Order of the keys of reads ``a`` and ``b`` (-1, 0, 1): the padded rows compared as
+    unsigned bytes, then the length's low byte, then its second byte (numpy's order of
+    the ``void`` rows ``seq[i] + (len & 0xFF, len >> 8 & 0xFF)``)."""
+    for j in range(seq.shape[1]):
+        x = seq[a, j]
+        y = seq[b, j]
+        if x != y:
+            return -1 if x < y else 1
+    la = lengths[a]
+    lb = lengths[b]
+    x = la & 0xFF
+    y = lb & 0xFF
+    if x != y:
+        return -1 if x < y else 1
+    x = (la >> 8) & 0xFF
+    y = (lb >> 8) & 0xFF
+    if x != y:
+        return -1 if x < y else 1
+    return 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _unique_before(g, h, counts, first, chunk, seq, lengths):
+    """True when unique ``g`` sorts before unique ``h``: more reads first, then the earlier
+    chunk of first appearance, then the key bytewise."""
+    if counts[g] != counts[h]:
+        return counts[g] > counts[h]
+    cg = first[g] // chunk
+    ch = first[h] // chunk
+    if cg != ch:
+        return cg < ch
+    return _key_cmp(seq, lengths, first[g], first[h]) < 0
+
+
+@njit(cache=True, nogil=True)
+def dereplicate_reads(seq, qual, lengths, chunk):
+    """Uniques of the reads and their mean qualities, most abundant first.
+
+    Parameters: ``seq``, ``qual`` (uint8, reads x width, zero-padded), ``lengths``
+    (int64), ``chunk`` (reads per chunk of R's ``derepFastq``).
+
+    Returns ``(rep, abundances, read_to_unique, qmean)``: per unique (in their final order)
+    the index of its first read and its read count; per read its unique; and the mean
+    quality per unique and position (``qmean[k, j]``: the sum of the reads' scores,
+    accumulated exactly in float64, divided by the abundance; reads x width like ``qual``).
+    Order: abundance descending, then the chunk of ``chunk`` reads where the unique first
+    appears, then the key (see :func:`_key_cmp`) bytewise.
+    """
+    n, w = seq.shape
+    cap = 16
+    while cap < 2 * n:
+        cap <<= 1
+    mask = np.uint64(cap - 1)
+    table = np.full(cap, -1, dtype=np.int64)
+    hashes = np.empty(n, dtype=np.uint64)
+    group_of = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    ng = 0
+    for i in range(n):
+        h = _FNV_OFFSET
+        for j in range(w):
+            h = (h ^ np.uint64(seq[i, j])) * _FNV_PRIME
+        ln = lengths[i]
+        h = (h ^ np.uint64(ln & 0xFF)) * _FNV_PRIME
+        h = (h ^ np.uint64((ln >> 8) & 0xFF)) * _FNV_PRIME
+        slot = (h ^ (h >> np.uint64(29))) & mask
+        while True:
+            g = table[slot]
+            if g < 0:
+                table[slot] = ng
+                hashes[ng] = h
+                first[ng] = i
+                counts[ng] = 1
+                group_of[i] = ng
+                ng += 1
+                break
+            if hashes[g] == h and _key_cmp(seq, lengths, first[g], i) == 0:
+                counts[g] += 1
+                group_of[i] = g
+                break
+            slot = (slot + np.uint64(1)) & mask
+    # order the uniques: bottom-up merge sort (stable; the order is total anyway)
+    order = np.arange(ng)
+    buf = np.empty(ng, dtype=np.int64)
+    width = 1
+    while width < ng:
+        for lo in range(0, ng, 2 * width):
+            mid = min(lo + width, ng)
+            hi = min(lo + 2 * width, ng)
+            a = lo
+            b = mid
+            k = lo
+            while a < mid and b < hi:
+                if _unique_before(order[b], order[a], counts, first, chunk, seq, lengths):
+                    buf[k] = order[b]
+                    b += 1
+                else:
+                    buf[k] = order[a]
+                    a += 1
+                k += 1
+            while a < mid:
+                buf[k] = order[a]
+                a += 1
+                k += 1
+            while b < hi:
+                buf[k] = order[b]
+                b += 1
+                k += 1
+        order, buf = buf, order
+        width *= 2
+    rank = np.empty(ng, dtype=np.int64)
+    rep = np.empty(ng, dtype=np.int64)
+    abundances = np.empty(ng, dtype=np.int64)
+    for k in range(ng):
+        g = order[k]
+        rank[g] = k
+        rep[k] = first[g]
+        abundances[k] = counts[g]
+    read_to_unique = np.empty(n, dtype=np.int64)
+    qmean = np.zeros((ng, w), dtype=np.float64)
+    for i in range(n):
+        k = rank[group_of[i]]
+        read_to_unique[i] = k
+        for j in range(w):
+            qmean[k, j] += qual[i, j]
+    for k in range(ng):
+        c = np.float64(abundances[k])
+        for j in range(w):
+            qmean[k, j] = qmean[k, j] / c
+    return rep, abundances, read_to_unique, qmean
