@@ -24,7 +24,11 @@ across the ``n`` samples where it occurs, flagged in ``f`` of them, it is a bime
 (``ignore_n_negatives`` 1, ``min_sample_fraction`` 0.9).
 
 Each (sequence, parent) alignment is computed at most once, however many samples ask for
-it (a numba kernel over the batch of needed pairs).
+it, and only when needed: alignment-free upper bounds of left and right (``_pair_bounds``)
+decide most samples, a branch and bound aligns parents only while the bounds leave a
+sample's decision open (``_sample_flag``), and a sequence's samples are visited only until
+its vote is settled (``_table_flags``).  The flags are those of aligning every parent.
+One-off bimeras (``allow_one_off``) align every parent the bounds do not rule out.
 
 References
 ----------
@@ -172,79 +176,87 @@ def _pair_bounds(codes, offsets, q_idx, p_idx, band, out):
     """
     for t in range(q_idx.shape[0]):
         qs = offsets[q_idx[t]]
-        m = offsets[q_idx[t] + 1] - qs
         ps = offsets[p_idx[t]]
-        n = offsets[p_idx[t] + 1] - ps
-        best_l = 1
-        best_loo = 2 + _lcp(codes, qs, m, 1, ps, n, 0)
-        for sft in range(0, min(band, n - 1) + 1):
-            a = _lcp(codes, qs, m, 0, ps, n, sft)
-            if a > best_l:
-                best_l = a
-            oo = a + 1 + _lcp(codes, qs, m, a + 1, ps, n, sft + a + 1)
-            oo = max(oo, a + 1 + _lcp(codes, qs, m, a + 1, ps, n, sft + a))
-            oo = max(oo, a + _lcp(codes, qs, m, a, ps, n, sft + a + 1))
-            if oo > best_loo:
-                best_loo = oo
-        best_r = 1
-        best_roo = 2 + _lcs(codes, qs, m - 1, ps, n)
-        for j in range(max(1, m - band), min(n, m + band) + 1):
-            b = _lcs(codes, qs, m, ps, j)
-            if b > best_r:
-                best_r = b
-            oo = b + 1 + _lcs(codes, qs, m - b - 1, ps, j - b - 1)  # _lcs is 0 past either end
-            oo = max(oo, b + 1 + _lcs(codes, qs, m - b - 1, ps, j - b))
-            oo = max(oo, b + _lcs(codes, qs, m - b, ps, j - b - 1))
-            if oo > best_roo:
-                best_roo = oo
-        out[t, 0] = best_l
-        out[t, 1] = best_r
-        out[t, 2] = min(max(best_loo, best_l), m)
-        out[t, 3] = min(max(best_roo, best_r), m)
+        _bounds_one(codes, qs, offsets[q_idx[t] + 1] - qs, ps, offsets[p_idx[t] + 1] - ps, band, True, out[t])
 
 
 @njit(cache=True, nogil=True)
-def _ensure(codes, offsets, pairs, r, max_shift, stats, done, al_q, al_p, score, tb):
-    """Align pair row ``r`` (sequence pairs[r, 0] with parent pairs[r, 1]) unless done."""
-    if done[r]:
-        return 0
-    qi = pairs[r, 0]
-    pi = pairs[r, 1]
-    q = codes[offsets[qi] : offsets[qi + 1]]
-    p = codes[offsets[pi] : offsets[pi + 1]]
-    k, _ = _nw_ends_free_buf(q, p, MATCH, MISMATCH, GAP, max_shift, al_q, al_p, score, tb)
-    _left_right(al_q, al_p, k, stats[r])
-    done[r] = True
-    return 1
+def _bounds_one(codes, qs, m, ps, n, band, one_off, out):
+    """:func:`_pair_bounds` of one pair: q = codes[qs:qs + m], p = codes[ps:ps + n]; without
+    ``one_off`` only ``out[0:2]`` (exact left and right) are set."""
+    best_l = 1
+    best_loo = 2 + _lcp(codes, qs, m, 1, ps, n, 0)
+    for sft in range(0, min(band, n - 1) + 1):
+        a = _lcp(codes, qs, m, 0, ps, n, sft)
+        if a > best_l:
+            best_l = a
+        if not one_off:
+            continue
+        oo = a + 1 + _lcp(codes, qs, m, a + 1, ps, n, sft + a + 1)
+        oo = max(oo, a + 1 + _lcp(codes, qs, m, a + 1, ps, n, sft + a))
+        oo = max(oo, a + _lcp(codes, qs, m, a, ps, n, sft + a + 1))
+        if oo > best_loo:
+            best_loo = oo
+    best_r = 1
+    best_roo = 2 + _lcs(codes, qs, m - 1, ps, n)
+    for j in range(max(1, m - band), min(n, m + band) + 1):
+        b = _lcs(codes, qs, m, ps, j)
+        if b > best_r:
+            best_r = b
+        if not one_off:
+            continue
+        oo = b + 1 + _lcs(codes, qs, m - b - 1, ps, j - b - 1)  # _lcs is 0 past either end
+        oo = max(oo, b + 1 + _lcs(codes, qs, m - b - 1, ps, j - b))
+        oo = max(oo, b + _lcs(codes, qs, m - b, ps, j - b - 1))
+        if oo > best_roo:
+            best_roo = oo
+    out[0] = best_l
+    out[1] = best_r
+    out[2] = min(max(best_loo, best_l), m)
+    out[3] = min(max(best_roo, best_r), m)
 
 
 @njit(cache=True, nogil=True)
-def _task_flag(codes, offsets, pairs, bounds, rows, m, max_shift, stats, done, al_q, al_p, score, tb):
-    """Exact (not one-off) bimera decision of one sequence of length ``m`` in one sample
-    from its parents' pair rows, aligning as few pairs as the upper bounds allow.
+def _align_stats(codes, offsets, q, p, max_shift, out, al_q, al_p, score, tb):
+    """out <- the :func:`_left_right` stats of sequence ``q`` aligned with parent ``p``."""
+    k, _ = _nw_ends_free_buf(codes[offsets[q] : offsets[q + 1]], codes[offsets[p] : offsets[p + 1]], MATCH,
+                             MISMATCH, GAP, max_shift, al_q, al_p, score, tb)
+    _left_right(al_q, al_p, k, out)
 
-    The decision :func:`_decide` takes from the exact stats of *all* rows is: not a bimera
+
+@njit(cache=True, nogil=True)
+def _sample_flag(codes, offsets, q, m, par, npar, max_shift, bnd, stats, state, al_q, al_p, score, tb):
+    """Exact (not one-off) bimera decision for sequence ``q`` (length ``m``) in one sample
+    with parents ``par[:npar]``, aligning as few of them as the upper bounds allow.
+
+    ``bnd[p]`` holds the :func:`_bounds_one` bounds of every parent; ``stats[p]`` the exact
+    stats of the parents aligned so far (``state[p] == 2``), kept across samples.  The
+    decision :func:`_decide` takes from the exact stats of *all* parents is: not a bimera
     if some parent has ``left = m``; otherwise a bimera iff ``max left + max right >= m``.
-    With valid upper bounds ``UL >= left`` and ``UR >= right`` (``_pair_bounds``) it is
-    reached exactly without aligning every row:
+    With upper bounds ``UL >= left`` and ``UR >= right`` it is reached exactly without
+    aligning every parent:
 
-    1. only rows with ``UL >= m`` can have ``left = m``: they are all aligned first, and any
-       with ``left = m`` decides "no";
-    2. then no row has ``left = m``; with ``lo`` the maxima over aligned rows (exact) and
-       ``hi`` the maxima of exact values (aligned) or bounds (not aligned), the true maxima
-       lie in ``[lo, hi]``: ``lo_l + lo_r >= m`` decides "yes", ``hi_l + hi_r < m``
-       decides "no", otherwise the unaligned row with the largest bound on the side with
-       the larger ``hi - lo`` gap is aligned and the test repeats (each step aligns one
-       more row, and with every row aligned ``lo = hi``, so it ends).
+    1. only parents with ``UL >= m`` can have ``left = m``: they are all aligned first, and
+       any with ``left = m`` decides "no";
+    2. then no parent has ``left = m``.  With ``lo`` the maxima over aligned parents
+       (exact) and ``hi`` the maxima of exact values (aligned) or bounds (not aligned), the
+       true maxima lie in ``[lo, hi]``: ``lo_l + lo_r >= m`` decides "yes", ``hi_l + hi_r <
+       m`` decides "no"; otherwise the parent with the largest bound on the side with the
+       larger gap ``hi - lo`` is aligned (that bound is the side's ``hi``, so it is not
+       aligned yet) and the test repeats.  Every step aligns one more parent and with all
+       aligned ``lo = hi``, so it ends.
 
     Returns (flag, number of alignments run).
     """
     n_al = 0
-    for t in range(rows.shape[0]):
-        r = rows[t]
-        if bounds[r, 0] >= m:
-            n_al += _ensure(codes, offsets, pairs, r, max_shift, stats, done, al_q, al_p, score, tb)
-            if stats[r, 0] >= m:
+    for t in range(npar):
+        p = par[t]
+        if bnd[p, 0] >= m:
+            if state[p] != 2:
+                _align_stats(codes, offsets, q, p, max_shift, stats[p], al_q, al_p, score, tb)
+                state[p] = 2
+                n_al += 1
+            if stats[p, 0] >= m:
                 return False, n_al
     while True:
         lo_l = 0
@@ -253,46 +265,71 @@ def _task_flag(codes, offsets, pairs, bounds, rows, m, max_shift, stats, done, a
         ub_r = -1
         arg_l = -1
         arg_r = -1
-        for t in range(rows.shape[0]):
-            r = rows[t]
-            if done[r]:
-                lo_l = max(lo_l, stats[r, 0])
-                lo_r = max(lo_r, stats[r, 1])
+        for t in range(npar):
+            p = par[t]
+            if state[p] == 2:
+                lo_l = max(lo_l, stats[p, 0])
+                lo_r = max(lo_r, stats[p, 1])
             else:
-                if bounds[r, 0] > ub_l:
-                    ub_l = bounds[r, 0]
-                    arg_l = r
-                if bounds[r, 1] > ub_r:
-                    ub_r = bounds[r, 1]
-                    arg_r = r
+                if bnd[p, 0] > ub_l:
+                    ub_l = bnd[p, 0]
+                    arg_l = p
+                if bnd[p, 1] > ub_r:
+                    ub_r = bnd[p, 1]
+                    arg_r = p
         if lo_l + lo_r >= m:
             return True, n_al
         hi_l = max(lo_l, ub_l)
         hi_r = max(lo_r, ub_r)
         if hi_l + hi_r < m:
             return False, n_al
-        # here hi_l > lo_l or hi_r > lo_r (else lo_l + lo_r = hi_l + hi_r >= m above)
-        if hi_l - lo_l >= hi_r - lo_r:
-            r = arg_l
-        else:
-            r = arg_r
-        n_al += _ensure(codes, offsets, pairs, r, max_shift, stats, done, al_q, al_p, score, tb)
+        # hi_l > lo_l or hi_r > lo_r here (else lo_l + lo_r = hi_l + hi_r >= m above), so
+        # the side chosen has an unaligned parent
+        p = arg_l if hi_l - lo_l >= hi_r - lo_r else arg_r
+        if p < 0:  # unreachable (see above); never loop on a broken invariant
+            raise AssertionError("bimera bounds: no parent left to align")
+        _align_stats(codes, offsets, q, p, max_shift, stats[p], al_q, al_p, score, tb)
+        state[p] = 2
+        n_al += 1
 
 
 @njit(cache=True, nogil=True)
-def _consensus_flags(codes, offsets, pairs, bounds, lengths, group_q, group_ptr, task_ptr, task_rows,
-                     max_shift, ignore_n_negatives, min_sample_fraction, stats, done, flags):
-    """Consensus flags of the sequences ``group_q`` (exact bimeras, not one-off).
+def _parents(counts, s_ptr, s_seq, s, q, fold, min_abund, par, limit):
+    """Parents of ``q`` in sample ``s`` (count > fold x q's, and >= min_abund, not q) into
+    ``par``, stopping after ``limit``; returns their number.  ``s_seq[s_ptr[s]:s_ptr[s+1]]``
+    lists the sample's sequences by decreasing count, so the parents are a prefix of it."""
+    thr = fold * counts[s, q]
+    npar = 0
+    for k in range(s_ptr[s], s_ptr[s + 1]):
+        p = s_seq[k]
+        c = counts[s, p]
+        if not c > thr:
+            break
+        if p != q and c >= min_abund:
+            par[npar] = p
+            npar += 1
+            if npar >= limit:
+                break
+    return npar
 
-    Group ``g`` holds the tasks ``group_ptr[g]:group_ptr[g + 1]`` of sequence ``group_q[g]``
-    (one per sample where it occurs, in sample order); task ``t`` has the pair rows
-    ``task_rows[task_ptr[t]:task_ptr[t + 1]]`` (none: not a bimera there).  With ``n``
-    tasks, of which ``f`` flag it, the sequence is a bimera iff ``f > 0`` and
-    ``f >= (n - ignore_n_negatives) * min_sample_fraction``; the condition only grows with
-    ``f``, so the samples are visited until it holds, or until it cannot hold even if every
-    sample left flags it.  Pair rows belong to one sequence, so groups can run on threads.
-    Returns the number of alignments run.
+
+@njit(cache=True, nogil=True)
+def _table_flags(codes, offsets, counts, s_ptr, s_seq, q_ptr, q_samp, q_list, fold, min_abund, max_shift,
+                 ignore_n_negatives, min_sample_fraction, flags):
+    """Consensus flags (exact bimeras, not one-off) of the sequences ``q_list``.
+
+    ``q_samp[q_ptr[q]:q_ptr[q + 1]]``: the samples where ``q`` occurs, in sample order.  In
+    each, ``q`` is tested against its parents there (:func:`_parents`), as in
+    :func:`is_bimera_denovo_table`'s one-off path: with two or more parents, against all of
+    them; with one, only when that pair is aligned for another sample where it is one of two
+    or more parents; with none, ``q`` is not flagged there.  Each (q, parent) pair is
+    bounded (:func:`_bounds_one`) and aligned at most once, and only when needed
+    (:func:`_sample_flag`).  With ``n`` samples of which ``f`` flag ``q`` it is a bimera iff
+    ``f > 0`` and ``f >= (n - ignore_n_negatives) * min_sample_fraction``; as that only
+    grows with ``f`` the samples are visited until it holds, or until it cannot hold even
+    if every sample left flags ``q``.  Returns the number of alignments run.
     """
+    n_seqs = counts.shape[1]
     maxlen = 0
     for i in range(offsets.shape[0] - 1):
         maxlen = max(maxlen, offsets[i + 1] - offsets[i])
@@ -300,32 +337,58 @@ def _consensus_flags(codes, offsets, pairs, bounds, lengths, group_q, group_ptr,
     al_p = np.empty(2 * maxlen + 1, dtype=np.uint8)
     score = np.full((maxlen + 1, maxlen + 1), NEG, dtype=np.int32)
     tb = np.zeros((maxlen + 1, maxlen + 1), dtype=np.uint8)
+    bnd = np.zeros((n_seqs, 4), dtype=np.int64)
+    stats = np.zeros((n_seqs, 5), dtype=np.int64)
+    state = np.zeros(n_seqs, dtype=np.int8)  # 0 nothing, 1 bounded, 2 aligned (for this q)
+    touched = np.empty(n_seqs, dtype=np.int64)
+    par = np.empty(n_seqs, dtype=np.int64)
+    two = np.empty(2, dtype=np.int64)
     n_al = 0
-    for g in range(group_q.shape[0]):
-        q = group_q[g]
-        m = lengths[q]
-        t0 = group_ptr[g]
-        t1 = group_ptr[g + 1]
+    for g in range(q_list.shape[0]):
+        q = q_list[g]
+        qs = offsets[q]
+        m = offsets[q + 1] - qs
+        n_touched = 0
+        t0 = q_ptr[q]
+        t1 = q_ptr[q + 1]
         need = (t1 - t0 - ignore_n_negatives) * min_sample_fraction
         f = 0
-        flag = False
         for t in range(t0, t1):
-            left = t1 - t
             if f > 0 and f >= need:
                 break
-            if f + left < need or (f == 0 and left == 0):
+            if f + (t1 - t) < need:
                 break
-            r0 = task_ptr[t]
-            r1 = task_ptr[t + 1]
-            if r1 == r0:
+            s = q_samp[t]
+            npar = _parents(counts, s_ptr, s_seq, s, q, fold, min_abund, par, n_seqs)
+            if npar == 0:
                 continue
-            fl, k = _task_flag(codes, offsets, pairs, bounds, task_rows[r0:r1], m, max_shift, stats, done,
-                               al_q, al_p, score, tb)
+            if npar == 1:
+                p0 = par[0]
+                wanted = False
+                for t2 in range(t0, t1):
+                    s2 = q_samp[t2]
+                    if s2 != s and counts[s2, p0] > fold * counts[s2, q] and counts[s2, p0] >= min_abund:
+                        if _parents(counts, s_ptr, s_seq, s2, q, fold, min_abund, two, 2) >= 2:
+                            wanted = True
+                            break
+                if not wanted:
+                    continue
+            for k in range(npar):
+                p = par[k]
+                if state[p] == 0:
+                    ps = offsets[p]
+                    _bounds_one(codes, qs, m, ps, offsets[p + 1] - ps, max_shift, False, bnd[p])
+                    state[p] = 1
+                    touched[n_touched] = p
+                    n_touched += 1
+            fl, k = _sample_flag(codes, offsets, q, m, par, npar, max_shift, bnd, stats, state, al_q, al_p,
+                                 score, tb)
             n_al += k
             if fl:
                 f += 1
-        flag = f > 0 and f >= need
-        flags[q] = flag
+        flags[q] = f > 0 and f >= need
+        for k in range(n_touched):
+            state[touched[k]] = 0
     return n_al
 
 
@@ -411,7 +474,13 @@ def is_bimera_denovo_table(
     flags = np.zeros(n_seqs, dtype=bool)
     if n_seqs < 3:
         return flags
-    # per sample and sequence: the candidate parents
+    codes, offsets = _pack(list(sequences))
+    if not allow_one_off:
+        return _consensus_table(counts, codes, offsets, fold=min_fold_parent_over_abundance,
+                                min_abund=min_parent_abundance, max_shift=max_shift,
+                                ignore_n_negatives=ignore_n_negatives,
+                                min_sample_fraction=min_sample_fraction, threads=threads)
+    # one-off bimeras: per sample and sequence, the candidate parents
     needed: dict[tuple[int, int], int] = {}
     tasks: list[tuple[int, int, np.ndarray]] = []  # (sample, q, parent indices)
     for s in range(n_samples):
@@ -426,14 +495,10 @@ def is_bimera_denovo_table(
                     needed.setdefault((int(qn), int(p)), len(needed))
     lengths = [len(x) for x in sequences]
     pairs = np.array(list(needed.keys()), dtype=np.int64).reshape(-1, 2)
-    codes, offsets = _pack(list(sequences))
     # cheap exact upper bounds of left/right first; align only where they allow a bimera
     bounds = np.zeros((len(needed), 4), dtype=np.int64)
     if needed:
         _pair_bounds(codes, offsets, pairs[:, 0].copy(), pairs[:, 1].copy(), max_shift, bounds)
-    if not allow_one_off:
-        return _consensus_table(tasks, needed, pairs, bounds, codes, offsets, lengths, n_seqs, max_shift,
-                                ignore_n_negatives, min_sample_fraction, threads)
     task_rows: list[list[int]] = []
     align = np.zeros(len(needed), dtype=bool)
     for _, q, par in tasks:
@@ -480,55 +545,50 @@ def is_bimera_denovo_table(
 
 
 def _consensus_table(
-    tasks: list[tuple[int, int, np.ndarray]],
-    needed: dict[tuple[int, int], int],
-    pairs: np.ndarray,
-    bounds: np.ndarray,
+    counts: np.ndarray,
     codes: np.ndarray,
     offsets: np.ndarray,
-    lengths: list[int],
-    n_seqs: int,
+    *,
+    fold: float,
+    min_abund: float,
     max_shift: int,
     ignore_n_negatives: int,
     min_sample_fraction: float,
     threads: int,
 ) -> np.ndarray:
-    """Consensus flags (exact bimeras) by :func:`_consensus_flags`, the sequences on threads."""
-    # a task's rows: all its parents' pairs when its first parent's pair is needed (by this
-    # or another sample), else none (not a bimera in that sample), as in the one-off path
-    by_q: dict[int, list[list[int]]] = {}
-    for _, q, par in tasks:
-        rows = [needed[(q, int(p))] for p in par] if par.size and (q, int(par[0])) in needed else []
-        by_q.setdefault(q, []).append(rows)
-    group_q = np.fromiter(by_q, dtype=np.int64, count=len(by_q))
-    n_tasks = np.fromiter((len(v) for v in by_q.values()), dtype=np.int64, count=len(by_q))
-    group_ptr = np.zeros(len(by_q) + 1, dtype=np.int64)
-    np.cumsum(n_tasks, out=group_ptr[1:])
-    flat = [rows for v in by_q.values() for rows in v]
-    task_ptr = np.zeros(len(flat) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter((len(r) for r in flat), dtype=np.int64, count=len(flat)), out=task_ptr[1:])
-    task_rows = np.fromiter((x for r in flat for x in r), dtype=np.int64, count=int(task_ptr[-1]))
-    lens = np.asarray(lengths, dtype=np.int64)
-    stats = np.zeros((len(needed), 5), dtype=np.int64)
-    done = np.zeros(len(needed), dtype=np.bool_)
+    """Consensus flags (exact bimeras) by :func:`_table_flags`, groups of sequences on threads
+    (every pair belongs to one sequence: the threads share no state but the output)."""
+    n_samples, n_seqs = counts.shape
+    # float64, as numpy compares the counts with fold x count (exact for counts below 2**53)
+    counts = np.ascontiguousarray(counts, dtype=np.float64)
+    rows, cols = np.nonzero(counts > 0)  # sample-major
+    order = np.lexsort((-counts[rows, cols], rows))  # in each sample, by decreasing count
+    s_seq = np.ascontiguousarray(cols[order], dtype=np.int64)
+    s_ptr = np.zeros(n_samples + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_samples), out=s_ptr[1:])
+    qcols, qrows = np.nonzero(counts.T > 0)  # sequence-major, samples in order
+    q_samp = np.ascontiguousarray(qrows, dtype=np.int64)
+    q_ptr = np.zeros(n_seqs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(qcols, minlength=n_seqs), out=q_ptr[1:])
     flags = np.zeros(n_seqs, dtype=np.bool_)
-    args = (max_shift, int(ignore_n_negatives), float(min_sample_fraction), stats, done, flags)
-    nthreads = max(1, min(int(threads), group_q.size // 32))
+    args = (float(fold), float(min_abund), int(max_shift), int(ignore_n_negatives), float(min_sample_fraction),
+            flags)
+    q_all = np.arange(n_seqs, dtype=np.int64)
+    nthreads = max(1, min(int(threads), n_seqs // 64))
     if nthreads == 1:
-        _consensus_flags(codes, offsets, pairs, bounds, lens, group_q, group_ptr, task_ptr, task_rows, *args)
+        _table_flags(codes, offsets, counts, s_ptr, s_seq, q_ptr, q_samp, q_all, *args)
         return flags
     from concurrent.futures import ThreadPoolExecutor
 
-    # chunks of whole groups (a pair row belongs to one sequence: no row is shared)
-    cuts = np.linspace(0, group_q.size, 4 * nthreads + 1).astype(np.int64)
+    # the sequences dealt out round-robin in 8 x threads groups (rare sequences, with more
+    # parents, sit at one end of the table)
+    ngroups = 8 * nthreads
 
-    def chunk(c: int) -> None:
-        a, b = int(cuts[c]), int(cuts[c + 1])
-        _consensus_flags(codes, offsets, pairs, bounds, lens, group_q[a:b], group_ptr[a : b + 1], task_ptr,
-                         task_rows, *args)
+    def group(c: int) -> None:
+        _table_flags(codes, offsets, counts, s_ptr, s_seq, q_ptr, q_samp, q_all[c::ngroups].copy(), *args)
 
     with ThreadPoolExecutor(max_workers=nthreads) as pool:
-        list(pool.map(chunk, range(cuts.size - 1)))
+        list(pool.map(group, range(ngroups)))
     return flags
 
 
