@@ -174,13 +174,67 @@ def align_ends_free(
 
 
 @njit(cache=True, nogil=True)
+def _off_diagonal_seed(f, r, d0, K):
+    """Whether a ``K``-mer of ``f`` (``K <= 31``) starting at a multiple of ``K`` (A/C/G/T only)
+    occurs in ``r`` on a diagonal other than ``d0`` (``f[x]`` facing ``r[x - d]``).  Every
+    exact run of ``2 K - 1`` or more bases between ``f`` and ``r`` holds such a k-mer, so
+    without one every run off ``d0`` is at most ``2 K - 2`` long."""
+    m = f.shape[0]
+    n = r.shape[0]
+    if m < K or n < K:
+        return False
+    rc = np.empty(n - K + 1, dtype=np.int64)
+    mask = (1 << (2 * K)) - 1
+    code = 0
+    last_bad = -1
+    for y in range(n):
+        c = r[y]
+        if c >= 4:
+            last_bad = y
+            c = 0
+        code = ((code << 2) | c) & mask
+        if y >= K - 1:
+            rc[y - K + 1] = code if last_bad <= y - K else -1
+    for x0 in range(0, m - K + 1, K):
+        code = 0
+        ok = True
+        for t in range(K):
+            c = f[x0 + t]
+            if c >= 4:
+                ok = False
+                break
+            code = (code << 2) | c
+        if not ok:
+            continue
+        for y in range(n - K + 1):
+            if rc[y] == code and x0 - y != d0:
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True)
 def _exact_overlap(f, r, out_a, out_b):
     """The alignment the merge DP would return, when it is a unique exact overlap.
 
-    With match +1 and mismatch/gap -64, an alignment holding any mismatch or internal
-    gap scores at most ``min(m, n) - 64``; an ungapped, mismatch-free overlap of length
-    ``k`` scores ``k``.  So when the longest such overlap is unique and longer than
-    ``min(m, n) - 64`` it *is* the optimum, and the columns are written without the DP.
+    With match +1 and mismatch/gap -64, an ungapped, mismatch-free overlap of length ``E``
+    (on diagonal ``d0``) scores ``E``.  When it is the only optimal path the DP's traceback
+    returns it whatever its tie rules, so the columns are written without the DP.  It is
+    the only optimum when the longest exact overlap is unique and either
+
+    1. ``E > min(m, n) - 64``: any alignment holding a mismatch or internal gap scores at
+       most ``min(m, n) - 64``; or
+    2. no exact run of 31 or more bases lies off ``d0`` (no 16-mer seed off ``d0``,
+       :func:`_off_diagonal_seed`).  A path's body (the part between the free end gaps) is
+       cut by its ``g`` internal gaps into ``g + 1`` ungapped segments, each on one
+       diagonal, scoring matches - 64 x mismatches.  The segments on ``d0`` are disjoint
+       runs of one exact overlap: together <= ``E``.  A segment on another diagonal with
+       ``k >= 1`` mismatches has its matches in ``k + 1`` runs of <= 30 bases: it scores
+       <= ``30 (k + 1) - 64 k < 0``; with none it is one run, <= 30.  So a gapped path
+       scores <= ``E + 30 (g + 1) - 64 g < E``; an ungapped path on another diagonal is a
+       whole diagonal overlap, with a mismatch (< 0) or exact (< ``E``: ``E`` is the unique
+       longest); a path of end gaps only scores 0 < ``E``.  This holds for any ``E >= 1``,
+       so pairs that do not merge (a short exact end overlap wins) are decided too.
+
     Returns the number of columns, or -1 when the DP is needed.
     """
     m = f.shape[0]
@@ -208,8 +262,11 @@ def _exact_overlap(f, r, out_a, out_b):
                 ties = 0
             else:
                 ties += 1
-    if best == 0 or ties > 0 or best + 64 <= min(m, n):
+    if best == 0 or ties > 0:
         return -1
+    if best + 64 <= min(m, n):
+        if _off_diagonal_seed(f, r, best_d, 16):
+            return -1
     d = best_d
     k = 0
     # leading overhang: f before r starts (d > 0) or r before f starts (d < 0)
