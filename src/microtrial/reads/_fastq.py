@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from microtrial.errors import InputError
+from microtrial.reads._kernels import check_reads, fill_rows, phred_in_place, take_rows
 
 __all__ = ["MANIFEST", "Reads", "SampleFiles", "find_samples", "read_fastq", "read_manifest",
            "read_pair"]
@@ -93,14 +94,16 @@ class Reads:
 
     def subset(self, keep: np.ndarray, lengths: np.ndarray | None = None) -> Reads:
         """The reads where ``keep`` is true, optionally cut to new ``lengths`` (<= old)."""
-        new_len = self.lengths[keep] if lengths is None else np.asarray(lengths)[keep]
+        new_len = (self.lengths[keep] if lengths is None else np.asarray(lengths)[keep]).astype(np.int64)
         width = int(new_len.max()) if new_len.size else 0
-        seq = self.seq[keep, :width].copy()
-        qual = self.qual[keep, :width].copy()
-        pad = np.arange(width)[None, :] >= new_len[:, None]
-        seq[pad] = 0
-        qual[pad] = 0
-        return Reads(seq, qual, new_len.astype(np.int64), self.path)
+        if width > self.seq.shape[1]:
+            raise ValueError("subset: new lengths longer than the reads")
+        rows = np.arange(self.n_reads)[keep]
+        seq = np.empty((rows.size, width), dtype=self.seq.dtype)
+        qual = np.empty((rows.size, width), dtype=self.qual.dtype)
+        take_rows(self.seq, rows, new_len, width, seq)
+        take_rows(self.qual, rows, new_len, width, qual)
+        return Reads(seq, qual, new_len, self.path)
 
     def sequences(self) -> list[str]:
         """The reads as Python strings (slow path, for small inputs and tests)."""
@@ -388,8 +391,10 @@ def _to_matrix(strings: list[str], lengths: np.ndarray, width: int) -> np.ndarra
     flat = np.frombuffer("".join(strings).encode("ascii"), dtype=np.uint8)
     if flat.size == len(strings) * width:  # all reads full length: a plain reshape
         return flat.reshape(len(strings), width).copy()
-    mat = np.zeros((len(strings), width), dtype=np.uint8)
-    mat[np.arange(width)[None, :] < lengths[:, None]] = flat
+    if flat.size != int(lengths.sum()):
+        raise ValueError("string lengths differ from the read lengths")
+    mat = np.empty((len(strings), width), dtype=np.uint8)
+    fill_rows(flat, lengths, mat)
     return mat
 
 
@@ -417,19 +422,13 @@ def read_fastq(path: str | Path, *, names: bool = False) -> Reads | tuple[Reads,
         qraw = _to_matrix(quals, lengths, width)
     except UnicodeEncodeError as exc:
         raise InputError(path, "non-ASCII characters in sequences or qualities") from exc
-    # upper-case in place (a-z -> A-Z)
-    full = bool((lengths == width).all())
-    if (seq >= 97).any():
-        lower = (seq >= 97) & (seq <= 122)
-        seq[lower] -= 32
-    mask = np.arange(width)[None, :] < lengths[:, None]
-    bad = ~_VALID[seq] if full else mask & ~_VALID[seq]
-    if bad.any():
-        i, j = (int(x[0]) for x in np.nonzero(bad))
+    # upper-case in place (a-z -> A-Z); the first invalid base and the quality range, in one
+    # compiled pass
+    first_bad, qmin, qmax = check_reads(seq, qraw, lengths, _VALID)
+    if first_bad >= 0:
+        i, j = divmod(first_bad, width)
         ch = chr(seq[i, j])
         raise InputError(path, f"read {i + 1}: invalid base '{ch}' (only A, C, G, T, N allowed)", line=4 * i + 2)
-    qvals = qraw if full else qraw[mask]
-    qmin, qmax = int(qvals.min()), int(qvals.max())
     if qmin < 33:
         raise InputError(path, "quality characters below '!' (not Phred+33)")
     if qmin >= 64 and qmax > ord("K"):
@@ -438,9 +437,8 @@ def read_fastq(path: str | Path, *, names: bool = False) -> Reads | tuple[Reads,
             "qualities look like Phred+64 (old Illumina 1.3-1.7 encoding); convert to "
             "Phred+33 first (e.g. seqtk seq -Q64 -V)",
         )
-    qual = qraw - np.uint8(33)
-    if not full:
-        qual[~mask] = 0
+    qual = qraw
+    phred_in_place(qual, lengths)  # Phred+33 -> scores, 0 beyond each read
     reads = Reads(seq, qual, lengths, path)
     if names:
         return reads, rnames

@@ -129,10 +129,10 @@ def is_phix(
         raise ValueError("word_size must be between 1 and 32")
     out = np.zeros(reads.n_reads, dtype=np.bool_)
     if reads.n_reads:
-        codes = _CODE[reads.seq]
         words = _phix_words(word_size)
         shift = max(0, 2 * word_size - _PREFIX_BITS)
-        word_hits(codes, reads.lengths, word_size, words, min_matches, out, _phix_prefixes(word_size), shift)
+        word_hits(reads.seq, _CODE, reads.lengths, word_size, words, min_matches, out,
+                  _phix_prefixes(word_size), shift)
     return out
 
 

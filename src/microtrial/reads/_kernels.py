@@ -1,6 +1,8 @@
-"""Numba kernels of read filtering (one pass per read over padded ``uint8`` matrices).
+"""Numba kernels of read input, filtering and dereplication (one pass per read over padded
+``uint8`` matrices; none holds the GIL, so samples loaded in threads overlap).
 
-Each kernel has a slow, obviously correct counterpart in ``tests/reads/_naive.py``.
+The filtering kernels have slow, obviously correct counterparts in ``tests/reads/_naive.py``;
+the others are checked against the numpy code they replaced (kept in the tests).
 """
 
 from __future__ import annotations
@@ -69,16 +71,16 @@ def quality_counts(qual, lengths, n_q, out):
 
 
 @njit(cache=True, nogil=True)
-def word_hits(codes, lengths, k, sorted_words, min_matches, out, prefix_table, prefix_shift):
+def word_hits(seq, code_of, lengths, k, sorted_words, min_matches, out, prefix_table, prefix_shift):
     """Count non-overlapping exact k-mer hits (greedy from the 5' end) against a word set.
 
-    ``codes`` holds 0-3 for A/C/G/T and more (``dna.OTHER``) for anything else; a window
-    containing one is never a hit.  ``sorted_words`` are the reference's k-mer codes (2 bits
+    ``code_of[seq[i, j]]`` (``dna.CODES``) is 0-3 for A/C/G/T and more (``dna.OTHER``) for
+    anything else; a window containing one is never a hit.  ``sorted_words`` are the reference's k-mer codes (2 bits
     per base, first base most significant), sorted ascending.  ``out[i]`` is True when read
     ``i`` has at least ``min_matches`` hits.  ``prefix_table[w >> prefix_shift]`` is True for the
     prefixes of the reference words (a screen that spares most binary searches).
     """
-    n = codes.shape[0]
+    n = seq.shape[0]
     mask = (np.uint64(1) << np.uint64(2 * k)) - np.uint64(1)
     for i in range(n):
         ln = lengths[i]
@@ -87,7 +89,7 @@ def word_hits(codes, lengths, k, sorted_words, min_matches, out, prefix_table, p
         count = 0
         next_ok = 0  # first window start allowed for the next hit
         for j in range(ln):
-            c = codes[i, j]
+            c = code_of[seq[i, j]]
             if c > 3:  # not A, C, G or T
                 valid = 0
                 w = np.uint64(0)
@@ -102,6 +104,72 @@ def word_hits(codes, lengths, k, sorted_words, min_matches, out, prefix_table, p
                     if count >= min_matches:
                         break
         out[i] = count >= min_matches
+
+
+@njit(cache=True, nogil=True)
+def take_rows(src, rows, new_len, width, out):
+    """``out[k, j] = src[rows[k], j]`` for ``j < new_len[k]``, else 0 (``j < width``)."""
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        ln = min(new_len[k], width)
+        for j in range(ln):
+            out[k, j] = src[i, j]
+        for j in range(ln, width):
+            out[k, j] = 0
+
+
+@njit(cache=True, nogil=True)
+def fill_rows(flat, lengths, out):
+    """Row ``i`` of ``out`` gets the next ``lengths[i]`` bytes of ``flat``, then zeros."""
+    w = out.shape[1]
+    pos = 0
+    for i in range(lengths.shape[0]):
+        ln = lengths[i]
+        for j in range(ln):
+            out[i, j] = flat[pos + j]
+        for j in range(ln, w):
+            out[i, j] = 0
+        pos += ln
+
+
+@njit(cache=True, nogil=True)
+def check_reads(seq, qual, lengths, valid):
+    """Upper-case each read's bases in place (a-z -> A-Z) and scan them.
+
+    Returns ``(first_bad, qmin, qmax)``: the flat index ``i * width + j`` of the first base
+    (row by row) with ``valid[seq[i, j]]`` false, or -1; and the smallest and largest
+    quality byte over all reads' bases (256 and -1 when there are none).  Only the first
+    ``lengths[i]`` bytes of row ``i`` are read or written (the rest is zero padding).
+    """
+    n, w = seq.shape
+    first_bad = -1
+    qmin = 256
+    qmax = -1
+    for i in range(n):
+        ln = lengths[i]
+        for j in range(ln):
+            c = seq[i, j]
+            if c >= 97 and c <= 122:
+                c -= 32
+                seq[i, j] = c
+            if not valid[c] and first_bad < 0:
+                first_bad = i * w + j
+            q = np.int64(qual[i, j])
+            qmin = min(qmin, q)
+            qmax = max(qmax, q)
+    return first_bad, qmin, qmax
+
+
+@njit(cache=True, nogil=True)
+def phred_in_place(qual, lengths):
+    """``qual[i, j] -= 33`` inside each read, 0 beyond its length."""
+    n, w = qual.shape
+    for i in range(n):
+        ln = lengths[i]
+        for j in range(ln):
+            qual[i, j] = qual[i, j] - 33
+        for j in range(ln, w):
+            qual[i, j] = 0
 
 
 # --- dereplication -------------------------------------------------------------------------
