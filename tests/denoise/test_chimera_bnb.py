@@ -1,12 +1,12 @@
-"""The exact consensus bimera flags (branch and bound over the alignment-free bounds, the
+"""The consensus bimera flags, exact and one-off (branch and bound over the alignment-free bounds, the
 samples of a sequence visited until its vote is settled) against the plain procedure: every
 candidate parent of every sample aligned, the decision taken on all of them.
 
 The reference below is the procedure ``is_bimera_denovo_table`` ran before the branch and
 bound (kept here, in the test file, as the reference): per sample the parents by the
-abundance rules, a sample with two or more parents aligns all of them, a sample with one
-parent uses it only when that pair is aligned for another sample, and ``_decide`` on the
-exact stats of the pairs.  It shares only the alignment kernel (``_pair_stats``, tested
+abundance rules, a sample with two or more parents aligns all of them (one-off: one or
+more), a sample with one parent uses it only when that pair is aligned for another sample,
+and ``_decide`` on the exact stats of the pairs.  It shares only the alignment kernel (``_pair_stats``, tested
 against R's flags on the MiSeq SOP table in ``test_chimera.py``) with the code under test.
 """
 
@@ -19,7 +19,9 @@ from microtrial.denoise._chimera import _decide, _pack, _pair_stats, is_bimera_d
 
 
 def _reference_flags(counts, seqs, *, min_sample_fraction=0.9, ignore_n_negatives=1,
-                     min_fold_parent_over_abundance=1.5, min_parent_abundance=2, max_shift=16):
+                     min_fold_parent_over_abundance=1.5, min_parent_abundance=2, allow_one_off=False,
+                     min_one_off_parent_distance=4, max_shift=16, cache=None):
+    # cache: (q, p) -> stats row, shared between calls on the same sequences
     counts = np.asarray(counts)
     n_samples, n_seqs = counts.shape
     if n_seqs < 3:
@@ -33,14 +35,18 @@ def _reference_flags(counts, seqs, *, min_sample_fraction=0.9, ignore_n_negative
                           & (row[present] >= min_parent_abundance)]
             par = par[par != q]
             tasks.append((int(q), par))
-            if par.size >= 2:
+            if par.size >= 2 or (par.size >= 1 and allow_one_off):
                 needed.update((int(q), int(p)) for p in par)
+    cache = {} if cache is None else cache
     codes, offsets = _pack(list(seqs))
+    new = sorted(needed - cache.keys())
+    if new:
+        arr = np.array(new, dtype=np.int64)
+        out = np.zeros((len(new), 5), dtype=np.int64)
+        _pair_stats(codes, offsets, arr[:, 0].copy(), arr[:, 1].copy(), max_shift, out)
+        cache.update(zip(new, out))
     pairs = sorted(needed)
-    stats = np.zeros((len(pairs), 5), dtype=np.int64)
-    if pairs:
-        arr = np.array(pairs, dtype=np.int64)
-        _pair_stats(codes, offsets, arr[:, 0].copy(), arr[:, 1].copy(), max_shift, stats)
+    stats = np.array([cache[pq] for pq in pairs], dtype=np.int64).reshape(-1, 5)
     row_of = {pq: i for i, pq in enumerate(pairs)}
     n_flag = np.zeros(n_seqs, np.int64)
     n_present = np.zeros(n_seqs, np.int64)
@@ -48,7 +54,7 @@ def _reference_flags(counts, seqs, *, min_sample_fraction=0.9, ignore_n_negative
         n_present[q] += 1
         if par.size and (q, int(par[0])) in row_of:
             rows = [row_of[(q, int(p))] for p in par]
-            if _decide(stats[rows], len(seqs[q]), False, 4):
+            if _decide(stats[rows], len(seqs[q]), allow_one_off, min_one_off_parent_distance):
                 n_flag[q] += 1
     return (n_flag > 0) & (n_flag >= (n_present - ignore_n_negatives) * min_sample_fraction)
 
@@ -109,7 +115,8 @@ def test_flags_equal_reference_on_random_families(seed):
     for n_samples, p_zero in [(1, 0.0), (4, 0.3), (9, 0.6)]:
         counts = _table(rng, len(seqs), n_samples, p_zero)
         for kw in [{}, {"min_fold_parent_over_abundance": 1.0, "min_parent_abundance": 1},
-                   {"min_sample_fraction": 0.5, "ignore_n_negatives": 0}]:
+                   {"min_sample_fraction": 0.5, "ignore_n_negatives": 0}, {"allow_one_off": True},
+                   {"allow_one_off": True, "min_one_off_parent_distance": 1}]:
             ref = _reference_flags(counts, seqs, **kw)
             got = is_bimera_denovo_table(counts, seqs, **kw)
             assert (got == ref).all(), (n_samples, kw, np.nonzero(got != ref))
@@ -118,6 +125,8 @@ def test_flags_equal_reference_on_random_families(seed):
     counts = np.tile(np.arange(len(seqs), 0, -1) * 10, (3, 1))
     ref = _reference_flags(counts, seqs)
     assert 0 < ref.sum() < len(seqs)
+    # and one-off bimeras that are not exact ones
+    assert (_reference_flags(counts, seqs, allow_one_off=True) & ~ref).any()
 
 
 def test_single_parent_sample_follows_reference():
@@ -135,6 +144,10 @@ def test_single_parent_sample_follows_reference():
         assert (is_bimera_denovo_table(counts, seqs) == _reference_flags(counts, seqs)).all()
     assert not is_bimera_denovo_table(alone, seqs)[2]
     assert is_bimera_denovo_table(both, seqs)[2]
+    # one-off bimeras: every sample with a parent tests it
+    for counts in (alone, both):
+        ref = _reference_flags(counts, seqs, allow_one_off=True)
+        assert ref[2] and (is_bimera_denovo_table(counts, seqs, allow_one_off=True) == ref).all()
 
 
 def test_flags_equal_reference_on_real_merged_sequences(test_data):
@@ -161,13 +174,16 @@ def test_flags_equal_reference_on_real_merged_sequences(test_data):
             extra.append(x)
     seqs = seqs + extra
     counts = np.hstack([counts, rng.integers(0, 6, size=(counts.shape[0], len(extra)))])
-    for trial in range(3):
-        c = counts if trial == 0 else rng.permuted(counts, axis=1 if trial == 1 else 0)
-        ref = _reference_flags(c, seqs)
+    cache: dict = {}
+    for trial in range(2):
+        c = counts if trial == 0 else rng.permuted(counts, axis=1)
+        ref = _reference_flags(c, seqs, cache=cache)
         assert (is_bimera_denovo_table(c, seqs) == ref).all()
         assert (is_bimera_denovo_table(c, seqs, threads=2) == ref).all()
         assert ref.sum() >= 5  # the comparison is not all-False
+        ref = _reference_flags(c, seqs, allow_one_off=True, cache=cache)
+        assert (is_bimera_denovo_table(c, seqs, allow_one_off=True) == ref).all()
     # pooled, as removeBimeraDenovo(method="pooled") tests the totals
     tot = counts.sum(axis=0)[None, :]
     kw = {"min_fold_parent_over_abundance": 2.0, "min_parent_abundance": 8}
-    assert (is_bimera_denovo_table(tot, seqs, **kw) == _reference_flags(tot, seqs, **kw)).all()
+    assert (is_bimera_denovo_table(tot, seqs, **kw) == _reference_flags(tot, seqs, cache=cache, **kw)).all()

@@ -27,8 +27,8 @@ Each (sequence, parent) alignment is computed at most once, however many samples
 it, and only when needed: alignment-free upper bounds of left and right (``_pair_bounds``)
 decide most samples, a branch and bound aligns parents only while the bounds leave a
 sample's decision open (``_sample_flag``), and a sequence's samples are visited only until
-its vote is settled (``_table_flags``).  The flags are those of aligning every parent.
-One-off bimeras (``allow_one_off``) align every parent the bounds do not rule out.
+its vote is settled (``_table_flags``), for exact and one-off bimeras alike.  The flags
+are those of aligning every parent.
 
 References
 ----------
@@ -225,26 +225,30 @@ def _align_stats(codes, offsets, q, p, max_shift, out, al_q, al_p, score, tb):
 
 
 @njit(cache=True, nogil=True)
-def _sample_flag(codes, offsets, q, m, par, npar, max_shift, bnd, stats, state, al_q, al_p, score, tb):
-    """Exact (not one-off) bimera decision for sequence ``q`` (length ``m``) in one sample
-    with parents ``par[:npar]``, aligning as few of them as the upper bounds allow.
+def _sample_flag(codes, offsets, q, m, par, npar, max_shift, one_off, min_dist, bnd, stats, state, al_q, al_p,
+                 score, tb):
+    """Bimera decision for sequence ``q`` (length ``m``) in one sample with parents
+    ``par[:npar]``, aligning as few of them as the upper bounds allow.
 
     ``bnd[p]`` holds the :func:`_bounds_one` bounds of every parent; ``stats[p]`` the exact
     stats of the parents aligned so far (``state[p] == 2``), kept across samples.  The
     decision :func:`_decide` takes from the exact stats of *all* parents is: not a bimera
-    if some parent has ``left = m``; otherwise a bimera iff ``max left + max right >= m``.
-    With upper bounds ``UL >= left`` and ``UR >= right`` it is reached exactly without
-    aligning every parent:
+    if some parent has ``left = m``; otherwise a bimera iff ``max left + max right >= m``,
+    or (``one_off``) iff, over the "far" parents (``n_diff >= min_dist``), ``max left_oo +
+    max right >= m`` or ``max left + max right_oo >= m``.  With upper bounds of left,
+    right, left_oo and right_oo it is reached exactly without aligning every parent:
 
-    1. only parents with ``UL >= m`` can have ``left = m``: they are all aligned first, and
-       any with ``left = m`` decides "no";
-    2. then no parent has ``left = m``.  With ``lo`` the maxima over aligned parents
-       (exact) and ``hi`` the maxima of exact values (aligned) or bounds (not aligned), the
-       true maxima lie in ``[lo, hi]``: ``lo_l + lo_r >= m`` decides "yes", ``hi_l + hi_r <
-       m`` decides "no"; otherwise the parent with the largest bound on the side with the
-       larger gap ``hi - lo`` is aligned (that bound is the side's ``hi``, so it is not
-       aligned yet) and the test repeats.  Every step aligns one more parent and with all
-       aligned ``lo = hi``, so it ends.
+    1. only parents whose left bound is ``>= m`` can have ``left = m``: they are all
+       aligned first, and any with ``left = m`` decides "no";
+    2. then no parent has ``left = m``.  Let ``lo`` be the maxima over aligned parents
+       (the far ones for the one-off terms), exact, and ``hi`` the maxima of exact values
+       (aligned) or bounds (not aligned; any of them may be far): the true maxima lie in
+       ``[lo, hi]``.  The conditions met with ``lo`` decide "yes"; none met even with
+       ``hi`` decides "no"; otherwise one more parent is aligned and the test repeats:
+       for the exact condition the parent with the largest bound on the side with the
+       larger gap ``hi - lo`` (that bound is the side's ``hi``, so it is not aligned yet),
+       for a one-off condition the unaligned parent with the largest one-off bound.  With
+       every parent aligned ``lo = hi`` and one of the two tests decides, so it ends.
 
     Returns (flag, number of alignments run).
     """
@@ -265,11 +269,33 @@ def _sample_flag(codes, offsets, q, m, par, npar, max_shift, bnd, stats, state, 
         ub_r = -1
         arg_l = -1
         arg_r = -1
+        # one-off terms over far parents: exact maxima (lo) and with bounds (hi)
+        any_far = False
+        lo_fl = 0
+        lo_fr = 0
+        lo_floo = 0
+        lo_froo = 0
+        hi_fl = -1
+        hi_fr = -1
+        hi_floo = -1
+        hi_froo = -1
+        ub_oo = -1
+        arg_oo = -1
         for t in range(npar):
             p = par[t]
             if state[p] == 2:
                 lo_l = max(lo_l, stats[p, 0])
                 lo_r = max(lo_r, stats[p, 1])
+                if one_off and stats[p, 4] >= min_dist:
+                    any_far = True
+                    lo_fl = max(lo_fl, stats[p, 0])
+                    lo_fr = max(lo_fr, stats[p, 1])
+                    lo_floo = max(lo_floo, stats[p, 2])
+                    lo_froo = max(lo_froo, stats[p, 3])
+                    hi_fl = max(hi_fl, stats[p, 0])
+                    hi_fr = max(hi_fr, stats[p, 1])
+                    hi_floo = max(hi_floo, stats[p, 2])
+                    hi_froo = max(hi_froo, stats[p, 3])
             else:
                 if bnd[p, 0] > ub_l:
                     ub_l = bnd[p, 0]
@@ -277,15 +303,33 @@ def _sample_flag(codes, offsets, q, m, par, npar, max_shift, bnd, stats, state, 
                 if bnd[p, 1] > ub_r:
                     ub_r = bnd[p, 1]
                     arg_r = p
+                if one_off:
+                    hi_fl = max(hi_fl, bnd[p, 0])
+                    hi_fr = max(hi_fr, bnd[p, 1])
+                    hi_floo = max(hi_floo, bnd[p, 2])
+                    hi_froo = max(hi_froo, bnd[p, 3])
+                    if max(bnd[p, 2], bnd[p, 3]) > ub_oo:
+                        ub_oo = max(bnd[p, 2], bnd[p, 3])
+                        arg_oo = p
         if lo_l + lo_r >= m:
+            return True, n_al
+        if any_far and (lo_floo + lo_fr >= m or lo_fl + lo_froo >= m):
             return True, n_al
         hi_l = max(lo_l, ub_l)
         hi_r = max(lo_r, ub_r)
-        if hi_l + hi_r < m:
+        open_exact = hi_l + hi_r >= m
+        # hi_f* stay -1 when no parent can be far: the one-off test is then closed
+        open_oo = one_off and hi_fl >= 0 and (hi_floo + hi_fr >= m or hi_fl + hi_froo >= m)
+        if not open_exact and not open_oo:
             return False, n_al
-        # hi_l > lo_l or hi_r > lo_r here (else lo_l + lo_r = hi_l + hi_r >= m above), so
-        # the side chosen has an unaligned parent
-        p = arg_l if hi_l - lo_l >= hi_r - lo_r else arg_r
+        if open_exact:
+            # hi_l > lo_l or hi_r > lo_r here (else lo_l + lo_r = hi_l + hi_r >= m above),
+            # so the side chosen has an unaligned parent
+            p = arg_l if hi_l - lo_l >= hi_r - lo_r else arg_r
+        else:
+            # some parent is unaligned (with all aligned the one-off maxima are exact and
+            # the test above would have decided "yes")
+            p = arg_oo
         if p < 0:  # unreachable (see above); never loop on a broken invariant
             raise AssertionError("bimera bounds: no parent left to align")
         _align_stats(codes, offsets, q, p, max_shift, stats[p], al_q, al_p, score, tb)
@@ -315,14 +359,15 @@ def _parents(counts, s_ptr, s_seq, s, q, fold, min_abund, par, limit):
 
 @njit(cache=True, nogil=True)
 def _table_flags(codes, offsets, counts, s_ptr, s_seq, q_ptr, q_samp, q_list, fold, min_abund, max_shift,
-                 ignore_n_negatives, min_sample_fraction, flags):
-    """Consensus flags (exact bimeras, not one-off) of the sequences ``q_list``.
+                 one_off, min_dist, ignore_n_negatives, min_sample_fraction, flags):
+    """Consensus flags of the sequences ``q_list``.
 
     ``q_samp[q_ptr[q]:q_ptr[q + 1]]``: the samples where ``q`` occurs, in sample order.  In
-    each, ``q`` is tested against its parents there (:func:`_parents`), as in
-    :func:`is_bimera_denovo_table`'s one-off path: with two or more parents, against all of
-    them; with one, only when that pair is aligned for another sample where it is one of two
-    or more parents; with none, ``q`` is not flagged there.  Each (q, parent) pair is
+    each, ``q`` is tested against its parents there (:func:`_parents`): with two or more
+    parents, against all of them; with one, with ``one_off`` against it, otherwise only
+    when that pair is aligned for another sample where it is one of two or more parents (as
+    the pair-batch version of this function did); with none, ``q`` is not flagged there.
+    Each (q, parent) pair is
     bounded (:func:`_bounds_one`) and aligned at most once, and only when needed
     (:func:`_sample_flag`).  With ``n`` samples of which ``f`` flag ``q`` it is a bimera iff
     ``f > 0`` and ``f >= (n - ignore_n_negatives) * min_sample_fraction``; as that only
@@ -362,7 +407,7 @@ def _table_flags(codes, offsets, counts, s_ptr, s_seq, q_ptr, q_samp, q_list, fo
             npar = _parents(counts, s_ptr, s_seq, s, q, fold, min_abund, par, n_seqs)
             if npar == 0:
                 continue
-            if npar == 1:
+            if npar == 1 and not one_off:
                 p0 = par[0]
                 wanted = False
                 for t2 in range(t0, t1):
@@ -377,12 +422,12 @@ def _table_flags(codes, offsets, counts, s_ptr, s_seq, q_ptr, q_samp, q_list, fo
                 p = par[k]
                 if state[p] == 0:
                     ps = offsets[p]
-                    _bounds_one(codes, qs, m, ps, offsets[p + 1] - ps, max_shift, False, bnd[p])
+                    _bounds_one(codes, qs, m, ps, offsets[p + 1] - ps, max_shift, one_off, bnd[p])
                     state[p] = 1
                     touched[n_touched] = p
                     n_touched += 1
-            fl, k = _sample_flag(codes, offsets, q, m, par, npar, max_shift, bnd, stats, state, al_q, al_p,
-                                 score, tb)
+            fl, k = _sample_flag(codes, offsets, q, m, par, npar, max_shift, one_off, min_dist, bnd, stats,
+                                 state, al_q, al_p, score, tb)
             n_al += k
             if fl:
                 f += 1
@@ -475,73 +520,11 @@ def is_bimera_denovo_table(
     if n_seqs < 3:
         return flags
     codes, offsets = _pack(list(sequences))
-    if not allow_one_off:
-        return _consensus_table(counts, codes, offsets, fold=min_fold_parent_over_abundance,
-                                min_abund=min_parent_abundance, max_shift=max_shift,
-                                ignore_n_negatives=ignore_n_negatives,
-                                min_sample_fraction=min_sample_fraction, threads=threads)
-    # one-off bimeras: per sample and sequence, the candidate parents
-    needed: dict[tuple[int, int], int] = {}
-    tasks: list[tuple[int, int, np.ndarray]] = []  # (sample, q, parent indices)
-    for s in range(n_samples):
-        row = counts[s]
-        present = np.nonzero(row > 0)[0]
-        for qn in present:
-            par = present[(row[present] > min_fold_parent_over_abundance * row[qn]) & (row[present] >= min_parent_abundance)]
-            par = par[par != qn]
-            tasks.append((s, int(qn), par))
-            if par.size >= 2 or (par.size >= 1 and allow_one_off):
-                for p in par:
-                    needed.setdefault((int(qn), int(p)), len(needed))
-    lengths = [len(x) for x in sequences]
-    pairs = np.array(list(needed.keys()), dtype=np.int64).reshape(-1, 2)
-    # cheap exact upper bounds of left/right first; align only where they allow a bimera
-    bounds = np.zeros((len(needed), 4), dtype=np.int64)
-    if needed:
-        _pair_bounds(codes, offsets, pairs[:, 0].copy(), pairs[:, 1].copy(), max_shift, bounds)
-    task_rows: list[list[int]] = []
-    align = np.zeros(len(needed), dtype=bool)
-    for _, q, par in tasks:
-        rows = [needed[(q, int(p))] for p in par] if par.size and (q, int(par[0])) in needed else []
-        if rows:
-            b = bounds[rows]
-            lmax, rmax = b[:, 0].max(), b[:, 1].max()
-            possible = lmax + rmax >= lengths[q]
-            if allow_one_off and not possible:
-                possible = max(b[:, 2].max() + rmax, lmax + b[:, 3].max()) >= lengths[q]
-            if not possible:
-                rows = []  # cannot be a bimera in this sample
-        task_rows.append(rows)
-        align[rows] = True
-    stats = np.zeros((len(needed), 5), dtype=np.int64)
-    todo = np.nonzero(align)[0]
-    if todo.size:
-        sub = np.zeros((todo.size, 5), dtype=np.int64)
-        qs = pairs[todo, 0].copy()
-        ps = pairs[todo, 1].copy()
-        nthreads = max(1, min(int(threads), todo.size // 64))
-        if nthreads == 1:
-            _pair_stats(codes, offsets, qs, ps, max_shift, sub)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            cuts = np.linspace(0, todo.size, 4 * nthreads + 1).astype(np.int64)
-
-            def chunk(c: int) -> None:
-                a, b = int(cuts[c]), int(cuts[c + 1])
-                _pair_stats(codes, offsets, qs[a:b], ps[a:b], max_shift, sub[a:b])
-
-            with ThreadPoolExecutor(max_workers=nthreads) as pool:
-                list(pool.map(chunk, range(cuts.size - 1)))
-        stats[todo] = sub
-    n_flag = np.zeros(n_seqs, dtype=np.int64)
-    n_present = np.zeros(n_seqs, dtype=np.int64)
-    for (_, q, _par), rows in zip(tasks, task_rows):
-        n_present[q] += 1
-        if rows and _decide(stats[rows], lengths[q], allow_one_off, min_one_off_parent_distance):
-            n_flag[q] += 1
-    flags = (n_flag > 0) & (n_flag >= (n_present - ignore_n_negatives) * min_sample_fraction)
-    return flags
+    return _consensus_table(counts, codes, offsets, fold=min_fold_parent_over_abundance,
+                            min_abund=min_parent_abundance, max_shift=max_shift, allow_one_off=allow_one_off,
+                            min_one_off_parent_distance=min_one_off_parent_distance,
+                            ignore_n_negatives=ignore_n_negatives, min_sample_fraction=min_sample_fraction,
+                            threads=threads)
 
 
 def _consensus_table(
@@ -552,11 +535,13 @@ def _consensus_table(
     fold: float,
     min_abund: float,
     max_shift: int,
+    allow_one_off: bool,
+    min_one_off_parent_distance: int,
     ignore_n_negatives: int,
     min_sample_fraction: float,
     threads: int,
 ) -> np.ndarray:
-    """Consensus flags (exact bimeras) by :func:`_table_flags`, groups of sequences on threads
+    """Consensus flags by :func:`_table_flags`, groups of sequences on threads
     (every pair belongs to one sequence: the threads share no state but the output)."""
     n_samples, n_seqs = counts.shape
     # float64, as numpy compares the counts with fold x count (exact for counts below 2**53)
@@ -571,8 +556,8 @@ def _consensus_table(
     q_ptr = np.zeros(n_seqs + 1, dtype=np.int64)
     np.cumsum(np.bincount(qcols, minlength=n_seqs), out=q_ptr[1:])
     flags = np.zeros(n_seqs, dtype=np.bool_)
-    args = (float(fold), float(min_abund), int(max_shift), int(ignore_n_negatives), float(min_sample_fraction),
-            flags)
+    args = (float(fold), float(min_abund), int(max_shift), bool(allow_one_off), int(min_one_off_parent_distance),
+            int(ignore_n_negatives), float(min_sample_fraction), flags)
     q_all = np.arange(n_seqs, dtype=np.int64)
     nthreads = max(1, min(int(threads), n_seqs // 64))
     if nthreads == 1:
