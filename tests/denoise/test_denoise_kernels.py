@@ -186,6 +186,56 @@ def test_compare_centre_row_reuse_matches_naive(seed):
         assert sorted(int(v) for v in ti[:ni]) == sorted(int(v) for v in ins[ins_off[j]:ins_off[j + 1]])
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_compare_centre_batches_match_one_by_one(seed):
+    # distant reads (many edits: the band stays at 16) of lengths shorter than, equal to and
+    # longer than the centre, more than LANES of each length and groups that do not fill a
+    # batch: compare_centre aligns them LANES at a time (fill_batch/trace_lane); each
+    # read's substitutions, their count and its unaligned positions must equal
+    # align_banded's on that pair alone and the naive full-band alignment's
+    rng = np.random.default_rng(seed)
+    centre = _rand(rng, 70)
+    seqs = [centre]
+    # (bases deleted (<0) or inserted inside, bases cut from the 5' end, added at the 3' end)
+    for shift, cut, add, count in ((0, 0, 0, 2 * K.LANES + 3), (-3, 0, 0, K.LANES + 1),
+                                   (2, 0, 0, 5), (0, 3, 0, K.LANES + 2), (0, 0, 4, 7),
+                                   (0, 2, 2, 3)):
+        for _ in range(count):
+            v = list(centre)
+            for p_ in rng.choice(len(v), int(rng.integers(5, 14)), replace=False):
+                v[p_] = rng.choice([b for b in BASES if b != v[p_]])
+            p_ = int(rng.integers(5, len(v) - 5))
+            v = v[:p_] + v[p_ - shift:] if shift < 0 else v[:p_] + list(_rand(rng, shift)) + v[p_:]
+            seqs.append("".join(v[cut:]) + _rand(rng, add))
+    seqs = list(dict.fromkeys(seqs))
+    prep = D.prepare(seqs, np.ones(len(seqs), np.int64), [np.full(len(s), 30.0) for s in seqs])
+    lens = np.diff(prep.offsets)
+    by_len = np.bincount(lens)
+    assert (by_len > K.LANES).any() and (lens < len(centre)).any() and (lens > len(centre)).any()
+    out = K.compare_centre(0, prep.codes, prep.offsets, prep.kdense, 16, 1.0, prep.max_len,
+                           np.ones(len(seqs), np.bool_), True, prep.order, prep.lcp)
+    status, nsub, sub_off, pos, frm, to, ins_off, ins = out
+    tp = np.empty(200, np.int16)
+    tf = np.empty(200, np.uint8)
+    tt = np.empty(200, np.uint8)
+    ti = np.empty(400, np.int16)
+    n_batched = 0
+    for j, s in enumerate(seqs):
+        if status[j] != 2:
+            continue
+        band = 16
+        if len(s) == len(centre):
+            band = min(band, (9 * sum(x != y for x, y in zip(s, centre))) // 5)
+        n_batched += band >= K.BATCH_MIN_BAND
+        _, ns, ni = K.align_banded(_codes(centre), _codes(s), band, None, tp, tf, tt, ti)
+        got = [(int(pos[k]), int(frm[k]), int(to[k])) for k in range(sub_off[j], sub_off[j + 1])]
+        assert got == [(int(tp[k]), int(tf[k]), int(tt[k])) for k in range(ns)], (seed, j)
+        assert nsub[j] == ns
+        assert sorted(int(v) for v in ti[:ni]) == sorted(int(v) for v in ins[ins_off[j]:ins_off[j + 1]])
+        assert [(p_, BASES[f], BASES[t]) for p_, f, t in got] == nw_banded(centre, s, 16)[1]
+    assert n_batched > 2 * K.LANES
+
+
 def test_pick_bud_matches_lexsort_rule():
     # the bud rule written with numpy (eligible, p < bonf else priors with p < omega_p; order
     # smallest p, most reads, smallest cluster, first in its list) on random states with ties

@@ -26,6 +26,12 @@ GAP = -8
 KMER = 5
 NEG = -(10**9)
 BIG_NEG = -(1 << 40)  # out-of-band cells inside the alignment (never reached)
+LANES = 16  # alignments filled together by fill_batch (one float32 SIMD lane each)
+BATCH_MIN_BAND = 8  # pairs whose (narrowed) band is at least this are aligned in batches
+_DT = np.float32
+_M = np.float32(MATCH)
+_X = np.float32(MISMATCH)
+_G = np.float32(GAP)
 
 # traceback codes
 _TB_DIAG = 1
@@ -298,6 +304,182 @@ def sorted_lcp(codes, offsets, order, out):
 
 
 @njit(cache=True, nogil=True)
+def fill_batch(X, Y, m, n, band, D):
+    """The score matrices of :data:`LANES` alignments at once, one per SIMD lane.
+
+    ``s1`` of lane ``l`` has bases ``X[i * LANES + l]`` (``m`` of them), ``s2`` has
+    ``Y[j * LANES + l]`` (``n >= m``); every lane has the same lengths and band.  Cell
+    ``(i, t)`` of lane ``l`` is ``D[(i * W + t + 1) * LANES + l]`` (``W = 2 band + 3 + n -
+    m``), the layout of :func:`align_rows` with the lane innermost, and holds what
+    :func:`align_rows` computes for that pair: the same recurrence, free end gaps along
+    the last row and column, walls and cells outside the matrix at a large negative value.
+    Scores are float32: every score is an integer far below 2**24 in magnitude, so float32
+    holds them exactly and the lanes vectorise (numba widens int32 sums to int64).
+    Unsigned indices in the inner loop keep numba's negative-index checks out of it.
+    """
+    L = LANES
+    lo = -band
+    w = 2 * band + 1 + (n - m)
+    W = w + 2
+    big = _DT(-(1 << 20))
+    for t in range(W):
+        for l in range(L):
+            D[t * L + l] = big
+    for t in range(w):
+        j = t + lo
+        if 0 <= j <= n:
+            for l in range(L):
+                D[(t + 1) * L + l] = 0
+    left = np.empty(L, _DT)
+    for i in range(1, m + 1):
+        pr = (i - 1) * W
+        cr = i * W
+        tlo = max(0, 1 - i - lo)
+        thi = min(w - 1, n - i - lo)
+        for t in range(0, tlo + 1):
+            for l in range(L):
+                D[(cr + t) * L + l] = big
+        for t in range(thi + 2, W):
+            for l in range(L):
+                D[(cr + t) * L + l] = big
+        t0 = -i - lo
+        if 0 <= t0 < w:
+            for l in range(L):
+                D[(cr + t0 + 1) * L + l] = 0
+        for l in range(L):
+            left[l] = D[(cr + tlo) * L + l]
+        last_col = thi >= tlo and i + lo + thi == n
+        stop = thi - 1 if last_col else thi
+        if i == m:
+            stop = tlo - 1
+        xo = (i - 1) * L
+        for t in range(tlo, stop + 1):
+            yo = (i + lo + t - 1) * L
+            po = (pr + t + 1) * L
+            co = (cr + t + 1) * L
+            uxo = np.uint64(xo)
+            uyo = np.uint64(yo)
+            upo = np.uint64(po)
+            uco = np.uint64(co)
+            for l in range(L):
+                ul = np.uint64(l)
+                sc = _M if X[uxo + ul] == Y[uyo + ul] else _X
+                dg = D[upo + ul] + sc
+                up = D[upo + np.uint64(L) + ul] + _G
+                lf = left[ul] + _G
+                v = dg if dg > up else up
+                v = v if v > lf else lf
+                D[uco + ul] = v
+                left[ul] = v
+        for t in range(stop + 1, thi + 1):  # the last row, and the last column's cell
+            j = i + lo + t
+            yo = (j - 1) * L
+            po = (pr + t + 1) * L
+            co = (cr + t + 1) * L
+            upen = 0 if j == n else GAP
+            lpen = 0 if i == m else GAP
+            for l in range(L):
+                sc = MATCH if X[xo + l] == Y[yo + l] else MISMATCH
+                dg = D[po + l] + sc
+                up = D[po + L + l] + upen
+                lf = D[co - L + l] + lpen
+                v = dg if dg > up else up
+                D[co + l] = v if v > lf else lf
+
+
+@njit(cache=True, nogil=True)
+def trace_lane(X, Y, m, n, band, D, lane, swap, sub_pos, sub_from, sub_to, ins_pos):
+    """:func:`align_rows`' traceback (same tie rules, same outputs) on lane ``lane`` of a
+    batch filled by :func:`fill_batch`; ``swap``: ``s1`` is the read."""
+    L = LANES
+    lo = -band
+    w = 2 * band + 1 + (n - m)
+    W = w + 2
+    big = _DT(-(1 << 20))
+    tc = n - m - lo
+    best = D[(m * W + tc + 1) * L + lane]
+    if best <= big // 2:
+        return NEG, -1, -1
+    nsub = 0
+    nins = 0
+    i = m
+    j = n
+    while i > 0 or j > 0:
+        if i == 0:
+            tb = _TB_LEFT
+        elif j == 0:
+            tb = _TB_UP
+        else:
+            t = j - i - lo
+            xi = X[(i - 1) * L + lane]
+            yj = Y[(j - 1) * L + lane]
+            diag = D[((i - 1) * W + t + 1) * L + lane] + (MATCH if xi == yj else MISMATCH)
+            up = D[((i - 1) * W + t + 2) * L + lane] + GAP
+            lf = D[(i * W + t) * L + lane] + GAP
+            if up >= lf:
+                g = up
+                tb = _TB_UP
+            else:
+                g = lf
+                tb = _TB_LEFT
+            if g >= diag:
+                val = g
+            else:
+                val = diag
+                tb = _TB_DIAG
+            if i == m:
+                fr = D[(i * W + t) * L + lane]
+                if fr > val:
+                    val = fr
+                    tb = _TB_LEFT
+                elif fr == val and tb == _TB_DIAG:
+                    tb = _TB_LEFT
+            if j == n:
+                fr = D[((i - 1) * W + t + 2) * L + lane]
+                if fr > val:
+                    val = fr
+                    tb = _TB_UP
+                elif fr == val and tb != _TB_UP:
+                    tb = _TB_UP
+        if tb == _TB_DIAG:
+            x = X[(i - 1) * L + lane]
+            y = Y[(j - 1) * L + lane]
+            if x != y:
+                if swap:
+                    sub_pos[nsub] = i - 1
+                    sub_from[nsub] = y
+                    sub_to[nsub] = x
+                else:
+                    sub_pos[nsub] = j - 1
+                    sub_from[nsub] = x
+                    sub_to[nsub] = y
+                nsub += 1
+            i -= 1
+            j -= 1
+        elif tb == _TB_UP:
+            if swap:
+                ins_pos[nins] = i - 1
+                nins += 1
+            i -= 1
+        else:
+            if not swap:
+                ins_pos[nins] = j - 1
+                nins += 1
+            j -= 1
+    for k in range(nsub // 2):
+        t1 = sub_pos[k]
+        sub_pos[k] = sub_pos[nsub - 1 - k]
+        sub_pos[nsub - 1 - k] = t1
+        t2 = sub_from[k]
+        sub_from[k] = sub_from[nsub - 1 - k]
+        sub_from[nsub - 1 - k] = t2
+        t3 = sub_to[k]
+        sub_to[k] = sub_to[nsub - 1 - k]
+        sub_to[nsub - 1 - k] = t3
+    return best, nsub, nins
+
+
+@njit(cache=True, nogil=True)
 def compare_centre(
     c, codes, offsets, kdense, band, kdist_cutoff, max_len, active, gapless, order, lcp
 ):
@@ -312,9 +494,11 @@ def compare_centre(
     get the exact banded alignment.
 
     The alignments are made in the order ``order`` (uniques sorted by length, then
-    sequence; ``lcp`` from :func:`sorted_lcp`), so that consecutive reads sharing a prefix
-    share the rows of the score matrix that depend only on it (:func:`align_rows`); the
-    results do not depend on the order.
+    sequence; ``lcp`` from :func:`sorted_lcp`).  Pairs whose band was narrowed below
+    :data:`BATCH_MIN_BAND` are aligned one by one, consecutive reads sharing a prefix
+    sharing the rows of the score matrix that depend only on it (:func:`align_rows`); the
+    others, :data:`LANES` reads of one length at a time, by :func:`fill_batch` and
+    :func:`trace_lane`.  The results do not depend on the order or the batching.
 
     Returns ``status`` (int8: 1 aligned without gaps, 2 by the full alignment, 0 screened
     out), ``nsub`` (int32, -1 if screened out), ``sub_off`` (int64, n+1), the substitutions
@@ -329,6 +513,7 @@ def compare_centre(
     status = np.zeros(n, np.int8)
     nsub = np.full(n, -1, np.int32)
     jband = np.full(n, -1, np.int32)  # band of the full alignment, -1: none needed
+    bd_need = 0  # score cells of the largest batch
     kc = kdense[c]
     # 1. k-mer screen and the gapless rule, in index order
     for j in range(n):
@@ -375,7 +560,13 @@ def compare_centre(
                 if (9 * h) // 5 < use_band:
                     use_band = (9 * h) // 5
             jband[j] = use_band
-    # 2. full alignments in sorted order, into temporary buffers
+            if use_band >= BATCH_MIN_BAND:
+                need = (min(la, lb) + 1) * (2 * band + 3 + abs(la - lb)) * LANES
+                if need > bd_need:
+                    bd_need = need
+    # 2. full alignments in sorted order, into temporary buffers: pairs with a narrow band
+    #    one by one (reusing rows, see above), the others LANES at a time at the full band
+    #    (the narrowed band gives the same alignment as the full one, see step 1)
     tp = np.empty(max_len + 1, np.int16)
     tf = np.empty(max_len + 1, np.uint8)
     tt = np.empty(max_len + 1, np.uint8)
@@ -393,15 +584,82 @@ def compare_centre(
     xwi = 0
     prev = -1
     run = 1 << 30
-    for k in range(n):
-        j = order[k]
-        if k > 0 and lcp[k] < run:
-            run = lcp[k]
-        if jband[j] < 0:
+    L = LANES
+    BD = np.empty(bd_need, _DT)
+    BR = np.empty((max_len + 1) * L, np.uint8)  # the batch's reads, base p of lane q at p * L + q
+    BC = np.empty(la * L, np.uint8)  # the centre on every lane
+    for p in range(la):
+        for q in range(L):
+            BC[p * L + q] = a[p]
+    pend = np.empty(L, np.int64)
+    npend = 0
+    for k in range(n + 1):
+        if k < n:
+            j = order[k]
+            if k > 0 and lcp[k] < run:
+                run = lcp[k]
+            if jband[j] < 0:
+                continue
+            lb = offsets[j + 1] - offsets[j]
+        else:
+            j = -1
+            lb = -1
+        # batched alignments at the full band (same alignment as the narrowed band, see
+        # step 1): flush when full, when the length changes, or at the end
+        if npend > 0 and (npend == L or k == n or lb != offsets[pend[0] + 1] - offsets[pend[0]]):
+            pl = offsets[pend[0] + 1] - offsets[pend[0]]
+            swap = la > pl
+            if swap:
+                bm = pl
+                bn = la
+            else:
+                bm = la
+                bn = pl
+            for q in range(L):
+                rs = offsets[pend[q if q < npend else npend - 1]]
+                for p in range(pl):
+                    BR[p * L + q] = codes[rs + p]
+            if swap:
+                BX = BR
+                BY = BC
+            else:
+                BX = BC
+                BY = BR
+            fill_batch(BX, BY, bm, bn, band, BD)
+            for q in range(npend):
+                jj = pend[q]
+                sc, ns, ni = trace_lane(BX, BY, bm, bn, band, BD, q, swap, tp, tf, tt, ti)
+                if ns < 0:
+                    continue
+                status[jj] = 2
+                nsub[jj] = ns
+                if xw + ns > xpos.shape[0]:
+                    xpos = _grow(xpos, xw + ns)
+                    xfrm = _grow(xfrm, xw + ns)
+                    xto = _grow(xto, xw + ns)
+                t_sub[jj] = xw
+                for r in range(ns):
+                    xpos[xw + r] = tp[r]
+                    xfrm[xw + r] = tf[r]
+                    xto[xw + r] = tt[r]
+                xw += ns
+                if ni > 0:
+                    if xwi + ni > xins.shape[0]:
+                        xins = _grow(xins, xwi + ni)
+                    t_ins[jj] = xwi
+                    n_ins[jj] = ni
+                    for r in range(ni):
+                        xins[xwi + r] = ti[ni - 1 - r]
+                    xwi += ni
+            npend = 0
+        if k == n:
+            break
+        if jband[j] >= BATCH_MIN_BAND:
+            pend[npend] = j
+            npend += 1
             continue
         bs = offsets[j]
         be = offsets[j + 1]
-        lb = be - bs
         b = codes[bs:be]
         keep = 0
         if prev >= 0 and jband[prev] == jband[j] and offsets[prev + 1] - offsets[prev] == lb:
