@@ -78,6 +78,8 @@ class Prepared:
     order: np.ndarray  # uniques sorted by (length, sequence): the alignment order
     lcp: np.ndarray  # common prefix of consecutive uniques in ``order`` (_kernels.sorted_lcp)
     cache: dict[int, Comparison] = field(default_factory=dict)
+    # the last partition made (see :func:`partition`): [(settings, log error matrix, state)]
+    last: list = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -229,6 +231,33 @@ def partition(
     to its centre when its unconditioned abundance p-value ``P(X >= a_j)``,
     ``X ~ Poisson(n_i lambda_ji)``, is at least ``omega_c`` (singletons included).
     """
+    # the partition does not depend on omega_c; learn_errors' last round partitions every
+    # learning sample with the error matrix it returns, the very partition ``dada`` then
+    # needs: the last one is kept and reused when settings and matrix are equal
+    # (omega_p matters only for uniques with prior evidence)
+    key = (omega_a, omega_p if prep.prior.any() else None, detect_singletons, band,
+           kdist_cutoff, max_clust, prep.prior.tobytes())
+    state = next((st for k, le, st in prep.last if k == key and np.array_equal(le, logerr)), None)
+    if state is None:
+        state = _partition(prep, logerr, omega_a=omega_a, omega_p=omega_p,
+                           detect_singletons=detect_singletons, band=band,
+                           kdist_cutoff=kdist_cutoff, max_clust=max_clust)
+        prep.last[:] = [(key, logerr.copy(), state)]
+    centres, assign, pvals, own_lam, reads = state
+    if prep.n == 0:
+        return Partition([], assign, pvals, own_lam, np.zeros(0), np.zeros(0, np.bool_))
+    final_p = K.unconditioned_pvals(prep.abund, own_lam * reads[assign])
+    is_centre = np.zeros(prep.n, np.bool_)
+    is_centre[list(centres)] = True
+    corrected = is_centre | (final_p >= omega_c)
+    return Partition(list(centres), assign, pvals, own_lam, reads, corrected)
+
+
+def _partition(prep: Prepared, logerr: np.ndarray, *, omega_a: float, omega_p: float,
+               detect_singletons: bool, band: int, kdist_cutoff: float,
+               max_clust: int) -> tuple:
+    """The partitioning loop of :func:`partition`: (centres, assign, pvals, own_lam,
+    reads); the arrays are not changed afterwards (they may be reused)."""
     n = prep.n
     self_log = K.self_log_lambda(prep.codes, prep.quals, prep.offsets, logerr)
     assign = np.zeros(n, np.int64)
@@ -237,7 +266,7 @@ def partition(
     own_nsub = np.zeros(n, np.int32)
     pvals = np.ones(n, np.float64)
     if n == 0:
-        return Partition([], assign, pvals, own_lam, np.zeros(0), np.zeros(0, np.bool_))
+        return [], assign, pvals, own_lam, np.zeros(0)
     centres = [0]
     is_centre[0] = True
     reads = np.array([float(prep.abund.sum())])
@@ -355,9 +384,7 @@ def partition(
         # p-values change only in clusters whose reads or members changed
         K.update_pvals(pvals, assign, own_lam, reads, abund, is_centre, dirty,
                        detect_singletons, prior_ok)
-    final_p = K.unconditioned_pvals(abund, own_lam * reads[assign])
-    corrected = is_centre | (final_p >= omega_c)
-    return Partition(centres, assign, pvals, own_lam, reads, corrected)
+    return tuple(centres), assign, pvals, own_lam, reads
 
 
 def transitions(prep: Prepared, part: Partition, band: int = 16) -> np.ndarray:
