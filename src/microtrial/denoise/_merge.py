@@ -530,9 +530,11 @@ def partner_likelihood_choice(
         return current
     u, w = u[keep], w[keep].astype(np.float64)
     pos = np.unique(np.concatenate([np.flatnonzero(cx != c0) for _, cx in cs]))
-    m = np.stack([_codes(derep.sequences[j])[pos] for j in u])  # (n_u, n_pos)
-    q = np.stack([np.clip(np.floor(np.asarray(derep.mean_quality[j], np.float64)[pos] + 0.5),
-                          0, logerr.shape[1] - 1).astype(np.int64) for j in u])
+    # (n_u, n_pos) codes and rounded qualities, in one pass over the uniques (all of length L)
+    seqs_u = "".join([derep.sequences[j] for j in u]).encode("ascii")
+    m = _CODE[np.frombuffer(seqs_u, dtype=np.uint8)].reshape(u.size, L)[:, pos]
+    qf = np.stack([np.asarray(derep.mean_quality[j], np.float64) for j in u])[:, pos]
+    q = np.clip(np.floor(qf + 0.5), 0, logerr.shape[1] - 1).astype(np.int64)
     m = np.minimum(m, 3)  # N: scored as T (same for every candidate only if they agree)
 
     def loglik(cx: np.ndarray) -> float:
