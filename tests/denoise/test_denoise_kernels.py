@@ -119,6 +119,21 @@ def test_compare_centre_and_lambda_match_naive():
     assert cmp.status[-1] == 0  # the unrelated random sequence fails the k-mer screen
 
 
+def test_kmer_layers_give_the_dense_shared_count():
+    # sum_w min(c_a(w), c_b(w)) from the bit layers equals the dense sum, for sequences with
+    # repeated 5-mers (counts up to and above KLAYERS) and for ordinary ones
+    rng = np.random.default_rng(11)
+    seqs = [_rand(rng, 120) for _ in range(6)]
+    seqs += ["ACGTA" * 20, "ACGTA" * 12 + _rand(rng, 40), "AAAAA" * 3 + _rand(rng, 50), "A" * 60]
+    prep = D.prepare(seqs, np.ones(len(seqs), np.int64), [np.full(len(s), 30.0) for s in seqs])
+    assert prep.kmax.max() > K.KLAYERS and (prep.kmax <= K.KLAYERS).sum() >= 6
+    for i in range(len(seqs)):
+        for j in range(len(seqs)):
+            dense = int(np.minimum(prep.kdense[i].astype(int), prep.kdense[j]).sum())
+            if prep.kmax[i] <= K.KLAYERS:
+                assert K._layer_dot(prep.kbits[i], prep.kbits[j], int(prep.kmax[i])) == dense
+
+
 @pytest.mark.parametrize(("a", "e"), [(2, 0.5), (3, 0.01), (5, 2.0), (10, 9.5), (40, 50.0),
                                       (2, 1e-8), (7, 1e-5), (100, 80.0)])
 def test_poisson_pvalue_against_scipy(a, e):
@@ -161,7 +176,8 @@ def test_compare_centre_row_reuse_matches_naive(seed):
     lcp = prep.lcp[1:]
     assert (lcp > 40).sum() > 10  # the sorted order really shares long prefixes
     out = K.compare_centre(0, prep.codes, prep.offsets, prep.kdense, 16, 1.0, prep.max_len,
-                           np.ones(len(seqs), np.bool_), False, prep.order, prep.lcp)
+                           np.ones(len(seqs), np.bool_), False, prep.order, prep.lcp,
+                           prep.kbits, prep.kmax)
     status, nsub, sub_off, pos, frm, to, ins_off, ins = out
     for j, s in enumerate(seqs):
         assert status[j] == 2
@@ -213,7 +229,8 @@ def test_compare_centre_batches_match_one_by_one(seed):
     by_len = np.bincount(lens)
     assert (by_len > K.LANES).any() and (lens < len(centre)).any() and (lens > len(centre)).any()
     out = K.compare_centre(0, prep.codes, prep.offsets, prep.kdense, 16, 1.0, prep.max_len,
-                           np.ones(len(seqs), np.bool_), True, prep.order, prep.lcp)
+                           np.ones(len(seqs), np.bool_), True, prep.order, prep.lcp,
+                           prep.kbits, prep.kmax)
     status, nsub, sub_off, pos, frm, to, ins_off, ins = out
     tp = np.empty(200, np.int16)
     tf = np.empty(200, np.uint8)

@@ -72,6 +72,8 @@ class Prepared:
     quals: np.ndarray
     offsets: np.ndarray
     kdense: np.ndarray  # (n, 4**5) uint8 5-mer counts
+    kbits: np.ndarray  # (n, KLAYERS * 16) uint64 bit layers of the counts (_kernels.kmer_layers)
+    kmax: np.ndarray  # (n,) uint8 largest 5-mer count
     abund: np.ndarray
     max_len: int
     prior: np.ndarray
@@ -105,6 +107,9 @@ def prepare(sequences, abundances, mean_quality, prior=None) -> Prepared:
         quals = np.zeros(0, np.uint8)
     kdense = np.zeros((n, 4**K.KMER), np.uint8)
     K.kmer_count_matrix(codes, offsets, kdense)
+    kbits = np.zeros((n, K.KLAYERS * 4**K.KMER // 64), np.uint64)
+    kmax = np.zeros(n, np.uint8)
+    K.kmer_layers(kdense, kbits, kmax)
     abund = np.ascontiguousarray(abundances, dtype=np.int64)
     if prior is None:
         prior = np.zeros(n, np.bool_)
@@ -117,6 +122,8 @@ def prepare(sequences, abundances, mean_quality, prior=None) -> Prepared:
         quals=quals,
         offsets=offsets,
         kdense=kdense,
+        kbits=kbits,
+        kmax=kmax,
         abund=abund,
         max_len=int(lens.max(initial=0)),
         prior=np.asarray(prior, np.bool_),
@@ -133,7 +140,7 @@ def _compare(prep: Prepared, c: int, band: int, kdist_cutoff: float) -> Comparis
         active = (prep.abund <= prep.abund[c]) if (GREEDY and c != 0) else np.ones(prep.n, np.bool_)
         out = K.compare_centre(
             c, prep.codes, prep.offsets, prep.kdense, band, kdist_cutoff,
-            prep.max_len, active, GAPLESS, prep.order, prep.lcp,
+            prep.max_len, active, GAPLESS, prep.order, prep.lcp, prep.kbits, prep.kmax,
         )
         cmp = Comparison(*out)
         prep.cache[c] = cmp
@@ -171,7 +178,7 @@ def _final_alignment(prep: Prepared, c: int, members: np.ndarray, band: int) -> 
         active[need] = True
         new = Comparison(*K.compare_centre(c, prep.codes, prep.offsets, prep.kdense, band,
                                            NO_SCREEN, prep.max_len, active, False, prep.order,
-                                           prep.lcp))
+                                           prep.lcp, prep.kbits, prep.kmax))
         done = _merge_comparisons(done, new)
     prep.cache[key] = done
     return done

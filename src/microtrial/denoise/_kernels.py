@@ -52,6 +52,49 @@ def kmer_count_matrix(codes, offsets, out):
             out[i, c] += 1
 
 
+KLAYERS = 6  # bit layers of the 5-mer counts (counts above it use the dense counts)
+_KWORDS = 4**KMER // 64
+
+
+@njit(cache=True, nogil=True)
+def kmer_layers(kdense, kbits, kmax):
+    """Bit layers of the 5-mer counts: bit ``w`` of layer ``k`` (``kbits[i, k * 16 : (k + 1)
+    * 16]``, k = 0 .. KLAYERS - 1) is set when 5-mer ``w`` occurs more than ``k`` times in
+    sequence ``i``; ``kmax[i]`` = its largest count.  Since ``min(a, b) = sum_{k >= 1} [a >=
+    k][b >= k]``, the shared count of two sequences is the number of bits their layers
+    share (:func:`_layer_dot`), a few AND + POPCNT instructions instead of 1,024 minima."""
+    n = kdense.shape[0]
+    for i in range(n):
+        m = 0
+        for w in range(kdense.shape[1]):
+            x = kdense[i, w]
+            if x > m:
+                m = x
+            word = w >> 6
+            bit = np.uint64(1) << np.uint64(w & 63)
+            for k in range(min(x, KLAYERS)):
+                kbits[i, k * _KWORDS + word] |= bit
+        kmax[i] = m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _popcount(x):
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)  # compiled to POPCNT
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _layer_dot(ba, bb, layers):
+    """``sum_w min(c_a(w), c_b(w))`` from the first ``layers`` bit layers (the largest count
+    of ``a`` at most ``layers``)."""
+    s = np.uint64(0)
+    for t in range(layers * _KWORDS):
+        s += _popcount(ba[t] & bb[t])
+    return int(s)
+
+
 @njit(cache=True, nogil=True)
 def kmer_dist_dense(ka, kb, len_a, len_b):
     """DADA2's k-mer distance from two count vectors:
@@ -481,7 +524,8 @@ def trace_lane(X, Y, m, n, band, D, lane, swap, sub_pos, sub_from, sub_to, ins_p
 
 @njit(cache=True, nogil=True)
 def compare_centre(
-    c, codes, offsets, kdense, band, kdist_cutoff, max_len, active, gapless, order, lcp
+    c, codes, offsets, kdense, band, kdist_cutoff, max_len, active, gapless, order, lcp,
+    kbits, kmax,
 ):
     """Compare every unique with centre ``c``: k-mer screen, then alignment.
 
@@ -500,6 +544,10 @@ def compare_centre(
     others, :data:`LANES` reads of one length at a time, by :func:`fill_batch` and
     :func:`trace_lane`.  The results do not depend on the order or the batching.
 
+    The k-mer distance's shared count ``sum_w min(c_w, j_w)`` comes from the bit layers of
+    :func:`kmer_layers` (``kbits``, ``kmax``) when the centre has no count above
+    :data:`KLAYERS`, else from the dense counts ``kdense``.
+
     Returns ``status`` (int8: 1 aligned without gaps, 2 by the full alignment, 0 screened
     out), ``nsub`` (int32, -1 if screened out), ``sub_off`` (int64, n+1), the substitutions
     ``pos`` (int16), ``frm``/``to`` (uint8), and ``ins_off`` (int64, n+1) / ``ins`` (int16):
@@ -515,6 +563,8 @@ def compare_centre(
     jband = np.full(n, -1, np.int32)  # band of the full alignment, -1: none needed
     bd_need = 0  # score cells of the largest batch
     kc = kdense[c]
+    # the centre's counts never exceed kmax[c]: layers above it add nothing to the sum
+    layers_c = int(kmax[c]) if kmax[c] <= KLAYERS else -1
     # 1. k-mer screen and the gapless rule, in index order
     for j in range(n):
         if not active[j]:
@@ -522,12 +572,15 @@ def compare_centre(
         bs = offsets[j]
         be = offsets[j + 1]
         lb = be - bs
-        kj = kdense[j]
-        dot = 0
-        for t in range(kc.shape[0]):
-            x = kc[t]
-            y = kj[t]
-            dot += x if x < y else y
+        if layers_c >= 0:
+            dot = _layer_dot(kbits[c], kbits[j], layers_c)
+        else:
+            kj = kdense[j]
+            dot = 0
+            for t in range(kc.shape[0]):
+                x = kc[t]
+                y = kj[t]
+                dot += x if x < y else y
         denom = min(la, lb) - KMER + 1
         kd = 1.0 if denom <= 0 else 1.0 - dot / denom
         if kd > kdist_cutoff:
