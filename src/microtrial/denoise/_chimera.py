@@ -30,6 +30,16 @@ sample's decision open (``_sample_flag``), and a sequence's samples are visited 
 its vote is settled (``_table_flags``), for exact and one-off bimeras alike.  The flags
 are those of aligning every parent.
 
+Known differences from R dada2 1.26's ``isBimeraDenovoTable`` (found on hand-made
+single-sample tables run through both; the MiSeq SOP table gives identical flags): R
+ignores a parent whose left + right reach ``len(q)`` (an identical, contained or one-indel
+parent) instead of ruling ``q`` out or counting it; R has no two-parent minimum (with one
+parent it cannot flag anyway); and R credits up to ``max_shift`` bases of ``q`` hanging
+over a parent's end to left/right.  So R flags an exact bimera of two parents that a
+third, longer and more abundant sequence contains exactly (not flagged here), and R does
+not flag ``q`` whose one close parent differs from it by one indel when the sample has any
+other parent (flagged here: that parent alone gives left + right = ``len(q)``).
+
 References
 ----------
 Callahan BJ et al. (2016) Nat Methods 13:581-583; DADA2 manual pages ``isBimera``,
@@ -504,8 +514,8 @@ def is_bimera_denovo_table(
     sequences : sequence of str
         The sequences (columns of ``counts``).
     threads : int
-        Threads aligning the (sequence, parent) pairs (each pair is aligned on its own:
-        the result does not depend on the number).
+        Threads, each testing its own share of the sequences (every pair belongs to one
+        sequence: the result does not depend on the number).
 
     Returns
     -------
