@@ -30,15 +30,17 @@ sample's decision open (``_sample_flag``), and a sequence's samples are visited 
 its vote is settled (``_table_flags``), for exact and one-off bimeras alike.  The flags
 are those of aligning every parent.
 
-Known differences from R dada2 1.26's ``isBimeraDenovoTable`` (found on hand-made
-single-sample tables run through both; the MiSeq SOP table gives identical flags): R
-ignores a parent whose left + right reach ``len(q)`` (an identical, contained or one-indel
-parent) instead of ruling ``q`` out or counting it; R has no two-parent minimum (with one
-parent it cannot flag anyway); and R credits up to ``max_shift`` bases of ``q`` hanging
-over a parent's end to left/right.  So R flags an exact bimera of two parents that a
-third, longer and more abundant sequence contains exactly (not flagged here), and R does
-not flag ``q`` whose one close parent differs from it by one indel when the sample has any
-other parent (flagged here: that parent alone gives left + right = ``len(q)``).
+Known differences from R dada2 1.26's ``isBimeraDenovoTable`` (the MiSeq SOP table gives
+identical flags either way): R ignores a parent whose left + right reach ``len(q)`` (an
+identical, contained or one-indel parent) instead of ruling ``q`` out or counting it; R
+has no two-parent minimum (with one parent it cannot flag anyway); R credits up to
+``max_shift`` bases of ``q`` hanging over a parent's end to left/right; and R's aligner
+resolves ties the other way (a gap before the diagonal, so gaps sit at their rightmost
+place) with a band widened by the length difference.  On the random families of
+``tests/data/chimera`` (close relatives with indels and overhangs) 330 of 1,200 flags
+differ.  ``dada2_rule=True`` follows R in all four (:func:`_nw_dada2`,
+:func:`_lr_dada2`; R's flags on all 1,200, R's alignments on 16,978 pairs); the default
+keeps the rule above.
 
 References
 ----------
@@ -348,6 +350,191 @@ def _sample_flag(codes, offsets, q, m, par, npar, max_shift, one_off, min_dist, 
 
 
 @njit(cache=True, nogil=True)
+def _nw_dada2(a, b, band, out_a, out_b, d, tb):
+    """R dada2 1.26's ends-free alignment of ``a`` (the sequence) with ``b`` (a parent), as
+    its bimera test aligns them (checked against R's ``nwalign`` on 16,978 pairs).
+
+    Scores MATCH/MISMATCH/GAP (N matches nothing); leading gaps are free (row and column 0
+    hold 0) and trailing ones too (moves along the last row or column cost nothing); with
+    ``band >= 0`` only cells with ``-band - max(0, m - n) <= j - i <= band + max(0, n - m)``
+    are used.  A cell takes the gap in ``b`` ("up", a base of ``a`` against a gap) when it
+    is at least as good as both other moves, else the gap in ``a`` ("left") when at least
+    as good as the diagonal, else the diagonal; the traceback starts at the corner.  The
+    buffers ``d`` (int32) and ``tb`` (uint8), at least (m + 1) x (n + 1), need no clearing:
+    the cells just outside each row's band are set to -inf.  Returns the number of columns.
+    """
+    m = a.shape[0]
+    n = b.shape[0]
+    for i in range(m + 1):
+        d[i, 0] = 0
+        tb[i, 0] = 3
+    for j in range(n + 1):
+        d[0, j] = 0
+        tb[0, j] = 2
+    wl = band + max(0, m - n)
+    wr = band + max(0, n - m)
+    for i in range(1, m + 1):
+        lo = 1
+        hi = n
+        if band >= 0:
+            lo = max(1, i - wl)
+            hi = min(n, i + wr)
+            if lo - 1 >= 1:
+                d[i, lo - 1] = NEG  # read by (i, lo) as its left move
+            if hi + 1 <= n:
+                d[i, hi + 1] = NEG  # read by row i + 1's last cell as its up move
+        ai = a[i - 1]
+        for j in range(lo, hi + 1):
+            left = d[i, j - 1] + (0 if i == m else GAP)
+            up = d[i - 1, j] + (0 if j == n else GAP)
+            diag = d[i - 1, j - 1] + (MATCH if (ai == b[j - 1] and ai < 4) else MISMATCH)
+            if up >= diag and up >= left:
+                d[i, j] = up
+                tb[i, j] = 3
+            elif left >= diag:
+                d[i, j] = left
+                tb[i, j] = 2
+            else:
+                d[i, j] = diag
+                tb[i, j] = 1
+    i = m
+    j = n
+    k = 0
+    while i > 0 or j > 0:
+        mv = tb[i, j]
+        if mv == 1:
+            i -= 1
+            j -= 1
+            out_a[k] = a[i]
+            out_b[k] = b[j]
+        elif mv == 2:
+            j -= 1
+            out_a[k] = 4
+            out_b[k] = b[j]
+        else:
+            i -= 1
+            out_a[k] = a[i]
+            out_b[k] = 4
+        k += 1
+    for t in range(k // 2):
+        x = out_a[t]
+        out_a[t] = out_a[k - 1 - t]
+        out_a[k - 1 - t] = x
+        y = out_b[t]
+        out_b[t] = out_b[k - 1 - t]
+        out_b[k - 1 - t] = y
+    return k
+
+
+@njit(cache=True, nogil=True)
+def _lr_dada2(al_q, al_p, k, max_shift, m, out):
+    """R dada2 1.26's left/right of an alignment (q on top): parent overhang skipped, then
+    up to ``max_shift`` (counted in alignment columns from the end) bases of q facing
+    gaps credited, then the exact run; a parent with left + right >= len(q) (identical,
+    contained, one indel away) counts as 0, 0.  ``out[0:2]`` <- left, right."""
+    pos = 0
+    left = 0
+    while pos < k and al_q[pos] == 4:
+        pos += 1
+    while pos < k and al_p[pos] == 4 and pos < max_shift:
+        pos += 1
+        left += 1
+    while pos < k and al_q[pos] == al_p[pos]:
+        pos += 1
+        left += 1
+    pos = k - 1
+    right = 0
+    while pos >= 0 and al_q[pos] == 4:
+        pos -= 1
+    while pos >= 0 and al_p[pos] == 4 and pos > k - max_shift:
+        pos -= 1
+        right += 1
+    while pos >= 0 and al_q[pos] == al_p[pos]:
+        pos -= 1
+        right += 1
+    if left + right >= m:
+        left = 0
+        right = 0
+    out[0] = left
+    out[1] = right
+
+
+@njit(cache=True, nogil=True)
+def _bounds_dada2(codes, qs, m, ps, n, band, max_shift, out):
+    """Upper bounds of :func:`_lr_dada2`'s left and right (before the 0, 0 rule, so also
+    after it).  In :func:`_nw_dada2`'s band q's first base faces parent position s <= band
+    + max(0, n - m); left counts, after ``s`` skipped parent columns, ``o`` credited q
+    bases facing gaps (only while the column index ``s + o < max_shift``) and then the
+    exact run of q[o:] against p[s:]: left <= max over those (s, o) of o + lcp(q[o:],
+    p[s:]), at least 1 (as :func:`_bounds_one`).  Right: the mirror image (q's last base
+    faces parent position j - 1 with m - band - max(0, m - n) <= j <= m + band + max(0,
+    n - m))."""
+    wl = band + max(0, m - n)
+    wr = band + max(0, n - m)
+    best_l = 1
+    for s in range(0, min(wr + 1, n) + 1):
+        for o in range(0, max(0, max_shift - s) + 1):
+            if o > m:
+                break
+            a = o + _lcp(codes, qs, m, o, ps, n, s)
+            if a > best_l:
+                best_l = a
+    best_r = 1
+    for j in range(max(0, m - wl), min(n, m + wr) + 1):
+        for o in range(0, max(0, max_shift - (n - j)) + 1):
+            if o > m:
+                break
+            b = o + _lcs(codes, qs, m - o, ps, j)
+            if b > best_r:
+                best_r = b
+    out[0] = min(best_l, m)
+    out[1] = min(best_r, m)
+
+
+@njit(cache=True, nogil=True)
+def _sample_flag_dada2(codes, offsets, q, m, par, npar, max_shift, bnd, stats, state, al_q, al_p, score, tb):
+    """R dada2 1.26's decision for ``q`` in one sample: a bimera iff ``max left' + max
+    right' >= m`` over its parents, ``left'``/``right'`` from :func:`_lr_dada2` (0 for a
+    parent whose left + right reach ``m``).  Branch and bound as :func:`_sample_flag`'s
+    step 2 on the bounds of :func:`_bounds_dada2` (``left' <= left <= bound``).  Returns
+    (flag, number of alignments run)."""
+    n_al = 0
+    while True:
+        lo_l = 0
+        lo_r = 0
+        ub_l = -1
+        ub_r = -1
+        arg_l = -1
+        arg_r = -1
+        for t in range(npar):
+            p = par[t]
+            if state[p] == 2:
+                lo_l = max(lo_l, stats[p, 0])
+                lo_r = max(lo_r, stats[p, 1])
+            else:
+                if bnd[p, 0] > ub_l:
+                    ub_l = bnd[p, 0]
+                    arg_l = p
+                if bnd[p, 1] > ub_r:
+                    ub_r = bnd[p, 1]
+                    arg_r = p
+        if lo_l + lo_r >= m:
+            return True, n_al
+        hi_l = max(lo_l, ub_l)
+        hi_r = max(lo_r, ub_r)
+        if hi_l + hi_r < m:
+            return False, n_al
+        p = arg_l if hi_l - lo_l >= hi_r - lo_r else arg_r
+        if p < 0:  # unreachable (as in _sample_flag)
+            raise AssertionError("bimera bounds: no parent left to align")
+        k = _nw_dada2(codes[offsets[q] : offsets[q + 1]], codes[offsets[p] : offsets[p + 1]], max_shift, al_q,
+                      al_p, score, tb)
+        _lr_dada2(al_q, al_p, k, max_shift, m, stats[p])
+        state[p] = 2
+        n_al += 1
+
+
+@njit(cache=True, nogil=True)
 def _parents(counts, s_ptr, s_seq, s, q, fold, min_abund, par, limit):
     """Parents of ``q`` in sample ``s`` (count > fold x q's, and >= min_abund, not q) into
     ``par``, stopping after ``limit``; returns their number.  ``s_seq[s_ptr[s]:s_ptr[s+1]]``
@@ -369,7 +556,7 @@ def _parents(counts, s_ptr, s_seq, s, q, fold, min_abund, par, limit):
 
 @njit(cache=True, nogil=True)
 def _table_flags(codes, offsets, counts, s_ptr, s_seq, q_ptr, q_samp, q_list, fold, min_abund, max_shift,
-                 one_off, min_dist, ignore_n_negatives, min_sample_fraction, flags):
+                 one_off, min_dist, dada2, ignore_n_negatives, min_sample_fraction, flags):
     """Consensus flags of the sequences ``q_list``.
 
     ``q_samp[q_ptr[q]:q_ptr[q + 1]]``: the samples where ``q`` occurs, in sample order.  In
@@ -415,9 +602,9 @@ def _table_flags(codes, offsets, counts, s_ptr, s_seq, q_ptr, q_samp, q_list, fo
                 break
             s = q_samp[t]
             npar = _parents(counts, s_ptr, s_seq, s, q, fold, min_abund, par, n_seqs)
-            if npar == 0:
+            if npar == 0 or (dada2 and npar == 1):  # R: one parent's left' + right' < m
                 continue
-            if npar == 1 and not one_off:
+            if npar == 1 and not one_off and not dada2:
                 p0 = par[0]
                 wanted = False
                 for t2 in range(t0, t1):
@@ -432,12 +619,19 @@ def _table_flags(codes, offsets, counts, s_ptr, s_seq, q_ptr, q_samp, q_list, fo
                 p = par[k]
                 if state[p] == 0:
                     ps = offsets[p]
-                    _bounds_one(codes, qs, m, ps, offsets[p + 1] - ps, max_shift, one_off, bnd[p])
+                    if dada2:
+                        _bounds_dada2(codes, qs, m, ps, offsets[p + 1] - ps, max_shift, max_shift, bnd[p])
+                    else:
+                        _bounds_one(codes, qs, m, ps, offsets[p + 1] - ps, max_shift, one_off, bnd[p])
                     state[p] = 1
                     touched[n_touched] = p
                     n_touched += 1
-            fl, k = _sample_flag(codes, offsets, q, m, par, npar, max_shift, one_off, min_dist, bnd, stats,
-                                 state, al_q, al_p, score, tb)
+            if dada2:
+                fl, k = _sample_flag_dada2(codes, offsets, q, m, par, npar, max_shift, bnd, stats, state, al_q,
+                                           al_p, score, tb)
+            else:
+                fl, k = _sample_flag(codes, offsets, q, m, par, npar, max_shift, one_off, min_dist, bnd, stats,
+                                     state, al_q, al_p, score, tb)
             n_al += k
             if fl:
                 f += 1
@@ -504,6 +698,7 @@ def is_bimera_denovo_table(
     min_one_off_parent_distance: int = 4,
     max_shift: int = 16,
     threads: int = 1,
+    dada2_rule: bool = False,
 ) -> np.ndarray:
     """Flag bimeras in a sequence table by consensus across samples.
 
@@ -513,6 +708,10 @@ def is_bimera_denovo_table(
         Reads of each sequence in each sample.
     sequences : sequence of str
         The sequences (columns of ``counts``).
+    dada2_rule : bool
+        Test each sample as R dada2 1.26 does (see "Known differences" in the module
+        docstring): its aligner's tie rules and band, left/right crediting ``q``'s overhang,
+        parents with left + right >= ``len(q)`` ignored.  Not with ``allow_one_off``.
     threads : int
         Threads, each testing its own share of the sequences (every pair belongs to one
         sequence: the result does not depend on the number).
@@ -526,13 +725,15 @@ def is_bimera_denovo_table(
     n_samples, n_seqs = counts.shape
     if n_seqs != len(sequences):
         raise ValueError("counts has a column per sequence")
+    if dada2_rule and allow_one_off:
+        raise ValueError("dada2_rule tests exact bimeras only")
     flags = np.zeros(n_seqs, dtype=bool)
     if n_seqs < 3:
         return flags
     codes, offsets = _pack(list(sequences))
     return _consensus_table(counts, codes, offsets, fold=min_fold_parent_over_abundance,
                             min_abund=min_parent_abundance, max_shift=max_shift, allow_one_off=allow_one_off,
-                            min_one_off_parent_distance=min_one_off_parent_distance,
+                            min_one_off_parent_distance=min_one_off_parent_distance, dada2_rule=dada2_rule,
                             ignore_n_negatives=ignore_n_negatives, min_sample_fraction=min_sample_fraction,
                             threads=threads)
 
@@ -547,6 +748,7 @@ def _consensus_table(
     max_shift: int,
     allow_one_off: bool,
     min_one_off_parent_distance: int,
+    dada2_rule: bool,
     ignore_n_negatives: int,
     min_sample_fraction: float,
     threads: int,
@@ -567,7 +769,7 @@ def _consensus_table(
     np.cumsum(np.bincount(qcols, minlength=n_seqs), out=q_ptr[1:])
     flags = np.zeros(n_seqs, dtype=np.bool_)
     args = (float(fold), float(min_abund), int(max_shift), bool(allow_one_off), int(min_one_off_parent_distance),
-            int(ignore_n_negatives), float(min_sample_fraction), flags)
+            bool(dada2_rule), int(ignore_n_negatives), float(min_sample_fraction), flags)
     q_all = np.arange(n_seqs, dtype=np.int64)
     nthreads = max(1, min(int(threads), n_seqs // 64))
     if nthreads == 1:
