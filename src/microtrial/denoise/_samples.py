@@ -105,7 +105,8 @@ def bimeras(counts: np.ndarray, seqs: list[str], s: DenoiseSettings, threads: in
     """Bimera flags by ``chimera_method`` (R's ``removeBimeraDenovo``): ``consensus`` (the
     per-sample table test, minFoldParentOverAbundance 1.5 and minParentAbundance 2 unless
     set), ``pooled`` (one test on the totals, R's ``isBimeraDenovo`` defaults 2 and 8), or
-    ``none``."""
+    ``none``.  With ``dada2_compatible``, R DADA2 1.26's own bimera rule (``dada2_rule``: see
+    :func:`microtrial.denoise.is_bimera_denovo_table`)."""
     from microtrial.denoise._chimera import is_bimera_denovo_table
 
     if s.chimera_method == "none" or not seqs:
@@ -114,10 +115,12 @@ def bimeras(counts: np.ndarray, seqs: list[str], s: DenoiseSettings, threads: in
         fold = 2.0 if s.min_fold_parent_over_abundance is None else s.min_fold_parent_over_abundance
         return is_bimera_denovo_table(counts.sum(axis=0)[None, :], seqs,
                                       min_fold_parent_over_abundance=fold, min_parent_abundance=8,
-                                      allow_one_off=s.chimera_one_off, threads=threads)
+                                      allow_one_off=s.chimera_one_off, threads=threads,
+                                      dada2_rule=s.dada2_compatible)
     fold = 1.5 if s.min_fold_parent_over_abundance is None else s.min_fold_parent_over_abundance
     return is_bimera_denovo_table(counts, seqs, min_fold_parent_over_abundance=fold,
-                                  allow_one_off=s.chimera_one_off, threads=threads)
+                                  allow_one_off=s.chimera_one_off, threads=threads,
+                                  dada2_rule=s.dada2_compatible)
 
 
 # ---- the per-sample engine -------------------------------------------------------------------
