@@ -39,8 +39,9 @@ resolves ties the other way (a gap before the diagonal, so gaps sit at their rig
 place) with a band widened by the length difference.  On the random families of
 ``tests/data/chimera`` (close relatives with indels and overhangs) 330 of 1,200 flags
 differ.  ``dada2_rule=True`` follows R in all four (:func:`_nw_dada2`,
-:func:`_lr_dada2`; R's flags on all 1,200, R's alignments on 16,978 pairs); the default
-keeps the rule above.
+:func:`_lr_dada2`; R's flags on all 1,200, R's alignments on 16,978 pairs); the denoise
+stage uses it with ``--dada2-compatible``, and the rule above otherwise (it alone has the
+one-off test).
 
 References
 ----------
