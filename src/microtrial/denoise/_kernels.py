@@ -522,6 +522,35 @@ def trace_lane(X, Y, m, n, band, D, lane, swap, sub_pos, sub_from, sub_to, ins_p
     return best, nsub, nins
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _keep_alignment(j, ns, ni, tp, tf, tt, ti, status, nsub, t_sub, t_ins, n_ins,
+                    xpos, xfrm, xto, xins, xw, xwi):
+    """Append unique ``j``'s full alignment (``ns`` substitutions in ``tp/tf/tt``, ``ni``
+    unaligned read positions in ``ti``, reversed) to :func:`compare_centre`'s temporary
+    buffers; returns the buffers (grown when needed) and their new ends."""
+    status[j] = 2
+    nsub[j] = ns
+    if xw + ns > xpos.shape[0]:
+        xpos = _grow(xpos, xw + ns)
+        xfrm = _grow(xfrm, xw + ns)
+        xto = _grow(xto, xw + ns)
+    t_sub[j] = xw
+    for q in range(ns):
+        xpos[xw + q] = tp[q]
+        xfrm[xw + q] = tf[q]
+        xto[xw + q] = tt[q]
+    xw += ns
+    if ni > 0:
+        if xwi + ni > xins.shape[0]:
+            xins = _grow(xins, xwi + ni)
+        t_ins[j] = xwi
+        n_ins[j] = ni
+        for q in range(ni):
+            xins[xwi + q] = ti[ni - 1 - q]
+        xwi += ni
+    return xpos, xfrm, xto, xins, xw, xwi
+
+
 @njit(cache=True, nogil=True)
 def compare_centre(
     c, codes, offsets, kdense, band, kdist_cutoff, max_len, active, gapless, order, lcp,
@@ -684,26 +713,9 @@ def compare_centre(
                 sc, ns, ni = trace_lane(BX, BY, bm, bn, band, BD, q, swap, tp, tf, tt, ti)
                 if ns < 0:
                     continue
-                status[jj] = 2
-                nsub[jj] = ns
-                if xw + ns > xpos.shape[0]:
-                    xpos = _grow(xpos, xw + ns)
-                    xfrm = _grow(xfrm, xw + ns)
-                    xto = _grow(xto, xw + ns)
-                t_sub[jj] = xw
-                for r in range(ns):
-                    xpos[xw + r] = tp[r]
-                    xfrm[xw + r] = tf[r]
-                    xto[xw + r] = tt[r]
-                xw += ns
-                if ni > 0:
-                    if xwi + ni > xins.shape[0]:
-                        xins = _grow(xins, xwi + ni)
-                    t_ins[jj] = xwi
-                    n_ins[jj] = ni
-                    for r in range(ni):
-                        xins[xwi + r] = ti[ni - 1 - r]
-                    xwi += ni
+                xpos, xfrm, xto, xins, xw, xwi = _keep_alignment(
+                    jj, ns, ni, tp, tf, tt, ti, status, nsub, t_sub, t_ins, n_ins,
+                    xpos, xfrm, xto, xins, xw, xwi)
             npend = 0
         if k == n:
             break
@@ -728,26 +740,9 @@ def compare_centre(
         run = 1 << 30
         if ns < 0:
             continue
-        status[j] = 2
-        nsub[j] = ns
-        if xw + ns > xpos.shape[0]:
-            xpos = _grow(xpos, xw + ns)
-            xfrm = _grow(xfrm, xw + ns)
-            xto = _grow(xto, xw + ns)
-        t_sub[j] = xw
-        for q in range(ns):
-            xpos[xw + q] = tp[q]
-            xfrm[xw + q] = tf[q]
-            xto[xw + q] = tt[q]
-        xw += ns
-        if ni > 0:
-            if xwi + ni > xins.shape[0]:
-                xins = _grow(xins, xwi + ni)
-            t_ins[j] = xwi
-            n_ins[j] = ni
-            for q in range(ni):
-                xins[xwi + q] = ti[ni - 1 - q]
-            xwi += ni
+        xpos, xfrm, xto, xins, xw, xwi = _keep_alignment(
+            j, ns, ni, tp, tf, tt, ti, status, nsub, t_sub, t_ins, n_ins,
+            xpos, xfrm, xto, xins, xw, xwi)
     # 3. the outputs in index order
     sub_off = np.zeros(n + 1, np.int64)
     ins_off = np.zeros(n + 1, np.int64)
